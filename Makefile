@@ -1,0 +1,54 @@
+# atrest: see README.md. Every target works on a machine with Go alone;
+# tools are fetched through the Go module proxy at pinned versions.
+
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+# Where make bench writes; the committed results of a machine live in
+# results/<machine>/ (see results/README.md).
+RESULTS     ?= results/$(shell hostname)
+BENCHCOUNT  ?= 6
+BENCHTIME   ?= 200ms
+FUZZTIME    ?= 30s
+
+.PHONY: all test bench generate check-generate fuzz lint
+
+all: lint test
+
+# All tests: the whole suite on every kernel this CPU can run, again with
+# the purego tag (portable kernels only), and a race-detector pass (-short
+# trims iteration counts, never tests).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -tags purego ./...
+	$(GO) test -count=1 -race -short ./...
+
+# The kernel benchmark: every kernel against crypto/cipher in the same
+# process, summarised by benchstat as ratios. Raw output and summary go to
+# $(RESULTS).
+bench:
+	mkdir -p $(RESULTS)
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./ctr | tee $(RESULTS)/ctr-bench.txt
+	$(GO) run $(BENCHSTAT) -col /kernel -filter '.name:(XOR OR RandomRead)' $(RESULTS)/ctr-bench.txt > $(RESULTS)/ctr-vs-stdlib.txt
+	$(GO) run $(BENCHSTAT) -col /mode -filter '.name:Parallel' $(RESULTS)/ctr-bench.txt > $(RESULTS)/ctr-parallel.txt
+	cat $(RESULTS)/ctr-vs-stdlib.txt $(RESULTS)/ctr-parallel.txt
+
+# Regenerate the assembly from the avo programs in ctr/asm.
+generate:
+	$(GO) generate ./...
+
+# CI: the committed assembly must be exactly what the generators produce.
+check-generate: generate
+	git diff --exit-code -- ctr
+	test -z "$$(git status --porcelain -- ctr)"
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzAESCTR$$' -fuzztime $(FUZZTIME) ./fuzz
+
+lint:
+	test -z "$$(gofmt -l . | tee /dev/stderr)"
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	cd ctr/asm && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...

@@ -1,0 +1,421 @@
+// Command aes generates the amd64 AES-CTR kernels of package ctr:
+//
+//	ctrAESVAES512  VAES on zmm: 4 blocks a register, 8 registers (32 blocks) in flight
+//	ctrAESVAES256  VAES on ymm: 2 blocks a register, 8 registers (16 blocks) in flight
+//	ctrAESNI       AES-NI on xmm: 12 blocks in flight
+//
+// Each kernel is one loop over the whole buffer. The counters live in
+// vector registers and step with one add a register; the byte reversal
+// makes the big-endian counter block. The plaintext is XORed into the last
+// round key before AESENCLAST, which yields keystream XOR data in the same
+// instruction. The tail (less than one batch) runs a smaller batch: with
+// AVX-512 under byte masks straight from and to the buffers, otherwise
+// through a keystream on the stack that is wiped afterwards.
+//
+// Run by go generate in package ctr; the output is committed.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+
+	"github.com/atrest/atrest/ctr/asm/internal/gen"
+)
+
+const signature = "func(rounds int, rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)"
+
+// General registers, the same in every kernel. R9-R11 are scratch.
+var (
+	rounds = RDX
+	rk     = RAX
+	dst    = RDI
+	src    = RSI
+	n      = RCX
+)
+
+var zmm = []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
+	Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
+
+// aesniBlocks is the number of blocks the AES-NI kernel keeps in flight.
+const aesniBlocks = 12
+
+func main() {
+	ConstraintExpr("!purego")
+	vaes512()
+	vaes256()
+	aesni()
+	Generate()
+}
+
+func loadArgs() {
+	Load(Param("rounds"), rounds)
+	Load(Param("rk"), rk)
+	Load(Param("hi"), RBX)
+	Load(Param("lo"), R8)
+	Load(Param("dst"), dst)
+	Load(Param("src"), src)
+	Load(Param("n"), n)
+}
+
+// lastKeyAddr returns the address of round key number rounds.
+func lastKeyAddr() Mem {
+	MOVQ(rounds, R9)
+	SHLQ(Imm(4), R9)
+	return Mem{Base: rk, Index: R9, Scale: 1}
+}
+
+// middleRounds runs rounds 1 to rounds-1 on every register: nine for every
+// key size, two more for AES-192 and four more for AES-256. key returns the
+// operand holding round key r, emitting a load first if the kernel keeps it
+// in memory.
+func middleRounds(regs []VecPhysical, key func(r int) Op, enc func(k Op, x VecPhysical), label string) {
+	round := func(r int) {
+		k := key(r)
+		for _, x := range regs {
+			enc(k, x)
+		}
+	}
+	for r := 1; r <= 9; r++ {
+		round(r)
+	}
+	CMPQ(rounds, Imm(10))
+	JE(LabelRef(label))
+	round(10)
+	round(11)
+	CMPQ(rounds, Imm(12))
+	JE(LabelRef(label))
+	round(12)
+	round(13)
+	Label(label)
+}
+
+// tailDispatch jumps to the smallest batch of registers (each holding width
+// bytes) in sizes, ascending, that covers the n remaining bytes, and returns
+// the labels of the batches, for the caller to place.
+func tailDispatch(width int, sizes []int, prefix string) []string {
+	labels := make([]string, len(sizes))
+	for i, g := range sizes {
+		labels[i] = fmt.Sprintf("%sx%d", prefix, g)
+	}
+	for i := len(sizes) - 1; i > 0; i-- {
+		CMPQ(n, U32(sizes[i-1]*width))
+		JA(LabelRef(labels[i]))
+	}
+	JMP(LabelRef(labels[0]))
+	return labels
+}
+
+// tailOut finishes a tail batch of registers of width bytes each. The
+// dispatch chose the batch so that more than half of it holds data: the
+// first half runs the fused last round straight from src to dst (fused gets
+// the register, its data in src and its place in dst); the rest runs the
+// plain last round into the keystream area ks (last gets the register and
+// its place there), for XORFromStack to finish. src, dst and n are advanced
+// past the fused half.
+func tailOut(regs []VecPhysical, width int, ks Mem, fused func(x VecPhysical, in, out Mem), last func(x VecPhysical, ks Mem)) {
+	half := len(regs) / 2
+	for j, x := range regs[:half] {
+		fused(x, Mem{Base: src}.Offset(width*j), Mem{Base: dst}.Offset(width*j))
+	}
+	for j, x := range regs[half:] {
+		last(x, ks.Offset(width*j))
+	}
+	if half > 0 {
+		ADDQ(U32(width*half), src)
+		ADDQ(U32(width*half), dst)
+		SUBQ(U32(width*half), n)
+	}
+}
+
+func vaes512() {
+	TEXT("ctrAESVAES512", NOSPLIT, signature)
+	Pragma("noescape")
+	Doc("ctrAESVAES512 XORs n bytes of src with the AES-CTR keystream that starts",
+		"at counter (hi, lo) into dst: 4 blocks a zmm register, 32 blocks in flight.",
+		"It needs AVX-512 F/BW/VL, VAES and BMI2; lo must not wrap within the call.")
+	loadArgs()
+
+	blocks := zmm[0:8]
+	tmp, ctr, step, bswap, last := Z8, Z9, Z10, Z11, Z27
+	key := func(r int) VecPhysical { return zmm[12+r] } // Z12..Z26
+
+	Comment("Counters: lane i of Z9 holds counter + i, little-endian.")
+	VMOVQ(R8, X9)
+	VPINSRQ(Imm(1), RBX, X9, X9)
+	VSHUFI64X2(Imm(0), ctr, ctr, ctr)
+	VPADDQ(gen.LaneOffsets(), ctr, ctr)
+	VBROADCASTI32X4(gen.Step(4), step)
+	VBROADCASTI32X4(gen.ByteSwap(), bswap)
+
+	Comment("Round keys stay in Z12-Z26 for the whole call, the last one also in Z27.")
+	for r := 0; r <= 10; r++ {
+		VBROADCASTI32X4(Mem{Base: rk}.Offset(16*r), key(r))
+	}
+	CMPQ(rounds, Imm(10))
+	JE(LabelRef("keysdone512"))
+	VBROADCASTI32X4(Mem{Base: rk}.Offset(16*11), key(11))
+	VBROADCASTI32X4(Mem{Base: rk}.Offset(16*12), key(12))
+	CMPQ(rounds, Imm(12))
+	JE(LabelRef("keysdone512"))
+	VBROADCASTI32X4(Mem{Base: rk}.Offset(16*13), key(13))
+	VBROADCASTI32X4(Mem{Base: rk}.Offset(16*14), key(14))
+	Label("keysdone512")
+	VBROADCASTI32X4(lastKeyAddr(), last)
+
+	counters := func(regs []VecPhysical) {
+		for _, x := range regs {
+			VPSHUFB(bswap, ctr, x)
+			VPADDQ(step, ctr, ctr)
+		}
+		for _, x := range regs {
+			VPXORD(key(0), x, x)
+		}
+	}
+	enc := func(k Op, x VecPhysical) { VAESENC(k, x, x) }
+	keyOp := func(r int) Op { return key(r) }
+
+	Label("loop512")
+	CMPQ(n, U32(512))
+	JB(LabelRef("tail512"))
+	counters(blocks)
+	middleRounds(blocks, keyOp, enc, "last512")
+	for j, x := range blocks {
+		VPXORD(Mem{Base: src}.Offset(64*j), last, tmp)
+		VAESENCLAST(tmp, x, x)
+		VMOVDQU64(x, Mem{Base: dst}.Offset(64*j))
+	}
+	ADDQ(U32(512), src)
+	ADDQ(U32(512), dst)
+	SUBQ(U32(512), n)
+	JMP(LabelRef("loop512"))
+
+	Label("tail512")
+	TESTQ(n, n)
+	JZ(LabelRef("done512"))
+	sizes := []int{1, 2, 4, 8}
+	labels := tailDispatch(64, sizes, "tail512")
+	for i, g := range sizes {
+		Label(labels[i])
+		Commentf("%d registers; the first %d are full, the rest run under byte masks.", g, g/2)
+		regs := blocks[:g]
+		counters(regs)
+		middleRounds(regs, keyOp, enc, fmt.Sprintf("last512x%d", g))
+		for j, x := range regs {
+			if j < g/2 {
+				VPXORD(Mem{Base: src}.Offset(64*j), last, tmp)
+				VAESENCLAST(tmp, x, x)
+				VMOVDQU64(x, Mem{Base: dst}.Offset(64*j))
+				continue
+			}
+			k := []OpmaskPhysical{K1, K1, K2, K3, K4, K5, K6, K7}[j]
+			gen.TailMask(k, n, j, R9, R10, R11)
+			VMOVDQU8_Z(Mem{Base: src}.Offset(64*j), k, tmp)
+			VPXORD(last, tmp, tmp)
+			VAESENCLAST(tmp, x, x)
+			VMOVDQU8(x, k, Mem{Base: dst}.Offset(64*j))
+		}
+		JMP(LabelRef("done512"))
+	}
+
+	Label("done512")
+	VZEROUPPER()
+	RET()
+}
+
+func vaes256() {
+	TEXT("ctrAESVAES256", NOSPLIT, signature)
+	Pragma("noescape")
+	Doc("ctrAESVAES256 XORs n bytes of src with the AES-CTR keystream that starts",
+		"at counter (hi, lo) into dst: 2 blocks a ymm register, 16 blocks in flight.",
+		"It needs AVX2 and VAES (VEX encoding only, Y0-Y15); lo must not wrap within the call.")
+	ks := AllocLocal(32 * 4)
+	loadArgs()
+
+	blocks := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7}
+	rkey, ctr, step, bswap, key0, last, tmp, tmp2 := Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15
+
+	VMOVQ(R8, X9)
+	VPINSRQ(Imm(1), RBX, X9, X9)
+	VINSERTI128(Imm(1), X9, ctr, ctr)
+	VPADDQ(gen.LaneOffsets(), ctr, ctr)
+	VBROADCASTI128(gen.Step(2), step)
+	VBROADCASTI128(gen.ByteSwap(), bswap)
+	VBROADCASTI128(Mem{Base: rk}, key0)
+	VBROADCASTI128(lastKeyAddr(), last)
+
+	counters := func(regs []VecPhysical) {
+		for _, x := range regs {
+			VPSHUFB(bswap, ctr, x)
+			VPADDQ(step, ctr, ctr)
+			VPXOR(key0, x, x)
+		}
+	}
+	// Sixteen registers cannot hold 15 round keys and 8 blocks: the middle
+	// keys are loaded once a round, one load for eight VAESENCs.
+	keyOp := func(r int) Op {
+		VBROADCASTI128(Mem{Base: rk}.Offset(16*r), rkey)
+		return rkey
+	}
+	enc := func(k Op, x VecPhysical) { VAESENC(k, x, x) }
+
+	Label("loop256")
+	CMPQ(n, U32(256))
+	JB(LabelRef("tail256"))
+	counters(blocks)
+	middleRounds(blocks, keyOp, enc, "last256")
+	for j, x := range blocks {
+		VPXOR(Mem{Base: src}.Offset(32*j), last, tmp)
+		VAESENCLAST(tmp, x, x)
+		VMOVDQU(x, Mem{Base: dst}.Offset(32*j))
+	}
+	ADDQ(U32(256), src)
+	ADDQ(U32(256), dst)
+	SUBQ(U32(256), n)
+	JMP(LabelRef("loop256"))
+
+	Label("tail256")
+	TESTQ(n, n)
+	JZ(LabelRef("done256"))
+	sizes := []int{1, 2, 4, 8}
+	labels := tailDispatch(32, sizes, "tail256")
+	for i, g := range sizes {
+		Label(labels[i])
+		regs := blocks[:g]
+		counters(regs)
+		middleRounds(regs, keyOp, enc, fmt.Sprintf("last256x%d", g))
+		tailOut(regs, 32, ks, func(x VecPhysical, in, out Mem) {
+			VPXOR(in, last, tmp)
+			VAESENCLAST(tmp, x, x)
+			VMOVDQU(x, out)
+		}, func(x VecPhysical, m Mem) {
+			VAESENCLAST(last, x, x)
+			VMOVDQU(x, m)
+		})
+		JMP(LabelRef("xor256"))
+	}
+	Label("xor256")
+	gen.XORFromStack(ks, 32*4, n, src, dst, R9, R10, tmp, tmp2, 32, "256")
+
+	Label("done256")
+	VZEROUPPER()
+	RET()
+}
+
+func aesni() {
+	TEXT("ctrAESNI", NOSPLIT, signature)
+	Pragma("noescape")
+	Doc("ctrAESNI XORs n bytes of src with the AES-CTR keystream that starts at",
+		fmt.Sprintf("counter (hi, lo) into dst: one block an xmm register, %d blocks in flight.", aesniBlocks),
+		"It needs AES-NI and SSSE3 only (legacy SSE encoding); lo must not wrap within the call.")
+	ks := AllocLocal(16 * (aesniBlocks - aesniBlocks/2))
+	slots := AllocLocal(16 * aesniBlocks)
+	loadArgs()
+
+	blocks := []VecPhysical{X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11}[:aesniBlocks]
+	rkey, last, tmp, tmp2 := X12, X13, X14, X15
+	batch := 16 * aesniBlocks
+
+	// A counter block XORed with round key 0 is {bswap(hi) ^ k0, bswap(lo+j) ^ k1}
+	// with k0, k1 the two little-endian quadwords of round key 0. The high
+	// half is fixed for the call (lo does not wrap), so it is made once.
+	hiKey, loKey := R12, R11
+	MOVQ(Mem{Base: rk}, hiKey)
+	MOVQ(RBX, R10)
+	BSWAPQ(R10)
+	XORQ(R10, hiKey)
+	MOVQ(Mem{Base: rk}.Offset(8), loKey)
+	MOVOU(lastKeyAddr(), last)
+
+	keyOp := func(r int) Op {
+		MOVOU(Mem{Base: rk}.Offset(16*r), rkey)
+		return rkey
+	}
+	enc := func(k Op, x VecPhysical) { AESENC(k, x) }
+
+	// On cores with two AES pipes (Zen 4 among them) each other vector
+	// instruction in the loop can take an AES pipe's slot, and twelve
+	// blocks leave the rounds no slack for it. So the main loop makes its
+	// counter blocks in general registers: slot j of the frame holds block j
+	// of the next batch, already XORed with round key 0, written a whole
+	// batch ahead so that loading it never waits. The vector side is left
+	// with the rounds and one XOR a block. R8 is the counter of the batch
+	// being encrypted.
+	fillSlots := func(ahead int) {
+		for j := range blocks {
+			LEAQ(Mem{Base: R8, Disp: ahead + j}, R10)
+			BSWAPQ(R10)
+			XORQ(loKey, R10)
+			MOVQ(R10, slots.Offset(16*j+8))
+		}
+	}
+	CMPQ(n, U32(batch))
+	JB(LabelRef("tailni"))
+	for j := range blocks {
+		MOVQ(hiKey, slots.Offset(16*j))
+	}
+	fillSlots(0)
+
+	Label("loopni")
+	for j, x := range blocks {
+		MOVOU(slots.Offset(16*j), x)
+	}
+	fillSlots(len(blocks))
+	middleRounds(blocks, keyOp, enc, "lastni")
+	for j, x := range blocks {
+		MOVOU(Mem{Base: src}.Offset(16*j), tmp)
+		PXOR(last, tmp)
+		AESENCLAST(tmp, x)
+		MOVOU(x, Mem{Base: dst}.Offset(16*j))
+	}
+	ADDQ(U32(batch), src)
+	ADDQ(U32(batch), dst)
+	ADDQ(U32(len(blocks)), R8)
+	SUBQ(U32(batch), n)
+	CMPQ(n, U32(batch))
+	JAE(LabelRef("loopni"))
+	Comment("Wipe the counter slots: with round key 0 folded in they reveal key bits.")
+	PXOR(tmp, tmp)
+	for j := range blocks {
+		MOVOU(tmp, slots.Offset(16*j))
+	}
+
+	// The tail makes its few counter blocks directly in registers: no
+	// slots to fill for a call of a few blocks.
+	Label("tailni")
+	TESTQ(n, n)
+	JZ(LabelRef("doneni"))
+	MOVQ(hiKey, tmp2)
+	sizes := []int{1, 2, 4, 8, aesniBlocks}
+	labels := tailDispatch(16, sizes, "tailni")
+	for i, g := range sizes {
+		Label(labels[i])
+		regs := blocks[:g]
+		for j, x := range regs {
+			LEAQ(Mem{Base: R8, Disp: j}, R10)
+			BSWAPQ(R10)
+			XORQ(loKey, R10)
+			MOVQ(R10, tmp)
+			MOVO(tmp2, x)
+			PUNPCKLQDQ(tmp, x)
+		}
+		middleRounds(regs, keyOp, enc, fmt.Sprintf("lastnix%d", g))
+		tailOut(regs, 16, ks, func(x VecPhysical, in, out Mem) {
+			MOVOU(in, tmp)
+			PXOR(last, tmp)
+			AESENCLAST(tmp, x)
+			MOVOU(x, out)
+		}, func(x VecPhysical, m Mem) {
+			AESENCLAST(last, x)
+			MOVOU(x, m)
+		})
+		JMP(LabelRef("xorni"))
+	}
+	Label("xorni")
+	gen.XORFromStack(ks, 16*(aesniBlocks-aesniBlocks/2), n, src, dst, R9, R10, tmp, tmp2, 16, "ni")
+
+	Label("doneni")
+	RET()
+}

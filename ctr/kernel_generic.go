@@ -1,0 +1,15 @@
+//go:build purego || !amd64
+
+package ctr
+
+// kernelUsable reports whether this build can run kernel id: without
+// assembly, only the portable kernels.
+func kernelUsable(id kernelID) bool {
+	return id == kernCopy || id == kernAESGeneric
+}
+
+// xorBlocks runs the Stream's kernel over src from counter (hi, lo). src is
+// not empty, dst is as long, and lo does not wrap within the call.
+func xorBlocks(s *Stream, dst, src []byte, hi, lo uint64) {
+	xorBlocksGeneric(s, dst, src, hi, lo)
+}

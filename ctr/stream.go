@@ -1,0 +1,183 @@
+package ctr
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+)
+
+const (
+	aesMaxRounds        = 14
+	aesMaxRoundKeyBytes = 16 * (aesMaxRounds + 1)
+)
+
+// ErrKeySize is returned (wrapped) by New for a key whose length does not
+// match the method's KeySize.
+var ErrKeySize = errors.New("wrong key length")
+
+// ErrIVSize is returned (wrapped) by New for an IV that is not IVSize bytes.
+var ErrIVSize = errors.New("wrong IV length")
+
+// Stream is a seekable counter-mode keystream for one key and IV.
+//
+// The counter block for byte offset o is IV + o/16, the IV read as a
+// 128-bit big-endian integer and the sum taken mod 2^128: the stream
+// crypto/cipher.NewCTR, OpenSSL and TiKV produce for the same key and IV.
+//
+// XORKeyStreamAt keeps no state and is safe for concurrent use. XORKeyStream
+// advances a position kept in the Stream and must not be called
+// concurrently with itself or Seek.
+type Stream struct {
+	// rk holds the expanded key in the layout the stream's kernel reads.
+	rk     [aesMaxRoundKeyBytes]byte
+	rounds int
+	ivHi   uint64
+	ivLo   uint64
+	pos    uint64
+	method Method
+	kern   kernelID
+}
+
+// New returns a Stream for method m with the given key and IV. The key must
+// be m.KeySize() bytes and the IV IVSize bytes; for Plaintext the key must be
+// empty and the IV may be empty or IVSize bytes (it is ignored).
+//
+// The kernel is the one KernelName(m) reports at the time of the call; the
+// Stream keeps it for its whole life. The key is copied (expanded) into the
+// Stream, so the caller may clear its own copy as soon as New returns.
+func New(m Method, key, iv []byte) (*Stream, error) {
+	if !m.Valid() {
+		return nil, fmt.Errorf("ctr: %w: %v (valid: %s)", ErrUnknownMethod, m, validMethodNames())
+	}
+	if len(key) != m.KeySize() {
+		return nil, fmt.Errorf("ctr: %v needs a %d-byte key, got %d bytes: %w", m, m.KeySize(), len(key), ErrKeySize)
+	}
+	if len(iv) != IVSize && !(m == Plaintext && len(iv) == 0) {
+		return nil, fmt.Errorf("ctr: %v needs a %d-byte IV, got %d bytes: %w", m, IVSize, len(iv), ErrIVSize)
+	}
+	s := &Stream{method: m, kern: selectedKernel(m)}
+	if len(iv) == IVSize {
+		s.ivHi = binary.BigEndian.Uint64(iv[0:])
+		s.ivLo = binary.BigEndian.Uint64(iv[8:])
+	}
+	switch m {
+	case AES128CTR, AES192CTR, AES256CTR:
+		expandAESKey(key, &s.rk)
+		s.rounds = aesRounds(len(key))
+	}
+	return s, nil
+}
+
+// Method returns the method the Stream encrypts with.
+func (s *Stream) Method() Method { return s.method }
+
+// Kernel returns the name of the kernel the Stream runs on.
+func (s *Stream) Kernel() string { return kernelTable[s.kern].name }
+
+// XORKeyStreamAt XORs src with the keystream starting at byte offset
+// offset and writes the result to dst. Any offset is allowed; the stream is
+// the same however a range is split across calls. dst and src may be the
+// same slice, but must not overlap otherwise. It panics, as crypto/cipher
+// does, if dst is shorter than src or the two overlap inexactly.
+//
+// It allocates nothing and is safe for concurrent use. Buffers of at least
+// ParallelThreshold bytes are split across cores (see SetParallelThreshold);
+// because their halves are handed to worker goroutines, the compiler treats
+// dst and src as escaping, so pass heap buffers (as storage engines do)
+// rather than arrays on the stack.
+func (s *Stream) XORKeyStreamAt(dst, src []byte, offset uint64) {
+	if len(dst) < len(src) {
+		panic("ctr: output smaller than input")
+	}
+	if len(src) == 0 {
+		return
+	}
+	dst = dst[:len(src)]
+	if inexactOverlap(dst, src) {
+		panic("ctr: invalid buffer overlap")
+	}
+	// The parallel path hands out byte offsets, which must not wrap.
+	if len(src) >= parallelMin() && offset <= math.MaxUint64-uint64(len(src)) {
+		s.xorParallel(dst, src, offset)
+		return
+	}
+	s.xorSerial(dst, src, offset)
+}
+
+// XORKeyStream XORs src with the keystream at the Stream's position, writes
+// the result to dst and advances the position by len(src). It implements
+// crypto/cipher.Stream; a new Stream starts at position 0.
+func (s *Stream) XORKeyStream(dst, src []byte) {
+	s.XORKeyStreamAt(dst, src, s.pos)
+	s.pos += uint64(len(src))
+}
+
+// Seek sets the position XORKeyStream continues from to offset.
+func (s *Stream) Seek(offset uint64) { s.pos = offset }
+
+// xorSerial is XORKeyStreamAt on the calling goroutine alone. dst is
+// exactly as long as src, which is not empty.
+func (s *Stream) xorSerial(dst, src []byte, offset uint64) {
+	if s.kern == kernCopy {
+		if unsafe.SliceData(dst) != unsafe.SliceData(src) {
+			copy(dst, src)
+		}
+		return
+	}
+	hi, lo := addCounter(s.ivHi, s.ivLo, offset/16)
+	if skip := int(offset % 16); skip != 0 {
+		// The first block is partial: run the kernel on one block in a
+		// stack buffer and take the bytes from skip on.
+		var blk [16]byte
+		n := copy(blk[skip:], src)
+		xorBlocks(s, blk[:], blk[:], hi, lo)
+		copy(dst, blk[skip:skip+n])
+		clear(blk[:])
+		dst, src = dst[n:], src[n:]
+		hi, lo = addCounter(hi, lo, 1)
+	}
+	for len(src) > 0 {
+		n := len(src)
+		// Kernels add to the low 64 bits of the counter only, so a range
+		// whose counters would carry into the high half is split at the
+		// carry. lo == 0 leaves 2^64 blocks of room, more than any slice.
+		if room := -lo; lo != 0 && room < uint64(n+15)/16 {
+			n = int(room) * 16
+		}
+		xorBlocks(s, dst[:n], src[:n], hi, lo)
+		dst, src = dst[n:], src[n:]
+		hi, lo = addCounter(hi, lo, uint64(n)/16)
+	}
+}
+
+// addCounter returns (hi, lo) + n as a 128-bit sum mod 2^128.
+func addCounter(hi, lo, n uint64) (uint64, uint64) {
+	sum := lo + n
+	if sum < lo {
+		hi++
+	}
+	return hi, sum
+}
+
+// inexactOverlap reports whether x and y share memory without starting at
+// the same address, which the kernels cannot handle because they read a
+// batch of blocks before they write it.
+func inexactOverlap(x, y []byte) bool {
+	xs, ys := uintptr(unsafe.Pointer(unsafe.SliceData(x))), uintptr(unsafe.Pointer(unsafe.SliceData(y)))
+	if xs == ys {
+		return false
+	}
+	return xs < ys+uintptr(len(y)) && ys < xs+uintptr(len(x))
+}
+
+// xorBlocksGeneric runs the portable kernel of the Stream's method.
+func xorBlocksGeneric(s *Stream, dst, src []byte, hi, lo uint64) {
+	switch s.method {
+	case AES128CTR, AES192CTR, AES256CTR:
+		xorAESGeneric(&s.rk, s.rounds, dst, src, hi, lo)
+	default:
+		copy(dst, src)
+	}
+}
