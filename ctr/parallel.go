@@ -13,26 +13,31 @@ import (
 // Below it, waking another core costs more than it saves.
 const DefaultParallelThreshold = 256 << 10
 
-// parallelChunk is the unit of work the cores of a split call claim one at
-// a time: small enough that a core which joins late still gets a fair
-// share, large enough (about 3 µs) that claiming it costs nothing.
+// parallelChunk is the unit of work of a split call: each core works
+// through its own segment a chunk at a time, and one that is done early
+// steals chunks from the ends of the others'. Small enough that a core
+// which joins late still gets a fair share, large enough (about 3 µs) that
+// claiming it costs nothing.
 const parallelChunk = 64 << 10
 
 // Waking a sleeping goroutine on an idle core is slow: measured here, Go's
 // scheduler takes about 70 µs (sometimes over 300 µs) after the core has
 // idled for a millisecond, while the whole 4 MiB call takes 190 µs on one
-// core. So nobody waits for a wake-up: the caller starts on the chunks at
-// once and helpers join when they run. And both sides poll before they
-// sleep: the caller briefly for the last chunks in flight, and a worker that
-// has just helped for up to twice as long as its work took (at least
+// core. So nobody waits for a wake-up: the caller starts on its chunks at
+// once and helpers join when they run. A worker that has just helped polls
+// for the next call for up to twice as long as its work took (at least
 // workerSpinMin, at most workerSpinMax), so a run of large calls finds it
-// awake. Polling yields the processor every pollYield, so it delays other
-// goroutines little; the CPU time it can waste is bounded by twice the work.
+// awake; polling yields the processor every pollYield, so it delays other
+// goroutines little, and the CPU time it can waste is bounded by twice the
+// work. The caller polls for the last chunks in flight only for about one
+// chunk's time: the kernel may have woken the helper on the caller's own
+// CPU, and then the caller's polling is what keeps that chunk from
+// finishing.
 const (
-	callerSpin    = 50 * time.Microsecond
+	callerSpin    = 5 * time.Microsecond
 	workerSpinMin = 20 * time.Microsecond
 	workerSpinMax = time.Millisecond
-	pollYield     = 20 * time.Microsecond
+	pollYield     = 100 * time.Microsecond
 )
 
 var parallelThreshold atomic.Int64
@@ -62,26 +67,70 @@ func parallelMin() int {
 	return math.MaxInt
 }
 
-// A parallelCall is one split XORKeyStreamAt. The caller and the workers it
-// wakes claim chunks from next until none is left; whoever finishes the last
-// chunk signals done. A worker that wakes after every chunk is claimed does
-// nothing, so a slow wake-up costs the call nothing either: the caller does
-// the chunks itself. refs counts the caller and the workers that still hold
-// the call; the last to let go recycles it.
+// A parallelCall is one split XORKeyStreamAt. The buffer is cut into one
+// contiguous segment of chunks for each participant: the caller owns the
+// first, the helpers it wakes the others in the order they arrive. Each
+// works through its own segment from the front; whoever runs out steals
+// chunks from the backs of the others'. Owning the same part of a buffer on
+// every call keeps its cache lines on one core (handing chunks out in turn
+// instead made the split call slower than one core here), and stealing
+// means nobody ever waits for a helper that is slow to wake: the caller
+// does its chunks itself. Whoever finishes the last chunk signals done.
+// refs counts the caller and the helpers that still hold the call; the last
+// to let go recycles it.
 type parallelCall struct {
 	s         *Stream
 	dst, src  []byte
 	offset    uint64
-	chunks    int64
-	next      atomic.Int64
+	chunks    int
+	segments  []segment // one per participant, reused across calls
+	arrived   atomic.Int32
 	remaining atomic.Int64
 	refs      atomic.Int32
 	done      chan struct{}
 }
 
+// A segment is a range of chunks [front, back) packed into one word, so that
+// the owner taking the front and a thief taking the back agree with one CAS.
+// It has a cache line of its own.
+type segment struct {
+	bounds atomic.Uint64
+	_      [56]byte
+}
+
+func (g *segment) set(front, back int) { g.bounds.Store(uint64(front)<<32 | uint64(back)) }
+
+// takeFront claims the first chunk left, or returns -1.
+func (g *segment) takeFront() int {
+	for {
+		w := g.bounds.Load()
+		front, back := int(w>>32), int(uint32(w))
+		if front >= back {
+			return -1
+		}
+		if g.bounds.CompareAndSwap(w, w+1<<32) {
+			return front
+		}
+	}
+}
+
+// takeBack claims the last chunk left, or returns -1.
+func (g *segment) takeBack() int {
+	for {
+		w := g.bounds.Load()
+		front, back := int(w>>32), int(uint32(w))
+		if front >= back {
+			return -1
+		}
+		if g.bounds.CompareAndSwap(w, w-1) {
+			return back - 1
+		}
+	}
+}
+
 // chunkStart returns where chunk i begins in dst and src. Every chunk but
 // the first begins on a block boundary of the stream.
-func (c *parallelCall) chunkStart(i int64) int {
+func (c *parallelCall) chunkStart(i int) int {
 	switch {
 	case i == 0:
 		return 0
@@ -92,18 +141,27 @@ func (c *parallelCall) chunkStart(i int64) int {
 	return int(abs&^15 - c.offset)
 }
 
-// work claims and runs chunks until none is left.
-func (c *parallelCall) work() {
-	for {
-		i := c.next.Add(1) - 1
-		if i >= c.chunks {
-			return
+// work runs the participant's own segment, then steals from the others'
+// until every chunk is claimed.
+func (c *parallelCall) work(self int) {
+	if self < len(c.segments) {
+		for i := c.segments[self].takeFront(); i >= 0; i = c.segments[self].takeFront() {
+			c.run(i)
 		}
-		lo, hi := c.chunkStart(i), c.chunkStart(i+1)
-		c.s.xorSerial(c.dst[lo:hi], c.src[lo:hi], c.offset+uint64(lo))
-		if c.remaining.Add(-1) == 0 {
-			c.done <- struct{}{} // buffered, and sent once a call: never blocks
+	}
+	for k := 1; k <= len(c.segments); k++ {
+		victim := &c.segments[(self+k)%len(c.segments)]
+		for i := victim.takeBack(); i >= 0; i = victim.takeBack() {
+			c.run(i)
 		}
+	}
+}
+
+func (c *parallelCall) run(i int) {
+	lo, hi := c.chunkStart(i), c.chunkStart(i+1)
+	c.s.xorSerial(c.dst[lo:hi], c.src[lo:hi], c.offset+uint64(lo))
+	if c.remaining.Add(-1) == 0 {
+		c.done <- struct{}{} // buffered, and sent once a call: never blocks
 	}
 }
 
@@ -144,10 +202,10 @@ var (
 )
 
 // startWorkers starts the worker goroutines on first use, one for each
-// core but the caller's. They live as long as the process and sleep when
-// there is no work. There must be no more workers than helpers a call can
-// use: a send goes to a sleeping receiver before a polling one, so a spare
-// sleeping worker would take the call and leave the awake one idle.
+// core but the caller's. They live as long as the process. There are no
+// more workers than helpers a call can use: a send goes to a sleeping
+// receiver before a polling one, so a spare sleeping worker would take the
+// call and leave the awake one idle.
 func startWorkers() {
 	workerCount = max(runtime.NumCPU(), runtime.GOMAXPROCS(0)) - 1
 	wakeups = make(chan *parallelCall, 4*max(workerCount, 1))
@@ -160,10 +218,9 @@ func worker() {
 	c := <-wakeups
 	for {
 		start := time.Now()
-		c.work()
+		c.work(int(c.arrived.Add(1)))
 		c.release()
-		spin := min(max(2*time.Since(start), workerSpinMin), workerSpinMax)
-		if c = pollCall(spin); c == nil {
+		if c = pollCall(min(max(2*time.Since(start), workerSpinMin), workerSpinMax)); c == nil {
 			c = <-wakeups
 		}
 	}
@@ -171,9 +228,7 @@ func worker() {
 
 // pollCall polls for the next call for up to d and returns nil if none
 // came. It yields the processor every pollYield, so that a goroutine
-// waiting for it is delayed by at most that much; yielding on every poll
-// sends the worker through the scheduler thousands of times, which here
-// slowed the caller's own chunks by a third.
+// waiting for it is delayed by at most that much.
 func pollCall(d time.Duration) *parallelCall {
 	start := time.Now()
 	lastYield := start
@@ -198,8 +253,8 @@ func pollCall(d time.Duration) *parallelCall {
 // GOMAXPROCS-1 workers.
 func (s *Stream) xorParallel(dst, src []byte, offset uint64) {
 	workersOnce.Do(startWorkers)
-	chunks := int64((len(src) + parallelChunk - 1) / parallelChunk)
-	helpers := min(runtime.GOMAXPROCS(0)-1, workerCount, int(chunks)-1)
+	chunks := (len(src) + parallelChunk - 1) / parallelChunk
+	helpers := min(runtime.GOMAXPROCS(0)-1, workerCount, chunks-1)
 	if helpers < 1 {
 		s.xorSerial(dst, src, offset)
 		return
@@ -208,12 +263,17 @@ func (s *Stream) xorParallel(dst, src []byte, offset uint64) {
 	select {
 	case c = <-freeCalls:
 	default:
-		c = &parallelCall{done: make(chan struct{}, 1)}
+		c = &parallelCall{done: make(chan struct{}, 1), segments: make([]segment, workerCount+1)}
 	}
 	c.s, c.dst, c.src, c.offset, c.chunks = s, dst, src, offset, chunks
-	c.next.Store(0)
-	c.remaining.Store(chunks)
-	c.refs.Store(int32(1 + helpers))
+	parts := helpers + 1
+	c.segments = c.segments[:parts]
+	for p := range parts {
+		c.segments[p].set(p*chunks/parts, (p+1)*chunks/parts)
+	}
+	c.arrived.Store(0)
+	c.remaining.Store(int64(chunks))
+	c.refs.Store(int32(parts))
 	for range helpers {
 		select {
 		case wakeups <- c:
@@ -221,7 +281,7 @@ func (s *Stream) xorParallel(dst, src []byte, offset uint64) {
 			c.release() // every worker is busy: the caller does more itself
 		}
 	}
-	c.work()
+	c.work(0)
 	c.wait()
 	c.release()
 }

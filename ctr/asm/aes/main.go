@@ -4,13 +4,16 @@
 //	ctrAESVAES256  VAES on ymm: 2 blocks a register, 8 registers (16 blocks) in flight
 //	ctrAESNI       AES-NI on xmm: 12 blocks in flight
 //
-// Each kernel is one loop over the whole buffer. The counters live in
-// vector registers and step with one add a register; the byte reversal
-// makes the big-endian counter block. The plaintext is XORed into the last
-// round key before AESENCLAST, which yields keystream XOR data in the same
-// instruction. The tail (less than one batch) runs a smaller batch: with
-// AVX-512 under byte masks straight from and to the buffers, otherwise
-// through a keystream on the stack that is wiped afterwards.
+// Each kernel is one loop over the whole buffer with the round keys loaded
+// once a call (a round at a time where registers are short). The VAES
+// kernels keep the counters in vector registers and step them with one add a
+// register, a byte reversal making the big-endian counter block; the AES-NI
+// kernel makes them in general registers instead (see aesni for why). The
+// data is XORed into the last round key before AESENCLAST, which yields
+// keystream XOR data in the same instruction. The tail (less than one batch)
+// runs the smallest batch that covers it: with AVX-512 under byte masks
+// straight from and to the buffers, otherwise half straight to the buffers
+// and the rest through a keystream on the stack that is wiped afterwards.
 //
 // Run by go generate in package ctr; the output is committed.
 package main
