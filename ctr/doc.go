@@ -35,7 +35,12 @@
 // # Large buffers
 //
 // From ParallelThreshold bytes (256 KiB by default) XORKeyStreamAt splits
-// the buffer into 64 KiB chunks that the calling goroutine and helper
-// goroutines, one for each other core, claim until none is left. A helper
-// that is slow to wake costs nothing: the caller does the chunks itself.
+// the buffer into one segment per core. The calling goroutine works the
+// first segment and helper goroutines the others, each a 64 KiB chunk at a
+// time; whoever runs out steals chunks from the others, so a helper that is
+// slow to wake costs nothing. Waking a sleeping helper costs the caller
+// CPU time on virtual machines, so sleeping helpers are woken only for a
+// run of large calls or a buffer of 16 MiB and more; helpers already
+// polling after the previous call always take part. On Linux a helper
+// keeps its thread off the caller's CPU.
 package ctr
