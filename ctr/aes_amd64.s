@@ -1636,8 +1636,8 @@ lastni:
 	MOVOU      X11, 176(DI)
 	ADDQ       $0x000000c0, SI
 	ADDQ       $0x000000c0, DI
-	ADDQ       $0x0000000c, R8
 	SUBQ       $0x000000c0, CX
+	ADDQ       $0x0000000c, R8
 	CMPQ       CX, $0x000000c0
 	JAE        loopni
 

@@ -127,10 +127,31 @@ func tailOut(regs []VecPhysical, width int, ks Mem, fused func(x VecPhysical, in
 		last(x, ks.Offset(width*j))
 	}
 	if half > 0 {
-		ADDQ(U32(width*half), src)
-		ADDQ(U32(width*half), dst)
-		SUBQ(U32(width*half), n)
+		advanceBuffers(width * half)
 	}
+}
+
+// advanceBuffers moves src and dst on by the bytes just done.
+func advanceBuffers(bytes int) {
+	ADDQ(U32(bytes), src)
+	ADDQ(U32(bytes), dst)
+	SUBQ(U32(bytes), n)
+}
+
+// batchLoop emits the main loop: body encrypts one batch of batch bytes,
+// as long as that many remain. It falls through to the tail, at label
+// "tail"+suffix, which jumps to "done"+suffix when nothing remains.
+func batchLoop(suffix string, batch int, body func()) {
+	Label("loop" + suffix)
+	CMPQ(n, U32(batch))
+	JB(LabelRef("tail" + suffix))
+	body()
+	advanceBuffers(batch)
+	JMP(LabelRef("loop" + suffix))
+
+	Label("tail" + suffix)
+	TESTQ(n, n)
+	JZ(LabelRef("done" + suffix))
 }
 
 func vaes512() {
@@ -180,24 +201,15 @@ func vaes512() {
 	enc := func(k Op, x VecPhysical) { VAESENC(k, x, x) }
 	keyOp := func(r int) Op { return key(r) }
 
-	Label("loop512")
-	CMPQ(n, U32(512))
-	JB(LabelRef("tail512"))
-	counters(blocks)
-	middleRounds(blocks, keyOp, enc, "last512")
-	for j, x := range blocks {
-		VPXORD(Mem{Base: src}.Offset(64*j), last, tmp)
-		VAESENCLAST(tmp, x, x)
-		VMOVDQU64(x, Mem{Base: dst}.Offset(64*j))
-	}
-	ADDQ(U32(512), src)
-	ADDQ(U32(512), dst)
-	SUBQ(U32(512), n)
-	JMP(LabelRef("loop512"))
-
-	Label("tail512")
-	TESTQ(n, n)
-	JZ(LabelRef("done512"))
+	batchLoop("512", 512, func() {
+		counters(blocks)
+		middleRounds(blocks, keyOp, enc, "last512")
+		for j, x := range blocks {
+			VPXORD(Mem{Base: src}.Offset(64*j), last, tmp)
+			VAESENCLAST(tmp, x, x)
+			VMOVDQU64(x, Mem{Base: dst}.Offset(64*j))
+		}
+	})
 	sizes := []int{1, 2, 4, 8}
 	labels := tailDispatch(64, sizes, "tail512")
 	for i, g := range sizes {
@@ -264,24 +276,15 @@ func vaes256() {
 	}
 	enc := func(k Op, x VecPhysical) { VAESENC(k, x, x) }
 
-	Label("loop256")
-	CMPQ(n, U32(256))
-	JB(LabelRef("tail256"))
-	counters(blocks)
-	middleRounds(blocks, keyOp, enc, "last256")
-	for j, x := range blocks {
-		VPXOR(Mem{Base: src}.Offset(32*j), last, tmp)
-		VAESENCLAST(tmp, x, x)
-		VMOVDQU(x, Mem{Base: dst}.Offset(32*j))
-	}
-	ADDQ(U32(256), src)
-	ADDQ(U32(256), dst)
-	SUBQ(U32(256), n)
-	JMP(LabelRef("loop256"))
-
-	Label("tail256")
-	TESTQ(n, n)
-	JZ(LabelRef("done256"))
+	batchLoop("256", 256, func() {
+		counters(blocks)
+		middleRounds(blocks, keyOp, enc, "last256")
+		for j, x := range blocks {
+			VPXOR(Mem{Base: src}.Offset(32*j), last, tmp)
+			VAESENCLAST(tmp, x, x)
+			VMOVDQU(x, Mem{Base: dst}.Offset(32*j))
+		}
+	})
 	sizes := []int{1, 2, 4, 8}
 	labels := tailDispatch(32, sizes, "tail256")
 	for i, g := range sizes {
@@ -373,10 +376,8 @@ func aesni() {
 		AESENCLAST(tmp, x)
 		MOVOU(x, Mem{Base: dst}.Offset(16*j))
 	}
-	ADDQ(U32(batch), src)
-	ADDQ(U32(batch), dst)
+	advanceBuffers(batch)
 	ADDQ(U32(len(blocks)), R8)
-	SUBQ(U32(batch), n)
 	CMPQ(n, U32(batch))
 	JAE(LabelRef("loopni"))
 	Comment("Wipe the counter slots: with round key 0 folded in they reveal key bits.")
