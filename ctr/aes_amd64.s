@@ -250,6 +250,9 @@ tail512:
 last512x1:
 	XORL        R10, R10
 	MOVQ        CX, R9
+	MOVL        $0x00000040, R11
+	CMPQ        R9, $0x40
+	CMOVQGT     R11, R9
 	MOVQ        $-1, R11
 	BZHIQ       R9, R11, R11
 	KMOVQ       R11, K1
@@ -306,6 +309,9 @@ last512x2:
 	MOVQ        CX, R9
 	SUBQ        $0x00000040, R9
 	CMOVQLT     R10, R9
+	MOVL        $0x00000040, R11
+	CMPQ        R9, $0x40
+	CMOVQGT     R11, R9
 	MOVQ        $-1, R11
 	BZHIQ       R9, R11, R11
 	KMOVQ       R11, K1
@@ -397,6 +403,9 @@ last512x4:
 	MOVQ        CX, R9
 	SUBQ        $0x00000080, R9
 	CMOVQLT     R10, R9
+	MOVL        $0x00000040, R11
+	CMPQ        R9, $0x40
+	CMOVQGT     R11, R9
 	MOVQ        $-1, R11
 	BZHIQ       R9, R11, R11
 	KMOVQ       R11, K2
@@ -408,6 +417,9 @@ last512x4:
 	MOVQ        CX, R9
 	SUBQ        $0x000000c0, R9
 	CMOVQLT     R10, R9
+	MOVL        $0x00000040, R11
+	CMPQ        R9, $0x40
+	CMOVQGT     R11, R9
 	MOVQ        $-1, R11
 	BZHIQ       R9, R11, R11
 	KMOVQ       R11, K3
@@ -569,6 +581,9 @@ last512x8:
 	MOVQ        CX, R9
 	SUBQ        $0x00000100, R9
 	CMOVQLT     R10, R9
+	MOVL        $0x00000040, R11
+	CMPQ        R9, $0x40
+	CMOVQGT     R11, R9
 	MOVQ        $-1, R11
 	BZHIQ       R9, R11, R11
 	KMOVQ       R11, K4
@@ -580,6 +595,9 @@ last512x8:
 	MOVQ        CX, R9
 	SUBQ        $0x00000140, R9
 	CMOVQLT     R10, R9
+	MOVL        $0x00000040, R11
+	CMPQ        R9, $0x40
+	CMOVQGT     R11, R9
 	MOVQ        $-1, R11
 	BZHIQ       R9, R11, R11
 	KMOVQ       R11, K5
@@ -591,6 +609,9 @@ last512x8:
 	MOVQ        CX, R9
 	SUBQ        $0x00000180, R9
 	CMOVQLT     R10, R9
+	MOVL        $0x00000040, R11
+	CMPQ        R9, $0x40
+	CMOVQGT     R11, R9
 	MOVQ        $-1, R11
 	BZHIQ       R9, R11, R11
 	KMOVQ       R11, K6
@@ -602,6 +623,9 @@ last512x8:
 	MOVQ        CX, R9
 	SUBQ        $0x000001c0, R9
 	CMOVQLT     R10, R9
+	MOVL        $0x00000040, R11
+	CMPQ        R9, $0x40
+	CMOVQGT     R11, R9
 	MOVQ        $-1, R11
 	BZHIQ       R9, R11, R11
 	KMOVQ       R11, K7

@@ -1,7 +1,6 @@
 package ctr
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"fmt"
 	mrand "math/rand/v2"
@@ -39,19 +38,27 @@ func reportCycles(b *testing.B, n int) {
 	}
 }
 
+// baselineName is what a method's kernels are compared with: crypto/cipher
+// over crypto/aes for AES, and gmsm (its own CTR) for SM4.
+func baselineName(m Method) string {
+	if m == SM4CTR {
+		return "gmsm"
+	}
+	return "stdlib"
+}
+
 // BenchmarkXOR is sequential XORKeyStreamAt of one buffer on one core (the
-// parallel path is off), against crypto/cipher's CTR stream reused across
+// parallel path is off), against the baseline's CTR stream reused across
 // iterations, its best case.
 func BenchmarkXOR(b *testing.B) {
 	defer SetParallelThreshold(SetParallelThreshold(0))
-	for _, m := range aesMethods {
+	for _, m := range cipherMethods {
 		key, iv := randomBytes(b, m.KeySize()), randomBytes(b, IVSize)
 		for _, n := range benchSizes {
 			buf := make([]byte, n)
 			prefix := fmt.Sprintf("method=%v/size=%s/kernel=", m, sizeName(n))
-			b.Run(prefix+"stdlib", func(b *testing.B) {
-				block, _ := aes.NewCipher(key)
-				s := cipher.NewCTR(block, iv)
+			b.Run(prefix+baselineName(m), func(b *testing.B) {
+				s := cipher.NewCTR(referenceBlock(b, m, key), iv)
 				b.SetBytes(int64(n))
 				for b.Loop() {
 					s.XORKeyStream(buf, buf)
@@ -75,8 +82,9 @@ func BenchmarkXOR(b *testing.B) {
 }
 
 // BenchmarkRandomRead is a storage engine's read path: decrypt 4 KiB at a
-// random byte offset in a 1 GiB file. A crypto/cipher user has no random
-// access, so "stdlib" makes a stream at IV + offset/16 and skips the rest.
+// random byte offset in a 1 GiB file. A crypto/cipher (or gmsm) user has no
+// random access, so the baseline makes a stream at IV + offset/16 and skips
+// the rest.
 func BenchmarkRandomRead(b *testing.B) {
 	const n, fileSize = 4 << 10, 1 << 30
 	offsets := make([]uint64, 4096)
@@ -84,12 +92,12 @@ func BenchmarkRandomRead(b *testing.B) {
 	for i := range offsets {
 		offsets[i] = r.Uint64N(fileSize - n)
 	}
-	for _, m := range aesMethods {
+	for _, m := range cipherMethods {
 		key, iv := randomBytes(b, m.KeySize()), randomBytes(b, IVSize)
 		buf := make([]byte, n)
 		prefix := fmt.Sprintf("method=%v/kernel=", m)
-		b.Run(prefix+"stdlib", func(b *testing.B) {
-			block, _ := aes.NewCipher(key)
+		b.Run(prefix+baselineName(m), func(b *testing.B) {
+			block := referenceBlock(b, m, key)
 			var ctrIV [16]byte
 			var skip [16]byte
 			i := 0
@@ -129,7 +137,7 @@ func BenchmarkParallel(b *testing.B) {
 	for i := range bufs {
 		bufs[i] = make([]byte, n)
 	}
-	for _, m := range []Method{AES128CTR, AES256CTR} {
+	for _, m := range []Method{AES128CTR, AES256CTR, SM4CTR} {
 		s, err := New(m, randomBytes(b, m.KeySize()), randomBytes(b, IVSize))
 		if err != nil {
 			b.Fatal(err)
@@ -172,7 +180,7 @@ func BenchmarkParallel(b *testing.B) {
 
 // BenchmarkNew is the cost of a Stream: key expansion and one allocation.
 func BenchmarkNew(b *testing.B) {
-	for _, m := range aesMethods {
+	for _, m := range cipherMethods {
 		key, iv := randomBytes(b, m.KeySize()), randomBytes(b, IVSize)
 		b.Run(m.String(), func(b *testing.B) {
 			b.ReportAllocs()

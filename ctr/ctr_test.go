@@ -98,7 +98,7 @@ func TestEveryOffsetAndLength(t *testing.T) {
 	if testing.Short() {
 		offStep = 3
 	}
-	for _, m := range aesMethods {
+	for _, m := range cipherMethods {
 		key, iv := randomBytes(t, m.KeySize()), randomBytes(t, IVSize)
 		ks := referenceXOR(t, m, key, iv, 0, make([]byte, maxOff+maxLen+1))
 		src := randomBytes(t, maxLen+1)
@@ -139,7 +139,7 @@ func xorBytes(a, b []byte) []byte {
 func TestRandomOffsetsAndLengths(t *testing.T) {
 	const span = 1 << 20
 	r := newRand(t)
-	for _, m := range aesMethods {
+	for _, m := range cipherMethods {
 		key, iv := randomBytes(t, m.KeySize()), randomBytes(t, IVSize)
 		ks := referenceXOR(t, m, key, iv, 0, make([]byte, 2*span))
 		src := randomBytes(t, span)
@@ -190,7 +190,7 @@ func TestCounterWrap(t *testing.T) {
 		"2^128-1": "ffffffffffffffffffffffffffffffff",
 	}
 	lengths := []int{1, 15, 16, 17, 47, 48, 64, 100, 300, 1000, 4096, 70000}
-	for _, m := range aesMethods {
+	for _, m := range cipherMethods {
 		key := randomBytes(t, m.KeySize())
 		forEachKernel(t, m, func(t *testing.T, kernel string) {
 			for name, ivHex := range ivs {
@@ -216,7 +216,7 @@ func TestCounterWrap(t *testing.T) {
 // 128-bit number.
 func TestLargeOffsets(t *testing.T) {
 	offsets := []uint64{1 << 32, 1<<36 + 5, 1<<60 - 100, 1<<64 - 1000, 1<<64 - 16, 1<<64 - 1}
-	for _, m := range aesMethods {
+	for _, m := range cipherMethods {
 		key, iv := randomBytes(t, m.KeySize()), unhex(t, "00000000000000ffffffffffffff0000")
 		forEachKernel(t, m, func(t *testing.T, kernel string) {
 			s := newWithKernel(t, m, kernel, key, iv)
@@ -240,7 +240,7 @@ func TestLargeOffsets(t *testing.T) {
 // crypto/cipher's stream.
 func TestPiecesEqualOneCall(t *testing.T) {
 	r := newRand(t)
-	for _, m := range aesMethods {
+	for _, m := range cipherMethods {
 		key, iv := randomBytes(t, m.KeySize()), randomBytes(t, IVSize)
 		src := randomBytes(t, 300_000)
 		want := referenceXOR(t, m, key, iv, 0, src)
@@ -286,7 +286,7 @@ func TestSeek(t *testing.T) {
 // Many goroutines share one Stream; run under -race by make test.
 func TestConcurrentUse(t *testing.T) {
 	const span = 1 << 20
-	for _, m := range aesMethods {
+	for _, m := range cipherMethods {
 		key, iv := randomBytes(t, m.KeySize()), randomBytes(t, IVSize)
 		ks := referenceXOR(t, m, key, iv, 0, make([]byte, span+(1<<18)))
 		forEachKernel(t, m, func(t *testing.T, kernel string) {

@@ -1,5 +1,5 @@
 // Package ctr is a seekable counter-mode (CTR) keystream for AES-128/192/256
-// and, later, SM4: the cipher layer of atrest's encryption at rest.
+// and SM4: the cipher layer of atrest's encryption at rest.
 //
 // A storage engine reads small blocks at random offsets and writes long
 // runs; every byte goes through the cipher. crypto/cipher offers CTR only as
@@ -22,6 +22,10 @@
 //	aes-vaes256  VAES on 256-bit registers (AVX2): 16 blocks in flight
 //	aes-aesni    AES-NI on 128-bit registers: 12 blocks in flight
 //	aes-generic  portable Go (table-driven, like crypto/aes without assembly)
+//	sm4-gfni512  GFNI S-box on 512-bit registers (AVX-512): 2×16 blocks in flight
+//	sm4-gfni256  GFNI S-box on 256-bit registers (AVX2): 2×8 blocks in flight
+//	sm4-aesni    SM4's S-box through AESENCLAST (AVX2, AES-NI): 2×8 blocks
+//	sm4-generic  portable Go (table-driven, like gmsm without assembly)
 //	copy         the Plaintext method
 //
 // KernelName reports the choice, Kernels lists what this CPU can run, and

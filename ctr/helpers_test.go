@@ -7,9 +7,32 @@ import (
 	"encoding/hex"
 	mrand "math/rand/v2"
 	"testing"
+
+	"github.com/emmansun/gmsm/sm4"
 )
 
 var aesMethods = []Method{AES128CTR, AES192CTR, AES256CTR}
+
+// cipherMethods are the methods with a keystream: every differential test
+// runs over all of them.
+var cipherMethods = []Method{AES128CTR, AES192CTR, AES256CTR, SM4CTR}
+
+// referenceBlock returns the independent block cipher a method is checked
+// against: crypto/aes for AES, gmsm for SM4.
+func referenceBlock(t testing.TB, m Method, key []byte) cipher.Block {
+	t.Helper()
+	var block cipher.Block
+	var err error
+	if m == SM4CTR {
+		block, err = sm4.NewCipher(key)
+	} else {
+		block, err = aes.NewCipher(key)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return block
+}
 
 // forEachKernel runs f once for every kernel this CPU can run for m, as a
 // subtest named after the kernel.
@@ -77,11 +100,7 @@ func addToIV(iv []byte, n uint64) []byte {
 // a new CTR stream at IV + offset/16, then skip offset%16 bytes.
 func referenceXOR(t testing.TB, m Method, key, iv []byte, offset uint64, src []byte) []byte {
 	t.Helper()
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := cipher.NewCTR(block, addToIV(iv, offset/16))
+	s := cipher.NewCTR(referenceBlock(t, m, key), addToIV(iv, offset/16))
 	var skip [16]byte
 	s.XORKeyStream(skip[:offset%16], skip[:offset%16])
 	out := make([]byte, len(src))

@@ -19,6 +19,10 @@ const (
 	kernAESAESNI
 	kernAESVAES256
 	kernAESVAES512
+	kernSM4Generic
+	kernSM4AESNI
+	kernSM4GFNI256
+	kernSM4GFNI512
 	numKernels
 )
 
@@ -27,6 +31,7 @@ type family uint8
 const (
 	familyPlain family = iota
 	familyAES
+	familySM4
 )
 
 type kernelDesc struct {
@@ -41,16 +46,26 @@ var kernelTable = [numKernels]kernelDesc{
 	kernAESVAES256: {"aes-vaes256", familyAES},
 	kernAESAESNI:   {"aes-aesni", familyAES},
 	kernAESGeneric: {"aes-generic", familyAES},
+	kernSM4GFNI512: {"sm4-gfni512", familySM4},
+	kernSM4GFNI256: {"sm4-gfni256", familySM4},
+	kernSM4AESNI:   {"sm4-aesni", familySM4},
+	kernSM4Generic: {"sm4-generic", familySM4},
 	kernCopy:       {"copy", familyPlain},
 }
 
 // kernelPreference is the order dispatch tries kernels in.
-var kernelPreference = []kernelID{kernAESVAES512, kernAESVAES256, kernAESAESNI, kernAESGeneric, kernCopy}
+var kernelPreference = []kernelID{
+	kernAESVAES512, kernAESVAES256, kernAESAESNI, kernAESGeneric,
+	kernSM4GFNI512, kernSM4GFNI256, kernSM4AESNI, kernSM4Generic,
+	kernCopy,
+}
 
 func methodFamily(m Method) family {
 	switch m {
 	case AES128CTR, AES192CTR, AES256CTR:
 		return familyAES
+	case SM4CTR:
+		return familySM4
 	}
 	return familyPlain
 }

@@ -10,7 +10,7 @@ import "github.com/klauspost/cpuid/v2"
 func kernelUsable(id kernelID) bool {
 	c := &cpuid.CPU
 	switch id {
-	case kernCopy, kernAESGeneric:
+	case kernCopy, kernAESGeneric, kernSM4Generic:
 		return true
 	case kernAESAESNI:
 		return c.Supports(cpuid.AESNI, cpuid.SSSE3)
@@ -18,6 +18,12 @@ func kernelUsable(id kernelID) bool {
 		return c.Supports(cpuid.AESNI, cpuid.AVX, cpuid.AVX2, cpuid.VAES)
 	case kernAESVAES512:
 		return c.Supports(cpuid.AESNI, cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.VAES, cpuid.BMI2)
+	case kernSM4AESNI:
+		return c.Supports(cpuid.AESNI, cpuid.AVX, cpuid.AVX2)
+	case kernSM4GFNI256:
+		return c.Supports(cpuid.GFNI, cpuid.AVX, cpuid.AVX2)
+	case kernSM4GFNI512:
+		return c.Supports(cpuid.GFNI, cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.BMI2)
 	}
 	return false
 }
@@ -32,6 +38,12 @@ func xorBlocks(s *Stream, dst, src []byte, hi, lo uint64) {
 		ctrAESVAES256(s.rounds, &s.rk, hi, lo, &dst[0], &src[0], len(src))
 	case kernAESAESNI:
 		ctrAESNI(s.rounds, &s.rk, hi, lo, &dst[0], &src[0], len(src))
+	case kernSM4GFNI512:
+		ctrSM4GFNI512(&s.rk, hi, lo, &dst[0], &src[0], len(src))
+	case kernSM4GFNI256:
+		ctrSM4GFNI256(&s.rk, hi, lo, &dst[0], &src[0], len(src))
+	case kernSM4AESNI:
+		ctrSM4AESNI(&s.rk, hi, lo, &dst[0], &src[0], len(src))
 	default:
 		xorBlocksGeneric(s, dst, src, hi, lo)
 	}

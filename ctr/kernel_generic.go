@@ -5,7 +5,7 @@ package ctr
 // kernelUsable reports whether this build can run kernel id: without
 // assembly, only the portable kernels.
 func kernelUsable(id kernelID) bool {
-	return id == kernCopy || id == kernAESGeneric
+	return id == kernCopy || id == kernAESGeneric || id == kernSM4Generic
 }
 
 // xorBlocks runs the Stream's kernel over src from counter (hi, lo). src is

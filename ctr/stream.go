@@ -38,6 +38,11 @@ type Stream struct {
 	pos    uint64
 	method Method
 	kern   kernelID
+	// carryBits is how far the kernels carry the counter: a call is split
+	// where the low carryBits bits of the counter wrap. The AES kernels
+	// add to the low 64 bits; the SM4 kernels keep three of the four
+	// counter words fixed and add to the last.
+	carryBits uint8
 }
 
 // New returns a Stream for method m with the given key and IV. The key must
@@ -66,6 +71,10 @@ func New(m Method, key, iv []byte) (*Stream, error) {
 	case AES128CTR, AES192CTR, AES256CTR:
 		expandAESKey(key, &s.rk)
 		s.rounds = aesRounds(len(key))
+		s.carryBits = 64
+	case SM4CTR:
+		expandSM4Key(key, &s.rk)
+		s.carryBits = 32
 	}
 	return s, nil
 }
@@ -140,16 +149,29 @@ func (s *Stream) xorSerial(dst, src []byte, offset uint64) {
 	}
 	for len(src) > 0 {
 		n := len(src)
-		// Kernels add to the low 64 bits of the counter only, so a range
-		// whose counters would carry into the high half is split at the
-		// carry. lo == 0 leaves 2^64 blocks of room, more than any slice.
-		if room := -lo; lo != 0 && room < uint64(n+15)/16 {
+		// Kernels carry the counter within its low carryBits bits only, so
+		// a range whose counters would carry out of them is split there.
+		// A full 2^64 blocks of room is more than any slice.
+		if room := s.counterRoom(lo); room < uint64(n+15)/16 {
 			n = int(room) * 16
 		}
 		xorBlocks(s, dst[:n], src[:n], hi, lo)
 		dst, src = dst[n:], src[n:]
 		hi, lo = addCounter(hi, lo, uint64(n)/16)
 	}
+}
+
+// counterRoom returns how many blocks from counter low half lo the kernel
+// can run before its counter would carry out of the low carryBits bits,
+// or MaxUint64 for "more than any slice".
+func (s *Stream) counterRoom(lo uint64) uint64 {
+	if s.carryBits == 32 {
+		return 1<<32 - lo&(1<<32-1)
+	}
+	if lo == 0 {
+		return math.MaxUint64
+	}
+	return -lo
 }
 
 // addCounter returns (hi, lo) + n as a 128-bit sum mod 2^128.
@@ -177,6 +199,8 @@ func xorBlocksGeneric(s *Stream, dst, src []byte, hi, lo uint64) {
 	switch s.method {
 	case AES128CTR, AES192CTR, AES256CTR:
 		xorAESGeneric(&s.rk, s.rounds, dst, src, hi, lo)
+	case SM4CTR:
+		xorSM4Generic(&s.rk, dst, src, hi, lo)
 	default:
 		copy(dst, src)
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/cipher"
 	"testing"
 
+	"github.com/emmansun/gmsm/sm4"
+
 	"github.com/atrest/atrest/ctr"
 )
 
@@ -18,38 +20,58 @@ func FuzzAESCTR(f *testing.F) {
 	f.Add(uint8(0), []byte("x"), []byte("iv"), uint64(1<<64-9), uint32(9), uint8(3), true)
 	f.Fuzz(func(t *testing.T, size uint8, keySeed, ivSeed []byte, offset uint64, length uint32, kernel uint8, inPlace bool) {
 		m := []ctr.Method{ctr.AES128CTR, ctr.AES192CTR, ctr.AES256CTR}[int(size)%3]
-		key := stretch(keySeed, m.KeySize())
-		iv := stretch(ivSeed, ctr.IVSize)
-		n := int(length % (1 << 19)) // up to 512 KiB: some take the parallel path
-		if offset > 1<<64-1-uint64(n) {
-			n = int(1<<64 - 1 - offset) // keep offset+n within the stream
-		}
-
-		kernels := ctr.Kernels(m)
-		name := kernels[int(kernel)%len(kernels)]
-		if err := ctr.SetKernel(m, name); err != nil {
-			t.Fatal(err)
-		}
-		s, err := ctr.New(m, key, iv)
-		ctr.SetKernel(m, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-
-		src := stretch(append(keySeed, ivSeed...), n)
-		want := reference(t, key, iv, offset, src)
-		var got []byte
-		if inPlace {
-			got = append([]byte(nil), src...)
-			s.XORKeyStreamAt(got, got, offset)
-		} else {
-			got = make([]byte, n)
-			s.XORKeyStreamAt(got, src, offset)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("%v on %s, offset %d, length %d, in place %v: differs from crypto/cipher", m, name, offset, n, inPlace)
-		}
+		checkAgainstReference(t, m, keySeed, ivSeed, offset, length, kernel, inPlace)
 	})
+}
+
+// FuzzSM4CTR checks XORKeyStreamAt against gmsm's SM4 in CTR mode for a
+// fuzzed key, IV, offset, length, kernel and aliasing.
+func FuzzSM4CTR(f *testing.F) {
+	f.Add([]byte("0123456789abcdef"), []byte("fedcba9876543210"), uint64(0), uint32(64), uint8(0), false)
+	f.Add([]byte("k"), []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xfe}, uint64(17), uint32(700), uint8(1), true)
+	f.Add([]byte{}, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0}, uint64(1<<40+3), uint32(5000), uint8(2), false)
+	f.Add([]byte("x"), []byte("iv"), uint64(255), uint32(256), uint8(3), true)
+	f.Fuzz(func(t *testing.T, keySeed, ivSeed []byte, offset uint64, length uint32, kernel uint8, inPlace bool) {
+		checkAgainstReference(t, ctr.SM4CTR, keySeed, ivSeed, offset, length, kernel, inPlace)
+	})
+}
+
+// checkAgainstReference runs one fuzzed call on the chosen kernel and
+// compares it with the reference implementation.
+func checkAgainstReference(t *testing.T, m ctr.Method, keySeed, ivSeed []byte, offset uint64, length uint32, kernel uint8, inPlace bool) {
+	key := stretch(keySeed, m.KeySize())
+	iv := stretch(ivSeed, ctr.IVSize)
+	n := int(length % (1 << 19)) // up to 512 KiB: some take the parallel path
+	if offset > 1<<64-1-uint64(n) {
+		n = int(1<<64 - 1 - offset) // keep offset+n within the stream
+	}
+
+	kernels := ctr.Kernels(m)
+	name := kernels[int(kernel)%len(kernels)]
+	if err := ctr.SetKernel(m, name); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ctr.New(m, key, iv)
+	if err := ctr.SetKernel(m, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	src := stretch(append(keySeed, ivSeed...), n)
+	want := reference(t, m, key, iv, offset, src)
+	var got []byte
+	if inPlace {
+		got = append([]byte(nil), src...)
+		s.XORKeyStreamAt(got, got, offset)
+	} else {
+		got = make([]byte, n)
+		s.XORKeyStreamAt(got, src, offset)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%v on %s, offset %d, length %d, in place %v: differs from the reference", m, name, offset, n, inPlace)
+	}
 }
 
 // stretch repeats seed (or a fixed pattern if it is empty) to n bytes,
@@ -65,10 +87,16 @@ func stretch(seed []byte, n int) []byte {
 	return out
 }
 
-// reference is the crypto/cipher way to read at an offset: a stream at
-// IV + offset/16, skipping offset%16 bytes.
-func reference(t *testing.T, key, iv []byte, offset uint64, src []byte) []byte {
-	block, err := aes.NewCipher(key)
+// reference is the crypto/cipher way to read at an offset, over crypto/aes
+// or gmsm's SM4: a stream at IV + offset/16, skipping offset%16 bytes.
+func reference(t *testing.T, m ctr.Method, key, iv []byte, offset uint64, src []byte) []byte {
+	var block cipher.Block
+	var err error
+	if m == ctr.SM4CTR {
+		block, err = sm4.NewCipher(key)
+	} else {
+		block, err = aes.NewCipher(key)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

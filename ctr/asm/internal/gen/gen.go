@@ -134,8 +134,12 @@ func TailMask(k OpmaskPhysical, n GPPhysical, g int, rem, zero, ones GPPhysical)
 		SUBQ(U32(64*g), rem)
 		CMOVQLT(zero, rem)
 	}
+	// BZHI reads only the low 8 bits of its index, so clamp to 64 (keep
+	// all bits) first: 256 bytes left would otherwise mean none.
+	MOVL(U32(64), ones.As32())
+	CMPQ(rem, U8(64))
+	CMOVQGT(ones, rem)
 	MOVQ(I32(-1), ones)
-	// BZHI keeps the low rem bits, or all 64 when rem >= 64.
 	BZHIQ(rem, ones, ones)
 	KMOVQ(ones, k)
 }

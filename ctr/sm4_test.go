@@ -1,0 +1,105 @@
+package ctr
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/emmansun/gmsm/sm4"
+)
+
+// GB/T 32907-2016, appendix A: key = plaintext = 0123456789abcdeffedcba9876543210.
+const (
+	sm4ExampleKey     = "0123456789abcdeffedcba9876543210"
+	sm4ExampleOnce    = "681edf34d206965e86b3e94f536e4246" // one encryption
+	sm4ExampleMillion = "595298c7c6fd271f0402f804c33d3f66" // 1,000,000 encryptions
+)
+
+func sm4EncryptBlock(rk *[aesMaxRoundKeyBytes]byte, dst, src []byte) {
+	y0, y1, y2, y3 := sm4Encrypt(rk, binary.BigEndian.Uint32(src[0:]), binary.BigEndian.Uint32(src[4:]),
+		binary.BigEndian.Uint32(src[8:]), binary.BigEndian.Uint32(src[12:]))
+	binary.BigEndian.PutUint32(dst[0:], y0)
+	binary.BigEndian.PutUint32(dst[4:], y1)
+	binary.BigEndian.PutUint32(dst[8:], y2)
+	binary.BigEndian.PutUint32(dst[12:], y3)
+}
+
+func TestSM4StandardExample(t *testing.T) {
+	key := unhex(t, sm4ExampleKey)
+	var rk [aesMaxRoundKeyBytes]byte
+	expandSM4Key(key, &rk)
+	block := append([]byte(nil), key...)
+	sm4EncryptBlock(&rk, block, block)
+	if want := unhex(t, sm4ExampleOnce); !bytes.Equal(block, want) {
+		t.Fatalf("one encryption: %x, want %x", block, want)
+	}
+	if testing.Short() {
+		return
+	}
+	copy(block, key)
+	for range 1_000_000 {
+		sm4EncryptBlock(&rk, block, block)
+	}
+	if want := unhex(t, sm4ExampleMillion); !bytes.Equal(block, want) {
+		t.Fatalf("1,000,000 encryptions: %x, want %x", block, want)
+	}
+}
+
+// Every kernel's keystream for the standard's key at counter = the
+// standard's plaintext starts with the standard's ciphertext.
+func TestSM4StandardExampleThroughKernels(t *testing.T) {
+	key := unhex(t, sm4ExampleKey)
+	forEachKernel(t, SM4CTR, func(t *testing.T, kernel string) {
+		s := newWithKernel(t, SM4CTR, kernel, key, key) // IV = plaintext block
+		ks := make([]byte, 16)
+		s.XORKeyStreamAt(ks, ks, 0)
+		if want := unhex(t, sm4ExampleOnce); !bytes.Equal(ks, want) {
+			t.Fatalf("keystream block %x, want %x", ks, want)
+		}
+	})
+}
+
+func TestSM4BlockMatchesGmsm(t *testing.T) {
+	for range 500 {
+		key, in := randomBytes(t, 16), randomBytes(t, 16)
+		var rk [aesMaxRoundKeyBytes]byte
+		expandSM4Key(key, &rk)
+		got, want := make([]byte, 16), make([]byte, 16)
+		sm4EncryptBlock(&rk, got, in)
+		ref, err := sm4.NewCipher(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref.Encrypt(want, in)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("key %x block %x: got %x, want %x", key, in, got, want)
+		}
+	}
+}
+
+// Counter blocks whose low 32 bits wrap inside a call: the SM4 kernels keep
+// the upper three counter words fixed, so calls are split there.
+func TestSM4LowWordWrap(t *testing.T) {
+	key := randomBytes(t, 16)
+	ivs := []string{
+		"0123456789abcdef00000000fffffffd",
+		"0123456789abcdef12345678ffffffff",
+		"0123456789abcdefffffffffffffffe0",
+	}
+	forEachKernel(t, SM4CTR, func(t *testing.T, kernel string) {
+		for _, ivHex := range ivs {
+			iv := unhex(t, ivHex)
+			s := newWithKernel(t, SM4CTR, kernel, key, iv)
+			for _, n := range []int{1, 17, 64, 100, 513, 4096, 70000} {
+				for _, off := range []uint64{0, 5, 16, 48, 1000} {
+					src := randomBytes(t, n)
+					got := make([]byte, n)
+					s.XORKeyStreamAt(got, src, off)
+					if want := referenceXOR(t, SM4CTR, key, iv, off, src); !bytes.Equal(got, want) {
+						t.Fatalf("IV %s offset %d length %d: mismatch at byte %d", ivHex, off, n, firstDiff(got, want))
+					}
+				}
+			}
+		}
+	})
+}
