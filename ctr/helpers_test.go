@@ -11,8 +11,6 @@ import (
 	"github.com/emmansun/gmsm/sm4"
 )
 
-var aesMethods = []Method{AES128CTR, AES192CTR, AES256CTR}
-
 // cipherMethods are the methods with a keystream: every differential test
 // runs over all of them.
 var cipherMethods = []Method{AES128CTR, AES192CTR, AES256CTR, SM4CTR}
