@@ -1502,14 +1502,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPXOR             Y6, Y5, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1518,14 +1518,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y4, Y4
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y4, Y4
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y4, Y4
 	VPBROADCASTD      4(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -1535,14 +1535,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPXOR             Y7, Y6, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1551,14 +1551,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y5, Y5
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y5, Y5
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y5, Y5
 	VPBROADCASTD      8(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -1568,14 +1568,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPXOR             Y4, Y7, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1584,14 +1584,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y6, Y6
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y6, Y6
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y6, Y6
 	VPBROADCASTD      12(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -1601,14 +1601,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPXOR             Y5, Y4, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1617,14 +1617,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y7, Y7
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y7, Y7
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y7, Y7
 	VPBROADCASTD      16(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -1634,14 +1634,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPXOR             Y6, Y5, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1650,14 +1650,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y4, Y4
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y4, Y4
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y4, Y4
 	VPBROADCASTD      20(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -1667,14 +1667,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPXOR             Y7, Y6, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1683,14 +1683,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y5, Y5
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y5, Y5
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y5, Y5
 	VPBROADCASTD      24(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -1700,14 +1700,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPXOR             Y4, Y7, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1716,14 +1716,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y6, Y6
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y6, Y6
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y6, Y6
 	VPBROADCASTD      28(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -1733,14 +1733,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPXOR             Y5, Y4, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1749,14 +1749,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y7, Y7
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y7, Y7
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y7, Y7
 	VPBROADCASTD      32(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -1766,14 +1766,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPXOR             Y6, Y5, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1782,14 +1782,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y4, Y4
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y4, Y4
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y4, Y4
 	VPBROADCASTD      36(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -1799,14 +1799,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPXOR             Y7, Y6, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1815,14 +1815,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y5, Y5
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y5, Y5
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y5, Y5
 	VPBROADCASTD      40(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -1832,14 +1832,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPXOR             Y4, Y7, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1848,14 +1848,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y6, Y6
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y6, Y6
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y6, Y6
 	VPBROADCASTD      44(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -1865,14 +1865,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPXOR             Y5, Y4, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1881,14 +1881,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y7, Y7
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y7, Y7
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y7, Y7
 	VPBROADCASTD      48(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -1898,14 +1898,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPXOR             Y6, Y5, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1914,14 +1914,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y4, Y4
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y4, Y4
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y4, Y4
 	VPBROADCASTD      52(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -1931,14 +1931,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPXOR             Y7, Y6, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1947,14 +1947,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y5, Y5
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y5, Y5
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y5, Y5
 	VPBROADCASTD      56(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -1964,14 +1964,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPXOR             Y4, Y7, Y11
 	VPXOR             Y14, Y11, Y11
@@ -1980,14 +1980,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y6, Y6
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y6, Y6
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y6, Y6
 	VPBROADCASTD      60(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -1997,14 +1997,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPXOR             Y5, Y4, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2013,14 +2013,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y7, Y7
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y7, Y7
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y7, Y7
 	VPBROADCASTD      64(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -2030,14 +2030,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPXOR             Y6, Y5, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2046,14 +2046,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y4, Y4
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y4, Y4
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y4, Y4
 	VPBROADCASTD      68(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2063,14 +2063,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPXOR             Y7, Y6, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2079,14 +2079,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y5, Y5
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y5, Y5
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y5, Y5
 	VPBROADCASTD      72(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -2096,14 +2096,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPXOR             Y4, Y7, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2112,14 +2112,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y6, Y6
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y6, Y6
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y6, Y6
 	VPBROADCASTD      76(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -2129,14 +2129,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPXOR             Y5, Y4, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2145,14 +2145,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y7, Y7
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y7, Y7
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y7, Y7
 	VPBROADCASTD      80(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -2162,14 +2162,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPXOR             Y6, Y5, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2178,14 +2178,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y4, Y4
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y4, Y4
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y4, Y4
 	VPBROADCASTD      84(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2195,14 +2195,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPXOR             Y7, Y6, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2211,14 +2211,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y5, Y5
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y5, Y5
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y5, Y5
 	VPBROADCASTD      88(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -2228,14 +2228,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPXOR             Y4, Y7, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2244,14 +2244,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y6, Y6
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y6, Y6
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y6, Y6
 	VPBROADCASTD      92(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -2261,14 +2261,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPXOR             Y5, Y4, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2277,14 +2277,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y7, Y7
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y7, Y7
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y7, Y7
 	VPBROADCASTD      96(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -2294,14 +2294,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPXOR             Y6, Y5, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2310,14 +2310,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y4, Y4
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y4, Y4
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y4, Y4
 	VPBROADCASTD      100(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2327,14 +2327,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPXOR             Y7, Y6, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2343,14 +2343,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y5, Y5
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y5, Y5
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y5, Y5
 	VPBROADCASTD      104(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -2360,14 +2360,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPXOR             Y4, Y7, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2376,14 +2376,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y6, Y6
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y6, Y6
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y6, Y6
 	VPBROADCASTD      108(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -2393,14 +2393,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPXOR             Y5, Y4, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2409,14 +2409,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y7, Y7
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y7, Y7
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y7, Y7
 	VPBROADCASTD      112(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -2426,14 +2426,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPXOR             Y6, Y5, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2442,14 +2442,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y4, Y4
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y4, Y4
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y4, Y4
 	VPBROADCASTD      116(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2459,14 +2459,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPXOR             Y7, Y6, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2475,14 +2475,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y5, Y5
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y5, Y5
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y5, Y5
 	VPBROADCASTD      120(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -2492,14 +2492,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPXOR             Y4, Y7, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2508,14 +2508,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y6, Y6
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y6, Y6
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y6, Y6
 	VPBROADCASTD      124(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -2525,14 +2525,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPXOR             Y5, Y4, Y11
 	VPXOR             Y14, Y11, Y11
@@ -2541,14 +2541,14 @@ loopctrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y11, Y11
 	VPSHUFB           sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR             Y12, Y11, Y12
-	VPXOR             Y12, Y7, Y7
-	VPSLLD            $0x02, Y11, Y12
+	VPSLLD            $0x02, Y11, Y13
 	VPSRLD            $0x1e, Y11, Y11
-	VPOR              Y12, Y11, Y11
+	VPOR              Y13, Y11, Y11
+	VPXOR             Y11, Y12, Y12
+	VPXOR             Y12, Y7, Y7
 	VPSHUFB           sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB           sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR             Y13, Y12, Y12
-	VPXOR             Y11, Y12, Y12
 	VPXOR             Y12, Y7, Y7
 	VPUNPCKLDQ        Y2, Y3, Y8
 	VPUNPCKHDQ        Y2, Y3, Y9
@@ -2638,14 +2638,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPBROADCASTD      4(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2655,14 +2655,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPBROADCASTD      8(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -2672,14 +2672,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPBROADCASTD      12(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -2689,14 +2689,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPBROADCASTD      16(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -2706,14 +2706,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPBROADCASTD      20(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2723,14 +2723,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPBROADCASTD      24(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -2740,14 +2740,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPBROADCASTD      28(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -2757,14 +2757,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPBROADCASTD      32(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -2774,14 +2774,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPBROADCASTD      36(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2791,14 +2791,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPBROADCASTD      40(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -2808,14 +2808,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPBROADCASTD      44(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -2825,14 +2825,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPBROADCASTD      48(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -2842,14 +2842,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPBROADCASTD      52(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2859,14 +2859,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPBROADCASTD      56(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -2876,14 +2876,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPBROADCASTD      60(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -2893,14 +2893,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPBROADCASTD      64(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -2910,14 +2910,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPBROADCASTD      68(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2927,14 +2927,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPBROADCASTD      72(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -2944,14 +2944,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPBROADCASTD      76(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -2961,14 +2961,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPBROADCASTD      80(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -2978,14 +2978,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPBROADCASTD      84(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -2995,14 +2995,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPBROADCASTD      88(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -3012,14 +3012,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPBROADCASTD      92(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -3029,14 +3029,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPBROADCASTD      96(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -3046,14 +3046,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPBROADCASTD      100(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -3063,14 +3063,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPBROADCASTD      104(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -3080,14 +3080,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPBROADCASTD      108(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -3097,14 +3097,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPBROADCASTD      112(AX), Y14
 	VPXOR             Y2, Y1, Y8
@@ -3114,14 +3114,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y0, Y0
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y0, Y0
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y0, Y0
 	VPBROADCASTD      116(AX), Y14
 	VPXOR             Y3, Y2, Y8
@@ -3131,14 +3131,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y1, Y1
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y1, Y1
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y1, Y1
 	VPBROADCASTD      120(AX), Y14
 	VPXOR             Y0, Y3, Y8
@@ -3148,14 +3148,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y2, Y2
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y2, Y2
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y2, Y2
 	VPBROADCASTD      124(AX), Y14
 	VPXOR             Y1, Y0, Y8
@@ -3165,14 +3165,14 @@ onectrSM4GFNI256:
 	VGF2P8AFFINEINVQB $0xd3, sm4GFNIPost<>+0(SB), Y8, Y8
 	VPSHUFB           sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR             Y9, Y8, Y9
-	VPXOR             Y9, Y3, Y3
-	VPSLLD            $0x02, Y8, Y9
+	VPSLLD            $0x02, Y8, Y10
 	VPSRLD            $0x1e, Y8, Y8
-	VPOR              Y9, Y8, Y8
+	VPOR              Y10, Y8, Y8
+	VPXOR             Y8, Y9, Y9
+	VPXOR             Y9, Y3, Y3
 	VPSHUFB           sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB           sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR             Y10, Y9, Y9
-	VPXOR             Y8, Y9, Y9
 	VPXOR             Y9, Y3, Y3
 	VPUNPCKLDQ        Y2, Y3, Y8
 	VPUNPCKHDQ        Y2, Y3, Y9
@@ -3433,14 +3433,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPXOR        Y6, Y5, Y11
 	VPXOR        Y14, Y11, Y11
@@ -3468,14 +3468,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y4, Y4
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y4, Y4
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y4, Y4
 	VPBROADCASTD 4(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -3504,14 +3504,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPXOR        Y7, Y6, Y11
 	VPXOR        Y14, Y11, Y11
@@ -3539,14 +3539,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y5, Y5
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y5, Y5
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y5, Y5
 	VPBROADCASTD 8(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -3575,14 +3575,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPXOR        Y4, Y7, Y11
 	VPXOR        Y14, Y11, Y11
@@ -3610,14 +3610,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y6, Y6
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y6, Y6
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y6, Y6
 	VPBROADCASTD 12(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -3646,14 +3646,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPXOR        Y5, Y4, Y11
 	VPXOR        Y14, Y11, Y11
@@ -3681,14 +3681,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y7, Y7
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y7, Y7
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y7, Y7
 	VPBROADCASTD 16(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -3717,14 +3717,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPXOR        Y6, Y5, Y11
 	VPXOR        Y14, Y11, Y11
@@ -3752,14 +3752,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y4, Y4
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y4, Y4
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y4, Y4
 	VPBROADCASTD 20(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -3788,14 +3788,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPXOR        Y7, Y6, Y11
 	VPXOR        Y14, Y11, Y11
@@ -3823,14 +3823,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y5, Y5
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y5, Y5
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y5, Y5
 	VPBROADCASTD 24(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -3859,14 +3859,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPXOR        Y4, Y7, Y11
 	VPXOR        Y14, Y11, Y11
@@ -3894,14 +3894,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y6, Y6
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y6, Y6
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y6, Y6
 	VPBROADCASTD 28(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -3930,14 +3930,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPXOR        Y5, Y4, Y11
 	VPXOR        Y14, Y11, Y11
@@ -3965,14 +3965,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y7, Y7
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y7, Y7
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y7, Y7
 	VPBROADCASTD 32(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -4001,14 +4001,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPXOR        Y6, Y5, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4036,14 +4036,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y4, Y4
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y4, Y4
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y4, Y4
 	VPBROADCASTD 36(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -4072,14 +4072,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPXOR        Y7, Y6, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4107,14 +4107,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y5, Y5
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y5, Y5
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y5, Y5
 	VPBROADCASTD 40(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -4143,14 +4143,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPXOR        Y4, Y7, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4178,14 +4178,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y6, Y6
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y6, Y6
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y6, Y6
 	VPBROADCASTD 44(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -4214,14 +4214,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPXOR        Y5, Y4, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4249,14 +4249,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y7, Y7
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y7, Y7
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y7, Y7
 	VPBROADCASTD 48(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -4285,14 +4285,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPXOR        Y6, Y5, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4320,14 +4320,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y4, Y4
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y4, Y4
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y4, Y4
 	VPBROADCASTD 52(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -4356,14 +4356,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPXOR        Y7, Y6, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4391,14 +4391,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y5, Y5
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y5, Y5
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y5, Y5
 	VPBROADCASTD 56(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -4427,14 +4427,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPXOR        Y4, Y7, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4462,14 +4462,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y6, Y6
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y6, Y6
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y6, Y6
 	VPBROADCASTD 60(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -4498,14 +4498,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPXOR        Y5, Y4, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4533,14 +4533,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y7, Y7
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y7, Y7
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y7, Y7
 	VPBROADCASTD 64(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -4569,14 +4569,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPXOR        Y6, Y5, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4604,14 +4604,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y4, Y4
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y4, Y4
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y4, Y4
 	VPBROADCASTD 68(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -4640,14 +4640,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPXOR        Y7, Y6, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4675,14 +4675,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y5, Y5
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y5, Y5
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y5, Y5
 	VPBROADCASTD 72(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -4711,14 +4711,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPXOR        Y4, Y7, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4746,14 +4746,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y6, Y6
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y6, Y6
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y6, Y6
 	VPBROADCASTD 76(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -4782,14 +4782,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPXOR        Y5, Y4, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4817,14 +4817,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y7, Y7
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y7, Y7
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y7, Y7
 	VPBROADCASTD 80(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -4853,14 +4853,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPXOR        Y6, Y5, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4888,14 +4888,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y4, Y4
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y4, Y4
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y4, Y4
 	VPBROADCASTD 84(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -4924,14 +4924,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPXOR        Y7, Y6, Y11
 	VPXOR        Y14, Y11, Y11
@@ -4959,14 +4959,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y5, Y5
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y5, Y5
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y5, Y5
 	VPBROADCASTD 88(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -4995,14 +4995,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPXOR        Y4, Y7, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5030,14 +5030,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y6, Y6
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y6, Y6
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y6, Y6
 	VPBROADCASTD 92(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -5066,14 +5066,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPXOR        Y5, Y4, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5101,14 +5101,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y7, Y7
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y7, Y7
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y7, Y7
 	VPBROADCASTD 96(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -5137,14 +5137,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPXOR        Y6, Y5, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5172,14 +5172,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y4, Y4
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y4, Y4
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y4, Y4
 	VPBROADCASTD 100(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -5208,14 +5208,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPXOR        Y7, Y6, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5243,14 +5243,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y5, Y5
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y5, Y5
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y5, Y5
 	VPBROADCASTD 104(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -5279,14 +5279,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPXOR        Y4, Y7, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5314,14 +5314,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y6, Y6
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y6, Y6
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y6, Y6
 	VPBROADCASTD 108(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -5350,14 +5350,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPXOR        Y5, Y4, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5385,14 +5385,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y7, Y7
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y7, Y7
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y7, Y7
 	VPBROADCASTD 112(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -5421,14 +5421,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPXOR        Y6, Y5, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5456,14 +5456,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y4, Y4
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y4, Y4
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y4, Y4
 	VPBROADCASTD 116(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -5492,14 +5492,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPXOR        Y7, Y6, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5527,14 +5527,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y5, Y5
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y5, Y5
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y5, Y5
 	VPBROADCASTD 120(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -5563,14 +5563,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPXOR        Y4, Y7, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5598,14 +5598,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y6, Y6
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y6, Y6
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y6, Y6
 	VPBROADCASTD 124(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -5634,14 +5634,14 @@ loopctrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPXOR        Y5, Y4, Y11
 	VPXOR        Y14, Y11, Y11
@@ -5669,14 +5669,14 @@ loopctrSM4AESNI:
 	VPXOR        Y13, Y11, Y11
 	VPSHUFB      sm4Rotl24<>+0(SB), Y11, Y12
 	VPXOR        Y12, Y11, Y12
-	VPXOR        Y12, Y7, Y7
-	VPSLLD       $0x02, Y11, Y12
+	VPSLLD       $0x02, Y11, Y13
 	VPSRLD       $0x1e, Y11, Y11
-	VPOR         Y12, Y11, Y11
+	VPOR         Y13, Y11, Y11
+	VPXOR        Y11, Y12, Y12
+	VPXOR        Y12, Y7, Y7
 	VPSHUFB      sm4Rotl8<>+0(SB), Y11, Y12
 	VPSHUFB      sm4Rotl16<>+0(SB), Y11, Y13
 	VPXOR        Y13, Y12, Y12
-	VPXOR        Y11, Y12, Y12
 	VPXOR        Y12, Y7, Y7
 	VPUNPCKLDQ   Y2, Y3, Y8
 	VPUNPCKHDQ   Y2, Y3, Y9
@@ -5785,14 +5785,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPBROADCASTD 4(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -5821,14 +5821,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPBROADCASTD 8(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -5857,14 +5857,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPBROADCASTD 12(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -5893,14 +5893,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPBROADCASTD 16(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -5929,14 +5929,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPBROADCASTD 20(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -5965,14 +5965,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPBROADCASTD 24(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -6001,14 +6001,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPBROADCASTD 28(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -6037,14 +6037,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPBROADCASTD 32(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -6073,14 +6073,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPBROADCASTD 36(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -6109,14 +6109,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPBROADCASTD 40(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -6145,14 +6145,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPBROADCASTD 44(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -6181,14 +6181,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPBROADCASTD 48(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -6217,14 +6217,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPBROADCASTD 52(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -6253,14 +6253,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPBROADCASTD 56(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -6289,14 +6289,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPBROADCASTD 60(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -6325,14 +6325,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPBROADCASTD 64(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -6361,14 +6361,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPBROADCASTD 68(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -6397,14 +6397,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPBROADCASTD 72(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -6433,14 +6433,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPBROADCASTD 76(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -6469,14 +6469,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPBROADCASTD 80(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -6505,14 +6505,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPBROADCASTD 84(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -6541,14 +6541,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPBROADCASTD 88(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -6577,14 +6577,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPBROADCASTD 92(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -6613,14 +6613,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPBROADCASTD 96(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -6649,14 +6649,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPBROADCASTD 100(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -6685,14 +6685,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPBROADCASTD 104(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -6721,14 +6721,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPBROADCASTD 108(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -6757,14 +6757,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPBROADCASTD 112(AX), Y14
 	VPXOR        Y2, Y1, Y8
@@ -6793,14 +6793,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y0, Y0
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y0, Y0
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y0, Y0
 	VPBROADCASTD 116(AX), Y14
 	VPXOR        Y3, Y2, Y8
@@ -6829,14 +6829,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y1, Y1
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y1, Y1
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y1, Y1
 	VPBROADCASTD 120(AX), Y14
 	VPXOR        Y0, Y3, Y8
@@ -6865,14 +6865,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y2, Y2
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y2, Y2
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y2, Y2
 	VPBROADCASTD 124(AX), Y14
 	VPXOR        Y1, Y0, Y8
@@ -6901,14 +6901,14 @@ onectrSM4AESNI:
 	VPXOR        Y10, Y8, Y8
 	VPSHUFB      sm4Rotl24<>+0(SB), Y8, Y9
 	VPXOR        Y9, Y8, Y9
-	VPXOR        Y9, Y3, Y3
-	VPSLLD       $0x02, Y8, Y9
+	VPSLLD       $0x02, Y8, Y10
 	VPSRLD       $0x1e, Y8, Y8
-	VPOR         Y9, Y8, Y8
+	VPOR         Y10, Y8, Y8
+	VPXOR        Y8, Y9, Y9
+	VPXOR        Y9, Y3, Y3
 	VPSHUFB      sm4Rotl8<>+0(SB), Y8, Y9
 	VPSHUFB      sm4Rotl16<>+0(SB), Y8, Y10
 	VPXOR        Y10, Y9, Y9
-	VPXOR        Y8, Y9, Y9
 	VPXOR        Y9, Y3, Y3
 	VPUNPCKLDQ   Y2, Y3, Y8
 	VPUNPCKHDQ   Y2, Y3, Y9

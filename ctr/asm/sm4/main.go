@@ -396,8 +396,8 @@ func (k ymmKernel) emit() {
 	}
 	perRound := func(i int) { VPBROADCASTD(Mem{Base: rk, Disp: 4 * i}, rkey) }
 	// As in the zmm kernel, what does not depend on the newest word comes
-	// first, and L is split so that its parts run side by side:
-	// B ^ B<<<24 at once, B<<<2 by shifts, B<<<10 and B<<<18 as byte
+	// first, and L is summed as two halves that run side by side:
+	// B ^ B<<<24 ^ B<<<2 (B<<<2 by shifts), and B<<<10 ^ B<<<18 as byte
 	// rotations of B<<<2.
 	round := func(s set, i int) {
 		a0, x1, x2, x3 := roundWords(s, i)
@@ -407,16 +407,16 @@ func (k ymmKernel) emit() {
 		VPXOR(x3, t, t)
 		k.sbox(t, u, v) // t = B
 		VPSHUFB(rotl24(), t, u)
-		VPXOR(u, t, u)
-		VPXOR(u, a0, a0) // a0 ^= B ^ B<<<24
-		VPSLLD(U8(2), t, u)
+		VPXOR(u, t, u) // u = B ^ B<<<24
+		VPSLLD(U8(2), t, v)
 		VPSRLD(U8(30), t, t)
-		VPOR(u, t, t) // t = B<<<2
+		VPOR(v, t, t)  // t = B<<<2
+		VPXOR(t, u, u) // u = B ^ B<<<24 ^ B<<<2
+		VPXOR(u, a0, a0)
 		VPSHUFB(rotl8(), t, u)
 		VPSHUFB(rotl16(), t, v)
-		VPXOR(v, u, u)
-		VPXOR(t, u, u)
-		VPXOR(u, a0, a0) // a0 ^= B<<<2 ^ B<<<10 ^ B<<<18
+		VPXOR(v, u, u) // u = B<<<10 ^ B<<<18
+		VPXOR(u, a0, a0)
 	}
 	// out finishes a set: XORed into dst at base, or, if toStack, the
 	// keystream to ks for XORFromStack.
