@@ -5,8 +5,8 @@
 #include "textflag.h"
 
 // func ctrAESVAES512(rounds int, rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
-// Requires: AVX, AVX512BW, AVX512F, BMI2, CMOV, VAES
-TEXT ·ctrAESVAES512(SB), NOSPLIT, $0-56
+// Requires: AVX, AVX512BW, AVX512F, VAES
+TEXT ·ctrAESVAES512(SB), NOSPLIT, $256-56
 	MOVQ rounds+0(FP), DX
 	MOVQ rk+8(FP), AX
 	MOVQ hi+16(FP), BX
@@ -216,16 +216,14 @@ last512:
 	JMP         loop512
 
 tail512:
-	TESTQ CX, CX
-	JZ    done512
-	CMPQ  CX, $0x00000100
-	JA    tail512x8
-	CMPQ  CX, $0x00000080
-	JA    tail512x4
-	CMPQ  CX, $0x00000040
-	JA    tail512x2
-
-	// 1 registers; the first 0 are full, the rest run under byte masks.
+	TESTQ   CX, CX
+	JZ      done512
+	CMPQ    CX, $0x00000100
+	JA      tail512x8
+	CMPQ    CX, $0x00000080
+	JA      tail512x4
+	CMPQ    CX, $0x00000040
+	JA      tail512x2
 	VPSHUFB Z11, Z9, Z0
 	VPADDQ  Z10, Z9, Z9
 	VPXORD  Z12, Z0, Z0
@@ -248,22 +246,11 @@ tail512:
 	VAESENC Z25, Z0, Z0
 
 last512x1:
-	XORL        R10, R10
-	MOVQ        CX, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K1
-	VMOVDQU8.Z  (SI), K1, Z8
-	VPXORD      Z27, Z8, Z8
-	VAESENCLAST Z8, Z0, Z0
-	VMOVDQU8    Z0, K1, (DI)
-	JMP         done512
+	VAESENCLAST Z27, Z0, Z0
+	VMOVDQU64   Z0, (SP)
+	JMP         xor512
 
 tail512x2:
-	// 2 registers; the first 1 are full, the rest run under byte masks.
 	VPSHUFB Z11, Z9, Z0
 	VPADDQ  Z10, Z9, Z9
 	VPSHUFB Z11, Z9, Z1
@@ -305,24 +292,14 @@ last512x2:
 	VPXORD      (SI), Z27, Z8
 	VAESENCLAST Z8, Z0, Z0
 	VMOVDQU64   Z0, (DI)
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x00000040, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K1
-	VMOVDQU8.Z  64(SI), K1, Z8
-	VPXORD      Z27, Z8, Z8
-	VAESENCLAST Z8, Z1, Z1
-	VMOVDQU8    Z1, K1, 64(DI)
-	JMP         done512
+	VAESENCLAST Z27, Z1, Z1
+	VMOVDQU64   Z1, (SP)
+	ADDQ        $0x00000040, SI
+	ADDQ        $0x00000040, DI
+	SUBQ        $0x00000040, CX
+	JMP         xor512
 
 tail512x4:
-	// 4 registers; the first 2 are full, the rest run under byte masks.
 	VPSHUFB Z11, Z9, Z0
 	VPADDQ  Z10, Z9, Z9
 	VPSHUFB Z11, Z9, Z1
@@ -399,38 +376,16 @@ last512x4:
 	VPXORD      64(SI), Z27, Z8
 	VAESENCLAST Z8, Z1, Z1
 	VMOVDQU64   Z1, 64(DI)
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x00000080, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K2
-	VMOVDQU8.Z  128(SI), K2, Z8
-	VPXORD      Z27, Z8, Z8
-	VAESENCLAST Z8, Z2, Z2
-	VMOVDQU8    Z2, K2, 128(DI)
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x000000c0, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K3
-	VMOVDQU8.Z  192(SI), K3, Z8
-	VPXORD      Z27, Z8, Z8
-	VAESENCLAST Z8, Z3, Z3
-	VMOVDQU8    Z3, K3, 192(DI)
-	JMP         done512
+	VAESENCLAST Z27, Z2, Z2
+	VMOVDQU64   Z2, (SP)
+	VAESENCLAST Z27, Z3, Z3
+	VMOVDQU64   Z3, 64(SP)
+	ADDQ        $0x00000080, SI
+	ADDQ        $0x00000080, DI
+	SUBQ        $0x00000080, CX
+	JMP         xor512
 
 tail512x8:
-	// 8 registers; the first 4 are full, the rest run under byte masks.
 	VPSHUFB Z11, Z9, Z0
 	VPADDQ  Z10, Z9, Z9
 	VPSHUFB Z11, Z9, Z1
@@ -577,62 +532,65 @@ last512x8:
 	VPXORD      192(SI), Z27, Z8
 	VAESENCLAST Z8, Z3, Z3
 	VMOVDQU64   Z3, 192(DI)
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x00000100, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K4
-	VMOVDQU8.Z  256(SI), K4, Z8
-	VPXORD      Z27, Z8, Z8
-	VAESENCLAST Z8, Z4, Z4
-	VMOVDQU8    Z4, K4, 256(DI)
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x00000140, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K5
-	VMOVDQU8.Z  320(SI), K5, Z8
-	VPXORD      Z27, Z8, Z8
-	VAESENCLAST Z8, Z5, Z5
-	VMOVDQU8    Z5, K5, 320(DI)
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x00000180, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K6
-	VMOVDQU8.Z  384(SI), K6, Z8
-	VPXORD      Z27, Z8, Z8
-	VAESENCLAST Z8, Z6, Z6
-	VMOVDQU8    Z6, K6, 384(DI)
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x000001c0, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K7
-	VMOVDQU8.Z  448(SI), K7, Z8
-	VPXORD      Z27, Z8, Z8
-	VAESENCLAST Z8, Z7, Z7
-	VMOVDQU8    Z7, K7, 448(DI)
+	VAESENCLAST Z27, Z4, Z4
+	VMOVDQU64   Z4, (SP)
+	VAESENCLAST Z27, Z5, Z5
+	VMOVDQU64   Z5, 64(SP)
+	VAESENCLAST Z27, Z6, Z6
+	VMOVDQU64   Z6, 128(SP)
+	VAESENCLAST Z27, Z7, Z7
+	VMOVDQU64   Z7, 192(SP)
+	ADDQ        $0x00000100, SI
+	ADDQ        $0x00000100, DI
+	SUBQ        $0x00000100, CX
+
+xor512:
+	// XOR the remaining bytes with the keystream on the stack.
+	LEAQ (SP), R9
+
+tail64512:
+	CMPQ      CX, $0x00000040
+	JB        tail8512
+	VMOVDQU64 (SI), Z8
+	VPXORQ    (R9), Z8, Z8
+	VMOVDQU64 Z8, (DI)
+	ADDQ      $0x00000040, SI
+	ADDQ      $0x00000040, DI
+	ADDQ      $0x00000040, R9
+	SUBQ      $0x00000040, CX
+	JMP       tail64512
+
+tail8512:
+	CMPQ CX, $0x08
+	JB   tail1512
+	MOVQ (SI), R10
+	XORQ (R9), R10
+	MOVQ R10, (DI)
+	ADDQ $0x00000008, SI
+	ADDQ $0x00000008, DI
+	ADDQ $0x00000008, R9
+	SUBQ $0x00000008, CX
+	JMP  tail8512
+
+tail1512:
+	TESTQ CX, CX
+	JZ    wipe512
+	MOVB  (SI), R10
+	XORB  (R9), R10
+	MOVB  R10, (DI)
+	ADDQ  $0x00000001, SI
+	ADDQ  $0x00000001, DI
+	ADDQ  $0x00000001, R9
+	SUBQ  $0x00000001, CX
+	JMP   tail1512
+
+wipe512:
+	// The keystream is as sensitive as the data: do not leave it on the stack.
+	VPXORQ    Z8, Z8, Z8
+	VMOVDQU64 Z8, (SP)
+	VMOVDQU64 Z8, 64(SP)
+	VMOVDQU64 Z8, 128(SP)
+	VMOVDQU64 Z8, 192(SP)
 
 done512:
 	VZEROUPPER

@@ -6,7 +6,7 @@ package ctr
 
 // ctrAESVAES512 XORs n bytes of src with the AES-CTR keystream that starts
 // at counter (hi, lo) into dst: 4 blocks a zmm register, 32 blocks in flight.
-// It needs AVX-512 F/BW/VL, VAES and BMI2; lo must not wrap within the call.
+// It needs AVX-512 F/BW/VL and VAES; lo must not wrap within the call.
 //
 //go:noescape
 func ctrAESVAES512(rounds int, rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)

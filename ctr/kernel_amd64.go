@@ -17,13 +17,13 @@ func kernelUsable(id kernelID) bool {
 	case kernAESVAES256:
 		return c.Supports(cpuid.AESNI, cpuid.AVX, cpuid.AVX2, cpuid.VAES)
 	case kernAESVAES512:
-		return c.Supports(cpuid.AESNI, cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.VAES, cpuid.BMI2)
+		return c.Supports(cpuid.AESNI, cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.VAES)
 	case kernSM4AESNI:
 		return c.Supports(cpuid.AESNI, cpuid.AVX, cpuid.AVX2)
 	case kernSM4GFNI256:
 		return c.Supports(cpuid.GFNI, cpuid.AVX, cpuid.AVX2)
 	case kernSM4GFNI512:
-		return c.Supports(cpuid.GFNI, cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.BMI2)
+		return c.Supports(cpuid.GFNI, cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL)
 	}
 	return false
 }

@@ -5,8 +5,8 @@
 #include "textflag.h"
 
 // func ctrSM4GFNI512(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
-// Requires: AVX, AVX512BW, AVX512F, BMI2, CMOV, GFNI
-TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $0-48
+// Requires: AVX, AVX512BW, AVX512F, GFNI
+TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $256-48
 	MOVQ            rk+0(FP), AX
 	MOVQ            hi+8(FP), BX
 	MOVQ            lo+16(FP), R8
@@ -858,7 +858,10 @@ loop512:
 	JMP               loop512
 
 lastb512:
-	// 17 to 31 blocks: the second set under byte masks.
+	// 17 to 31 blocks: the second set through the stack.
+	ADDQ        $0x00000100, SI
+	ADDQ        $0x00000100, DI
+	SUBQ        $0x00000100, CX
 	VPUNPCKLDQ  Z6, Z7, Z11
 	VPUNPCKHDQ  Z6, Z7, Z12
 	VPUNPCKLDQ  Z4, Z5, Z13
@@ -868,68 +871,20 @@ lastb512:
 	VPUNPCKLQDQ Z7, Z12, Z6
 	VPUNPCKHQDQ Z7, Z12, Z11
 	VPSHUFB     Z16, Z4, Z4
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x00000100, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K1
-	VMOVDQU8.Z  256(SI), K1, Z23
-	VPXORD      Z23, Z4, Z4
-	VMOVDQU8    Z4, K1, 256(DI)
+	VMOVDQU64   Z4, (SP)
 	VPSHUFB     Z16, Z5, Z5
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x00000140, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K2
-	VMOVDQU8.Z  320(SI), K2, Z23
-	VPXORD      Z23, Z5, Z5
-	VMOVDQU8    Z5, K2, 320(DI)
+	VMOVDQU64   Z5, 64(SP)
 	VPSHUFB     Z16, Z6, Z6
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x00000180, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K3
-	VMOVDQU8.Z  384(SI), K3, Z23
-	VPXORD      Z23, Z6, Z6
-	VMOVDQU8    Z6, K3, 384(DI)
+	VMOVDQU64   Z6, 128(SP)
 	VPSHUFB     Z16, Z11, Z11
-	XORL        R10, R10
-	MOVQ        CX, R9
-	SUBQ        $0x000001c0, R9
-	CMOVQLT     R10, R9
-	MOVL        $0x00000040, R11
-	CMPQ        R9, $0x40
-	CMOVQGT     R11, R9
-	MOVQ        $-1, R11
-	BZHIQ       R9, R11, R11
-	KMOVQ       R11, K4
-	VMOVDQU8.Z  448(SI), K4, Z23
-	VPXORD      Z23, Z11, Z11
-	VMOVDQU8    Z11, K4, 448(DI)
-	JMP         done512
+	VMOVDQU64   Z11, 192(SP)
+	JMP         xor512
 
 one512:
 	TESTQ CX, CX
 	JZ    done512
 
-	// Up to 16 blocks: one set under byte masks.
+	// Up to 16 blocks: one set, all through the stack.
 	VMOVDQA64         Z17, Z0
 	VMOVDQA64         Z18, Z1
 	VMOVDQA64         Z19, Z2
@@ -1328,59 +1283,61 @@ one512:
 	VPUNPCKLQDQ       Z3, Z9, Z2
 	VPUNPCKHQDQ       Z3, Z9, Z8
 	VPSHUFB           Z16, Z0, Z0
-	XORL              R10, R10
-	MOVQ              CX, R9
-	MOVL              $0x00000040, R11
-	CMPQ              R9, $0x40
-	CMOVQGT           R11, R9
-	MOVQ              $-1, R11
-	BZHIQ             R9, R11, R11
-	KMOVQ             R11, K1
-	VMOVDQU8.Z        (SI), K1, Z23
-	VPXORD            Z23, Z0, Z0
-	VMOVDQU8          Z0, K1, (DI)
+	VMOVDQU64         Z0, (SP)
 	VPSHUFB           Z16, Z1, Z1
-	XORL              R10, R10
-	MOVQ              CX, R9
-	SUBQ              $0x00000040, R9
-	CMOVQLT           R10, R9
-	MOVL              $0x00000040, R11
-	CMPQ              R9, $0x40
-	CMOVQGT           R11, R9
-	MOVQ              $-1, R11
-	BZHIQ             R9, R11, R11
-	KMOVQ             R11, K2
-	VMOVDQU8.Z        64(SI), K2, Z23
-	VPXORD            Z23, Z1, Z1
-	VMOVDQU8          Z1, K2, 64(DI)
+	VMOVDQU64         Z1, 64(SP)
 	VPSHUFB           Z16, Z2, Z2
-	XORL              R10, R10
-	MOVQ              CX, R9
-	SUBQ              $0x00000080, R9
-	CMOVQLT           R10, R9
-	MOVL              $0x00000040, R11
-	CMPQ              R9, $0x40
-	CMOVQGT           R11, R9
-	MOVQ              $-1, R11
-	BZHIQ             R9, R11, R11
-	KMOVQ             R11, K3
-	VMOVDQU8.Z        128(SI), K3, Z23
-	VPXORD            Z23, Z2, Z2
-	VMOVDQU8          Z2, K3, 128(DI)
+	VMOVDQU64         Z2, 128(SP)
 	VPSHUFB           Z16, Z8, Z8
-	XORL              R10, R10
-	MOVQ              CX, R9
-	SUBQ              $0x000000c0, R9
-	CMOVQLT           R10, R9
-	MOVL              $0x00000040, R11
-	CMPQ              R9, $0x40
-	CMOVQGT           R11, R9
-	MOVQ              $-1, R11
-	BZHIQ             R9, R11, R11
-	KMOVQ             R11, K4
-	VMOVDQU8.Z        192(SI), K4, Z23
-	VPXORD            Z23, Z8, Z8
-	VMOVDQU8          Z8, K4, 192(DI)
+	VMOVDQU64         Z8, 192(SP)
+
+xor512:
+	// XOR the remaining bytes with the keystream on the stack.
+	LEAQ (SP), R9
+
+tail64512:
+	CMPQ      CX, $0x00000040
+	JB        tail8512
+	VMOVDQU64 (SI), Z8
+	VPXORQ    (R9), Z8, Z8
+	VMOVDQU64 Z8, (DI)
+	ADDQ      $0x00000040, SI
+	ADDQ      $0x00000040, DI
+	ADDQ      $0x00000040, R9
+	SUBQ      $0x00000040, CX
+	JMP       tail64512
+
+tail8512:
+	CMPQ CX, $0x08
+	JB   tail1512
+	MOVQ (SI), R10
+	XORQ (R9), R10
+	MOVQ R10, (DI)
+	ADDQ $0x00000008, SI
+	ADDQ $0x00000008, DI
+	ADDQ $0x00000008, R9
+	SUBQ $0x00000008, CX
+	JMP  tail8512
+
+tail1512:
+	TESTQ CX, CX
+	JZ    wipe512
+	MOVB  (SI), R10
+	XORB  (R9), R10
+	MOVB  R10, (DI)
+	ADDQ  $0x00000001, SI
+	ADDQ  $0x00000001, DI
+	ADDQ  $0x00000001, R9
+	SUBQ  $0x00000001, CX
+	JMP   tail1512
+
+wipe512:
+	// The keystream is as sensitive as the data: do not leave it on the stack.
+	VPXORQ    Z8, Z8, Z8
+	VMOVDQU64 Z8, (SP)
+	VMOVDQU64 Z8, 64(SP)
+	VMOVDQU64 Z8, 128(SP)
+	VMOVDQU64 Z8, 192(SP)
 
 done512:
 	VZEROUPPER

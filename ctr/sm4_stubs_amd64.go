@@ -6,8 +6,8 @@ package ctr
 
 // ctrSM4GFNI512 XORs n bytes of src with the SM4-CTR keystream that starts
 // at counter (hi, lo) into dst: 16 blocks a set, two sets in flight.
-// It needs AVX-512 F/BW/VL, GFNI and BMI2; the low 32 bits of lo must not
-// wrap within the call.
+// It needs AVX-512 F/BW/VL and GFNI; the low 32 bits of lo must not wrap
+// within the call.
 //
 //go:noescape
 func ctrSM4GFNI512(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)

@@ -11,9 +11,9 @@
 // kernel makes them in general registers instead (see aesni for why). The
 // data is XORed into the last round key before AESENCLAST, which yields
 // keystream XOR data in the same instruction. The tail (less than one batch)
-// runs the smallest batch that covers it: with AVX-512 under byte masks
-// straight from and to the buffers, otherwise half straight to the buffers
-// and the rest through a keystream on the stack that is wiped afterwards.
+// runs the smallest batch that covers it: half straight to the buffers and
+// the rest through a keystream on the stack that is wiped afterwards (no
+// masked stores: see gen.XORFromStack).
 //
 // Run by go generate in package ctr; the output is committed.
 package main
@@ -159,7 +159,8 @@ func vaes512() {
 	Pragma("noescape")
 	Doc("ctrAESVAES512 XORs n bytes of src with the AES-CTR keystream that starts",
 		"at counter (hi, lo) into dst: 4 blocks a zmm register, 32 blocks in flight.",
-		"It needs AVX-512 F/BW/VL, VAES and BMI2; lo must not wrap within the call.")
+		"It needs AVX-512 F/BW/VL and VAES; lo must not wrap within the call.")
+	ks := AllocLocal(64 * 4)
 	loadArgs()
 
 	blocks := zmm[0:8]
@@ -214,26 +215,21 @@ func vaes512() {
 	labels := tailDispatch(64, sizes, "tail512")
 	for i, g := range sizes {
 		Label(labels[i])
-		Commentf("%d registers; the first %d are full, the rest run under byte masks.", g, g/2)
 		regs := blocks[:g]
 		counters(regs)
 		middleRounds(regs, keyOp, enc, fmt.Sprintf("last512x%d", g))
-		for j, x := range regs {
-			if j < g/2 {
-				VPXORD(Mem{Base: src}.Offset(64*j), last, tmp)
-				VAESENCLAST(tmp, x, x)
-				VMOVDQU64(x, Mem{Base: dst}.Offset(64*j))
-				continue
-			}
-			k := []OpmaskPhysical{K1, K1, K2, K3, K4, K5, K6, K7}[j]
-			gen.TailMask(k, n, j, R9, R10, R11)
-			VMOVDQU8_Z(Mem{Base: src}.Offset(64*j), k, tmp)
-			VPXORD(last, tmp, tmp)
+		tailOut(regs, 64, ks, func(x VecPhysical, in, out Mem) {
+			VPXORD(in, last, tmp)
 			VAESENCLAST(tmp, x, x)
-			VMOVDQU8(x, k, Mem{Base: dst}.Offset(64*j))
-		}
-		JMP(LabelRef("done512"))
+			VMOVDQU64(x, out)
+		}, func(x VecPhysical, m Mem) {
+			VAESENCLAST(last, x, x)
+			VMOVDQU64(x, m)
+		})
+		JMP(LabelRef("xor512"))
 	}
+	Label("xor512")
+	gen.XORFromStack(ks, 64*4, n, src, dst, R9, R10, tmp, Z28, 64, "512")
 
 	Label("done512")
 	VZEROUPPER()

@@ -241,15 +241,15 @@ func gfni512() {
 	Pragma("noescape")
 	Doc("ctrSM4GFNI512 XORs n bytes of src with the SM4-CTR keystream that starts",
 		"at counter (hi, lo) into dst: 16 blocks a set, two sets in flight.",
-		"It needs AVX-512 F/BW/VL, GFNI and BMI2; the low 32 bits of lo must not",
-		"wrap within the call.")
+		"It needs AVX-512 F/BW/VL and GFNI; the low 32 bits of lo must not wrap",
+		"within the call.")
+	ks := AllocLocal(256)
 	loadArgs()
 
 	a := set{x: [4]VecPhysical{Z0, Z1, Z2, Z3}, tmp: [3]VecPhysical{Z8, Z9, Z10}}
 	b := set{x: [4]VecPhysical{Z4, Z5, Z6, Z7}, tmp: [3]VecPhysical{Z11, Z12, Z13}}
 	m1, m2, bswap := Z14, Z15, Z16
 	w0, w1, w2, ctr, lanes, step := Z17, Z18, Z19, Z20, Z21, Z22
-	data := Z23
 
 	VPBROADCASTQ(gfniM1(), m1)
 	VPBROADCASTQ(gfniM2(), m2)
@@ -294,21 +294,16 @@ func gfni512() {
 		VPXORD(t, a0, a0)
 	}
 	// out XORs a set's keystream with the data at byte base of the batch,
-	// under byte masks when masked.
-	out := func(s set, base int, masked bool) {
+	// or, if toStack, writes it to ks for XORFromStack.
+	out := func(s set, base int, toStack bool) {
 		for k, o := range s.transpose() {
 			VPSHUFB(bswap, o, o)
-			at := base + 64*k
-			if !masked {
-				VPXORD(Mem{Base: src}.Offset(at), o, o)
-				VMOVDQU64(o, Mem{Base: dst}.Offset(at))
+			if toStack {
+				VMOVDQU64(o, ks.Offset(64*k))
 				continue
 			}
-			mask := []OpmaskPhysical{K1, K2, K3, K4}[k]
-			gen.TailMask(mask, n, at/64, R9, R10, R11)
-			VMOVDQU8_Z(Mem{Base: src}.Offset(at), mask, data)
-			VPXORD(data, o, o)
-			VMOVDQU8(o, mask, Mem{Base: dst}.Offset(at))
+			VPXORD(Mem{Base: src}.Offset(base+64*k), o, o)
+			VMOVDQU64(o, Mem{Base: dst}.Offset(base+64*k))
 		}
 	}
 
@@ -331,17 +326,22 @@ func gfni512() {
 	SUBQ(U32(512), n)
 	JMP(LabelRef("loop512"))
 	Label("lastb512")
-	Comment("17 to 31 blocks: the second set under byte masks.")
-	out(b, 256, true)
-	JMP(LabelRef("done512"))
+	Comment("17 to 31 blocks: the second set through the stack.")
+	ADDQ(U32(256), src)
+	ADDQ(U32(256), dst)
+	SUBQ(U32(256), n)
+	out(b, 0, true)
+	JMP(LabelRef("xor512"))
 
 	Label("one512")
 	TESTQ(n, n)
 	JZ(LabelRef("done512"))
-	Comment("Up to 16 blocks: one set under byte masks.")
+	Comment("Up to 16 blocks: one set, all through the stack.")
 	counters(a)
 	rounds([]set{a}, nil, round)
 	out(a, 0, true)
+	Label("xor512")
+	gen.XORFromStack(ks, 256, n, src, dst, R9, R10, Z8, Z9, 64, "512")
 
 	Label("done512")
 	VZEROUPPER()
