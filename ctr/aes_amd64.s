@@ -6,7 +6,7 @@
 
 // func ctrAESVAES512(rounds int, rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
 // Requires: AVX, AVX512BW, AVX512F, VAES
-TEXT ·ctrAESVAES512(SB), NOSPLIT, $256-56
+TEXT ·ctrAESVAES512(SB), NOSPLIT, $64-56
 	MOVQ rounds+0(FP), DX
 	MOVQ rk+8(FP), AX
 	MOVQ hi+16(FP), BX
@@ -246,6 +246,14 @@ tail512:
 	VAESENC Z25, Z0, Z0
 
 last512x1:
+	CMPQ        CX, $0x00000040
+	JB          tail512x1partial0
+	VPXORD      (SI), Z27, Z8
+	VAESENCLAST Z8, Z0, Z0
+	VMOVDQU64   Z0, (DI)
+	JMP         done512
+
+tail512x1partial0:
 	VAESENCLAST Z27, Z0, Z0
 	VMOVDQU64   Z0, (SP)
 	JMP         xor512
@@ -292,6 +300,14 @@ last512x2:
 	VPXORD      (SI), Z27, Z8
 	VAESENCLAST Z8, Z0, Z0
 	VMOVDQU64   Z0, (DI)
+	CMPQ        CX, $0x00000080
+	JB          tail512x2partial1
+	VPXORD      64(SI), Z27, Z8
+	VAESENCLAST Z8, Z1, Z1
+	VMOVDQU64   Z1, 64(DI)
+	JMP         done512
+
+tail512x2partial1:
 	VAESENCLAST Z27, Z1, Z1
 	VMOVDQU64   Z1, (SP)
 	ADDQ        $0x00000040, SI
@@ -376,13 +392,32 @@ last512x4:
 	VPXORD      64(SI), Z27, Z8
 	VAESENCLAST Z8, Z1, Z1
 	VMOVDQU64   Z1, 64(DI)
+	CMPQ        CX, $0x000000c0
+	JB          tail512x4partial2
+	VPXORD      128(SI), Z27, Z8
+	VAESENCLAST Z8, Z2, Z2
+	VMOVDQU64   Z2, 128(DI)
+	CMPQ        CX, $0x00000100
+	JB          tail512x4partial3
+	VPXORD      192(SI), Z27, Z8
+	VAESENCLAST Z8, Z3, Z3
+	VMOVDQU64   Z3, 192(DI)
+	JMP         done512
+
+tail512x4partial2:
 	VAESENCLAST Z27, Z2, Z2
 	VMOVDQU64   Z2, (SP)
-	VAESENCLAST Z27, Z3, Z3
-	VMOVDQU64   Z3, 64(SP)
 	ADDQ        $0x00000080, SI
 	ADDQ        $0x00000080, DI
 	SUBQ        $0x00000080, CX
+	JMP         xor512
+
+tail512x4partial3:
+	VAESENCLAST Z27, Z3, Z3
+	VMOVDQU64   Z3, (SP)
+	ADDQ        $0x000000c0, SI
+	ADDQ        $0x000000c0, DI
+	SUBQ        $0x000000c0, CX
 	JMP         xor512
 
 tail512x8:
@@ -532,17 +567,58 @@ last512x8:
 	VPXORD      192(SI), Z27, Z8
 	VAESENCLAST Z8, Z3, Z3
 	VMOVDQU64   Z3, 192(DI)
+	CMPQ        CX, $0x00000140
+	JB          tail512x8partial4
+	VPXORD      256(SI), Z27, Z8
+	VAESENCLAST Z8, Z4, Z4
+	VMOVDQU64   Z4, 256(DI)
+	CMPQ        CX, $0x00000180
+	JB          tail512x8partial5
+	VPXORD      320(SI), Z27, Z8
+	VAESENCLAST Z8, Z5, Z5
+	VMOVDQU64   Z5, 320(DI)
+	CMPQ        CX, $0x000001c0
+	JB          tail512x8partial6
+	VPXORD      384(SI), Z27, Z8
+	VAESENCLAST Z8, Z6, Z6
+	VMOVDQU64   Z6, 384(DI)
+	CMPQ        CX, $0x00000200
+	JB          tail512x8partial7
+	VPXORD      448(SI), Z27, Z8
+	VAESENCLAST Z8, Z7, Z7
+	VMOVDQU64   Z7, 448(DI)
+	JMP         done512
+
+tail512x8partial4:
 	VAESENCLAST Z27, Z4, Z4
 	VMOVDQU64   Z4, (SP)
-	VAESENCLAST Z27, Z5, Z5
-	VMOVDQU64   Z5, 64(SP)
-	VAESENCLAST Z27, Z6, Z6
-	VMOVDQU64   Z6, 128(SP)
-	VAESENCLAST Z27, Z7, Z7
-	VMOVDQU64   Z7, 192(SP)
 	ADDQ        $0x00000100, SI
 	ADDQ        $0x00000100, DI
 	SUBQ        $0x00000100, CX
+	JMP         xor512
+
+tail512x8partial5:
+	VAESENCLAST Z27, Z5, Z5
+	VMOVDQU64   Z5, (SP)
+	ADDQ        $0x00000140, SI
+	ADDQ        $0x00000140, DI
+	SUBQ        $0x00000140, CX
+	JMP         xor512
+
+tail512x8partial6:
+	VAESENCLAST Z27, Z6, Z6
+	VMOVDQU64   Z6, (SP)
+	ADDQ        $0x00000180, SI
+	ADDQ        $0x00000180, DI
+	SUBQ        $0x00000180, CX
+	JMP         xor512
+
+tail512x8partial7:
+	VAESENCLAST Z27, Z7, Z7
+	VMOVDQU64   Z7, (SP)
+	ADDQ        $0x000001c0, SI
+	ADDQ        $0x000001c0, DI
+	SUBQ        $0x000001c0, CX
 
 xor512:
 	// XOR the remaining bytes with the keystream on the stack.
@@ -588,9 +664,6 @@ wipe512:
 	// The keystream is as sensitive as the data: do not leave it on the stack.
 	VPXORQ    Z8, Z8, Z8
 	VMOVDQU64 Z8, (SP)
-	VMOVDQU64 Z8, 64(SP)
-	VMOVDQU64 Z8, 128(SP)
-	VMOVDQU64 Z8, 192(SP)
 
 done512:
 	VZEROUPPER
@@ -616,7 +689,7 @@ GLOBL ctrByteSwap<>(SB), RODATA|NOPTR, $16
 
 // func ctrAESVAES256(rounds int, rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
 // Requires: AVX, AVX2, VAES
-TEXT ·ctrAESVAES256(SB), NOSPLIT, $128-56
+TEXT ·ctrAESVAES256(SB), NOSPLIT, $32-56
 	MOVQ           rounds+0(FP), DX
 	MOVQ           rk+8(FP), AX
 	MOVQ           hi+16(FP), BX
@@ -858,6 +931,14 @@ tail256:
 	VAESENC        Y8, Y0, Y0
 
 last256x1:
+	CMPQ        CX, $0x00000020
+	JB          tail256x1partial0
+	VPXOR       (SI), Y13, Y14
+	VAESENCLAST Y14, Y0, Y0
+	VMOVDQU     Y0, (DI)
+	JMP         done256
+
+tail256x1partial0:
 	VAESENCLAST Y13, Y0, Y0
 	VMOVDQU     Y0, (SP)
 	JMP         xor256
@@ -917,6 +998,14 @@ last256x2:
 	VPXOR       (SI), Y13, Y14
 	VAESENCLAST Y14, Y0, Y0
 	VMOVDQU     Y0, (DI)
+	CMPQ        CX, $0x00000040
+	JB          tail256x2partial1
+	VPXOR       32(SI), Y13, Y14
+	VAESENCLAST Y14, Y1, Y1
+	VMOVDQU     Y1, 32(DI)
+	JMP         done256
+
+tail256x2partial1:
 	VAESENCLAST Y13, Y1, Y1
 	VMOVDQU     Y1, (SP)
 	ADDQ        $0x00000020, SI
@@ -1014,13 +1103,32 @@ last256x4:
 	VPXOR       32(SI), Y13, Y14
 	VAESENCLAST Y14, Y1, Y1
 	VMOVDQU     Y1, 32(DI)
+	CMPQ        CX, $0x00000060
+	JB          tail256x4partial2
+	VPXOR       64(SI), Y13, Y14
+	VAESENCLAST Y14, Y2, Y2
+	VMOVDQU     Y2, 64(DI)
+	CMPQ        CX, $0x00000080
+	JB          tail256x4partial3
+	VPXOR       96(SI), Y13, Y14
+	VAESENCLAST Y14, Y3, Y3
+	VMOVDQU     Y3, 96(DI)
+	JMP         done256
+
+tail256x4partial2:
 	VAESENCLAST Y13, Y2, Y2
 	VMOVDQU     Y2, (SP)
-	VAESENCLAST Y13, Y3, Y3
-	VMOVDQU     Y3, 32(SP)
 	ADDQ        $0x00000040, SI
 	ADDQ        $0x00000040, DI
 	SUBQ        $0x00000040, CX
+	JMP         xor256
+
+tail256x4partial3:
+	VAESENCLAST Y13, Y3, Y3
+	VMOVDQU     Y3, (SP)
+	ADDQ        $0x00000060, SI
+	ADDQ        $0x00000060, DI
+	SUBQ        $0x00000060, CX
 	JMP         xor256
 
 tail256x8:
@@ -1183,17 +1291,58 @@ last256x8:
 	VPXOR       96(SI), Y13, Y14
 	VAESENCLAST Y14, Y3, Y3
 	VMOVDQU     Y3, 96(DI)
+	CMPQ        CX, $0x000000a0
+	JB          tail256x8partial4
+	VPXOR       128(SI), Y13, Y14
+	VAESENCLAST Y14, Y4, Y4
+	VMOVDQU     Y4, 128(DI)
+	CMPQ        CX, $0x000000c0
+	JB          tail256x8partial5
+	VPXOR       160(SI), Y13, Y14
+	VAESENCLAST Y14, Y5, Y5
+	VMOVDQU     Y5, 160(DI)
+	CMPQ        CX, $0x000000e0
+	JB          tail256x8partial6
+	VPXOR       192(SI), Y13, Y14
+	VAESENCLAST Y14, Y6, Y6
+	VMOVDQU     Y6, 192(DI)
+	CMPQ        CX, $0x00000100
+	JB          tail256x8partial7
+	VPXOR       224(SI), Y13, Y14
+	VAESENCLAST Y14, Y7, Y7
+	VMOVDQU     Y7, 224(DI)
+	JMP         done256
+
+tail256x8partial4:
 	VAESENCLAST Y13, Y4, Y4
 	VMOVDQU     Y4, (SP)
-	VAESENCLAST Y13, Y5, Y5
-	VMOVDQU     Y5, 32(SP)
-	VAESENCLAST Y13, Y6, Y6
-	VMOVDQU     Y6, 64(SP)
-	VAESENCLAST Y13, Y7, Y7
-	VMOVDQU     Y7, 96(SP)
 	ADDQ        $0x00000080, SI
 	ADDQ        $0x00000080, DI
 	SUBQ        $0x00000080, CX
+	JMP         xor256
+
+tail256x8partial5:
+	VAESENCLAST Y13, Y5, Y5
+	VMOVDQU     Y5, (SP)
+	ADDQ        $0x000000a0, SI
+	ADDQ        $0x000000a0, DI
+	SUBQ        $0x000000a0, CX
+	JMP         xor256
+
+tail256x8partial6:
+	VAESENCLAST Y13, Y6, Y6
+	VMOVDQU     Y6, (SP)
+	ADDQ        $0x000000c0, SI
+	ADDQ        $0x000000c0, DI
+	SUBQ        $0x000000c0, CX
+	JMP         xor256
+
+tail256x8partial7:
+	VAESENCLAST Y13, Y7, Y7
+	VMOVDQU     Y7, (SP)
+	ADDQ        $0x000000e0, SI
+	ADDQ        $0x000000e0, DI
+	SUBQ        $0x000000e0, CX
 
 xor256:
 	// XOR the remaining bytes with the keystream on the stack.
@@ -1239,9 +1388,6 @@ wipe256:
 	// The keystream is as sensitive as the data: do not leave it on the stack.
 	VPXOR   Y14, Y14, Y14
 	VMOVDQU Y14, (SP)
-	VMOVDQU Y14, 32(SP)
-	VMOVDQU Y14, 64(SP)
-	VMOVDQU Y14, 96(SP)
 
 done256:
 	VZEROUPPER
@@ -1253,7 +1399,7 @@ GLOBL ctrStep2<>(SB), RODATA|NOPTR, $16
 
 // func ctrAESNI(rounds int, rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
 // Requires: AES, SSE2
-TEXT ·ctrAESNI(SB), NOSPLIT, $288-56
+TEXT ·ctrAESNI(SB), NOSPLIT, $208-56
 	MOVQ   rounds+0(FP), DX
 	MOVQ   rk+8(FP), AX
 	MOVQ   hi+16(FP), BX
@@ -1271,6 +1417,11 @@ TEXT ·ctrAESNI(SB), NOSPLIT, $288-56
 	MOVOU  (AX)(R9*1), X13
 	CMPQ   CX, $0x000000c0
 	JB     tailni
+	MOVQ   R12, 16(SP)
+	MOVQ   R12, 32(SP)
+	MOVQ   R12, 48(SP)
+	MOVQ   R12, 64(SP)
+	MOVQ   R12, 80(SP)
 	MOVQ   R12, 96(SP)
 	MOVQ   R12, 112(SP)
 	MOVQ   R12, 128(SP)
@@ -1278,121 +1429,116 @@ TEXT ·ctrAESNI(SB), NOSPLIT, $288-56
 	MOVQ   R12, 160(SP)
 	MOVQ   R12, 176(SP)
 	MOVQ   R12, 192(SP)
-	MOVQ   R12, 208(SP)
-	MOVQ   R12, 224(SP)
-	MOVQ   R12, 240(SP)
-	MOVQ   R12, 256(SP)
-	MOVQ   R12, 272(SP)
 	LEAQ   (R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 104(SP)
+	MOVQ   R10, 24(SP)
 	LEAQ   1(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 120(SP)
+	MOVQ   R10, 40(SP)
 	LEAQ   2(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 136(SP)
+	MOVQ   R10, 56(SP)
 	LEAQ   3(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 152(SP)
+	MOVQ   R10, 72(SP)
 	LEAQ   4(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 168(SP)
+	MOVQ   R10, 88(SP)
 	LEAQ   5(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 184(SP)
+	MOVQ   R10, 104(SP)
 	LEAQ   6(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 200(SP)
+	MOVQ   R10, 120(SP)
 	LEAQ   7(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 216(SP)
+	MOVQ   R10, 136(SP)
 	LEAQ   8(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 232(SP)
+	MOVQ   R10, 152(SP)
 	LEAQ   9(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 248(SP)
+	MOVQ   R10, 168(SP)
 	LEAQ   10(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 264(SP)
+	MOVQ   R10, 184(SP)
 	LEAQ   11(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 280(SP)
+	MOVQ   R10, 200(SP)
 
 loopni:
-	MOVOU  96(SP), X0
-	MOVOU  112(SP), X1
-	MOVOU  128(SP), X2
-	MOVOU  144(SP), X3
-	MOVOU  160(SP), X4
-	MOVOU  176(SP), X5
-	MOVOU  192(SP), X6
-	MOVOU  208(SP), X7
-	MOVOU  224(SP), X8
-	MOVOU  240(SP), X9
-	MOVOU  256(SP), X10
-	MOVOU  272(SP), X11
+	MOVOU  16(SP), X0
+	MOVOU  32(SP), X1
+	MOVOU  48(SP), X2
+	MOVOU  64(SP), X3
+	MOVOU  80(SP), X4
+	MOVOU  96(SP), X5
+	MOVOU  112(SP), X6
+	MOVOU  128(SP), X7
+	MOVOU  144(SP), X8
+	MOVOU  160(SP), X9
+	MOVOU  176(SP), X10
+	MOVOU  192(SP), X11
 	LEAQ   12(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 104(SP)
+	MOVQ   R10, 24(SP)
 	LEAQ   13(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 120(SP)
+	MOVQ   R10, 40(SP)
 	LEAQ   14(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 136(SP)
+	MOVQ   R10, 56(SP)
 	LEAQ   15(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 152(SP)
+	MOVQ   R10, 72(SP)
 	LEAQ   16(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 168(SP)
+	MOVQ   R10, 88(SP)
 	LEAQ   17(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 184(SP)
+	MOVQ   R10, 104(SP)
 	LEAQ   18(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 200(SP)
+	MOVQ   R10, 120(SP)
 	LEAQ   19(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 216(SP)
+	MOVQ   R10, 136(SP)
 	LEAQ   20(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 232(SP)
+	MOVQ   R10, 152(SP)
 	LEAQ   21(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 248(SP)
+	MOVQ   R10, 168(SP)
 	LEAQ   22(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 264(SP)
+	MOVQ   R10, 184(SP)
 	LEAQ   23(R8), R10
 	BSWAPQ R10
 	XORQ   R11, R10
-	MOVQ   R10, 280(SP)
+	MOVQ   R10, 200(SP)
 	MOVOU  16(AX), X12
 	AESENC X12, X0
 	AESENC X12, X1
@@ -1625,6 +1771,11 @@ lastni:
 
 	// Wipe the counter slots: with round key 0 folded in they reveal key bits.
 	PXOR  X14, X14
+	MOVOU X14, 16(SP)
+	MOVOU X14, 32(SP)
+	MOVOU X14, 48(SP)
+	MOVOU X14, 64(SP)
+	MOVOU X14, 80(SP)
 	MOVOU X14, 96(SP)
 	MOVOU X14, 112(SP)
 	MOVOU X14, 128(SP)
@@ -1632,11 +1783,6 @@ lastni:
 	MOVOU X14, 160(SP)
 	MOVOU X14, 176(SP)
 	MOVOU X14, 192(SP)
-	MOVOU X14, 208(SP)
-	MOVOU X14, 224(SP)
-	MOVOU X14, 240(SP)
-	MOVOU X14, 256(SP)
-	MOVOU X14, 272(SP)
 
 tailni:
 	TESTQ      CX, CX
@@ -1688,6 +1834,15 @@ tailni:
 	AESENC     X12, X0
 
 lastnix1:
+	CMPQ       CX, $0x00000010
+	JB         tailnix1partial0
+	MOVOU      (SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X0
+	MOVOU      X0, (DI)
+	JMP        doneni
+
+tailnix1partial0:
 	AESENCLAST X13, X0
 	MOVOU      X0, (SP)
 	JMP        xorni
@@ -1754,6 +1909,15 @@ lastnix2:
 	PXOR       X13, X14
 	AESENCLAST X14, X0
 	MOVOU      X0, (DI)
+	CMPQ       CX, $0x00000020
+	JB         tailnix2partial1
+	MOVOU      16(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X1
+	MOVOU      X1, 16(DI)
+	JMP        doneni
+
+tailnix2partial1:
 	AESENCLAST X13, X1
 	MOVOU      X1, (SP)
 	ADDQ       $0x00000010, SI
@@ -1865,13 +2029,34 @@ lastnix4:
 	PXOR       X13, X14
 	AESENCLAST X14, X1
 	MOVOU      X1, 16(DI)
+	CMPQ       CX, $0x00000030
+	JB         tailnix4partial2
+	MOVOU      32(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X2
+	MOVOU      X2, 32(DI)
+	CMPQ       CX, $0x00000040
+	JB         tailnix4partial3
+	MOVOU      48(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X3
+	MOVOU      X3, 48(DI)
+	JMP        doneni
+
+tailnix4partial2:
 	AESENCLAST X13, X2
 	MOVOU      X2, (SP)
-	AESENCLAST X13, X3
-	MOVOU      X3, 16(SP)
 	ADDQ       $0x00000020, SI
 	ADDQ       $0x00000020, DI
 	SUBQ       $0x00000020, CX
+	JMP        xorni
+
+tailnix4partial3:
+	AESENCLAST X13, X3
+	MOVOU      X3, (SP)
+	ADDQ       $0x00000030, SI
+	ADDQ       $0x00000030, DI
+	SUBQ       $0x00000030, CX
 	JMP        xorni
 
 tailnix8:
@@ -2062,17 +2247,62 @@ lastnix8:
 	PXOR       X13, X14
 	AESENCLAST X14, X3
 	MOVOU      X3, 48(DI)
+	CMPQ       CX, $0x00000050
+	JB         tailnix8partial4
+	MOVOU      64(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X4
+	MOVOU      X4, 64(DI)
+	CMPQ       CX, $0x00000060
+	JB         tailnix8partial5
+	MOVOU      80(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X5
+	MOVOU      X5, 80(DI)
+	CMPQ       CX, $0x00000070
+	JB         tailnix8partial6
+	MOVOU      96(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X6
+	MOVOU      X6, 96(DI)
+	CMPQ       CX, $0x00000080
+	JB         tailnix8partial7
+	MOVOU      112(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X7
+	MOVOU      X7, 112(DI)
+	JMP        doneni
+
+tailnix8partial4:
 	AESENCLAST X13, X4
 	MOVOU      X4, (SP)
-	AESENCLAST X13, X5
-	MOVOU      X5, 16(SP)
-	AESENCLAST X13, X6
-	MOVOU      X6, 32(SP)
-	AESENCLAST X13, X7
-	MOVOU      X7, 48(SP)
 	ADDQ       $0x00000040, SI
 	ADDQ       $0x00000040, DI
 	SUBQ       $0x00000040, CX
+	JMP        xorni
+
+tailnix8partial5:
+	AESENCLAST X13, X5
+	MOVOU      X5, (SP)
+	ADDQ       $0x00000050, SI
+	ADDQ       $0x00000050, DI
+	SUBQ       $0x00000050, CX
+	JMP        xorni
+
+tailnix8partial6:
+	AESENCLAST X13, X6
+	MOVOU      X6, (SP)
+	ADDQ       $0x00000060, SI
+	ADDQ       $0x00000060, DI
+	SUBQ       $0x00000060, CX
+	JMP        xorni
+
+tailnix8partial7:
+	AESENCLAST X13, X7
+	MOVOU      X7, (SP)
+	ADDQ       $0x00000070, SI
+	ADDQ       $0x00000070, DI
+	SUBQ       $0x00000070, CX
 	JMP        xorni
 
 tailnix12:
@@ -2347,21 +2577,90 @@ lastnix12:
 	PXOR       X13, X14
 	AESENCLAST X14, X5
 	MOVOU      X5, 80(DI)
+	CMPQ       CX, $0x00000070
+	JB         tailnix12partial6
+	MOVOU      96(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X6
+	MOVOU      X6, 96(DI)
+	CMPQ       CX, $0x00000080
+	JB         tailnix12partial7
+	MOVOU      112(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X7
+	MOVOU      X7, 112(DI)
+	CMPQ       CX, $0x00000090
+	JB         tailnix12partial8
+	MOVOU      128(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X8
+	MOVOU      X8, 128(DI)
+	CMPQ       CX, $0x000000a0
+	JB         tailnix12partial9
+	MOVOU      144(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X9
+	MOVOU      X9, 144(DI)
+	CMPQ       CX, $0x000000b0
+	JB         tailnix12partial10
+	MOVOU      160(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X10
+	MOVOU      X10, 160(DI)
+	CMPQ       CX, $0x000000c0
+	JB         tailnix12partial11
+	MOVOU      176(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X11
+	MOVOU      X11, 176(DI)
+	JMP        doneni
+
+tailnix12partial6:
 	AESENCLAST X13, X6
 	MOVOU      X6, (SP)
-	AESENCLAST X13, X7
-	MOVOU      X7, 16(SP)
-	AESENCLAST X13, X8
-	MOVOU      X8, 32(SP)
-	AESENCLAST X13, X9
-	MOVOU      X9, 48(SP)
-	AESENCLAST X13, X10
-	MOVOU      X10, 64(SP)
-	AESENCLAST X13, X11
-	MOVOU      X11, 80(SP)
 	ADDQ       $0x00000060, SI
 	ADDQ       $0x00000060, DI
 	SUBQ       $0x00000060, CX
+	JMP        xorni
+
+tailnix12partial7:
+	AESENCLAST X13, X7
+	MOVOU      X7, (SP)
+	ADDQ       $0x00000070, SI
+	ADDQ       $0x00000070, DI
+	SUBQ       $0x00000070, CX
+	JMP        xorni
+
+tailnix12partial8:
+	AESENCLAST X13, X8
+	MOVOU      X8, (SP)
+	ADDQ       $0x00000080, SI
+	ADDQ       $0x00000080, DI
+	SUBQ       $0x00000080, CX
+	JMP        xorni
+
+tailnix12partial9:
+	AESENCLAST X13, X9
+	MOVOU      X9, (SP)
+	ADDQ       $0x00000090, SI
+	ADDQ       $0x00000090, DI
+	SUBQ       $0x00000090, CX
+	JMP        xorni
+
+tailnix12partial10:
+	AESENCLAST X13, X10
+	MOVOU      X10, (SP)
+	ADDQ       $0x000000a0, SI
+	ADDQ       $0x000000a0, DI
+	SUBQ       $0x000000a0, CX
+	JMP        xorni
+
+tailnix12partial11:
+	AESENCLAST X13, X11
+	MOVOU      X11, (SP)
+	ADDQ       $0x000000b0, SI
+	ADDQ       $0x000000b0, DI
+	SUBQ       $0x000000b0, CX
 
 xorni:
 	// XOR the remaining bytes with the keystream on the stack.
@@ -2408,11 +2707,6 @@ wipeni:
 	// The keystream is as sensitive as the data: do not leave it on the stack.
 	PXOR  X14, X14
 	MOVOU X14, (SP)
-	MOVOU X14, 16(SP)
-	MOVOU X14, 32(SP)
-	MOVOU X14, 48(SP)
-	MOVOU X14, 64(SP)
-	MOVOU X14, 80(SP)
 
 doneni:
 	RET

@@ -6,7 +6,7 @@
 
 // func ctrSM4GFNI512(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
 // Requires: AVX, AVX512BW, AVX512F, GFNI
-TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $256-48
+TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $64-48
 	MOVQ            rk+0(FP), AX
 	MOVQ            hi+8(FP), BX
 	MOVQ            lo+16(FP), R8
@@ -819,15 +819,15 @@ loop512:
 	VPUNPCKLQDQ       Z3, Z9, Z2
 	VPUNPCKHQDQ       Z3, Z9, Z8
 	VPSHUFB           Z16, Z0, Z0
+	VPSHUFB           Z16, Z1, Z1
+	VPSHUFB           Z16, Z2, Z2
+	VPSHUFB           Z16, Z8, Z8
 	VPXORD            (SI), Z0, Z0
 	VMOVDQU64         Z0, (DI)
-	VPSHUFB           Z16, Z1, Z1
 	VPXORD            64(SI), Z1, Z1
 	VMOVDQU64         Z1, 64(DI)
-	VPSHUFB           Z16, Z2, Z2
 	VPXORD            128(SI), Z2, Z2
 	VMOVDQU64         Z2, 128(DI)
-	VPSHUFB           Z16, Z8, Z8
 	VPXORD            192(SI), Z8, Z8
 	VMOVDQU64         Z8, 192(DI)
 	CMPQ              CX, $0x00000200
@@ -841,15 +841,15 @@ loop512:
 	VPUNPCKLQDQ       Z7, Z12, Z6
 	VPUNPCKHQDQ       Z7, Z12, Z11
 	VPSHUFB           Z16, Z4, Z4
+	VPSHUFB           Z16, Z5, Z5
+	VPSHUFB           Z16, Z6, Z6
+	VPSHUFB           Z16, Z11, Z11
 	VPXORD            256(SI), Z4, Z4
 	VMOVDQU64         Z4, 256(DI)
-	VPSHUFB           Z16, Z5, Z5
 	VPXORD            320(SI), Z5, Z5
 	VMOVDQU64         Z5, 320(DI)
-	VPSHUFB           Z16, Z6, Z6
 	VPXORD            384(SI), Z6, Z6
 	VMOVDQU64         Z6, 384(DI)
-	VPSHUFB           Z16, Z11, Z11
 	VPXORD            448(SI), Z11, Z11
 	VMOVDQU64         Z11, 448(DI)
 	ADDQ              $0x00000200, SI
@@ -858,7 +858,7 @@ loop512:
 	JMP               loop512
 
 lastb512:
-	// 17 to 31 blocks: the second set through the stack.
+	// 17 to 31 blocks: the second set is the last.
 	ADDQ        $0x00000100, SI
 	ADDQ        $0x00000100, DI
 	SUBQ        $0x00000100, CX
@@ -871,20 +871,57 @@ lastb512:
 	VPUNPCKLQDQ Z7, Z12, Z6
 	VPUNPCKHQDQ Z7, Z12, Z11
 	VPSHUFB     Z16, Z4, Z4
-	VMOVDQU64   Z4, (SP)
 	VPSHUFB     Z16, Z5, Z5
-	VMOVDQU64   Z5, 64(SP)
 	VPSHUFB     Z16, Z6, Z6
-	VMOVDQU64   Z6, 128(SP)
 	VPSHUFB     Z16, Z11, Z11
-	VMOVDQU64   Z11, 192(SP)
-	JMP         xor512
+	CMPQ        CX, $0x00000040
+	JB          lastb512partial0
+	VPXORD      (SI), Z4, Z4
+	VMOVDQU64   Z4, (DI)
+	CMPQ        CX, $0x00000080
+	JB          lastb512partial1
+	VPXORD      64(SI), Z5, Z5
+	VMOVDQU64   Z5, 64(DI)
+	CMPQ        CX, $0x000000c0
+	JB          lastb512partial2
+	VPXORD      128(SI), Z6, Z6
+	VMOVDQU64   Z6, 128(DI)
+	CMPQ        CX, $0x00000100
+	JB          lastb512partial3
+	VPXORD      192(SI), Z11, Z11
+	VMOVDQU64   Z11, 192(DI)
+	JMP         done512
+
+lastb512partial0:
+	VMOVDQU64 Z4, (SP)
+	JMP       xor512
+
+lastb512partial1:
+	VMOVDQU64 Z5, (SP)
+	ADDQ      $0x00000040, SI
+	ADDQ      $0x00000040, DI
+	SUBQ      $0x00000040, CX
+	JMP       xor512
+
+lastb512partial2:
+	VMOVDQU64 Z6, (SP)
+	ADDQ      $0x00000080, SI
+	ADDQ      $0x00000080, DI
+	SUBQ      $0x00000080, CX
+	JMP       xor512
+
+lastb512partial3:
+	VMOVDQU64 Z11, (SP)
+	ADDQ      $0x000000c0, SI
+	ADDQ      $0x000000c0, DI
+	SUBQ      $0x000000c0, CX
+	JMP       xor512
 
 one512:
 	TESTQ CX, CX
 	JZ    done512
 
-	// Up to 16 blocks: one set, all through the stack.
+	// Up to 16 blocks: one set.
 	VMOVDQA64         Z17, Z0
 	VMOVDQA64         Z18, Z1
 	VMOVDQA64         Z19, Z2
@@ -1283,13 +1320,50 @@ one512:
 	VPUNPCKLQDQ       Z3, Z9, Z2
 	VPUNPCKHQDQ       Z3, Z9, Z8
 	VPSHUFB           Z16, Z0, Z0
-	VMOVDQU64         Z0, (SP)
 	VPSHUFB           Z16, Z1, Z1
-	VMOVDQU64         Z1, 64(SP)
 	VPSHUFB           Z16, Z2, Z2
-	VMOVDQU64         Z2, 128(SP)
 	VPSHUFB           Z16, Z8, Z8
-	VMOVDQU64         Z8, 192(SP)
+	CMPQ              CX, $0x00000040
+	JB                one512partial0
+	VPXORD            (SI), Z0, Z0
+	VMOVDQU64         Z0, (DI)
+	CMPQ              CX, $0x00000080
+	JB                one512partial1
+	VPXORD            64(SI), Z1, Z1
+	VMOVDQU64         Z1, 64(DI)
+	CMPQ              CX, $0x000000c0
+	JB                one512partial2
+	VPXORD            128(SI), Z2, Z2
+	VMOVDQU64         Z2, 128(DI)
+	CMPQ              CX, $0x00000100
+	JB                one512partial3
+	VPXORD            192(SI), Z8, Z8
+	VMOVDQU64         Z8, 192(DI)
+	JMP               done512
+
+one512partial0:
+	VMOVDQU64 Z0, (SP)
+	JMP       xor512
+
+one512partial1:
+	VMOVDQU64 Z1, (SP)
+	ADDQ      $0x00000040, SI
+	ADDQ      $0x00000040, DI
+	SUBQ      $0x00000040, CX
+	JMP       xor512
+
+one512partial2:
+	VMOVDQU64 Z2, (SP)
+	ADDQ      $0x00000080, SI
+	ADDQ      $0x00000080, DI
+	SUBQ      $0x00000080, CX
+	JMP       xor512
+
+one512partial3:
+	VMOVDQU64 Z8, (SP)
+	ADDQ      $0x000000c0, SI
+	ADDQ      $0x000000c0, DI
+	SUBQ      $0x000000c0, CX
 
 xor512:
 	// XOR the remaining bytes with the keystream on the stack.
@@ -1335,9 +1409,6 @@ wipe512:
 	// The keystream is as sensitive as the data: do not leave it on the stack.
 	VPXORQ    Z8, Z8, Z8
 	VMOVDQU64 Z8, (SP)
-	VMOVDQU64 Z8, 64(SP)
-	VMOVDQU64 Z8, 128(SP)
-	VMOVDQU64 Z8, 192(SP)
 
 done512:
 	VZEROUPPER
@@ -1412,7 +1483,7 @@ GLOBL sm4Step16<>(SB), RODATA|NOPTR, $4
 
 // func ctrSM4GFNI256(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
 // Requires: AVX, AVX2, GFNI
-TEXT ·ctrSM4GFNI256(SB), NOSPLIT, $224-48
+TEXT ·ctrSM4GFNI256(SB), NOSPLIT, $128-48
 	MOVQ rk+0(FP), AX
 	MOVQ hi+8(FP), BX
 	MOVQ lo+16(FP), R8
@@ -1426,29 +1497,29 @@ TEXT ·ctrSM4GFNI256(SB), NOSPLIT, $224-48
 	SHRQ         $0x20, R9
 	VMOVD        R9, X8
 	VPBROADCASTD X8, Y8
-	VMOVDQU      Y8, 128(SP)
+	VMOVDQU      Y8, 32(SP)
 	VMOVD        BX, X8
 	VPBROADCASTD X8, Y8
-	VMOVDQU      Y8, 160(SP)
+	VMOVDQU      Y8, 64(SP)
 	MOVQ         R8, R10
 	SHRQ         $0x20, R10
 	VMOVD        R10, X8
 	VPBROADCASTD X8, Y8
-	VMOVDQU      Y8, 192(SP)
+	VMOVDQU      Y8, 96(SP)
 	VMOVD        R8, X15
 	VPBROADCASTD X15, Y15
 
 loopctrSM4GFNI256:
 	CMPQ              CX, $0x00000080
 	JBE               onectrSM4GFNI256
-	VMOVDQU           128(SP), Y0
-	VMOVDQU           160(SP), Y1
-	VMOVDQU           192(SP), Y2
+	VMOVDQU           32(SP), Y0
+	VMOVDQU           64(SP), Y1
+	VMOVDQU           96(SP), Y2
 	VPADDD            sm4Lanes8<>+0(SB), Y15, Y3
 	VPADDD            sm4Step8<>+0(SB), Y15, Y15
-	VMOVDQU           128(SP), Y4
-	VMOVDQU           160(SP), Y5
-	VMOVDQU           192(SP), Y6
+	VMOVDQU           32(SP), Y4
+	VMOVDQU           64(SP), Y5
+	VMOVDQU           96(SP), Y6
 	VPADDD            sm4Lanes8<>+0(SB), Y15, Y7
 	VPADDD            sm4Step8<>+0(SB), Y15, Y15
 	VPBROADCASTD      (AX), Y14
@@ -2516,15 +2587,15 @@ loopctrSM4GFNI256:
 	VPUNPCKLQDQ       Y3, Y9, Y2
 	VPUNPCKHQDQ       Y3, Y9, Y8
 	VPSHUFB           sm4ByteSwap<>+0(SB), Y0, Y0
+	VPSHUFB           sm4ByteSwap<>+0(SB), Y1, Y1
+	VPSHUFB           sm4ByteSwap<>+0(SB), Y2, Y2
+	VPSHUFB           sm4ByteSwap<>+0(SB), Y8, Y8
 	VPXOR             (SI), Y0, Y0
 	VMOVDQU           Y0, (DI)
-	VPSHUFB           sm4ByteSwap<>+0(SB), Y1, Y1
 	VPXOR             32(SI), Y1, Y1
 	VMOVDQU           Y1, 32(DI)
-	VPSHUFB           sm4ByteSwap<>+0(SB), Y2, Y2
 	VPXOR             64(SI), Y2, Y2
 	VMOVDQU           Y2, 64(DI)
-	VPSHUFB           sm4ByteSwap<>+0(SB), Y8, Y8
 	VPXOR             96(SI), Y8, Y8
 	VMOVDQU           Y8, 96(DI)
 	CMPQ              CX, $0x00000100
@@ -2538,15 +2609,15 @@ loopctrSM4GFNI256:
 	VPUNPCKLQDQ       Y7, Y12, Y6
 	VPUNPCKHQDQ       Y7, Y12, Y11
 	VPSHUFB           sm4ByteSwap<>+0(SB), Y4, Y4
+	VPSHUFB           sm4ByteSwap<>+0(SB), Y5, Y5
+	VPSHUFB           sm4ByteSwap<>+0(SB), Y6, Y6
+	VPSHUFB           sm4ByteSwap<>+0(SB), Y11, Y11
 	VPXOR             128(SI), Y4, Y4
 	VMOVDQU           Y4, 128(DI)
-	VPSHUFB           sm4ByteSwap<>+0(SB), Y5, Y5
 	VPXOR             160(SI), Y5, Y5
 	VMOVDQU           Y5, 160(DI)
-	VPSHUFB           sm4ByteSwap<>+0(SB), Y6, Y6
 	VPXOR             192(SI), Y6, Y6
 	VMOVDQU           Y6, 192(DI)
-	VPSHUFB           sm4ByteSwap<>+0(SB), Y11, Y11
 	VPXOR             224(SI), Y11, Y11
 	VMOVDQU           Y11, 224(DI)
 	ADDQ              $0x00000100, SI
@@ -2555,7 +2626,7 @@ loopctrSM4GFNI256:
 	JMP               loopctrSM4GFNI256
 
 lastbctrSM4GFNI256:
-	// 9 to 15 blocks: the second set through the stack.
+	// 9 to 15 blocks: the second set is the last.
 	ADDQ        $0x00000080, SI
 	ADDQ        $0x00000080, DI
 	SUBQ        $0x00000080, CX
@@ -2568,23 +2639,60 @@ lastbctrSM4GFNI256:
 	VPUNPCKLQDQ Y7, Y12, Y6
 	VPUNPCKHQDQ Y7, Y12, Y11
 	VPSHUFB     sm4ByteSwap<>+0(SB), Y4, Y4
-	VMOVDQU     Y4, (SP)
 	VPSHUFB     sm4ByteSwap<>+0(SB), Y5, Y5
-	VMOVDQU     Y5, 32(SP)
 	VPSHUFB     sm4ByteSwap<>+0(SB), Y6, Y6
-	VMOVDQU     Y6, 64(SP)
 	VPSHUFB     sm4ByteSwap<>+0(SB), Y11, Y11
-	VMOVDQU     Y11, 96(SP)
-	JMP         xorctrSM4GFNI256
+	CMPQ        CX, $0x00000020
+	JB          lastbctrSM4GFNI256partial0
+	VPXOR       (SI), Y4, Y4
+	VMOVDQU     Y4, (DI)
+	CMPQ        CX, $0x00000040
+	JB          lastbctrSM4GFNI256partial1
+	VPXOR       32(SI), Y5, Y5
+	VMOVDQU     Y5, 32(DI)
+	CMPQ        CX, $0x00000060
+	JB          lastbctrSM4GFNI256partial2
+	VPXOR       64(SI), Y6, Y6
+	VMOVDQU     Y6, 64(DI)
+	CMPQ        CX, $0x00000080
+	JB          lastbctrSM4GFNI256partial3
+	VPXOR       96(SI), Y11, Y11
+	VMOVDQU     Y11, 96(DI)
+	JMP         donectrSM4GFNI256
+
+lastbctrSM4GFNI256partial0:
+	VMOVDQU Y4, (SP)
+	JMP     xorctrSM4GFNI256
+
+lastbctrSM4GFNI256partial1:
+	VMOVDQU Y5, (SP)
+	ADDQ    $0x00000020, SI
+	ADDQ    $0x00000020, DI
+	SUBQ    $0x00000020, CX
+	JMP     xorctrSM4GFNI256
+
+lastbctrSM4GFNI256partial2:
+	VMOVDQU Y6, (SP)
+	ADDQ    $0x00000040, SI
+	ADDQ    $0x00000040, DI
+	SUBQ    $0x00000040, CX
+	JMP     xorctrSM4GFNI256
+
+lastbctrSM4GFNI256partial3:
+	VMOVDQU Y11, (SP)
+	ADDQ    $0x00000060, SI
+	ADDQ    $0x00000060, DI
+	SUBQ    $0x00000060, CX
+	JMP     xorctrSM4GFNI256
 
 onectrSM4GFNI256:
 	TESTQ CX, CX
 	JZ    donectrSM4GFNI256
 
-	// Up to 8 blocks: one set, all through the stack.
-	VMOVDQU           128(SP), Y0
-	VMOVDQU           160(SP), Y1
-	VMOVDQU           192(SP), Y2
+	// Up to 8 blocks: one set.
+	VMOVDQU           32(SP), Y0
+	VMOVDQU           64(SP), Y1
+	VMOVDQU           96(SP), Y2
 	VPADDD            sm4Lanes8<>+0(SB), Y15, Y3
 	VPADDD            sm4Step8<>+0(SB), Y15, Y15
 	VPBROADCASTD      (AX), Y14
@@ -3140,13 +3248,50 @@ onectrSM4GFNI256:
 	VPUNPCKLQDQ       Y3, Y9, Y2
 	VPUNPCKHQDQ       Y3, Y9, Y8
 	VPSHUFB           sm4ByteSwap<>+0(SB), Y0, Y0
-	VMOVDQU           Y0, (SP)
 	VPSHUFB           sm4ByteSwap<>+0(SB), Y1, Y1
-	VMOVDQU           Y1, 32(SP)
 	VPSHUFB           sm4ByteSwap<>+0(SB), Y2, Y2
-	VMOVDQU           Y2, 64(SP)
 	VPSHUFB           sm4ByteSwap<>+0(SB), Y8, Y8
-	VMOVDQU           Y8, 96(SP)
+	CMPQ              CX, $0x00000020
+	JB                onectrSM4GFNI256partial0
+	VPXOR             (SI), Y0, Y0
+	VMOVDQU           Y0, (DI)
+	CMPQ              CX, $0x00000040
+	JB                onectrSM4GFNI256partial1
+	VPXOR             32(SI), Y1, Y1
+	VMOVDQU           Y1, 32(DI)
+	CMPQ              CX, $0x00000060
+	JB                onectrSM4GFNI256partial2
+	VPXOR             64(SI), Y2, Y2
+	VMOVDQU           Y2, 64(DI)
+	CMPQ              CX, $0x00000080
+	JB                onectrSM4GFNI256partial3
+	VPXOR             96(SI), Y8, Y8
+	VMOVDQU           Y8, 96(DI)
+	JMP               donectrSM4GFNI256
+
+onectrSM4GFNI256partial0:
+	VMOVDQU Y0, (SP)
+	JMP     xorctrSM4GFNI256
+
+onectrSM4GFNI256partial1:
+	VMOVDQU Y1, (SP)
+	ADDQ    $0x00000020, SI
+	ADDQ    $0x00000020, DI
+	SUBQ    $0x00000020, CX
+	JMP     xorctrSM4GFNI256
+
+onectrSM4GFNI256partial2:
+	VMOVDQU Y2, (SP)
+	ADDQ    $0x00000040, SI
+	ADDQ    $0x00000040, DI
+	SUBQ    $0x00000040, CX
+	JMP     xorctrSM4GFNI256
+
+onectrSM4GFNI256partial3:
+	VMOVDQU Y8, (SP)
+	ADDQ    $0x00000060, SI
+	ADDQ    $0x00000060, DI
+	SUBQ    $0x00000060, CX
 
 xorctrSM4GFNI256:
 	// XOR the remaining bytes with the keystream on the stack.
@@ -3192,9 +3337,6 @@ wipectrSM4GFNI256:
 	// The keystream is as sensitive as the data: do not leave it on the stack.
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
-	VMOVDQU Y8, 32(SP)
-	VMOVDQU Y8, 64(SP)
-	VMOVDQU Y8, 96(SP)
 
 donectrSM4GFNI256:
 	VZEROUPPER
@@ -3324,7 +3466,7 @@ GLOBL sm4Rotl16<>(SB), RODATA|NOPTR, $32
 
 // func ctrSM4AESNI(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
 // Requires: AES, AVX, AVX2
-TEXT ·ctrSM4AESNI(SB), NOSPLIT, $224-48
+TEXT ·ctrSM4AESNI(SB), NOSPLIT, $128-48
 	MOVQ rk+0(FP), AX
 	MOVQ hi+8(FP), BX
 	MOVQ lo+16(FP), R8
@@ -3338,29 +3480,29 @@ TEXT ·ctrSM4AESNI(SB), NOSPLIT, $224-48
 	SHRQ         $0x20, R9
 	VMOVD        R9, X8
 	VPBROADCASTD X8, Y8
-	VMOVDQU      Y8, 128(SP)
+	VMOVDQU      Y8, 32(SP)
 	VMOVD        BX, X8
 	VPBROADCASTD X8, Y8
-	VMOVDQU      Y8, 160(SP)
+	VMOVDQU      Y8, 64(SP)
 	MOVQ         R8, R10
 	SHRQ         $0x20, R10
 	VMOVD        R10, X8
 	VPBROADCASTD X8, Y8
-	VMOVDQU      Y8, 192(SP)
+	VMOVDQU      Y8, 96(SP)
 	VMOVD        R8, X15
 	VPBROADCASTD X15, Y15
 
 loopctrSM4AESNI:
 	CMPQ         CX, $0x00000080
 	JBE          onectrSM4AESNI
-	VMOVDQU      128(SP), Y0
-	VMOVDQU      160(SP), Y1
-	VMOVDQU      192(SP), Y2
+	VMOVDQU      32(SP), Y0
+	VMOVDQU      64(SP), Y1
+	VMOVDQU      96(SP), Y2
 	VPADDD       sm4Lanes8<>+0(SB), Y15, Y3
 	VPADDD       sm4Step8<>+0(SB), Y15, Y15
-	VMOVDQU      128(SP), Y4
-	VMOVDQU      160(SP), Y5
-	VMOVDQU      192(SP), Y6
+	VMOVDQU      32(SP), Y4
+	VMOVDQU      64(SP), Y5
+	VMOVDQU      96(SP), Y6
 	VPADDD       sm4Lanes8<>+0(SB), Y15, Y7
 	VPADDD       sm4Step8<>+0(SB), Y15, Y15
 	VPBROADCASTD (AX), Y14
@@ -5644,15 +5786,15 @@ loopctrSM4AESNI:
 	VPUNPCKLQDQ  Y3, Y9, Y2
 	VPUNPCKHQDQ  Y3, Y9, Y8
 	VPSHUFB      sm4ByteSwap<>+0(SB), Y0, Y0
+	VPSHUFB      sm4ByteSwap<>+0(SB), Y1, Y1
+	VPSHUFB      sm4ByteSwap<>+0(SB), Y2, Y2
+	VPSHUFB      sm4ByteSwap<>+0(SB), Y8, Y8
 	VPXOR        (SI), Y0, Y0
 	VMOVDQU      Y0, (DI)
-	VPSHUFB      sm4ByteSwap<>+0(SB), Y1, Y1
 	VPXOR        32(SI), Y1, Y1
 	VMOVDQU      Y1, 32(DI)
-	VPSHUFB      sm4ByteSwap<>+0(SB), Y2, Y2
 	VPXOR        64(SI), Y2, Y2
 	VMOVDQU      Y2, 64(DI)
-	VPSHUFB      sm4ByteSwap<>+0(SB), Y8, Y8
 	VPXOR        96(SI), Y8, Y8
 	VMOVDQU      Y8, 96(DI)
 	CMPQ         CX, $0x00000100
@@ -5666,15 +5808,15 @@ loopctrSM4AESNI:
 	VPUNPCKLQDQ  Y7, Y12, Y6
 	VPUNPCKHQDQ  Y7, Y12, Y11
 	VPSHUFB      sm4ByteSwap<>+0(SB), Y4, Y4
+	VPSHUFB      sm4ByteSwap<>+0(SB), Y5, Y5
+	VPSHUFB      sm4ByteSwap<>+0(SB), Y6, Y6
+	VPSHUFB      sm4ByteSwap<>+0(SB), Y11, Y11
 	VPXOR        128(SI), Y4, Y4
 	VMOVDQU      Y4, 128(DI)
-	VPSHUFB      sm4ByteSwap<>+0(SB), Y5, Y5
 	VPXOR        160(SI), Y5, Y5
 	VMOVDQU      Y5, 160(DI)
-	VPSHUFB      sm4ByteSwap<>+0(SB), Y6, Y6
 	VPXOR        192(SI), Y6, Y6
 	VMOVDQU      Y6, 192(DI)
-	VPSHUFB      sm4ByteSwap<>+0(SB), Y11, Y11
 	VPXOR        224(SI), Y11, Y11
 	VMOVDQU      Y11, 224(DI)
 	ADDQ         $0x00000100, SI
@@ -5683,7 +5825,7 @@ loopctrSM4AESNI:
 	JMP          loopctrSM4AESNI
 
 lastbctrSM4AESNI:
-	// 9 to 15 blocks: the second set through the stack.
+	// 9 to 15 blocks: the second set is the last.
 	ADDQ        $0x00000080, SI
 	ADDQ        $0x00000080, DI
 	SUBQ        $0x00000080, CX
@@ -5696,23 +5838,60 @@ lastbctrSM4AESNI:
 	VPUNPCKLQDQ Y7, Y12, Y6
 	VPUNPCKHQDQ Y7, Y12, Y11
 	VPSHUFB     sm4ByteSwap<>+0(SB), Y4, Y4
-	VMOVDQU     Y4, (SP)
 	VPSHUFB     sm4ByteSwap<>+0(SB), Y5, Y5
-	VMOVDQU     Y5, 32(SP)
 	VPSHUFB     sm4ByteSwap<>+0(SB), Y6, Y6
-	VMOVDQU     Y6, 64(SP)
 	VPSHUFB     sm4ByteSwap<>+0(SB), Y11, Y11
-	VMOVDQU     Y11, 96(SP)
-	JMP         xorctrSM4AESNI
+	CMPQ        CX, $0x00000020
+	JB          lastbctrSM4AESNIpartial0
+	VPXOR       (SI), Y4, Y4
+	VMOVDQU     Y4, (DI)
+	CMPQ        CX, $0x00000040
+	JB          lastbctrSM4AESNIpartial1
+	VPXOR       32(SI), Y5, Y5
+	VMOVDQU     Y5, 32(DI)
+	CMPQ        CX, $0x00000060
+	JB          lastbctrSM4AESNIpartial2
+	VPXOR       64(SI), Y6, Y6
+	VMOVDQU     Y6, 64(DI)
+	CMPQ        CX, $0x00000080
+	JB          lastbctrSM4AESNIpartial3
+	VPXOR       96(SI), Y11, Y11
+	VMOVDQU     Y11, 96(DI)
+	JMP         donectrSM4AESNI
+
+lastbctrSM4AESNIpartial0:
+	VMOVDQU Y4, (SP)
+	JMP     xorctrSM4AESNI
+
+lastbctrSM4AESNIpartial1:
+	VMOVDQU Y5, (SP)
+	ADDQ    $0x00000020, SI
+	ADDQ    $0x00000020, DI
+	SUBQ    $0x00000020, CX
+	JMP     xorctrSM4AESNI
+
+lastbctrSM4AESNIpartial2:
+	VMOVDQU Y6, (SP)
+	ADDQ    $0x00000040, SI
+	ADDQ    $0x00000040, DI
+	SUBQ    $0x00000040, CX
+	JMP     xorctrSM4AESNI
+
+lastbctrSM4AESNIpartial3:
+	VMOVDQU Y11, (SP)
+	ADDQ    $0x00000060, SI
+	ADDQ    $0x00000060, DI
+	SUBQ    $0x00000060, CX
+	JMP     xorctrSM4AESNI
 
 onectrSM4AESNI:
 	TESTQ CX, CX
 	JZ    donectrSM4AESNI
 
-	// Up to 8 blocks: one set, all through the stack.
-	VMOVDQU      128(SP), Y0
-	VMOVDQU      160(SP), Y1
-	VMOVDQU      192(SP), Y2
+	// Up to 8 blocks: one set.
+	VMOVDQU      32(SP), Y0
+	VMOVDQU      64(SP), Y1
+	VMOVDQU      96(SP), Y2
 	VPADDD       sm4Lanes8<>+0(SB), Y15, Y3
 	VPADDD       sm4Step8<>+0(SB), Y15, Y15
 	VPBROADCASTD (AX), Y14
@@ -6876,13 +7055,50 @@ onectrSM4AESNI:
 	VPUNPCKLQDQ  Y3, Y9, Y2
 	VPUNPCKHQDQ  Y3, Y9, Y8
 	VPSHUFB      sm4ByteSwap<>+0(SB), Y0, Y0
-	VMOVDQU      Y0, (SP)
 	VPSHUFB      sm4ByteSwap<>+0(SB), Y1, Y1
-	VMOVDQU      Y1, 32(SP)
 	VPSHUFB      sm4ByteSwap<>+0(SB), Y2, Y2
-	VMOVDQU      Y2, 64(SP)
 	VPSHUFB      sm4ByteSwap<>+0(SB), Y8, Y8
-	VMOVDQU      Y8, 96(SP)
+	CMPQ         CX, $0x00000020
+	JB           onectrSM4AESNIpartial0
+	VPXOR        (SI), Y0, Y0
+	VMOVDQU      Y0, (DI)
+	CMPQ         CX, $0x00000040
+	JB           onectrSM4AESNIpartial1
+	VPXOR        32(SI), Y1, Y1
+	VMOVDQU      Y1, 32(DI)
+	CMPQ         CX, $0x00000060
+	JB           onectrSM4AESNIpartial2
+	VPXOR        64(SI), Y2, Y2
+	VMOVDQU      Y2, 64(DI)
+	CMPQ         CX, $0x00000080
+	JB           onectrSM4AESNIpartial3
+	VPXOR        96(SI), Y8, Y8
+	VMOVDQU      Y8, 96(DI)
+	JMP          donectrSM4AESNI
+
+onectrSM4AESNIpartial0:
+	VMOVDQU Y0, (SP)
+	JMP     xorctrSM4AESNI
+
+onectrSM4AESNIpartial1:
+	VMOVDQU Y1, (SP)
+	ADDQ    $0x00000020, SI
+	ADDQ    $0x00000020, DI
+	SUBQ    $0x00000020, CX
+	JMP     xorctrSM4AESNI
+
+onectrSM4AESNIpartial2:
+	VMOVDQU Y2, (SP)
+	ADDQ    $0x00000040, SI
+	ADDQ    $0x00000040, DI
+	SUBQ    $0x00000040, CX
+	JMP     xorctrSM4AESNI
+
+onectrSM4AESNIpartial3:
+	VMOVDQU Y8, (SP)
+	ADDQ    $0x00000060, SI
+	ADDQ    $0x00000060, DI
+	SUBQ    $0x00000060, CX
 
 xorctrSM4AESNI:
 	// XOR the remaining bytes with the keystream on the stack.
@@ -6928,9 +7144,6 @@ wipectrSM4AESNI:
 	// The keystream is as sensitive as the data: do not leave it on the stack.
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
-	VMOVDQU Y8, 32(SP)
-	VMOVDQU Y8, 64(SP)
-	VMOVDQU Y8, 96(SP)
 
 donectrSM4AESNI:
 	VZEROUPPER

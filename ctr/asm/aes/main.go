@@ -11,9 +11,9 @@
 // kernel makes them in general registers instead (see aesni for why). The
 // data is XORed into the last round key before AESENCLAST, which yields
 // keystream XOR data in the same instruction. The tail (less than one batch)
-// runs the smallest batch that covers it: half straight to the buffers and
-// the rest through a keystream on the stack that is wiped afterwards (no
-// masked stores: see gen.XORFromStack).
+// runs the smallest batch that covers it: every full register straight to
+// the buffers, the one partial register through a keystream on the stack
+// that is wiped afterwards (no masked stores: see gen.XORFromStack).
 //
 // Run by go generate in package ctr; the output is committed.
 package main
@@ -111,26 +111,6 @@ func tailDispatch(width int, sizes []int, prefix string) []string {
 	return labels
 }
 
-// tailOut finishes a tail batch of registers of width bytes each. The
-// dispatch chose the batch so that more than half of it holds data: the
-// first half runs the fused last round straight from src to dst (fused gets
-// the register, its data in src and its place in dst); the rest runs the
-// plain last round into the keystream area ks (last gets the register and
-// its place there), for XORFromStack to finish. src, dst and n are advanced
-// past the fused half.
-func tailOut(regs []VecPhysical, width int, ks Mem, fused func(x VecPhysical, in, out Mem), last func(x VecPhysical, ks Mem)) {
-	half := len(regs) / 2
-	for j, x := range regs[:half] {
-		fused(x, Mem{Base: src}.Offset(width*j), Mem{Base: dst}.Offset(width*j))
-	}
-	for j, x := range regs[half:] {
-		last(x, ks.Offset(width*j))
-	}
-	if half > 0 {
-		advanceBuffers(width * half)
-	}
-}
-
 // advanceBuffers moves src and dst on by the bytes just done.
 func advanceBuffers(bytes int) {
 	ADDQ(U32(bytes), src)
@@ -160,7 +140,7 @@ func vaes512() {
 	Doc("ctrAESVAES512 XORs n bytes of src with the AES-CTR keystream that starts",
 		"at counter (hi, lo) into dst: 4 blocks a zmm register, 32 blocks in flight.",
 		"It needs AVX-512 F/BW/VL and VAES; lo must not wrap within the call.")
-	ks := AllocLocal(64 * 4)
+	ks := AllocLocal(64)
 	loadArgs()
 
 	blocks := zmm[0:8]
@@ -218,18 +198,17 @@ func vaes512() {
 		regs := blocks[:g]
 		counters(regs)
 		middleRounds(regs, keyOp, enc, fmt.Sprintf("last512x%d", g))
-		tailOut(regs, 64, ks, func(x VecPhysical, in, out Mem) {
-			VPXORD(in, last, tmp)
+		gen.FinishTail(regs, 64, g/2, n, src, dst, func(j int, x VecPhysical) {
+			VPXORD(Mem{Base: src}.Offset(64*j), last, tmp)
 			VAESENCLAST(tmp, x, x)
-			VMOVDQU64(x, out)
-		}, func(x VecPhysical, m Mem) {
+			VMOVDQU64(x, Mem{Base: dst}.Offset(64*j))
+		}, func(x VecPhysical) {
 			VAESENCLAST(last, x, x)
-			VMOVDQU64(x, m)
-		})
-		JMP(LabelRef("xor512"))
+			VMOVDQU64(x, ks)
+		}, "xor512", "done512", fmt.Sprintf("tail512x%d", g))
 	}
 	Label("xor512")
-	gen.XORFromStack(ks, 64*4, n, src, dst, R9, R10, tmp, Z28, 64, "512")
+	gen.XORFromStack(ks, 64, n, src, dst, R9, R10, tmp, Z28, 64, "512")
 
 	Label("done512")
 	VZEROUPPER()
@@ -242,7 +221,7 @@ func vaes256() {
 	Doc("ctrAESVAES256 XORs n bytes of src with the AES-CTR keystream that starts",
 		"at counter (hi, lo) into dst: 2 blocks a ymm register, 16 blocks in flight.",
 		"It needs AVX2 and VAES (VEX encoding only, Y0-Y15); lo must not wrap within the call.")
-	ks := AllocLocal(32 * 4)
+	ks := AllocLocal(32)
 	loadArgs()
 
 	blocks := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7}
@@ -288,18 +267,17 @@ func vaes256() {
 		regs := blocks[:g]
 		counters(regs)
 		middleRounds(regs, keyOp, enc, fmt.Sprintf("last256x%d", g))
-		tailOut(regs, 32, ks, func(x VecPhysical, in, out Mem) {
-			VPXOR(in, last, tmp)
+		gen.FinishTail(regs, 32, g/2, n, src, dst, func(j int, x VecPhysical) {
+			VPXOR(Mem{Base: src}.Offset(32*j), last, tmp)
 			VAESENCLAST(tmp, x, x)
-			VMOVDQU(x, out)
-		}, func(x VecPhysical, m Mem) {
+			VMOVDQU(x, Mem{Base: dst}.Offset(32*j))
+		}, func(x VecPhysical) {
 			VAESENCLAST(last, x, x)
-			VMOVDQU(x, m)
-		})
-		JMP(LabelRef("xor256"))
+			VMOVDQU(x, ks)
+		}, "xor256", "done256", fmt.Sprintf("tail256x%d", g))
 	}
 	Label("xor256")
-	gen.XORFromStack(ks, 32*4, n, src, dst, R9, R10, tmp, tmp2, 32, "256")
+	gen.XORFromStack(ks, 32, n, src, dst, R9, R10, tmp, tmp2, 32, "256")
 
 	Label("done256")
 	VZEROUPPER()
@@ -312,7 +290,7 @@ func aesni() {
 	Doc("ctrAESNI XORs n bytes of src with the AES-CTR keystream that starts at",
 		fmt.Sprintf("counter (hi, lo) into dst: one block an xmm register, %d blocks in flight.", aesniBlocks),
 		"It needs AES-NI and SSSE3 only (legacy SSE encoding); lo must not wrap within the call.")
-	ks := AllocLocal(16 * (aesniBlocks - aesniBlocks/2))
+	ks := AllocLocal(16)
 	slots := AllocLocal(16 * aesniBlocks)
 	loadArgs()
 
@@ -402,19 +380,18 @@ func aesni() {
 			PUNPCKLQDQ(tmp, x)
 		}
 		middleRounds(regs, keyOp, enc, fmt.Sprintf("lastnix%d", g))
-		tailOut(regs, 16, ks, func(x VecPhysical, in, out Mem) {
-			MOVOU(in, tmp)
+		gen.FinishTail(regs, 16, g/2, n, src, dst, func(j int, x VecPhysical) {
+			MOVOU(Mem{Base: src}.Offset(16*j), tmp)
 			PXOR(last, tmp)
 			AESENCLAST(tmp, x)
-			MOVOU(x, out)
-		}, func(x VecPhysical, m Mem) {
+			MOVOU(x, Mem{Base: dst}.Offset(16*j))
+		}, func(x VecPhysical) {
 			AESENCLAST(last, x)
-			MOVOU(x, m)
-		})
-		JMP(LabelRef("xorni"))
+			MOVOU(x, ks)
+		}, "xorni", "doneni", fmt.Sprintf("tailnix%d", g))
 	}
 	Label("xorni")
-	gen.XORFromStack(ks, 16*(aesniBlocks-aesniBlocks/2), n, src, dst, R9, R10, tmp, tmp2, 16, "ni")
+	gen.XORFromStack(ks, 16, n, src, dst, R9, R10, tmp, tmp2, 16, "ni")
 
 	Label("doneni")
 	RET()

@@ -243,7 +243,7 @@ func gfni512() {
 		"at counter (hi, lo) into dst: 16 blocks a set, two sets in flight.",
 		"It needs AVX-512 F/BW/VL and GFNI; the low 32 bits of lo must not wrap",
 		"within the call.")
-	ks := AllocLocal(256)
+	ks := AllocLocal(64)
 	loadArgs()
 
 	a := set{x: [4]VecPhysical{Z0, Z1, Z2, Z3}, tmp: [3]VecPhysical{Z8, Z9, Z10}}
@@ -293,18 +293,30 @@ func gfni512() {
 		VPTERNLOGD(U8(0x96), u, v, t) // t = B<<<10 ^ B<<<18 ^ B<<<24
 		VPXORD(t, a0, a0)
 	}
-	// out XORs a set's keystream with the data at byte base of the batch,
-	// or, if toStack, writes it to ks for XORFromStack.
-	out := func(s set, base int, toStack bool) {
-		for k, o := range s.transpose() {
-			VPSHUFB(bswap, o, o)
-			if toStack {
-				VMOVDQU64(o, ks.Offset(64*k))
-				continue
-			}
+	// out XORs a set's keystream with the data at byte base of the batch.
+	// A last set is finished with finish instead: its full registers
+	// straight to dst, the partial one through the stack.
+	fused := func(base int) func(k int, o VecPhysical) {
+		return func(k int, o VecPhysical) {
 			VPXORD(Mem{Base: src}.Offset(base+64*k), o, o)
 			VMOVDQU64(o, Mem{Base: dst}.Offset(base+64*k))
 		}
+	}
+	swapped := func(s set) []VecPhysical {
+		outs := s.transpose()
+		for _, o := range outs {
+			VPSHUFB(bswap, o, o)
+		}
+		return outs[:]
+	}
+	out := func(s set, base int) {
+		for k, o := range swapped(s) {
+			fused(base)(k, o)
+		}
+	}
+	finish := func(s set, prefix string) {
+		gen.FinishTail(swapped(s), 64, 0, n, src, dst, fused(0),
+			func(o VecPhysical) { VMOVDQU64(o, ks) }, "xor512", "done512", prefix)
 	}
 
 	// One body serves whole batches and a last batch of 17 to 31 blocks,
@@ -317,31 +329,30 @@ func gfni512() {
 	counters(a)
 	counters(b)
 	rounds([]set{a, b}, nil, round)
-	out(a, 0, false)
+	out(a, 0)
 	CMPQ(n, U32(512))
 	JB(LabelRef("lastb512"))
-	out(b, 256, false)
+	out(b, 256)
 	ADDQ(U32(512), src)
 	ADDQ(U32(512), dst)
 	SUBQ(U32(512), n)
 	JMP(LabelRef("loop512"))
 	Label("lastb512")
-	Comment("17 to 31 blocks: the second set through the stack.")
+	Comment("17 to 31 blocks: the second set is the last.")
 	ADDQ(U32(256), src)
 	ADDQ(U32(256), dst)
 	SUBQ(U32(256), n)
-	out(b, 0, true)
-	JMP(LabelRef("xor512"))
+	finish(b, "lastb512")
 
 	Label("one512")
 	TESTQ(n, n)
 	JZ(LabelRef("done512"))
-	Comment("Up to 16 blocks: one set, all through the stack.")
+	Comment("Up to 16 blocks: one set.")
 	counters(a)
 	rounds([]set{a}, nil, round)
-	out(a, 0, true)
+	finish(a, "one512")
 	Label("xor512")
-	gen.XORFromStack(ks, 256, n, src, dst, R9, R10, Z8, Z9, 64, "512")
+	gen.XORFromStack(ks, 64, n, src, dst, R9, R10, Z8, Z9, 64, "512")
 
 	Label("done512")
 	VZEROUPPER()
@@ -362,7 +373,7 @@ func (k ymmKernel) emit() {
 	Doc(k.name+" XORs n bytes of src with the SM4-CTR keystream that starts",
 		"at counter (hi, lo) into dst: 8 blocks a set, two sets in flight.",
 		k.doc1, k.doc2)
-	ks := AllocLocal(128)
+	ks := AllocLocal(32)
 	words := AllocLocal(96) // W0, W1, W2 broadcast to 32 bytes each
 	loadArgs()
 
@@ -418,20 +429,32 @@ func (k ymmKernel) emit() {
 		VPXOR(v, u, u) // u = B<<<10 ^ B<<<18
 		VPXOR(u, a0, a0)
 	}
-	// out finishes a set: XORed into dst at base, or, if toStack, the
-	// keystream to ks for XORFromStack.
-	out := func(s set, base int, toStack bool) {
-		for j, o := range s.transpose() {
-			VPSHUFB(byteSwap(), o, o)
-			if toStack {
-				VMOVDQU(o, ks.Offset(32*j))
-				continue
-			}
+	// out XORs a set's keystream with the data at byte base; finish ends
+	// the last set: full registers straight to dst, the partial one through
+	// the stack.
+	fused := func(base int) func(j int, o VecPhysical) {
+		return func(j int, o VecPhysical) {
 			VPXOR(Mem{Base: src}.Offset(base+32*j), o, o)
 			VMOVDQU(o, Mem{Base: dst}.Offset(base+32*j))
 		}
 	}
+	swapped := func(s set) []VecPhysical {
+		outs := s.transpose()
+		for _, o := range outs {
+			VPSHUFB(byteSwap(), o, o)
+		}
+		return outs[:]
+	}
+	out := func(s set, base int) {
+		for j, o := range swapped(s) {
+			fused(base)(j, o)
+		}
+	}
 	sfx := k.name
+	finish := func(s set, prefix string) {
+		gen.FinishTail(swapped(s), 32, 0, n, src, dst, fused(0),
+			func(o VecPhysical) { VMOVDQU(o, ks) }, "xor"+sfx, "done"+sfx, prefix+sfx)
+	}
 
 	// One body serves whole batches and a last batch of 9 to 15 blocks,
 	// which differ only in how the second set is written; a last batch of
@@ -442,31 +465,30 @@ func (k ymmKernel) emit() {
 	counters(a)
 	counters(b)
 	rounds([]set{a, b}, perRound, round)
-	out(a, 0, false)
+	out(a, 0)
 	CMPQ(n, U32(256))
 	JB(LabelRef("lastb" + sfx))
-	out(b, 128, false)
+	out(b, 128)
 	ADDQ(U32(256), src)
 	ADDQ(U32(256), dst)
 	SUBQ(U32(256), n)
 	JMP(LabelRef("loop" + sfx))
 	Label("lastb" + sfx)
-	Comment("9 to 15 blocks: the second set through the stack.")
+	Comment("9 to 15 blocks: the second set is the last.")
 	ADDQ(U32(128), src)
 	ADDQ(U32(128), dst)
 	SUBQ(U32(128), n)
-	out(b, 0, true)
-	JMP(LabelRef("xor" + sfx))
+	finish(b, "lastb")
 
 	Label("one" + sfx)
 	TESTQ(n, n)
 	JZ(LabelRef("done" + sfx))
-	Comment("Up to 8 blocks: one set, all through the stack.")
+	Comment("Up to 8 blocks: one set.")
 	counters(a)
 	rounds([]set{a}, perRound, round)
-	out(a, 0, true)
+	finish(a, "one")
 	Label("xor" + sfx)
-	gen.XORFromStack(ks, 128, n, src, dst, R9, R10, Y8, Y9, 32, sfx)
+	gen.XORFromStack(ks, 32, n, src, dst, R9, R10, Y8, Y9, 32, sfx)
 
 	Label("done" + sfx)
 	VZEROUPPER()

@@ -144,3 +144,35 @@ func advance(src, dst, ptr, n GPPhysical, by int) {
 	ADDQ(U32(by), ptr)
 	SUBQ(U32(by), n)
 }
+
+// FinishTail writes the registers of a tail batch, each holding width bytes
+// of keystream for the data at src and dst. The first known of them are
+// full for certain; each later one is checked against the n remaining
+// bytes. A full register is XORed with the data straight into dst by
+// fused(j, x); the first partial one is written to the stack by
+// keystream(x), src, dst and n are advanced to it, and control goes to
+// xorLabel (XORFromStack with size = width). If every register is full,
+// control goes to doneLabel.
+func FinishTail(regs []VecPhysical, width, known int, n, src, dst GPPhysical,
+	fused func(j int, x VecPhysical), keystream func(x VecPhysical), xorLabel, doneLabel, prefix string) {
+	partial := func(j int) string { return fmt.Sprintf("%spartial%d", prefix, j) }
+	for j, x := range regs {
+		if j >= known {
+			CMPQ(n, U32(width*(j+1)))
+			JB(LabelRef(partial(j)))
+		}
+		fused(j, x)
+	}
+	JMP(LabelRef(doneLabel))
+	for j, x := range regs[known:] {
+		j += known
+		Label(partial(j))
+		keystream(x)
+		if j > 0 {
+			ADDQ(U32(width*j), src)
+			ADDQ(U32(width*j), dst)
+			SUBQ(U32(width*j), n)
+		}
+		JMP(LabelRef(xorLabel))
+	}
+}
