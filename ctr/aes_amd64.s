@@ -624,7 +624,7 @@ xor512:
 	// XOR the remaining bytes with the keystream on the stack.
 	LEAQ (SP), R9
 
-tail64512:
+tailvec512:
 	CMPQ      CX, $0x00000040
 	JB        tail8512
 	VMOVDQU64 (SI), Z8
@@ -632,20 +632,20 @@ tail64512:
 	VMOVDQU64 Z8, (DI)
 	ADDQ      $0x00000040, SI
 	ADDQ      $0x00000040, DI
-	ADDQ      $0x00000040, R9
 	SUBQ      $0x00000040, CX
-	JMP       tail64512
+	ADDQ      $0x00000040, R9
+	JMP       tailvec512
 
 tail8512:
-	CMPQ CX, $0x08
+	CMPQ CX, $0x00000008
 	JB   tail1512
 	MOVQ (SI), R10
 	XORQ (R9), R10
 	MOVQ R10, (DI)
 	ADDQ $0x00000008, SI
 	ADDQ $0x00000008, DI
-	ADDQ $0x00000008, R9
 	SUBQ $0x00000008, CX
+	ADDQ $0x00000008, R9
 	JMP  tail8512
 
 tail1512:
@@ -656,8 +656,8 @@ tail1512:
 	MOVB  R10, (DI)
 	ADDQ  $0x00000001, SI
 	ADDQ  $0x00000001, DI
-	ADDQ  $0x00000001, R9
 	SUBQ  $0x00000001, CX
+	ADDQ  $0x00000001, R9
 	JMP   tail1512
 
 wipe512:
@@ -1348,28 +1348,28 @@ xor256:
 	// XOR the remaining bytes with the keystream on the stack.
 	LEAQ (SP), R9
 
-tail32256:
-	CMPQ    CX, $0x20
+tailvec256:
+	CMPQ    CX, $0x00000020
 	JB      tail8256
 	VMOVDQU (SI), Y14
 	VPXOR   (R9), Y14, Y14
 	VMOVDQU Y14, (DI)
 	ADDQ    $0x00000020, SI
 	ADDQ    $0x00000020, DI
-	ADDQ    $0x00000020, R9
 	SUBQ    $0x00000020, CX
-	JMP     tail32256
+	ADDQ    $0x00000020, R9
+	JMP     tailvec256
 
 tail8256:
-	CMPQ CX, $0x08
+	CMPQ CX, $0x00000008
 	JB   tail1256
 	MOVQ (SI), R10
 	XORQ (R9), R10
 	MOVQ R10, (DI)
 	ADDQ $0x00000008, SI
 	ADDQ $0x00000008, DI
-	ADDQ $0x00000008, R9
 	SUBQ $0x00000008, CX
+	ADDQ $0x00000008, R9
 	JMP  tail8256
 
 tail1256:
@@ -1380,8 +1380,8 @@ tail1256:
 	MOVB  R10, (DI)
 	ADDQ  $0x00000001, SI
 	ADDQ  $0x00000001, DI
-	ADDQ  $0x00000001, R9
 	SUBQ  $0x00000001, CX
+	ADDQ  $0x00000001, R9
 	JMP   tail1256
 
 wipe256:
@@ -2666,8 +2666,8 @@ xorni:
 	// XOR the remaining bytes with the keystream on the stack.
 	LEAQ (SP), R9
 
-tail16ni:
-	CMPQ  CX, $0x10
+tailvecni:
+	CMPQ  CX, $0x00000010
 	JB    tail8ni
 	MOVOU (SI), X14
 	MOVOU (R9), X15
@@ -2675,20 +2675,20 @@ tail16ni:
 	MOVOU X14, (DI)
 	ADDQ  $0x00000010, SI
 	ADDQ  $0x00000010, DI
-	ADDQ  $0x00000010, R9
 	SUBQ  $0x00000010, CX
-	JMP   tail16ni
+	ADDQ  $0x00000010, R9
+	JMP   tailvecni
 
 tail8ni:
-	CMPQ CX, $0x08
+	CMPQ CX, $0x00000008
 	JB   tail1ni
 	MOVQ (SI), R10
 	XORQ (R9), R10
 	MOVQ R10, (DI)
 	ADDQ $0x00000008, SI
 	ADDQ $0x00000008, DI
-	ADDQ $0x00000008, R9
 	SUBQ $0x00000008, CX
+	ADDQ $0x00000008, R9
 	JMP  tail8ni
 
 tail1ni:
@@ -2699,8 +2699,8 @@ tail1ni:
 	MOVB  R10, (DI)
 	ADDQ  $0x00000001, SI
 	ADDQ  $0x00000001, DI
-	ADDQ  $0x00000001, R9
 	SUBQ  $0x00000001, CX
+	ADDQ  $0x00000001, R9
 	JMP   tail1ni
 
 wipeni:

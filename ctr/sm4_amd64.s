@@ -822,13 +822,13 @@ loop512:
 	VPSHUFB           Z16, Z1, Z1
 	VPSHUFB           Z16, Z2, Z2
 	VPSHUFB           Z16, Z8, Z8
-	VPXORD            (SI), Z0, Z0
+	VPXORQ            (SI), Z0, Z0
 	VMOVDQU64         Z0, (DI)
-	VPXORD            64(SI), Z1, Z1
+	VPXORQ            64(SI), Z1, Z1
 	VMOVDQU64         Z1, 64(DI)
-	VPXORD            128(SI), Z2, Z2
+	VPXORQ            128(SI), Z2, Z2
 	VMOVDQU64         Z2, 128(DI)
-	VPXORD            192(SI), Z8, Z8
+	VPXORQ            192(SI), Z8, Z8
 	VMOVDQU64         Z8, 192(DI)
 	CMPQ              CX, $0x00000200
 	JB                lastb512
@@ -844,13 +844,13 @@ loop512:
 	VPSHUFB           Z16, Z5, Z5
 	VPSHUFB           Z16, Z6, Z6
 	VPSHUFB           Z16, Z11, Z11
-	VPXORD            256(SI), Z4, Z4
+	VPXORQ            256(SI), Z4, Z4
 	VMOVDQU64         Z4, 256(DI)
-	VPXORD            320(SI), Z5, Z5
+	VPXORQ            320(SI), Z5, Z5
 	VMOVDQU64         Z5, 320(DI)
-	VPXORD            384(SI), Z6, Z6
+	VPXORQ            384(SI), Z6, Z6
 	VMOVDQU64         Z6, 384(DI)
-	VPXORD            448(SI), Z11, Z11
+	VPXORQ            448(SI), Z11, Z11
 	VMOVDQU64         Z11, 448(DI)
 	ADDQ              $0x00000200, SI
 	ADDQ              $0x00000200, DI
@@ -876,19 +876,19 @@ lastb512:
 	VPSHUFB     Z16, Z11, Z11
 	CMPQ        CX, $0x00000040
 	JB          lastb512partial0
-	VPXORD      (SI), Z4, Z4
+	VPXORQ      (SI), Z4, Z4
 	VMOVDQU64   Z4, (DI)
 	CMPQ        CX, $0x00000080
 	JB          lastb512partial1
-	VPXORD      64(SI), Z5, Z5
+	VPXORQ      64(SI), Z5, Z5
 	VMOVDQU64   Z5, 64(DI)
 	CMPQ        CX, $0x000000c0
 	JB          lastb512partial2
-	VPXORD      128(SI), Z6, Z6
+	VPXORQ      128(SI), Z6, Z6
 	VMOVDQU64   Z6, 128(DI)
 	CMPQ        CX, $0x00000100
 	JB          lastb512partial3
-	VPXORD      192(SI), Z11, Z11
+	VPXORQ      192(SI), Z11, Z11
 	VMOVDQU64   Z11, 192(DI)
 	JMP         done512
 
@@ -1325,19 +1325,19 @@ one512:
 	VPSHUFB           Z16, Z8, Z8
 	CMPQ              CX, $0x00000040
 	JB                one512partial0
-	VPXORD            (SI), Z0, Z0
+	VPXORQ            (SI), Z0, Z0
 	VMOVDQU64         Z0, (DI)
 	CMPQ              CX, $0x00000080
 	JB                one512partial1
-	VPXORD            64(SI), Z1, Z1
+	VPXORQ            64(SI), Z1, Z1
 	VMOVDQU64         Z1, 64(DI)
 	CMPQ              CX, $0x000000c0
 	JB                one512partial2
-	VPXORD            128(SI), Z2, Z2
+	VPXORQ            128(SI), Z2, Z2
 	VMOVDQU64         Z2, 128(DI)
 	CMPQ              CX, $0x00000100
 	JB                one512partial3
-	VPXORD            192(SI), Z8, Z8
+	VPXORQ            192(SI), Z8, Z8
 	VMOVDQU64         Z8, 192(DI)
 	JMP               done512
 
@@ -1369,7 +1369,7 @@ xor512:
 	// XOR the remaining bytes with the keystream on the stack.
 	LEAQ (SP), R9
 
-tail64512:
+tailvec512:
 	CMPQ      CX, $0x00000040
 	JB        tail8512
 	VMOVDQU64 (SI), Z8
@@ -1377,20 +1377,20 @@ tail64512:
 	VMOVDQU64 Z8, (DI)
 	ADDQ      $0x00000040, SI
 	ADDQ      $0x00000040, DI
-	ADDQ      $0x00000040, R9
 	SUBQ      $0x00000040, CX
-	JMP       tail64512
+	ADDQ      $0x00000040, R9
+	JMP       tailvec512
 
 tail8512:
-	CMPQ CX, $0x08
+	CMPQ CX, $0x00000008
 	JB   tail1512
 	MOVQ (SI), R10
 	XORQ (R9), R10
 	MOVQ R10, (DI)
 	ADDQ $0x00000008, SI
 	ADDQ $0x00000008, DI
-	ADDQ $0x00000008, R9
 	SUBQ $0x00000008, CX
+	ADDQ $0x00000008, R9
 	JMP  tail8512
 
 tail1512:
@@ -1401,8 +1401,8 @@ tail1512:
 	MOVB  R10, (DI)
 	ADDQ  $0x00000001, SI
 	ADDQ  $0x00000001, DI
-	ADDQ  $0x00000001, R9
 	SUBQ  $0x00000001, CX
+	ADDQ  $0x00000001, R9
 	JMP   tail1512
 
 wipe512:
@@ -3297,28 +3297,28 @@ xorctrSM4GFNI256:
 	// XOR the remaining bytes with the keystream on the stack.
 	LEAQ (SP), R9
 
-tail32ctrSM4GFNI256:
-	CMPQ    CX, $0x20
+tailvecctrSM4GFNI256:
+	CMPQ    CX, $0x00000020
 	JB      tail8ctrSM4GFNI256
 	VMOVDQU (SI), Y8
 	VPXOR   (R9), Y8, Y8
 	VMOVDQU Y8, (DI)
 	ADDQ    $0x00000020, SI
 	ADDQ    $0x00000020, DI
-	ADDQ    $0x00000020, R9
 	SUBQ    $0x00000020, CX
-	JMP     tail32ctrSM4GFNI256
+	ADDQ    $0x00000020, R9
+	JMP     tailvecctrSM4GFNI256
 
 tail8ctrSM4GFNI256:
-	CMPQ CX, $0x08
+	CMPQ CX, $0x00000008
 	JB   tail1ctrSM4GFNI256
 	MOVQ (SI), R10
 	XORQ (R9), R10
 	MOVQ R10, (DI)
 	ADDQ $0x00000008, SI
 	ADDQ $0x00000008, DI
-	ADDQ $0x00000008, R9
 	SUBQ $0x00000008, CX
+	ADDQ $0x00000008, R9
 	JMP  tail8ctrSM4GFNI256
 
 tail1ctrSM4GFNI256:
@@ -3329,8 +3329,8 @@ tail1ctrSM4GFNI256:
 	MOVB  R10, (DI)
 	ADDQ  $0x00000001, SI
 	ADDQ  $0x00000001, DI
-	ADDQ  $0x00000001, R9
 	SUBQ  $0x00000001, CX
+	ADDQ  $0x00000001, R9
 	JMP   tail1ctrSM4GFNI256
 
 wipectrSM4GFNI256:
@@ -7104,28 +7104,28 @@ xorctrSM4AESNI:
 	// XOR the remaining bytes with the keystream on the stack.
 	LEAQ (SP), R9
 
-tail32ctrSM4AESNI:
-	CMPQ    CX, $0x20
+tailvecctrSM4AESNI:
+	CMPQ    CX, $0x00000020
 	JB      tail8ctrSM4AESNI
 	VMOVDQU (SI), Y8
 	VPXOR   (R9), Y8, Y8
 	VMOVDQU Y8, (DI)
 	ADDQ    $0x00000020, SI
 	ADDQ    $0x00000020, DI
-	ADDQ    $0x00000020, R9
 	SUBQ    $0x00000020, CX
-	JMP     tail32ctrSM4AESNI
+	ADDQ    $0x00000020, R9
+	JMP     tailvecctrSM4AESNI
 
 tail8ctrSM4AESNI:
-	CMPQ CX, $0x08
+	CMPQ CX, $0x00000008
 	JB   tail1ctrSM4AESNI
 	MOVQ (SI), R10
 	XORQ (R9), R10
 	MOVQ R10, (DI)
 	ADDQ $0x00000008, SI
 	ADDQ $0x00000008, DI
-	ADDQ $0x00000008, R9
 	SUBQ $0x00000008, CX
+	ADDQ $0x00000008, R9
 	JMP  tail8ctrSM4AESNI
 
 tail1ctrSM4AESNI:
@@ -7136,8 +7136,8 @@ tail1ctrSM4AESNI:
 	MOVB  R10, (DI)
 	ADDQ  $0x00000001, SI
 	ADDQ  $0x00000001, DI
-	ADDQ  $0x00000001, R9
 	SUBQ  $0x00000001, CX
+	ADDQ  $0x00000001, R9
 	JMP   tail1ctrSM4AESNI
 
 wipectrSM4AESNI:

@@ -38,11 +38,6 @@ type Stream struct {
 	pos    uint64
 	method Method
 	kern   kernelID
-	// carryBits is how far the kernels carry the counter: a call is split
-	// where the low carryBits bits of the counter wrap. The AES kernels
-	// add to the low 64 bits; the SM4 kernels keep three of the four
-	// counter words fixed and add to the last.
-	carryBits uint8
 }
 
 // New returns a Stream for method m with the given key and IV. The key must
@@ -71,10 +66,8 @@ func New(m Method, key, iv []byte) (*Stream, error) {
 	case AES128CTR, AES192CTR, AES256CTR:
 		expandAESKey(key, &s.rk)
 		s.rounds = aesRounds(len(key))
-		s.carryBits = 64
 	case SM4CTR:
 		expandSM4Key(key, &s.rk)
-		s.carryBits = 32
 	}
 	return s, nil
 }
@@ -149,9 +142,8 @@ func (s *Stream) xorSerial(dst, src []byte, offset uint64) {
 	}
 	for len(src) > 0 {
 		n := len(src)
-		// Kernels carry the counter within its low carryBits bits only, so
-		// a range whose counters would carry out of them is split there.
-		// A full 2^64 blocks of room is more than any slice.
+		// Kernels carry the counter only so far (see counterRoom), so a
+		// range whose counters would carry further is split there.
 		if room := s.counterRoom(lo); room < uint64(n+15)/16 {
 			n = int(room) * 16
 		}
@@ -161,11 +153,13 @@ func (s *Stream) xorSerial(dst, src []byte, offset uint64) {
 	}
 }
 
-// counterRoom returns how many blocks from counter low half lo the kernel
-// can run before its counter would carry out of the low carryBits bits,
-// or MaxUint64 for "more than any slice".
+// counterRoom returns how many blocks from counter low half lo a kernel
+// can run before its counter would carry too far, or MaxUint64 for "more
+// than any slice". The AES kernels add to the low 64 bits of the counter;
+// the SM4 kernels keep three of its four 32-bit words fixed and add to the
+// last.
 func (s *Stream) counterRoom(lo uint64) uint64 {
-	if s.carryBits == 32 {
+	if s.method == SM4CTR {
 		return 1<<32 - lo&(1<<32-1)
 	}
 	if lo == 0 {
@@ -194,14 +188,12 @@ func inexactOverlap(x, y []byte) bool {
 	return xs < ys+uintptr(len(y)) && ys < xs+uintptr(len(x))
 }
 
-// xorBlocksGeneric runs the portable kernel of the Stream's method.
+// xorBlocksGeneric runs the portable kernel of the Stream's cipher
+// (Plaintext never gets here: xorSerial copies it).
 func xorBlocksGeneric(s *Stream, dst, src []byte, hi, lo uint64) {
-	switch s.method {
-	case AES128CTR, AES192CTR, AES256CTR:
-		xorAESGeneric(&s.rk, s.rounds, dst, src, hi, lo)
-	case SM4CTR:
+	if s.method == SM4CTR {
 		xorSM4Generic(&s.rk, dst, src, hi, lo)
-	default:
-		copy(dst, src)
+		return
 	}
+	xorAESGeneric(&s.rk, s.rounds, dst, src, hi, lo)
 }

@@ -111,13 +111,6 @@ func tailDispatch(width int, sizes []int, prefix string) []string {
 	return labels
 }
 
-// advanceBuffers moves src and dst on by the bytes just done.
-func advanceBuffers(bytes int) {
-	ADDQ(U32(bytes), src)
-	ADDQ(U32(bytes), dst)
-	SUBQ(U32(bytes), n)
-}
-
 // batchLoop emits the main loop: body encrypts one batch of batch bytes,
 // as long as that many remain. It falls through to the tail, at label
 // "tail"+suffix, which jumps to "done"+suffix when nothing remains.
@@ -126,7 +119,7 @@ func batchLoop(suffix string, batch int, body func()) {
 	CMPQ(n, U32(batch))
 	JB(LabelRef("tail" + suffix))
 	body()
-	advanceBuffers(batch)
+	gen.Advance(src, dst, n, batch)
 	JMP(LabelRef("loop" + suffix))
 
 	Label("tail" + suffix)
@@ -350,7 +343,7 @@ func aesni() {
 		AESENCLAST(tmp, x)
 		MOVOU(x, Mem{Base: dst}.Offset(16*j))
 	}
-	advanceBuffers(batch)
+	gen.Advance(src, dst, n, batch)
 	ADDQ(U32(len(blocks)), R8)
 	CMPQ(n, U32(batch))
 	JAE(LabelRef("loopni"))

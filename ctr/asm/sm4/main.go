@@ -24,6 +24,7 @@ package main
 
 import (
 	"fmt"
+	"sync"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -112,19 +113,19 @@ func dwordShuffle(perm [4]byte) [16]byte {
 
 // Constants, each defined on first use.
 var (
-	byteSwap = memo(func() Mem { return bytes16("sm4ByteSwap", dwordShuffle([4]byte{3, 2, 1, 0}), 2) })
-	rotl8    = memo(func() Mem { return bytes16("sm4Rotl8", dwordShuffle([4]byte{3, 0, 1, 2}), 2) })
-	rotl16   = memo(func() Mem { return bytes16("sm4Rotl16", dwordShuffle([4]byte{2, 3, 0, 1}), 2) })
-	rotl24   = memo(func() Mem { return bytes16("sm4Rotl24", dwordShuffle([4]byte{1, 2, 3, 0}), 2) })
-	gfniM1   = memo(func() Mem { return qwordConst("sm4GFNIPre", gf256.GFNIMatrix(gfniPre.M)) })
-	gfniM2   = memo(func() Mem { return qwordConst("sm4GFNIPost", gf256.GFNIMatrix(gfniPost.M)) })
-	nibbles  = memo(func() Mem {
+	byteSwap = sync.OnceValue(func() Mem { return bytes16("sm4ByteSwap", dwordShuffle([4]byte{3, 2, 1, 0}), 2) })
+	rotl8    = sync.OnceValue(func() Mem { return bytes16("sm4Rotl8", dwordShuffle([4]byte{3, 0, 1, 2}), 2) })
+	rotl16   = sync.OnceValue(func() Mem { return bytes16("sm4Rotl16", dwordShuffle([4]byte{2, 3, 0, 1}), 2) })
+	rotl24   = sync.OnceValue(func() Mem { return bytes16("sm4Rotl24", dwordShuffle([4]byte{1, 2, 3, 0}), 2) })
+	gfniM1   = sync.OnceValue(func() Mem { return qwordConst("sm4GFNIPre", gf256.GFNIMatrix(gfniPre.M)) })
+	gfniM2   = sync.OnceValue(func() Mem { return qwordConst("sm4GFNIPost", gf256.GFNIMatrix(gfniPost.M)) })
+	nibbles  = sync.OnceValue(func() Mem {
 		return bytes16("sm4LowNibbles", [16]byte{15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15}, 2)
 	})
-	zero128 = memo(func() Mem { return bytes16("sm4Zero", [16]byte{}, 1) })
+	zero128 = sync.OnceValue(func() Mem { return bytes16("sm4Zero", [16]byte{}, 1) })
 	// invShiftRows undoes AESENCLAST's ShiftRows, so that its SubBytes
 	// acts on each byte where it is: byte r+4c takes byte r+4((c-r) mod 4).
-	invShiftRows = memo(func() Mem {
+	invShiftRows = sync.OnceValue(func() Mem {
 		var p [16]byte
 		for r := range 4 {
 			for c := range 4 {
@@ -133,22 +134,11 @@ var (
 		}
 		return bytes16("sm4InvShiftRows", p, 2)
 	})
-	lanes8         = memo(func() Mem { return dwordConst("sm4Lanes8", laneOrder(8)) })
-	step8          = memo(func() Mem { return dwordConst("sm4Step8", []uint32{8, 8, 8, 8, 8, 8, 8, 8}) })
+	lanes8         = sync.OnceValue(func() Mem { return dwordConst("sm4Lanes8", laneOrder(8)) })
+	step8          = sync.OnceValue(func() Mem { return dwordConst("sm4Step8", []uint32{8, 8, 8, 8, 8, 8, 8, 8}) })
 	preLo, preHi   = nibbleTable("sm4PreLo", aesPre, false), nibbleTable("sm4PreHi", aesPre, true)
 	postLo, postHi = nibbleTable("sm4PostLo", aesPost, false), nibbleTable("sm4PostHi", aesPost, true)
 )
-
-func memo(f func() Mem) func() Mem {
-	var m *Mem
-	return func() Mem {
-		if m == nil {
-			v := f()
-			m = &v
-		}
-		return *m
-	}
-}
 
 func qwordConst(name string, q uint64) Mem {
 	m := GLOBL(name, NOPTR|RODATA)
@@ -159,7 +149,7 @@ func qwordConst(name string, q uint64) Mem {
 }
 
 func nibbleTable(name string, a gf256.Affine, high bool) func() Mem {
-	return memo(func() Mem {
+	return sync.OnceValue(func() Mem {
 		lo, hi := gf256.NibbleTables(a)
 		if high {
 			return bytes16(name, hi, 2)
@@ -236,6 +226,87 @@ func roundWords(s set, i int) (a0, x1, x2, x3 VecPhysical) {
 	return s.x[i%4], s.x[(i+1)%4], s.x[(i+2)%4], s.x[(i+3)%4]
 }
 
+// A kernel is what the SM4 kernels differ in; emitLoop lays out the loop
+// they share. Each register holds width bytes, so a set is four registers
+// of width/4 blocks.
+type kernel struct {
+	suffix   string // makes the labels unique
+	width    int    // 64 (zmm) or 32 (ymm)
+	a, b     set
+	bswap    Op  // the per-word byte swap mask, in a register or memory
+	ks       Mem // room for one register of keystream
+	counters func(s set)
+	perRound func(i int) // nil, or run once before each round
+	round    func(s set, i int)
+}
+
+// emitLoop emits the main loop and the tail. One body serves whole batches
+// and a last batch of more than one set, which differ only in how the
+// second set is written; a last batch of one set or less runs one set. The
+// rounds are the bulk of the code, so each exists once per set count.
+func (k kernel) emitLoop() {
+	setBytes := 4 * k.width
+	blocks := setBytes / 16
+	l := func(name string) string { return name + k.suffix }
+	// swapped transposes a set into blocks with the words' bytes in memory
+	// order.
+	swapped := func(s set) []VecPhysical {
+		outs := s.transpose()
+		for _, o := range outs {
+			VPSHUFB(k.bswap, o, o)
+		}
+		return outs[:]
+	}
+	fused := func(base int) func(j int, o VecPhysical) {
+		return func(j int, o VecPhysical) {
+			gen.XORMem(k.width, Mem{Base: src}.Offset(base+k.width*j), o, nil)
+			gen.StoreVec(k.width, o, Mem{Base: dst}.Offset(base+k.width*j))
+		}
+	}
+	out := func(s set, base int) {
+		for j, o := range swapped(s) {
+			fused(base)(j, o)
+		}
+	}
+	// finish ends the last set: full registers straight to dst, the
+	// partial one through the stack.
+	finish := func(s set, prefix string) {
+		gen.FinishTail(swapped(s), k.width, 0, n, src, dst, fused(0),
+			func(o VecPhysical) { gen.StoreVec(k.width, o, k.ks) }, l("xor"), l("done"), l(prefix))
+	}
+
+	Label(l("loop"))
+	CMPQ(n, U32(setBytes))
+	JBE(LabelRef(l("one")))
+	k.counters(k.a)
+	k.counters(k.b)
+	rounds([]set{k.a, k.b}, k.perRound, k.round)
+	out(k.a, 0)
+	CMPQ(n, U32(2*setBytes))
+	JB(LabelRef(l("lastb")))
+	out(k.b, setBytes)
+	gen.Advance(src, dst, n, 2*setBytes)
+	JMP(LabelRef(l("loop")))
+	Label(l("lastb"))
+	Commentf("%d to %d blocks: the second set is the last.", blocks+1, 2*blocks-1)
+	gen.Advance(src, dst, n, setBytes)
+	finish(k.b, "lastb")
+
+	Label(l("one"))
+	TESTQ(n, n)
+	JZ(LabelRef(l("done")))
+	Commentf("Up to %d blocks: one set.", blocks)
+	k.counters(k.a)
+	rounds([]set{k.a}, k.perRound, k.round)
+	finish(k.a, "one")
+	Label(l("xor"))
+	gen.XORFromStack(k.ks, k.width, n, src, dst, R9, R10, k.a.tmp[0], k.a.tmp[1], k.width, k.suffix)
+
+	Label(l("done"))
+	VZEROUPPER()
+	RET()
+}
+
 func gfni512() {
 	TEXT("ctrSM4GFNI512", NOSPLIT, signature)
 	Pragma("noescape")
@@ -293,70 +364,8 @@ func gfni512() {
 		VPTERNLOGD(U8(0x96), u, v, t) // t = B<<<10 ^ B<<<18 ^ B<<<24
 		VPXORD(t, a0, a0)
 	}
-	// out XORs a set's keystream with the data at byte base of the batch.
-	// A last set is finished with finish instead: its full registers
-	// straight to dst, the partial one through the stack.
-	fused := func(base int) func(k int, o VecPhysical) {
-		return func(k int, o VecPhysical) {
-			VPXORD(Mem{Base: src}.Offset(base+64*k), o, o)
-			VMOVDQU64(o, Mem{Base: dst}.Offset(base+64*k))
-		}
-	}
-	swapped := func(s set) []VecPhysical {
-		outs := s.transpose()
-		for _, o := range outs {
-			VPSHUFB(bswap, o, o)
-		}
-		return outs[:]
-	}
-	out := func(s set, base int) {
-		for k, o := range swapped(s) {
-			fused(base)(k, o)
-		}
-	}
-	finish := func(s set, prefix string) {
-		gen.FinishTail(swapped(s), 64, 0, n, src, dst, fused(0),
-			func(o VecPhysical) { VMOVDQU64(o, ks) }, "xor512", "done512", prefix)
-	}
-
-	// One body serves whole batches and a last batch of 17 to 31 blocks,
-	// which differ only in how the second set is written; a last batch of
-	// up to 16 blocks runs one set. The rounds are the bulk of the code, so
-	// each exists once per set count.
-	Label("loop512")
-	CMPQ(n, U32(256))
-	JBE(LabelRef("one512"))
-	counters(a)
-	counters(b)
-	rounds([]set{a, b}, nil, round)
-	out(a, 0)
-	CMPQ(n, U32(512))
-	JB(LabelRef("lastb512"))
-	out(b, 256)
-	ADDQ(U32(512), src)
-	ADDQ(U32(512), dst)
-	SUBQ(U32(512), n)
-	JMP(LabelRef("loop512"))
-	Label("lastb512")
-	Comment("17 to 31 blocks: the second set is the last.")
-	ADDQ(U32(256), src)
-	ADDQ(U32(256), dst)
-	SUBQ(U32(256), n)
-	finish(b, "lastb512")
-
-	Label("one512")
-	TESTQ(n, n)
-	JZ(LabelRef("done512"))
-	Comment("Up to 16 blocks: one set.")
-	counters(a)
-	rounds([]set{a}, nil, round)
-	finish(a, "one512")
-	Label("xor512")
-	gen.XORFromStack(ks, 64, n, src, dst, R9, R10, Z8, Z9, 64, "512")
-
-	Label("done512")
-	VZEROUPPER()
-	RET()
+	kernel{suffix: "512", width: 64, a: a, b: b, bswap: bswap, ks: ks,
+		counters: counters, round: round}.emitLoop()
 }
 
 // ymmKernel holds what the two ymm kernels share: eight blocks a set, two
@@ -429,70 +438,8 @@ func (k ymmKernel) emit() {
 		VPXOR(v, u, u) // u = B<<<10 ^ B<<<18
 		VPXOR(u, a0, a0)
 	}
-	// out XORs a set's keystream with the data at byte base; finish ends
-	// the last set: full registers straight to dst, the partial one through
-	// the stack.
-	fused := func(base int) func(j int, o VecPhysical) {
-		return func(j int, o VecPhysical) {
-			VPXOR(Mem{Base: src}.Offset(base+32*j), o, o)
-			VMOVDQU(o, Mem{Base: dst}.Offset(base+32*j))
-		}
-	}
-	swapped := func(s set) []VecPhysical {
-		outs := s.transpose()
-		for _, o := range outs {
-			VPSHUFB(byteSwap(), o, o)
-		}
-		return outs[:]
-	}
-	out := func(s set, base int) {
-		for j, o := range swapped(s) {
-			fused(base)(j, o)
-		}
-	}
-	sfx := k.name
-	finish := func(s set, prefix string) {
-		gen.FinishTail(swapped(s), 32, 0, n, src, dst, fused(0),
-			func(o VecPhysical) { VMOVDQU(o, ks) }, "xor"+sfx, "done"+sfx, prefix+sfx)
-	}
-
-	// One body serves whole batches and a last batch of 9 to 15 blocks,
-	// which differ only in how the second set is written; a last batch of
-	// up to 8 blocks runs one set.
-	Label("loop" + sfx)
-	CMPQ(n, U32(128))
-	JBE(LabelRef("one" + sfx))
-	counters(a)
-	counters(b)
-	rounds([]set{a, b}, perRound, round)
-	out(a, 0)
-	CMPQ(n, U32(256))
-	JB(LabelRef("lastb" + sfx))
-	out(b, 128)
-	ADDQ(U32(256), src)
-	ADDQ(U32(256), dst)
-	SUBQ(U32(256), n)
-	JMP(LabelRef("loop" + sfx))
-	Label("lastb" + sfx)
-	Comment("9 to 15 blocks: the second set is the last.")
-	ADDQ(U32(128), src)
-	ADDQ(U32(128), dst)
-	SUBQ(U32(128), n)
-	finish(b, "lastb")
-
-	Label("one" + sfx)
-	TESTQ(n, n)
-	JZ(LabelRef("done" + sfx))
-	Comment("Up to 8 blocks: one set.")
-	counters(a)
-	rounds([]set{a}, perRound, round)
-	finish(a, "one")
-	Label("xor" + sfx)
-	gen.XORFromStack(ks, 32, n, src, dst, R9, R10, Y8, Y9, 32, sfx)
-
-	Label("done" + sfx)
-	VZEROUPPER()
-	RET()
+	kernel{suffix: k.name, width: 32, a: a, b: b, bswap: byteSwap(), ks: ks,
+		counters: counters, perRound: perRound, round: round}.emitLoop()
 }
 
 func gfni256() {

@@ -53,13 +53,73 @@ func Step(n int) Mem {
 
 var steps = map[int]Mem{}
 
+// Vector moves and XORs by width in bytes: 16 (legacy SSE, for CPUs with
+// AES-NI but maybe no AVX), 32 (AVX2, VEX encoding), 64 (AVX-512).
+
+// LoadVec loads width bytes at m into x.
+func LoadVec(width int, m Mem, x VecPhysical) {
+	switch width {
+	case 64:
+		VMOVDQU64(m, x)
+	case 32:
+		VMOVDQU(m, x)
+	default:
+		MOVOU(m, x)
+	}
+}
+
+// StoreVec stores x's width bytes at m.
+func StoreVec(width int, x VecPhysical, m Mem) {
+	switch width {
+	case 64:
+		VMOVDQU64(x, m)
+	case 32:
+		VMOVDQU(x, m)
+	default:
+		MOVOU(x, m)
+	}
+}
+
+// Zero clears x.
+func Zero(width int, x VecPhysical) {
+	switch width {
+	case 64:
+		VPXORQ(x, x, x)
+	case 32:
+		VPXOR(x, x, x)
+	default:
+		PXOR(x, x)
+	}
+}
+
+// XORMem sets x ^= the width bytes at m. SSE's PXOR wants an aligned memory
+// operand, so at width 16 m is loaded into tmp first; wider forms take any
+// address and leave tmp alone (it may be nil).
+func XORMem(width int, m Mem, x, tmp VecPhysical) {
+	switch width {
+	case 64:
+		VPXORQ(m, x, x)
+	case 32:
+		VPXOR(m, x, x)
+	default:
+		MOVOU(m, tmp)
+		PXOR(tmp, x)
+	}
+}
+
+// Advance moves src and dst on by bytes and takes bytes off n.
+func Advance(src, dst, n GPPhysical, bytes int) {
+	ADDQ(U32(bytes), src)
+	ADDQ(U32(bytes), dst)
+	SUBQ(U32(bytes), n)
+}
+
 // XORFromStack XORs n bytes (n in a register, less than the keystream held
 // at ks) from src into dst, taking the keystream from ks, then overwrites
 // the keystream with zeros (size bytes). It advances src, dst and the
-// scratch registers. wide is the widest chunk it may use: 64 with AVX-512,
-// 32 with AVX, 16 with SSE only. tmp and tmp2 are vector registers of that
-// width, gp a spare general register, ptr a spare register for the
-// keystream pointer.
+// scratch registers. wide is the widest chunk it may use (see LoadVec). tmp
+// and tmp2 are vector registers of that width, gp a spare general
+// register, ptr a spare register for the keystream pointer.
 //
 // Kernels finish through the stack rather than with masked loads and
 // stores: on Zen 4 a masked access whose masked-off bytes lie in the next
@@ -69,44 +129,26 @@ func XORFromStack(ks Mem, size int, n, src, dst, ptr, gp GPPhysical, tmp, tmp2 V
 	Comment("XOR the remaining bytes with the keystream on the stack.")
 	LEAQ(ks, ptr)
 	l := func(s string) string { return s + suffix }
-	if wide == 64 {
-		Label(l("tail64"))
-		CMPQ(n, U32(64))
-		JB(LabelRef(l("tail8")))
-		VMOVDQU64(Mem{Base: src}, tmp)
-		VPXORQ(Mem{Base: ptr}, tmp, tmp)
-		VMOVDQU64(tmp, Mem{Base: dst})
-		advance(src, dst, ptr, n, 64)
-		JMP(LabelRef(l("tail64")))
-	} else if wide == 32 {
-		Label(l("tail32"))
-		CMPQ(n, Imm(32))
-		JB(LabelRef(l("tail8")))
-		VMOVDQU(Mem{Base: src}, tmp)
-		VPXOR(Mem{Base: ptr}, tmp, tmp)
-		VMOVDQU(tmp, Mem{Base: dst})
-		advance(src, dst, ptr, n, 32)
-		JMP(LabelRef(l("tail32")))
-	} else {
-		Label(l("tail16"))
-		CMPQ(n, Imm(16))
-		JB(LabelRef(l("tail8")))
-		MOVOU(Mem{Base: src}, tmp)
-		// SSE's PXOR wants an aligned memory operand; the frame is
-		// only 8-byte aligned, so load the keystream first.
-		MOVOU(Mem{Base: ptr}, tmp2)
-		PXOR(tmp2, tmp)
-		MOVOU(tmp, Mem{Base: dst})
-		advance(src, dst, ptr, n, 16)
-		JMP(LabelRef(l("tail16")))
+	advance := func(by int) {
+		Advance(src, dst, n, by)
+		ADDQ(U32(by), ptr)
 	}
+	Label(l("tailvec"))
+	CMPQ(n, U32(wide))
+	JB(LabelRef(l("tail8")))
+	LoadVec(wide, Mem{Base: src}, tmp)
+	XORMem(wide, Mem{Base: ptr}, tmp, tmp2)
+	StoreVec(wide, tmp, Mem{Base: dst})
+	advance(wide)
+	JMP(LabelRef(l("tailvec")))
+
 	Label(l("tail8"))
-	CMPQ(n, Imm(8))
+	CMPQ(n, U32(8))
 	JB(LabelRef(l("tail1")))
 	MOVQ(Mem{Base: src}, gp)
 	XORQ(Mem{Base: ptr}, gp)
 	MOVQ(gp, Mem{Base: dst})
-	advance(src, dst, ptr, n, 8)
+	advance(8)
 	JMP(LabelRef(l("tail8")))
 	Label(l("tail1"))
 	TESTQ(n, n)
@@ -114,35 +156,15 @@ func XORFromStack(ks Mem, size int, n, src, dst, ptr, gp GPPhysical, tmp, tmp2 V
 	MOVB(Mem{Base: src}, gp.As8())
 	XORB(Mem{Base: ptr}, gp.As8())
 	MOVB(gp.As8(), Mem{Base: dst})
-	advance(src, dst, ptr, n, 1)
+	advance(1)
 	JMP(LabelRef(l("tail1")))
 
 	Label(l("wipe"))
 	Comment("The keystream is as sensitive as the data: do not leave it on the stack.")
-	switch wide {
-	case 64:
-		VPXORQ(tmp, tmp, tmp)
-		for off := 0; off < size; off += 64 {
-			VMOVDQU64(tmp, ks.Offset(off))
-		}
-	case 32:
-		VPXOR(tmp, tmp, tmp)
-		for off := 0; off < size; off += 32 {
-			VMOVDQU(tmp, ks.Offset(off))
-		}
-	default:
-		PXOR(tmp, tmp)
-		for off := 0; off < size; off += 16 {
-			MOVOU(tmp, ks.Offset(off))
-		}
+	Zero(wide, tmp)
+	for off := 0; off < size; off += wide {
+		StoreVec(wide, tmp, ks.Offset(off))
 	}
-}
-
-func advance(src, dst, ptr, n GPPhysical, by int) {
-	ADDQ(U32(by), src)
-	ADDQ(U32(by), dst)
-	ADDQ(U32(by), ptr)
-	SUBQ(U32(by), n)
 }
 
 // FinishTail writes the registers of a tail batch, each holding width bytes
@@ -169,9 +191,7 @@ func FinishTail(regs []VecPhysical, width, known int, n, src, dst GPPhysical,
 		Label(partial(j))
 		keystream(x)
 		if j > 0 {
-			ADDQ(U32(width*j), src)
-			ADDQ(U32(width*j), dst)
-			SUBQ(U32(width*j), n)
+			Advance(src, dst, n, width*j)
 		}
 		JMP(LabelRef(xorLabel))
 	}
