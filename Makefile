@@ -49,6 +49,9 @@ check-generate: generate
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAESCTR$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzSM4CTR$$' -fuzztime $(FUZZTIME) ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzSealedBlob$$' -fuzztime $(FUZZTIME) ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzKeyringFile$$' -fuzztime $(FUZZTIME) ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzKeyringPayload$$' -fuzztime $(FUZZTIME) ./keyenv
 
 lint:
 	test -z "$$(gofmt -l . | tee /dev/stderr)"

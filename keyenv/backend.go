@@ -1,0 +1,137 @@
+package keyenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Backend is a master key: it seals and unseals small secrets (the key
+// dictionary) under a label that says what is sealed. Implementations in
+// this package are safe for concurrent use.
+type Backend interface {
+	// Kind is the backend's type.
+	Kind() Kind
+	// ID identifies the master key without revealing it: the key file's
+	// path, the KMS key id and region, the keyring path and key name.
+	ID() string
+	// Secure reports whether the backend protects what it seals
+	// (false only for plaintext).
+	Secure() bool
+	// Seal returns a sealed blob holding secret, bound to label.
+	Seal(ctx context.Context, label string, secret []byte) ([]byte, error)
+	// Unseal opens a blob sealed under label. A blob sealed by another
+	// master key gives an error wrapping ErrWrongMasterKey; an altered blob
+	// ErrCorruptBlob; a blob sealed under another label ErrWrongLabel.
+	Unseal(ctx context.Context, label string, blob []byte) (*Secret, error)
+	// Close releases the backend's key material. Using the backend
+	// afterwards is an error.
+	Close() error
+}
+
+// keySource is what differs between the encrypting backends: where the
+// 256-bit sealing key comes from, and what a blob records to find it again.
+type keySource interface {
+	kind() Kind
+	id() string
+	// sealingKey returns the key to seal under and the key reference to
+	// store in the blob.
+	sealingKey(ctx context.Context, label string) (key *Secret, ref []byte, err error)
+	// unsealingKey finds the key a blob's reference names; a reference to
+	// a key this source does not hold wraps ErrWrongMasterKey.
+	unsealingKey(ctx context.Context, label string, ref []byte) (*Secret, error)
+	close() error
+}
+
+// envelope turns a keySource into a Backend: the blob format and GCM are
+// the same for every encrypting backend.
+type envelope struct {
+	src keySource
+}
+
+var errClosed = errors.New("keyenv: backend is closed")
+
+func (e *envelope) Kind() Kind   { return e.src.kind() }
+func (e *envelope) ID() string   { return e.src.id() }
+func (e *envelope) Secure() bool { return true }
+func (e *envelope) Close() error { return e.src.close() }
+
+func (e *envelope) Seal(ctx context.Context, label string, secret []byte) ([]byte, error) {
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("keyenv: %s: nothing to seal", e.ID())
+	}
+	if err := checkLabel(label); err != nil {
+		return nil, err
+	}
+	key, ref, err := e.src.sealingKey(ctx, label)
+	if err != nil {
+		return nil, err
+	}
+	defer key.Release()
+	blob, err := sealGCM(e.Kind(), label, ref, key.Bytes(), secret)
+	if err != nil {
+		return nil, fmt.Errorf("keyenv: %s: %w", e.ID(), err)
+	}
+	return blob, nil
+}
+
+func (e *envelope) Unseal(ctx context.Context, label string, blob []byte) (*Secret, error) {
+	sb, err := parseFor(e, label, blob)
+	if err != nil {
+		return nil, err
+	}
+	key, err := e.src.unsealingKey(ctx, label, sb.KeyRef)
+	if err != nil {
+		return nil, err
+	}
+	defer key.Release()
+	s, err := openGCM(sb, key.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("keyenv: %s: %w", e.ID(), err)
+	}
+	return s, nil
+}
+
+// parseFor parses blob and checks it was sealed by b's kind under label.
+func parseFor(b Backend, label string, blob []byte) (*SealedBlob, error) {
+	sb, err := ParseSealedBlob(blob)
+	if err != nil {
+		return nil, err
+	}
+	if sb.Kind != b.Kind() {
+		return nil, fmt.Errorf("keyenv: %s: %w: %w (the blob was sealed by a %s master key)",
+			b.ID(), ErrWrongMasterKey, ErrWrongBackend, sb.Kind)
+	}
+	if sb.Label != label {
+		return nil, fmt.Errorf("keyenv: %s: %w: sealed as %q, opened as %q", b.ID(), ErrWrongLabel, sb.Label, label)
+	}
+	return sb, nil
+}
+
+// Plaintext returns the plaintext backend: blobs hold the secret as it is.
+// It is only allowed while the data method is plaintext (see
+// CheckSecure); its blobs are what a later master key takes over through
+// previous-master-key when encryption is turned on.
+func Plaintext() Backend { return plaintextBackend{} }
+
+type plaintextBackend struct{}
+
+func (plaintextBackend) Kind() Kind   { return KindPlaintext }
+func (plaintextBackend) ID() string   { return "plaintext" }
+func (plaintextBackend) Secure() bool { return false }
+func (plaintextBackend) Close() error { return nil }
+
+func (plaintextBackend) Seal(_ context.Context, label string, secret []byte) ([]byte, error) {
+	if len(secret) == 0 {
+		return nil, errors.New("keyenv: plaintext: nothing to seal")
+	}
+	return sealPlain(label, secret)
+}
+
+func (p plaintextBackend) Unseal(_ context.Context, label string, blob []byte) (*Secret, error) {
+	sb, err := parseFor(p, label, blob)
+	if err != nil {
+		return nil, err
+	}
+	return openPlain(sb)
+}

@@ -1,0 +1,161 @@
+package keyenv
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atrest/atrest/ctr"
+)
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(`
+[server]
+addr = "0.0.0.0:20160"   # other sections are the engine's business
+
+[security]
+ca-path = ""
+
+[security.encryption]
+data-encryption-method = "sm4-ctr"
+data-key-rotation-period = "7d"
+enable-file-dictionary-log = false
+file-dictionary-rewrite-threshold = 5000
+
+[security.encryption.master-key]
+type = "kms"
+key-id = "0987dcba-09fe-87dc-65ba-ab0987654321"
+region = "us-west-2"
+endpoint = "https://kms.us-west-2.amazonaws.com"
+vendor = "aws"
+
+[security.encryption.previous-master-key]
+type = "file"
+path = "/path/to/key/file"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		DataEncryptionMethod:           ctr.SM4CTR,
+		DataKeyRotationPeriod:          168 * time.Hour,
+		EnableFileDictionaryLog:        false,
+		FileDictionaryRewriteThreshold: 5000,
+		MasterKey: MasterKeyConfig{Type: KindKMS, KeyID: "0987dcba-09fe-87dc-65ba-ab0987654321",
+			Region: "us-west-2", Endpoint: "https://kms.us-west-2.amazonaws.com", Vendor: "aws"},
+		PreviousMasterKey: &MasterKeyConfig{Type: KindFile, Path: "/path/to/key/file"},
+	}
+	if c.PreviousMasterKey == nil || *c.PreviousMasterKey != *want.PreviousMasterKey {
+		t.Fatalf("previous master key %+v", c.PreviousMasterKey)
+	}
+	c.PreviousMasterKey, want.PreviousMasterKey = nil, nil
+	if c != want {
+		t.Fatalf("got  %+v\nwant %+v", c, want)
+	}
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	for _, doc := range []string{"", "[security]\n", "[security.encryption]\n"} {
+		c, err := ParseConfig([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != DefaultConfig() {
+			t.Errorf("%q: %+v", doc, c)
+		}
+	}
+	d := DefaultConfig()
+	if d.DataEncryptionMethod != ctr.Plaintext || d.DataKeyRotationPeriod != 7*24*time.Hour ||
+		!d.EnableFileDictionaryLog || d.MasterKey.Type != KindPlaintext || d.PreviousMasterKey != nil {
+		t.Errorf("defaults %+v", d)
+	}
+	c, err := ParseConfig([]byte("[security.encryption.master-key]\ntype = \"keyring\"\npath = \"/k\"\nkey-id = \"tikv\"\npassword-file = \"/pw\"\n"))
+	if err != nil || c.MasterKey != (MasterKeyConfig{Type: KindKeyring, Path: "/k", KeyID: "tikv", PasswordFile: "/pw"}) {
+		t.Fatalf("keyring: %+v %v", c.MasterKey, err)
+	}
+}
+
+// Every bad configuration is an ErrConfig error naming the key and, where
+// there is one, the value.
+func TestParseConfigErrors(t *testing.T) {
+	const sec = "[security.encryption]\n"
+	const mk = "[security.encryption.master-key]\n"
+	for _, tt := range []struct {
+		name, doc string
+		says      []string
+	}{
+		{"unknown key", sec + "data-encryption-mehtod = \"aes128-ctr\"\n", []string{"security.encryption.data-encryption-mehtod", "unknown key"}},
+		{"unknown method", sec + "data-encryption-method = \"aes512-ctr\"\n", []string{"data-encryption-method", `"aes512-ctr"`, "aes128-ctr, aes192-ctr"}},
+		{"method type", sec + "data-encryption-method = 128\n", []string{"data-encryption-method = 128", "string"}},
+		{"bad duration", sec + "data-key-rotation-period = \"7 days\"\n", []string{"data-key-rotation-period", `"7 days"`}},
+		{"duration unit", sec + "data-key-rotation-period = \"7w\"\n", []string{"data-key-rotation-period", `"7w"`, "unknown unit"}},
+		{"duration no unit", sec + "data-key-rotation-period = \"168\"\n", []string{"data-key-rotation-period", "missing unit"}},
+		{"duration zero", sec + "data-key-rotation-period = \"0s\"\n", []string{"data-key-rotation-period", "longer than zero"}},
+		{"duration type", sec + "data-key-rotation-period = 168\n", []string{"data-key-rotation-period = 168", "string"}},
+		{"bool type", sec + "enable-file-dictionary-log = \"yes\"\n", []string{"enable-file-dictionary-log", `"yes"`}},
+		{"threshold type", sec + "file-dictionary-rewrite-threshold = \"many\"\n", []string{"file-dictionary-rewrite-threshold", `"many"`}},
+		{"threshold zero", sec + "file-dictionary-rewrite-threshold = 0\n", []string{"file-dictionary-rewrite-threshold = 0"}},
+		{"master key not a table", sec + "master-key = \"file\"\n", []string{"master-key", "table"}},
+		{"master key type missing", mk + "path = \"/k\"\n", []string{"master-key.type is missing"}},
+		{"master key type unknown", mk + "type = \"hsm\"\n", []string{"master-key.type", `"hsm"`}},
+		{"master key type type", mk + "type = 1\n", []string{"master-key.type = 1"}},
+		{"file without path", mk + "type = \"file\"\n", []string{"master-key.path is missing"}},
+		{"file with region", mk + "type = \"file\"\npath = \"/k\"\nregion = \"x\"\n", []string{"master-key.region", "not a key of a file master key"}},
+		{"kms without region", mk + "type = \"kms\"\nkey-id = \"k\"\n", []string{"master-key.region is missing"}},
+		{"kms vendor", mk + "type = \"kms\"\nkey-id = \"k\"\nregion = \"r\"\nvendor = \"gcp\"\n", []string{"master-key.vendor", `"gcp"`}},
+		{"kms empty key id", mk + "type = \"kms\"\nkey-id = \"\"\nregion = \"r\"\n", []string{"master-key.key-id", "empty"}},
+		{"plaintext with path", mk + "type = \"plaintext\"\npath = \"/k\"\n", []string{"master-key.path", "plaintext"}},
+		{"keyring without password", mk + "type = \"keyring\"\npath = \"/k\"\nkey-id = \"n\"\n", []string{"master-key", "password-env", "password-file"}},
+		{"keyring with both passwords", mk + "type = \"keyring\"\npath = \"/k\"\nkey-id = \"n\"\npassword-env = \"A\"\npassword-file = \"/p\"\n", []string{"exactly one"}},
+		{"keyring password on command line", mk + "type = \"keyring\"\npath = \"/k\"\nkey-id = \"n\"\npassword = \"hunter2\"\n", []string{"master-key.password", "not a key"}},
+		{"previous unknown key", "[security.encryption.previous-master-key]\ntype = \"file\"\npath = \"/k\"\nkeyid = \"x\"\n", []string{"previous-master-key.keyid"}},
+		{"toml syntax", sec + "data-encryption-method = \n", []string{"toml"}},
+		{"encryption not a table", "[security]\nencryption = 1\n", []string{"security.encryption = 1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.doc))
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("%v, want ErrConfig", err)
+			}
+			for _, s := range tt.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"168h", 168 * time.Hour, true},
+		{"7d", 168 * time.Hour, true},
+		{"1d12h", 36 * time.Hour, true},
+		{"1.5h", 90 * time.Minute, true},
+		{"90m", 90 * time.Minute, true},
+		{"30s", 30 * time.Second, true},
+		{"250ms", 250 * time.Millisecond, true},
+		{"1h30m15s", time.Hour + 30*time.Minute + 15*time.Second, true},
+		{" 7d ", 168 * time.Hour, true},
+		{"0s", 0, true},
+		{"", 0, false},
+		{"7", 0, false},
+		{"d", 0, false},
+		{"7days", 0, false},
+		{"7D", 0, false},
+		{"-7d", 0, false},
+		{"1..5h", 0, false},
+		{"7d 1h", 0, false},
+		{"99999999999999d", 0, false},
+	} {
+		got, err := ParseDuration(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,18 @@
+// Package keyenv is atrest's key layer: envelope encryption of small secrets
+// (the key dictionary that holds the data keys) under a master key the
+// operator owns.
+//
+// A master key comes from a Backend: a hex key file, AWS KMS, a
+// password-protected keyring file, or plaintext (allowed only while the data
+// method is plaintext). Every backend seals with AES-256-GCM under a fresh
+// random nonce, in one versioned blob format that binds what is sealed (its
+// label) and the format version as associated data, so a blob cannot be
+// swapped for another's. MasterKeys adds TiKV's previous-master-key fallback
+// and master-key rotation.
+//
+// Key bytes never leave locked memory that is excluded from core dumps
+// (see Secret), and no error or identity string contains them.
+//
+// The configuration is the [security.encryption] section of a TiKV
+// configuration file; see ParseConfig.
+package keyenv

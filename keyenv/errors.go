@@ -1,0 +1,77 @@
+package keyenv
+
+import "errors"
+
+// Sentinel errors. Every error this package returns wraps at most a few of
+// these with context (which backend, which file, which field), and none
+// contains key bytes. Test for them with errors.Is.
+var (
+	// ErrWrongMasterKey means the master key is not the one the blob was
+	// sealed under: another key file, another KMS key, a keyring without
+	// that key version. Only this error makes MasterKeys try the previous
+	// master key.
+	ErrWrongMasterKey = errors.New("wrong master key")
+
+	// ErrBothMasterKeysFailed means neither the master key nor the previous
+	// master key opened a blob; the error names both backends.
+	ErrBothMasterKeysFailed = errors.New("neither the master key nor the previous master key opens the sealed data")
+
+	// ErrInsecureMasterKey means encryption is on but the master key is
+	// absent or plaintext.
+	ErrInsecureMasterKey = errors.New("master key is absent or insecure")
+
+	// ErrResealFailed means a blob opened with the previous master key could
+	// not be sealed again under the current one.
+	ErrResealFailed = errors.New("cannot reseal under the current master key")
+
+	// ErrKMSUnreachable means KMS could not be reached or did not answer in
+	// time, after retries: network errors, timeouts, 5xx and throttling.
+	ErrKMSUnreachable = errors.New("KMS unreachable")
+
+	// ErrKMSKeyNotFound means KMS does not know the configured key id.
+	ErrKMSKeyNotFound = errors.New("KMS key not found")
+
+	// ErrKMSAccessDenied means KMS refused the request: bad credentials, a
+	// signature for another region, a disabled key or a missing permission.
+	ErrKMSAccessDenied = errors.New("KMS refused the request")
+
+	// ErrBadKeyFile means a master-key file is missing, unreadable or not
+	// exactly 64 hex characters and a newline.
+	ErrBadKeyFile = errors.New("bad master key file")
+
+	// ErrCorruptBlob means a sealed blob is malformed or fails
+	// authentication under the right master key (it was altered).
+	ErrCorruptBlob = errors.New("sealed blob is corrupt")
+
+	// ErrWrongLabel means a blob was sealed for something else than the
+	// caller is opening (a blob moved to another context).
+	ErrWrongLabel = errors.New("sealed blob belongs to another context")
+
+	// ErrUnknownVersion means a sealed blob or keyring file has a format
+	// version this build does not know.
+	ErrUnknownVersion = errors.New("unknown format version")
+
+	// ErrWrongBackend means a blob was sealed by another kind of backend
+	// (a KMS blob given to a key-file backend, say).
+	ErrWrongBackend = errors.New("sealed by another kind of master key")
+
+	// ErrBadKeyring means a keyring file is malformed, has been altered, or
+	// asks for key-derivation parameters beyond the configured limits.
+	ErrBadKeyring = errors.New("bad keyring file")
+
+	// ErrWrongPassword means the keyring password does not open the keyring.
+	ErrWrongPassword = errors.New("wrong keyring password")
+
+	// ErrKeyringKeyNotFound means the keyring has no key of that name.
+	ErrKeyringKeyNotFound = errors.New("no such key in the keyring")
+
+	// ErrKeyringKeyExists means AddKey was asked for a name already present.
+	ErrKeyringKeyExists = errors.New("key already exists in the keyring")
+
+	// ErrNoPassword means a keyring password source is unset or empty.
+	ErrNoPassword = errors.New("no keyring password")
+
+	// ErrConfig means the configuration is invalid; the message names the
+	// key and the value.
+	ErrConfig = errors.New("invalid encryption configuration")
+)

@@ -1,0 +1,313 @@
+package keyenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atrest/atrest/internal/kmstest"
+)
+
+const (
+	testRegion = "us-west-2"
+	testAKID   = "AKIDATRESTTEST"
+	testSecret = "atrest-test-secret-access-key"
+)
+
+// kmsEnv starts a KMS-compatible server and points the SDK's default
+// credential chain at static test credentials, with nothing else (no
+// shared files, no instance metadata) in reach.
+func kmsEnv(t *testing.T) *kmstest.Server {
+	t.Helper()
+	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", testAKID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testSecret)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent/atrest-test")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/atrest-test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return srv
+}
+
+// fastKMS keeps retries real but short.
+var fastKMS = []Option{WithKMSAttempts(3), WithKMSTimeouts(5*time.Second, 300*time.Millisecond), WithKMSMaxBackoff(5 * time.Millisecond)}
+
+func openKMS(t *testing.T, srv *kmstest.Server, keyID, region string) Backend {
+	t.Helper()
+	b, err := OpenKMS(context.Background(), KMSConfig{KeyID: keyID, Region: region, Endpoint: srv.URL}, fastKMS...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestKMSRoundTrip(t *testing.T) {
+	srv := kmsEnv(t)
+	id := srv.CreateKey()
+	srv.CreateAlias("alias/atrest", id)
+	secret := []byte("key dictionary under KMS")
+	for _, ref := range []string{id, srv.ARN(id), "alias/atrest"} {
+		b := openKMS(t, srv, ref, testRegion)
+		if b.Kind() != KindKMS || !b.Secure() || !strings.Contains(b.ID(), ref) || !strings.Contains(b.ID(), testRegion) {
+			t.Fatalf("kind %v secure %v id %q", b.Kind(), b.Secure(), b.ID())
+		}
+		gen, dec := srv.Calls("GenerateDataKey"), srv.Calls("Decrypt")
+		blob := mustSeal(t, b, "key-dictionary", secret)
+		mustUnseal(t, b, "key-dictionary", blob, secret)
+		if srv.Calls("GenerateDataKey") != gen+1 || srv.Calls("Decrypt") != dec+1 {
+			t.Fatalf("%s: %d GenerateDataKey and %d Decrypt calls for one seal and one unseal",
+				ref, srv.Calls("GenerateDataKey")-gen, srv.Calls("Decrypt")-dec)
+		}
+		if bytes.Contains(blob, secret) {
+			t.Fatal("secret visible in the blob")
+		}
+	}
+	if srv.SignatureFailures() != 0 {
+		t.Fatalf("%d requests failed SigV4 checks", srv.SignatureFailures())
+	}
+}
+
+// A blob sealed under another KMS key is the wrong master key, so the
+// previous master key is tried, opens it and the blob is resealed.
+func TestKMSWrongKeyFallsBackToPrevious(t *testing.T) {
+	srv := kmsEnv(t)
+	oldKey := openKMS(t, srv, srv.CreateKey(), testRegion)
+	newKey := openKMS(t, srv, srv.CreateKey(), testRegion)
+	blob := mustSeal(t, oldKey, "key-dictionary", []byte("dict"))
+
+	_, err := newKey.Unseal(context.Background(), "key-dictionary", blob)
+	wantErr(t, err, ErrWrongMasterKey)
+
+	m := &MasterKeys{Current: newKey, Previous: oldKey}
+	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
+	if err != nil || resealed == nil {
+		t.Fatalf("fallback: %v", err)
+	}
+	s.Release()
+	mustUnseal(t, newKey, "key-dictionary", resealed, []byte("dict"))
+
+	// Both wrong: another stranger key.
+	stranger := openKMS(t, srv, srv.CreateKey(), testRegion)
+	m = &MasterKeys{Current: stranger, Previous: oldKey}
+	_, _, err = m.Unseal(context.Background(), "key-dictionary", resealed)
+	wantErr(t, err, ErrBothMasterKeysFailed, ErrWrongMasterKey)
+}
+
+func TestKMSTamperedBlob(t *testing.T) {
+	srv := kmsEnv(t)
+	b := openKMS(t, srv, srv.CreateKey(), testRegion)
+	blob := mustSeal(t, b, "key-dictionary", []byte("dict"))
+	sb, _ := ParseSealedBlob(blob)
+	refStart := len(sb.header) - len(sb.KeyRef)
+	// A flip in the KMS ciphertext: KMS cannot decrypt it, which looks to
+	// KMS like another key's blob.
+	bad := bytes.Clone(blob)
+	bad[refStart+len(sb.KeyRef)/2] ^= 0x10
+	_, err := b.Unseal(context.Background(), "key-dictionary", bad)
+	wantErr(t, err, ErrWrongMasterKey)
+	// A flip in the sealed body: the data key opens, authentication fails.
+	bad = bytes.Clone(blob)
+	bad[len(bad)-3] ^= 0x01
+	_, err = b.Unseal(context.Background(), "key-dictionary", bad)
+	wantErr(t, err, ErrCorruptBlob)
+	// Moved to another label: refused before KMS is asked.
+	calls := srv.Calls("Decrypt")
+	_, err = b.Unseal(context.Background(), "transfer-key", blob)
+	wantErr(t, err, ErrWrongLabel)
+	if srv.Calls("Decrypt") != calls {
+		t.Fatal("asked KMS to decrypt a blob of another label")
+	}
+	// The label is in KMS's encryption context too: a forged header label
+	// does not get the data key out of KMS.
+	forged := bytes.Replace(blob, []byte("key-dictionary"), []byte("key-dictionarz"), 1)
+	_, err = b.Unseal(context.Background(), "key-dictionarz", forged)
+	wantErr(t, err, ErrWrongMasterKey)
+}
+
+func TestKMSUnknownKey(t *testing.T) {
+	srv := kmsEnv(t)
+	b := openKMS(t, srv, "00000000-1111-2222-3333-444444444444", testRegion)
+	_, err := b.Seal(context.Background(), "l", []byte("s"))
+	wantErr(t, err, ErrKMSKeyNotFound)
+	if !strings.Contains(err.Error(), "00000000-1111-2222-3333-444444444444") {
+		t.Errorf("error %q does not name the key", err)
+	}
+}
+
+// Throttling, 5xx and timeouts are retried a bounded number of times,
+// then fail with ErrKMSUnreachable, never with ErrWrongMasterKey.
+func TestKMSFaults(t *testing.T) {
+	srv := kmsEnv(t)
+	b := openKMS(t, srv, srv.CreateKey(), testRegion)
+	for _, tt := range []struct {
+		name  string
+		fault kmstest.Fault
+		n     int
+		ok    bool
+		calls int
+		says  string
+	}{
+		{"throttled twice, then served", kmstest.FaultThrottle, 2, true, 3, ""},
+		{"500 once, then served", kmstest.FaultInternal, 1, true, 2, ""},
+		{"503 twice, then served", kmstest.FaultUnavailable, 2, true, 3, ""},
+		{"timeout once, then served", kmstest.FaultTimeout, 1, true, 2, ""},
+		{"always throttled", kmstest.FaultThrottle, -1, false, 3, "ThrottlingException"},
+		{"always 500", kmstest.FaultInternal, -1, false, 3, "KMSInternalException"},
+		{"always 503", kmstest.FaultUnavailable, -1, false, 3, "after 3 attempts"},
+		{"always timing out", kmstest.FaultTimeout, -1, false, 3, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.InjectFaults(tt.fault, tt.n)
+			defer srv.InjectFaults(kmstest.FaultNone, 0)
+			before := srv.Calls("GenerateDataKey")
+			start := time.Now()
+			blob, err := b.Seal(context.Background(), "l", []byte("s"))
+			took := time.Since(start)
+			if calls := srv.Calls("GenerateDataKey") - before; calls != tt.calls {
+				t.Errorf("%d attempts, want %d", calls, tt.calls)
+			}
+			if took > 3*time.Second {
+				t.Errorf("took %v: retries are not bounded", took)
+			}
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("not retried: %v", err)
+				}
+				srv.InjectFaults(kmstest.FaultNone, 0)
+				mustUnseal(t, b, "l", blob, []byte("s"))
+				return
+			}
+			wantErr(t, err, ErrKMSUnreachable)
+			if errors.Is(err, ErrWrongMasterKey) {
+				t.Fatal("an unreachable KMS reported as a wrong master key")
+			}
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("error %q does not say %q", err, tt.says)
+			}
+		})
+	}
+}
+
+// The whole-call timeout bounds a call however many attempts are left.
+func TestKMSCallTimeout(t *testing.T) {
+	srv := kmsEnv(t)
+	id := srv.CreateKey()
+	b, err := OpenKMS(context.Background(), KMSConfig{KeyID: id, Region: testRegion, Endpoint: srv.URL},
+		WithKMSAttempts(10), WithKMSTimeouts(400*time.Millisecond, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFaults(kmstest.FaultTimeout, -1)
+	defer srv.InjectFaults(kmstest.FaultNone, 0)
+	start := time.Now()
+	_, err = b.Seal(context.Background(), "l", []byte("s"))
+	wantErr(t, err, ErrKMSUnreachable)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("a 400 ms call took %v", took)
+	}
+}
+
+// An unreachable KMS is not a wrong master key: MasterKeys does not fall
+// back to the previous key, and the error says what happened.
+func TestKMSUnreachable(t *testing.T) {
+	kmsEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	b, err := OpenKMS(context.Background(), KMSConfig{KeyID: "k", Region: testRegion, Endpoint: dead}, fastKMS...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := newFileBackend(t)
+	blob := mustSeal(t, file, "l", []byte("s"))
+	// The blob is a file blob, so KMS is not even asked: wrong master key.
+	_, err = b.Unseal(context.Background(), "l", blob)
+	wantErr(t, err, ErrWrongMasterKey)
+	// A KMS blob with KMS down: unreachable, and no fallback.
+	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
+	defer srv.Close()
+	live := openKMS(t, srv, srv.CreateKey(), testRegion)
+	kmsBlob := mustSeal(t, live, "l", []byte("s"))
+	m := &MasterKeys{Current: b, Previous: file}
+	_, _, err = m.Unseal(context.Background(), "l", kmsBlob)
+	wantErr(t, err, ErrKMSUnreachable)
+	if errors.Is(err, ErrBothMasterKeysFailed) {
+		t.Fatal("fell back to the previous key because KMS was down")
+	}
+	_, err = b.Seal(context.Background(), "l", []byte("s"))
+	wantErr(t, err, ErrKMSUnreachable)
+}
+
+// Requests are SigV4-signed for the configured region: a backend
+// configured for another region, or with the wrong secret, is refused
+// with its own error.
+func TestKMSSignatureAndRegion(t *testing.T) {
+	srv := kmsEnv(t)
+	id := srv.CreateKey()
+	other := openKMS(t, srv, id, "eu-central-1")
+	_, err := other.Seal(context.Background(), "l", []byte("s"))
+	wantErr(t, err, ErrKMSAccessDenied)
+	if srv.SignatureFailures() == 0 {
+		t.Fatal("the server did not see a bad signature")
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+	wrong := openKMS(t, srv, id, testRegion)
+	_, err = wrong.Seal(context.Background(), "l", []byte("s"))
+	wantErr(t, err, ErrKMSAccessDenied)
+}
+
+// The reseal failing: the previous master key opens the blob but KMS, the
+// current one, cannot seal it again.
+func TestKMSResealFails(t *testing.T) {
+	srv := kmsEnv(t)
+	current := openKMS(t, srv, srv.CreateKey(), testRegion)
+	previous, _ := newFileBackend(t)
+	blob := mustSeal(t, previous, "key-dictionary", []byte("dict"))
+	srv.InjectFaults(kmstest.FaultInternal, -1)
+	defer srv.InjectFaults(kmstest.FaultNone, 0)
+	m := &MasterKeys{Current: current, Previous: previous}
+	_, _, err := m.Unseal(context.Background(), "key-dictionary", blob)
+	wantErr(t, err, ErrResealFailed, ErrKMSUnreachable)
+}
+
+func TestKMSFromConfig(t *testing.T) {
+	srv := kmsEnv(t)
+	id := srv.CreateKey()
+	c, err := ParseConfig([]byte(`[security.encryption]
+data-encryption-method = "sm4-ctr"
+[security.encryption.master-key]
+type = "kms"
+key-id = "` + id + `"
+region = "` + testRegion + `"
+endpoint = "` + srv.URL + `"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenMasterKeys(context.Background(), c, fastKMS...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	blob := mustSeal(t, m.Current, "key-dictionary", []byte("dict"))
+	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
+	if err != nil || resealed != nil {
+		t.Fatal(err)
+	}
+	s.Release()
+	for _, bad := range []KMSConfig{{Region: "r"}, {KeyID: "k"}, {KeyID: "k", Region: "r", Endpoint: "kms.example.com"}} {
+		if _, err := OpenKMS(context.Background(), bad); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}

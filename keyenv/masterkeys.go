@@ -1,0 +1,123 @@
+package keyenv
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+
+	"github.com/atrest/atrest/ctr"
+)
+
+// MasterKeys is the master key and, while a rotation is under way, the
+// previous one (TiKV's master-key and previous-master-key).
+type MasterKeys struct {
+	Current  Backend
+	Previous Backend // nil when no previous master key is configured
+}
+
+// OpenMasterKeys opens the backends c names. With encryption on (a data
+// method other than plaintext) a plaintext or absent master key is refused
+// with ErrInsecureMasterKey; the previous master key may be plaintext, which
+// is how encryption is turned on for existing data.
+func OpenMasterKeys(ctx context.Context, c Config, opts ...Option) (*MasterKeys, error) {
+	cur, err := OpenBackend(ctx, c.MasterKey, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("keyenv: master-key: %w", err)
+	}
+	if err := CheckSecure(c.DataEncryptionMethod, cur); err != nil {
+		cur.Close()
+		return nil, err
+	}
+	m := &MasterKeys{Current: cur}
+	if c.PreviousMasterKey != nil {
+		if m.Previous, err = OpenBackend(ctx, *c.PreviousMasterKey, opts...); err != nil {
+			cur.Close()
+			return nil, fmt.Errorf("keyenv: previous-master-key: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// CheckSecure refuses an insecure master key (plaintext) when the data
+// method encrypts.
+func CheckSecure(method ctr.Method, b Backend) error {
+	if method != ctr.Plaintext && !b.Secure() {
+		return fmt.Errorf("keyenv: %w: data-encryption-method is %s but the master key is %s", ErrInsecureMasterKey, method, b.ID())
+	}
+	return nil
+}
+
+// Unseal opens blob with the current master key. Only if that fails with
+// ErrWrongMasterKey, and a previous master key is configured, does it try
+// the previous one; the secret is then sealed again under the current key
+// and returned as resealed, which the caller must store in place of blob
+// (atomically) to finish the rotation. resealed is nil when the current key
+// opened the blob.
+//
+// Both keys failing gives an error wrapping ErrBothMasterKeysFailed that
+// names both backends; the reseal failing, ErrResealFailed. Any other
+// failure of the current key (KMS unreachable, say) is returned as it is,
+// without trying the previous key: it says nothing about which key sealed
+// the blob.
+func (m *MasterKeys) Unseal(ctx context.Context, label string, blob []byte) (secret *Secret, resealed []byte, err error) {
+	secret, errCur := m.Current.Unseal(ctx, label, blob)
+	if errCur == nil {
+		return secret, nil, nil
+	}
+	if !errors.Is(errCur, ErrWrongMasterKey) || m.Previous == nil {
+		return nil, nil, errCur
+	}
+	secret, errPrev := m.Previous.Unseal(ctx, label, blob)
+	if errPrev != nil {
+		// Each error names its backend already.
+		return nil, nil, fmt.Errorf("keyenv: %w: master key: %w; previous master key: %w",
+			ErrBothMasterKeysFailed, errCur, errPrev)
+	}
+	resealed, err = m.Current.Seal(ctx, label, secret.Bytes())
+	if err != nil {
+		secret.Release()
+		return nil, nil, fmt.Errorf("keyenv: %w: %s: %w", ErrResealFailed, m.Current.ID(), err)
+	}
+	return secret, resealed, nil
+}
+
+// Seal seals secret under the current master key.
+func (m *MasterKeys) Seal(ctx context.Context, label string, secret []byte) ([]byte, error) {
+	return m.Current.Seal(ctx, label, secret)
+}
+
+// Close closes both backends.
+func (m *MasterKeys) Close() error {
+	err := m.Current.Close()
+	if m.Previous != nil {
+		err = errors.Join(err, m.Previous.Close())
+	}
+	return err
+}
+
+// Rotate moves a sealed blob from one master key to another, possibly of
+// another kind (file to KMS, KMS to keyring, ...): it opens blob with from,
+// seals the secret with to, and opens the new blob with to again before
+// returning it, so a blob is never handed back that the new key cannot
+// open. from keeps working throughout; the caller stores the new blob.
+func Rotate(ctx context.Context, from, to Backend, label string, blob []byte) ([]byte, error) {
+	secret, err := from.Unseal(ctx, label, blob)
+	if err != nil {
+		return nil, fmt.Errorf("keyenv: rotate: open with %s: %w", from.ID(), err)
+	}
+	defer secret.Release()
+	out, err := to.Seal(ctx, label, secret.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("keyenv: rotate: seal with %s: %w", to.ID(), err)
+	}
+	check, err := to.Unseal(ctx, label, out)
+	if err != nil {
+		return nil, fmt.Errorf("keyenv: rotate: the new blob does not open with %s: %w", to.ID(), err)
+	}
+	defer check.Release()
+	if subtle.ConstantTimeCompare(check.Bytes(), secret.Bytes()) != 1 {
+		return nil, fmt.Errorf("keyenv: rotate: the new blob opens with %s to different bytes", to.ID())
+	}
+	return out, nil
+}
