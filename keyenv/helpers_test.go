@@ -22,10 +22,15 @@ var cheapKDF = KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 func writeKeyFile(t *testing.T, dir string, key []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, "master-"+hex.EncodeToString(key[:4])+".key")
-	if err := os.WriteFile(p, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+	writeHexKey(t, p, key)
+	return p
+}
+
+func writeHexKey(t testing.TB, path string, key []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return p
 }
 
 // newFileBackend returns a key-file backend on a fresh random key, and the
