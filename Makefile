@@ -12,7 +12,7 @@ BENCHCOUNT  ?= 6
 BENCHTIME   ?= 200ms
 FUZZTIME    ?= 30s
 
-.PHONY: all test bench generate check-generate fuzz lint
+.PHONY: all test bench generate check-generate fuzz lint crash
 
 all: lint test
 
@@ -36,6 +36,12 @@ bench:
 	$(GO) run $(BENCHSTAT) -col /mode -filter '.name:Parallel' $(RESULTS)/ctr-bench.txt > $(RESULTS)/ctr-parallel.txt
 	cat $(RESULTS)/ctr-vs-stdlib.txt $(RESULTS)/ctr-sm4-vs-gmsm.txt $(RESULTS)/ctr-parallel.txt
 
+# The dictionary crash test at length: a child process killed with SIGKILL
+# CRASHKILLS times (make test runs 200).
+CRASHKILLS ?= 2000
+crash:
+	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -run '^TestCrashRecovery$$' -v ./dict
+
 # Regenerate the assembly from the avo programs in ctr/asm.
 generate:
 	$(GO) generate ./...
@@ -52,6 +58,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSealedBlob$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzKeyringFile$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzKeyringPayload$$' -fuzztime $(FUZZTIME) ./keyenv
+	$(GO) test -run '^$$' -fuzz '^FuzzFileDictHeader$$' -fuzztime $(FUZZTIME) ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzFileDictRecord$$' -fuzztime $(FUZZTIME) ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzFileDictSnapshot$$' -fuzztime $(FUZZTIME) ./fuzz
 
 lint:
 	test -z "$$(gofmt -l . | tee /dev/stderr)"

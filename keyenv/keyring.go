@@ -6,16 +6,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/atrest/atrest/internal/atomicfile"
 )
 
 // The keyring file format (docs/FORMAT.md has the table):
@@ -546,7 +546,7 @@ func (k *Keyring) saveLocked() error {
 	nonce := out[keyringHeaderSize:]
 	_, _ = rand.Read(nonce)
 	out = aead.Seal(out, nonce, k.payload.Bytes(), out[:keyringHeaderSize])
-	if err := writeFileAtomic(k.path, out, 0o600); err != nil {
+	if err := atomicfile.Write(k.path, out, 0o600); err != nil {
 		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
 	}
 	st, err := os.Stat(k.path)
@@ -589,52 +589,6 @@ func (k *Keyring) Close() {
 	k.kek.Release()
 	k.payload.Release()
 	k.kek, k.payload, k.entries = nil, nil, nil
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves either
-// the old file or the new one, never a mix.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err == nil {
-		if _, err = f.Write(data); err == nil {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if errors.Is(err, errDirSyncUnsupported) {
-		return nil
-	}
-	return err
 }
 
 // ReadPassword returns a keyring password from exactly one source: the

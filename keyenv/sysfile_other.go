@@ -4,12 +4,7 @@ package keyenv
 
 import (
 	"io/fs"
-	"os"
 )
-
-// errDirSyncUnsupported is what syncing a directory gives where the OS
-// has no such operation; the rename is then as durable as the OS makes it.
-var errDirSyncUnsupported = os.ErrInvalid
 
 func inodeOf(fs.FileInfo) uint64 { return 0 }
 

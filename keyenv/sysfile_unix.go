@@ -11,10 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errDirSyncUnsupported never matches on unix: a directory fsync failure is
-// a real failure here.
-var errDirSyncUnsupported = errors.New("directory sync unsupported")
-
 func inodeOf(st fs.FileInfo) uint64 {
 	if s, ok := st.Sys().(*syscall.Stat_t); ok {
 		return uint64(s.Ino)

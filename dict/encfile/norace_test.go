@@ -1,0 +1,5 @@
+//go:build !race
+
+package encfile
+
+const raceEnabled = false

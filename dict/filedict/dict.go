@@ -1,0 +1,582 @@
+package filedict
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/atrest/atrest/ctr"
+)
+
+// defaultRewriteThreshold is the number of dead log records after which a
+// version-2 dictionary is compacted when Options.RewriteThreshold is 0
+// (TiKV's file-rewrite-threshold).
+const defaultRewriteThreshold = 1000000
+
+// Options configure Create and Open.
+type Options struct {
+	// Version is the format to write: 1 rewrites the whole file on every
+	// change, 2 appends records to a log after a snapshot. 0 means 2. Open
+	// rewrites a file of the other version in this one.
+	Version int
+
+	// RewriteThreshold is how many dead log records (version 2) trigger a
+	// compaction: the file is rewritten as one snapshot with an empty log.
+	// 0 means 1000000.
+	RewriteThreshold int
+
+	// Failpoint, if non-nil, is called at named points of the write path,
+	// so crash tests can kill the process there: "append.before-write",
+	// "append.after-write" (before the fsync), "append.after-sync" (before
+	// the map changes), "rewrite.after-temp-sync" (the new file is durable
+	// under its temporary name) and "rewrite.after-rename" (before the
+	// directory fsync).
+	Failpoint func(name string)
+
+	// BeforeRemove, if non-nil, is called by the group's leader with the
+	// names a group of Remove records is about to delete, before they are
+	// written. The file dictionary's owner uses it to make the files'
+	// unlinks durable first (one directory fsync for the whole group), so
+	// an entry never goes while its file could come back after a crash.
+	// An error fails those removes.
+	BeforeRemove func(names []string) error
+
+	fsys fileSystem // nil: the operating system's
+}
+
+func (o Options) normalize() (Options, error) {
+	switch o.Version {
+	case 0:
+		o.Version = maxVersion
+	case 1, 2:
+	default:
+		return o, fmt.Errorf("filedict: options: %w %d", ErrUnknownVersion, o.Version)
+	}
+	switch {
+	case o.RewriteThreshold < 0:
+		return o, fmt.Errorf("filedict: options: %w: negative RewriteThreshold %d", fs.ErrInvalid, o.RewriteThreshold)
+	case o.RewriteThreshold == 0:
+		o.RewriteThreshold = defaultRewriteThreshold
+	}
+	if o.fsys == nil {
+		o.fsys = osFS{}
+	}
+	return o, nil
+}
+
+// Stats describe a Dict.
+type Stats struct {
+	// Version is the format version being written.
+	Version int
+	// Entries is the number of paths with an entry.
+	Entries int
+	// LogRecords is the number of records in the log after the snapshot
+	// (always 0 for version 1).
+	LogRecords int
+	// DeadRecords counts log records that a compaction would drop: each
+	// Remove and the record it removes, each overwritten entry, both
+	// records of a resolved rename and the entries it replaces or removes,
+	// each RemovePrefix and every entry it removes.
+	DeadRecords int
+	// FileSize is the length of the dictionary file in bytes.
+	FileSize int64
+}
+
+// Dict is an open file dictionary. Its methods are safe for concurrent
+// use.
+type Dict struct {
+	path      string
+	dir, base string
+	version   int
+	threshold int
+	failpoint func(string)
+	beforeRm  func([]string) error
+	fsys      fileSystem
+
+	// mu guards the maps and stats. Only the goroutine holding wmu changes
+	// them, and only while holding mu for writing; it may read them
+	// without mu.
+	mu      sync.RWMutex
+	entries map[string]Entry
+	pending map[string]Rename // by Dst; Fresh is never shared with callers
+	stats   Stats             // LogRecords, DeadRecords, FileSize
+
+	qmu     sync.Mutex
+	queue   []*op // mutations waiting for a group commit
+	leading bool  // a caller is committing groups (see submit)
+
+	// wmu serializes I/O; the fields below belong to its holder.
+	wmu        sync.Mutex
+	f          writeFile // append handle (version 2), nil when unusable
+	needRepair bool      // the file may not match memory: rewrite before appending
+	broken     error     // wraps ErrBroken once a repair failed
+	closed     bool
+	retryDead  int // after a failed compaction, wait until DeadRecords reaches this
+}
+
+// op is a mutation waiting for its group commit. The leader sets err,
+// then sends on wake: false when the op is done, true when its caller is
+// to lead the next group.
+type op struct {
+	rec  Record
+	err  error
+	wake chan bool
+}
+
+func newDict(path string, o Options) *Dict {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	return &Dict{
+		path:      path,
+		dir:       dir,
+		base:      base,
+		version:   o.Version,
+		threshold: o.RewriteThreshold,
+		failpoint: o.Failpoint,
+		beforeRm:  o.BeforeRemove,
+		fsys:      o.fsys,
+	}
+}
+
+// Create makes a new, empty dictionary at path, written atomically
+// (temporary file in the same directory, fsync, rename, fsync of the
+// directory). It fails with an error wrapping fs.ErrExist if path exists.
+func Create(path string, o Options) (*Dict, error) {
+	o, err := o.normalize()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("filedict: create %s: %w", path, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("filedict: create: %w", err)
+	}
+	d := newDict(path, o)
+	d.entries = make(map[string]Entry)
+	d.pending = make(map[string]Rename)
+	removeStaleTemps(d.fsys, path)
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if err := d.rewrite(d.encodeState(d.committed())); err != nil {
+		d.closeFile()
+		return nil, fmt.Errorf("filedict: create %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Open opens the dictionary at path; a missing file is an error wrapping
+// fs.ErrNotExist. It removes temporary files "<base>.tmp-*" an interrupted
+// rewrite left next to path, drops a torn last log record (truncating the
+// file there), and rewrites the file when it is of the other version than
+// o asks for, or when its log has more dead records than the threshold.
+// A damaged snapshot, or a damaged record with data after it, is
+// ErrCorrupt; an unknown version is ErrUnknownVersion.
+func Open(path string, o Options) (*Dict, error) {
+	return openDict(path, o, maxVersion)
+}
+
+// openDict is Open for a reader that knows the versions 1..maxVer.
+func openDict(path string, o Options, maxVer int) (*Dict, error) {
+	o, err := o.normalize()
+	if err != nil {
+		return nil, err
+	}
+	d := newDict(path, o)
+	removeStaleTemps(d.fsys, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("filedict: open: %w", err)
+	}
+	ld, err := load(data, maxVer)
+	if err != nil {
+		return nil, fmt.Errorf("filedict: open %s: %w", path, err)
+	}
+	d.entries, d.pending = ld.entries, ld.pending
+	d.stats = Stats{LogRecords: ld.records, DeadRecords: ld.dead, FileSize: ld.end}
+	if ld.torn {
+		if err := truncateFile(path, ld.end); err != nil {
+			return nil, fmt.Errorf("filedict: open %s: dropping a torn last record: %w", path, err)
+		}
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	switch {
+	case ld.version != d.version:
+		err = d.rewrite(d.encodeState(d.committed()))
+		if err != nil {
+			err = fmt.Errorf("rewriting version %d as version %d: %w", ld.version, d.version, err)
+		}
+	case d.version == 2 && ld.dead > d.threshold:
+		err = d.rewrite(d.encodeState(d.committed()))
+	case d.version == 2:
+		d.f, err = d.fsys.OpenAppend(path)
+	}
+	if err != nil {
+		d.closeFile()
+		return nil, fmt.Errorf("filedict: open %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// ReadVersion returns the format version of the dictionary at path,
+// reading only its header. For a version this build does not know it
+// returns that version and an error wrapping ErrUnknownVersion.
+func ReadVersion(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("filedict: %w", err)
+	}
+	defer f.Close()
+	var b [headerSize]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, fmt.Errorf("filedict: %s: %w: shorter than a header", path, ErrCorrupt)
+		}
+		return 0, fmt.Errorf("filedict: %s: %w", path, err)
+	}
+	h, _, err := decodeHeader(b[:], maxVersion)
+	if err != nil {
+		return h.Version, fmt.Errorf("filedict: %s: %w", path, err)
+	}
+	return h.Version, nil
+}
+
+type loaded struct {
+	version int
+	entries map[string]Entry
+	pending map[string]Rename
+	end     int64 // length of the valid content
+	torn    bool  // bytes after end are a torn tail
+	records int
+	dead    int
+}
+
+// load decodes a whole dictionary file, replaying the log of version 2.
+func load(data []byte, maxVer int) (*loaded, error) {
+	h, off, err := decodeHeader(data, maxVer)
+	if err != nil {
+		return nil, err
+	}
+	entries, pend, n, err := decodeSnapshotSection(data[off:])
+	if err != nil {
+		return nil, fmt.Errorf("snapshot at offset %d: %w", off, err)
+	}
+	off += n
+	ld := &loaded{version: h.Version, entries: entries, pending: make(map[string]Rename, len(pend))}
+	for _, r := range pend {
+		ld.pending[r.Dst] = r
+	}
+	if h.Version == 1 {
+		if off != len(data) {
+			return nil, fmt.Errorf("%w: %d bytes after the version-1 snapshot", ErrCorrupt, len(data)-off)
+		}
+		ld.end = int64(off)
+		return ld, nil
+	}
+	st := &mapState{entries: ld.entries, pending: ld.pending}
+	for off < len(data) {
+		typ, payload, n, fst := readFrame(data[off:])
+		if fst != frameOK {
+			if !tornTail(data, off, fst) {
+				return nil, fmt.Errorf("%w: record at offset %d: %s, and data follows it", ErrCorrupt, off, fst)
+			}
+			ld.torn = true
+			break
+		}
+		r, err := decodePayload(typ, payload)
+		if err != nil {
+			return nil, fmt.Errorf("record at offset %d: %w", off, err)
+		}
+		_, dead, err := applyRecord(st, r)
+		if err != nil {
+			return nil, fmt.Errorf("%w: record at offset %d: %w", ErrCorrupt, off, err)
+		}
+		ld.records++
+		ld.dead += dead
+		off += n
+	}
+	ld.end = int64(off)
+	return ld, nil
+}
+
+// tornTail decides whether the record at data[off:], whose frame failed
+// with fst, is the torn tail of an interrupted append rather than damage in
+// the middle of the log. It is torn when nothing after it decodes as a
+// record and it is all zeros, or runs past the end of the file, or fails
+// its checksum with only zeros (or nothing) after its end. A payload length
+// over the cap counts as torn only when it runs past the end or all is
+// zero. The search for a later valid record keeps a damaged length field in
+// a middle record from passing for a torn tail.
+func tornTail(data []byte, off int, fst frameStatus) bool {
+	if validRecordAfter(data, off+1) {
+		return false
+	}
+	rest := data[off:]
+	if allZero(rest) || len(rest) < recordHeaderSize {
+		return true
+	}
+	end := uint64(off) + recordHeaderSize + uint64(binary.BigEndian.Uint32(rest[4:]))
+	if end > uint64(len(data)) {
+		return true
+	}
+	if fst == frameTooLong {
+		return false
+	}
+	return allZero(data[end:])
+}
+
+// validRecordAfter reports whether a record with a valid frame starts at
+// any offset from `from` on.
+func validRecordAfter(data []byte, from int) bool {
+	for p := from; p+recordHeaderSize <= len(data); p++ {
+		n := binary.BigEndian.Uint32(data[p+4:])
+		t := RecordType(data[p+8])
+		if n > maxRecordPayload || uint64(p)+recordHeaderSize+uint64(n) > uint64(len(data)) || t < RecordInsert || t > RecordRenameAbort {
+			continue
+		}
+		if _, _, _, st := readFrame(data[p:]); st == frameOK {
+			return true
+		}
+	}
+	return false
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Get returns the entry of name. It holds a read lock on the map for the
+// lookup only and never waits behind disk I/O. A closed Dict still answers
+// from memory.
+func (d *Dict) Get(name string) (Entry, bool) {
+	d.mu.RLock()
+	e, ok := d.entries[name]
+	d.mu.RUnlock()
+	return e, ok
+}
+
+// Len returns the number of paths with an entry.
+func (d *Dict) Len() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.entries)
+}
+
+// Range calls fn for every path and its entry, in no particular order,
+// until fn returns false. It copies the entries under a read lock first
+// (about 48 bytes per entry, no I/O), so it sees one consistent state and
+// fn may call any method of d; a mutation waits for that copy only, never
+// for fn.
+func (d *Dict) Range(fn func(name string, e Entry) bool) {
+	type pair struct {
+		name string
+		e    Entry
+	}
+	d.mu.RLock()
+	all := make([]pair, 0, len(d.entries))
+	for n, e := range d.entries {
+		all = append(all, pair{n, e})
+	}
+	d.mu.RUnlock()
+	for _, p := range all {
+		if !fn(p.name, p.e) {
+			return
+		}
+	}
+}
+
+// PendingRenames returns the renames begun and not yet committed or
+// aborted, sorted by Dst. After a crash the caller settles each by looking
+// at the file system: CommitRename if Dst exists and Src does not,
+// AbortRename otherwise.
+func (d *Dict) PendingRenames() []Rename {
+	d.mu.RLock()
+	list := make([]Rename, 0, len(d.pending))
+	for _, r := range d.pending {
+		if r.Fresh != nil {
+			e := *r.Fresh
+			r.Fresh = &e
+		}
+		list = append(list, r)
+	}
+	d.mu.RUnlock()
+	slices.SortFunc(list, comparePending)
+	return list
+}
+
+// Stats returns the dictionary's counters.
+func (d *Dict) Stats() Stats {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	s := d.stats
+	s.Version = d.version
+	s.Entries = len(d.entries)
+	return s
+}
+
+// checkName refuses paths the format cannot hold.
+func checkName(what, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("filedict: %w: empty %s", fs.ErrInvalid, what)
+	case len(name) > maxNameLen:
+		return fmt.Errorf("filedict: %w: %s of %d bytes (at most %d)", fs.ErrInvalid, what, len(name), maxNameLen)
+	case strings.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("filedict: %w: %s %q holds a NUL byte", fs.ErrInvalid, what, name)
+	}
+	return nil
+}
+
+func checkEntry(name string, e Entry) error {
+	if !e.Method.Valid() {
+		return fmt.Errorf("filedict: entry of %q: %w: %w %d", name, fs.ErrInvalid, ctr.ErrUnknownMethod, uint8(e.Method))
+	}
+	return nil
+}
+
+// Insert sets the entry of name, replacing any it had. It returns once the
+// change is durable.
+func (d *Dict) Insert(name string, e Entry) error {
+	if err := checkName("path", name); err != nil {
+		return err
+	}
+	if err := checkEntry(name, e); err != nil {
+		return err
+	}
+	return d.submit(Record{Type: RecordInsert, Name: name, Entry: e, HasEntry: true})
+}
+
+// Remove deletes the entry of name and returns once that is durable. A
+// name without an entry returns nil and writes nothing.
+func (d *Dict) Remove(name string) error {
+	if err := checkName("path", name); err != nil {
+		return err
+	}
+	if _, ok := d.Get(name); !ok {
+		return nil
+	}
+	return d.submit(Record{Type: RecordRemove, Name: name})
+}
+
+// RemovePrefix deletes the entries of dir and of every path under dir+"/"
+// in one durable record. Paths are compared as strings, so pass dir in the
+// form the paths were stored in (no trailing slash). Nothing is written
+// when no entry matches.
+func (d *Dict) RemovePrefix(dir string) error {
+	if err := checkName("directory", dir); err != nil {
+		return err
+	}
+	return d.submit(Record{Type: RecordRemovePrefix, Name: dir})
+}
+
+// BeginRename records the intent to rename r.Src to r.Dst; call it before
+// the file-system rename. At most one rename per Dst may be pending (a
+// second one is an error wrapping fs.ErrExist), and Src and Dst must
+// differ. A non-nil r.Fresh is copied.
+func (d *Dict) BeginRename(r Rename) error {
+	if err := checkName("rename source", r.Src); err != nil {
+		return err
+	}
+	if err := checkName("rename destination", r.Dst); err != nil {
+		return err
+	}
+	if r.Src == r.Dst {
+		return fmt.Errorf("filedict: %w: rename of %q to itself", fs.ErrInvalid, r.Src)
+	}
+	rec := Record{Type: RecordRenameBegin, Name: r.Src, Dst: r.Dst}
+	if r.Fresh != nil {
+		if err := checkEntry(r.Dst, *r.Fresh); err != nil {
+			return err
+		}
+		rec.Entry, rec.HasEntry = *r.Fresh, true
+	}
+	return d.submit(rec)
+}
+
+// CommitRename applies the pending rename of src to dst, durably: dst gets
+// the rename's Fresh entry, or else src's entry (or loses its own when src
+// has none), src's entry is removed and the intent cleared. Without such a
+// pending rename it fails with an error wrapping fs.ErrNotExist.
+func (d *Dict) CommitRename(src, dst string) error {
+	return d.resolve(RecordRenameCommit, src, dst)
+}
+
+// AbortRename clears the pending rename of src to dst, durably, changing no
+// entry. Without such a pending rename it fails with an error wrapping
+// fs.ErrNotExist.
+func (d *Dict) AbortRename(src, dst string) error {
+	return d.resolve(RecordRenameAbort, src, dst)
+}
+
+func (d *Dict) resolve(t RecordType, src, dst string) error {
+	if err := checkName("rename source", src); err != nil {
+		return err
+	}
+	if err := checkName("rename destination", dst); err != nil {
+		return err
+	}
+	return d.submit(Record{Type: t, Name: src, Dst: dst})
+}
+
+// Compact rewrites the file atomically as a snapshot of the current state
+// (with an empty log for version 2). Lookups keep working meanwhile;
+// mutations wait.
+func (d *Dict) Compact() error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.closed {
+		return fmt.Errorf("filedict: compact %s: %w", d.path, ErrClosed)
+	}
+	if d.broken != nil {
+		return d.broken
+	}
+	if err := d.rewrite(d.encodeState(d.committed())); err != nil {
+		return fmt.Errorf("filedict: compact %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// Close waits for the mutation in progress, repairs the file if a failed
+// write left it out of step with memory, and releases the file. Later
+// mutations fail with ErrClosed; lookups keep answering from memory.
+func (d *Dict) Close() error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.closed {
+		return fmt.Errorf("filedict: close %s: %w", d.path, ErrClosed)
+	}
+	d.closed = true
+	var err error
+	if d.needRepair && d.broken == nil {
+		if rerr := d.rewrite(d.encodeState(d.committed())); rerr != nil {
+			err = fmt.Errorf("filedict: close %s: repairing after a failed write: %w", d.path, rerr)
+		}
+	}
+	if cerr := d.closeFile(); err == nil && cerr != nil {
+		err = fmt.Errorf("filedict: close %s: %w", d.path, cerr)
+	}
+	return err
+}
+
+func (d *Dict) closeFile() error {
+	if d.f == nil {
+		return nil
+	}
+	err := d.f.Close()
+	d.f = nil
+	return err
+}

@@ -1,0 +1,36 @@
+// Package filedict is the file dictionary of atrest's encryption at rest:
+// for every file of a data directory, named by its path relative to that
+// directory, the data-key id, the cipher method and the 16-byte IV that
+// encrypt it, plus the renames that are under way.
+//
+// The dictionary lives in one file. Version 1 of the format is a header and
+// a snapshot, replaced atomically (temporary file, fsync, rename, fsync of
+// the directory) on every change. Version 2 adds an append-only log of
+// checksummed records after the snapshot; a change costs one append and one
+// fsync, and the file is compacted (rewritten atomically as a snapshot with
+// an empty log) once enough of the log is dead. docs/FORMAT.md describes
+// both byte by byte.
+//
+// Crash safety:
+//
+//   - A mutation returns only once its record is on disk (fsync). Concurrent
+//     mutations are committed in groups: one goroutine writes the records of
+//     every waiting caller with one write and one fsync, and all of them
+//     return together. The in-memory map changes only after the group is
+//     durable, so Get never sees a change that a crash could undo.
+//   - A failed write or fsync fails every caller of its group and leaves the
+//     map unchanged. The file is then rewritten from memory before the next
+//     append, so a torn record never ends up in the middle of the log; if
+//     that rewrite fails too, the Dict reports ErrBroken until reopened.
+//   - At Open, a torn last record (cut short, failing its checksum at the
+//     end of the file, or followed only by zero bytes) is dropped and the
+//     file truncated before it. A damaged record with data after it is
+//     ErrCorrupt, naming its offset.
+//   - A rename is recorded as an intent (BeginRename) before the file-system
+//     rename and resolved (CommitRename or AbortRename) after it. Intents
+//     outlive crashes; PendingRenames lists them so the caller can settle
+//     each one by looking at which file exists.
+//
+// Lookups (Get, Len, Range) take a read lock on the map only, held briefly,
+// and never wait behind disk I/O.
+package filedict

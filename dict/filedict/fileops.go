@@ -1,0 +1,100 @@
+package filedict
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// writeFile is the part of *os.File the writer uses.
+type writeFile interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+// fileSystem holds every file operation of the write path, so tests can
+// make a write or an fsync fail and can count fsyncs.
+type fileSystem interface {
+	// OpenAppend opens an existing file for appending.
+	OpenAppend(path string) (writeFile, error)
+	// CreateTemp creates a new file in dir as os.CreateTemp does.
+	CreateTemp(dir, pattern string) (writeFile, string, error)
+	Rename(oldpath, newpath string) error
+	Remove(path string) error
+	// SyncDir makes the names in dir durable.
+	SyncDir(dir string) error
+}
+
+type osFS struct{}
+
+func (osFS) OpenAppend(path string) (writeFile, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+}
+
+func (osFS) CreateTemp(dir, pattern string) (writeFile, string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, f.Name(), nil
+}
+
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+func (osFS) Remove(path string) error             { return os.Remove(path) }
+
+func (osFS) SyncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be opened for fsync; renames are durable there
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// tempPattern is the os.CreateTemp pattern of the temporary files a
+// rewrite creates next to the dictionary: "<base>.tmp-<digits>".
+func tempPattern(base string) string { return base + ".tmp-*" }
+
+// removeStaleTemps deletes temporary files that a rewrite interrupted by a
+// crash left next to path. Failures are ignored: a stale file only costs
+// space, and the next Open tries again.
+func removeStaleTemps(fsys fileSystem, path string) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := base + ".tmp-"
+	for _, de := range des {
+		if strings.HasPrefix(de.Name(), prefix) && de.Type().IsRegular() {
+			fsys.Remove(filepath.Join(dir, de.Name()))
+		}
+	}
+}
+
+// truncateFile cuts path to size bytes and makes that durable.
+func truncateFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

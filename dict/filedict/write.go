@@ -1,0 +1,260 @@
+package filedict
+
+import (
+	"fmt"
+	"slices"
+)
+
+// submit queues a mutation and returns once it is durable or has failed.
+//
+// Group commit: at most one caller at a time is the leader. A caller that
+// finds no leader becomes it; the others wait on their op's channel. The
+// leader takes the whole queue, commits it with one write and one fsync,
+// hands the lead to the first op queued meanwhile (if any), and wakes every
+// op of its group with its result. Callers thus wait for at most the group
+// in progress and their own.
+func (d *Dict) submit(rec Record) error {
+	o := &op{rec: rec, wake: make(chan bool, 1)}
+	d.qmu.Lock()
+	d.queue = append(d.queue, o)
+	lead := !d.leading
+	d.leading = true
+	d.qmu.Unlock()
+	if !lead && !<-o.wake {
+		return o.err // a leader committed it
+	}
+
+	d.wmu.Lock()
+	d.qmu.Lock()
+	batch := d.queue
+	d.queue = nil
+	d.qmu.Unlock()
+	d.commit(batch)
+	d.wmu.Unlock()
+
+	d.qmu.Lock()
+	if len(d.queue) > 0 {
+		d.queue[0].wake <- true
+	} else {
+		d.leading = false
+	}
+	d.qmu.Unlock()
+	for _, x := range batch {
+		if x != o {
+			x.wake <- false
+		}
+	}
+	return o.err
+}
+
+func (d *Dict) fail(name string) {
+	if d.failpoint != nil {
+		d.failpoint(name)
+	}
+}
+
+// committed returns an overlay with no changes: the committed state.
+func (d *Dict) committed() *overlay {
+	return &overlay{base: d.entries, basePend: d.pending}
+}
+
+// commit validates a group of ops in order against the committed state and
+// the ops before them, makes the valid ones durable together, and only then
+// applies them to the maps. Called with wmu held.
+func (d *Dict) commit(batch []*op) {
+	if d.closed || d.broken != nil {
+		err := d.broken
+		if d.closed {
+			err = fmt.Errorf("filedict: %s: %w", d.path, ErrClosed)
+		}
+		for _, o := range batch {
+			o.err = err
+		}
+		return
+	}
+	if d.beforeRm != nil {
+		var names []string
+		for _, o := range batch {
+			if o.rec.Type == RecordRemove {
+				names = append(names, o.rec.Name)
+			}
+		}
+		if len(names) > 0 {
+			if err := d.beforeRm(names); err != nil {
+				for _, o := range batch {
+					if o.rec.Type == RecordRemove {
+						o.err = fmt.Errorf("filedict: before remove: %w", err)
+					}
+				}
+				batch = slices.DeleteFunc(slices.Clone(batch), func(o *op) bool { return o.rec.Type == RecordRemove })
+			}
+		}
+	}
+	ov := d.committed()
+	var buf []byte
+	live := batch[:0:0]
+	for _, o := range batch {
+		changed, dead, err := applyRecord(ov, o.rec)
+		if err != nil {
+			o.err = fmt.Errorf("filedict: %w", err)
+			continue
+		}
+		if !changed {
+			continue
+		}
+		ov.dead += dead
+		live = append(live, o)
+		if d.version == 2 {
+			buf = o.rec.appendTo(buf)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	var err error
+	if d.version == 1 {
+		err = d.rewrite(d.encodeState(ov))
+	} else {
+		err = d.append(buf)
+	}
+	if err != nil {
+		for _, o := range live {
+			o.err = err
+		}
+		return
+	}
+	d.mu.Lock()
+	for n, p := range ov.ent {
+		if p == nil {
+			delete(d.entries, n)
+		} else {
+			d.entries[n] = *p
+		}
+	}
+	for dst, p := range ov.pend {
+		if p == nil {
+			delete(d.pending, dst)
+		} else {
+			d.pending[dst] = *p
+		}
+	}
+	if d.version == 2 {
+		d.stats.LogRecords += len(live)
+		d.stats.DeadRecords += ov.dead
+		d.stats.FileSize += int64(len(buf))
+	}
+	d.mu.Unlock()
+	d.maybeCompact()
+}
+
+// append writes records to the log with one write and one fsync. A
+// failure marks the file for repair; a repair that fails breaks the Dict.
+func (d *Dict) append(buf []byte) error {
+	if d.needRepair || d.f == nil {
+		if err := d.rewrite(d.encodeState(d.committed())); err != nil {
+			d.broken = fmt.Errorf("filedict: %s: %w: %w", d.path, ErrBroken, err)
+			return d.broken
+		}
+	}
+	d.fail("append.before-write")
+	if _, err := d.f.Write(buf); err != nil {
+		d.needRepair = true
+		return fmt.Errorf("filedict: appending to %s: %w", d.path, err)
+	}
+	d.fail("append.after-write")
+	if err := d.f.Sync(); err != nil {
+		d.needRepair = true
+		return fmt.Errorf("filedict: syncing %s: %w", d.path, err)
+	}
+	d.fail("append.after-sync")
+	return nil
+}
+
+// maybeCompact compacts a version-2 file whose dead records exceed the
+// threshold. A compaction that fails is retried only after the dead count
+// grows by a quarter of the threshold, so a full disk does not cost a
+// rewrite per commit.
+func (d *Dict) maybeCompact() {
+	dead := d.stats.DeadRecords
+	if d.version != 2 || dead <= d.threshold || dead < d.retryDead {
+		return
+	}
+	if err := d.rewrite(d.encodeState(d.committed())); err != nil {
+		d.retryDead = dead + d.threshold/4 + 1
+	}
+}
+
+// encodeState returns a whole file, header and snapshot, holding the state
+// ov shows.
+func (d *Dict) encodeState(ov *overlay) []byte {
+	data := Header{Version: d.version}.Encode()
+	return appendSnapshot(data, ov.names(), func(n string) Entry {
+		e, _ := ov.get(n)
+		return e
+	}, ov.pendingList())
+}
+
+// rewrite replaces the file with data atomically: a temporary file in the
+// same directory, fsync, rename over the file, fsync of the directory. For
+// version 2 it then reopens the append handle. Called with wmu held.
+//
+// A failure before the rename leaves the old file, and the append handle,
+// as they were. Once the rename has happened the old handle points at the
+// replaced file, so it is closed, and a failure from there on marks the
+// file for repair: the next append rewrites it again.
+func (d *Dict) rewrite(data []byte) error {
+	renamed, err := d.replace(data)
+	if renamed {
+		d.closeFile()
+	}
+	if err == nil && d.version == 2 {
+		d.f, err = d.fsys.OpenAppend(d.path)
+		if err != nil {
+			d.f = nil
+			err = fmt.Errorf("reopening for appending: %w", err)
+		}
+	}
+	if err != nil {
+		if renamed {
+			d.needRepair = true
+		}
+		return err
+	}
+	d.needRepair = false
+	d.retryDead = 0
+	d.mu.Lock()
+	d.stats.LogRecords, d.stats.DeadRecords, d.stats.FileSize = 0, 0, int64(len(data))
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *Dict) replace(data []byte) (renamed bool, err error) {
+	f, tmp, err := d.fsys.CreateTemp(d.dir, tempPattern(d.base))
+	if err != nil {
+		return false, fmt.Errorf("creating a temporary file: %w", err)
+	}
+	defer func() {
+		if !renamed {
+			d.fsys.Remove(tmp)
+		}
+	}()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	d.fail("rewrite.after-temp-sync")
+	if err := d.fsys.Rename(tmp, d.path); err != nil {
+		return false, err
+	}
+	d.fail("rewrite.after-rename")
+	if err := d.fsys.SyncDir(d.dir); err != nil {
+		return true, fmt.Errorf("syncing directory %s: %w", d.dir, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,590 @@
+package dict
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict/encfile"
+	"github.com/atrest/atrest/dict/filedict"
+	"github.com/atrest/atrest/dict/keydict"
+	"github.com/atrest/atrest/internal/atomicfile"
+	"github.com/atrest/atrest/keyenv"
+)
+
+// The dictionaries' names in the data directory (TiKV's names).
+const (
+	KeyDictName  = "key.dict"
+	FileDictName = "file.dict"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	// ErrMissingKeyDictionary: the file dictionary records files but the
+	// key dictionary that holds their keys is gone.
+	ErrMissingKeyDictionary = errors.New("key dictionary is missing")
+	// ErrMissingFileDictionary: the key dictionary exists but the file
+	// dictionary does not.
+	ErrMissingFileDictionary = errors.New("file dictionary is missing")
+	// ErrDataKeyMissing: a file's entry names a data key the key
+	// dictionary does not hold.
+	ErrDataKeyMissing = errors.New("the file's data key is not in the key dictionary")
+	// ErrOutsideDir: an absolute path outside the data directory.
+	ErrOutsideDir = errors.New("path is outside the data directory")
+	// ErrReserved: the path is one of the dictionaries' own files.
+	ErrReserved = errors.New("path is reserved for the encryption dictionaries")
+	// ErrAppendUnsupported: O_APPEND would move writes away from the
+	// offset the keystream is computed for.
+	ErrAppendUnsupported = errors.New("O_APPEND is not supported on encrypted files")
+	// ErrClosed: the Manager was closed.
+	ErrClosed = errors.New("dict: manager is closed")
+)
+
+// Entry is a file's encryption: data-key id, method and IV. A file with no
+// entry is plaintext.
+type Entry = filedict.Entry
+
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct {
+	masterKeys *keyenv.MasterKeys
+	keyOpts    []keyenv.Option
+	now        func() time.Time
+	failpoint  func(string)
+}
+
+// WithMasterKeys uses mk instead of opening the master keys the
+// configuration names. The caller keeps ownership of mk.
+func WithMasterKeys(mk *keyenv.MasterKeys) Option {
+	return func(o *options) { o.masterKeys = mk }
+}
+
+// WithKeyenvOptions passes options to keyenv when opening the master keys.
+func WithKeyenvOptions(opts ...keyenv.Option) Option {
+	return func(o *options) { o.keyOpts = append(o.keyOpts, opts...) }
+}
+
+// WithClock replaces time.Now for data-key ages (tests).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// WithFailpoint calls fn at named points of every multi-step operation
+// (crash tests kill the process there). The names are in failpoints.go.
+func WithFailpoint(fn func(name string)) Option {
+	return func(o *options) { o.failpoint = fn }
+}
+
+// Manager keeps a data directory's dictionaries and opens its files. It is
+// safe for concurrent use.
+type Manager struct {
+	dir   string
+	cfg   keyenv.Config
+	mk    *keyenv.MasterKeys
+	ownMK bool
+	now   func() time.Time
+	fail  func(string)
+
+	// files is nil while the directory has never been encrypted: no
+	// dictionaries exist and every file is plaintext.
+	files *filedict.Dict
+
+	// keyMu guards keys. Creating a file holds it for reading from choosing
+	// the current key until its entry is durable, so a rotation (which
+	// holds it for writing) never leaves a new file naming a dropped key.
+	keyMu sync.RWMutex
+	keys  *keydict.Dict
+
+	refMu sync.Mutex
+	refs  map[uint64]int // files per data key
+
+	// treeMu is held for reading by operations on single names and for
+	// writing by those on whole directories (rename of a directory,
+	// RemoveAll), which touch names they cannot lock one by one.
+	treeMu sync.RWMutex
+	names  [64]sync.Mutex
+	seed   maphash.Seed
+	dirs   dirSyncer
+
+	closed atomic.Bool
+}
+
+// Open opens the dictionaries of the data directory dir (which must
+// exist), creating them on the first start with encryption on. cfg gives
+// the data method, rotation period, dictionary format and master keys.
+//
+//   - A directory that was never encrypted, opened with method plaintext,
+//     gets no dictionaries: every file stays plaintext.
+//   - The first start with encryption writes an empty file dictionary and
+//     then the key dictionary with a fresh data key; a crash between the
+//     two leaves an empty file dictionary, which the next open takes as a
+//     first start.
+//   - A missing key dictionary (with files recorded) or a missing file
+//     dictionary (with a key dictionary) is an error, and no file is
+//     touched.
+//   - Renames a crash interrupted are finished or undone from what the
+//     file system shows; the current data key is rotated if its period has
+//     passed, the method changed, or it was exposed under an insecure master
+//     key that is now secure; keys no file uses are dropped.
+func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*Manager, error) {
+	o := options{now: time.Now}
+	for _, f := range opts {
+		f(&o)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("dict: %w", err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("dict: data directory: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("dict: data directory %s is not a directory", abs)
+	}
+	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, refs: make(map[uint64]int), seed: maphash.MakeSeed()}
+	if m.fail == nil {
+		m.fail = func(string) {}
+	}
+	m.mk = o.masterKeys
+	if m.mk == nil {
+		if m.mk, err = keyenv.OpenMasterKeys(ctx, cfg, o.keyOpts...); err != nil {
+			return nil, fmt.Errorf("dict: %w", err)
+		}
+		m.ownMK = true
+	} else if err := keyenv.CheckSecure(cfg.DataEncryptionMethod, m.mk.Current); err != nil {
+		return nil, fmt.Errorf("dict: %w", err)
+	}
+	if err := m.open(ctx); err != nil {
+		m.closeAll()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Manager) keyPath() string  { return filepath.Join(m.dir, KeyDictName) }
+func (m *Manager) filePath() string { return filepath.Join(m.dir, FileDictName) }
+
+func (m *Manager) fileOptions() filedict.Options {
+	v := 2
+	if !m.cfg.EnableFileDictionaryLog {
+		v = 1
+	}
+	return filedict.Options{Version: v, RewriteThreshold: m.cfg.FileDictionaryRewriteThreshold, Failpoint: m.fail, BeforeRemove: m.syncRemoved}
+}
+
+// syncRemoved makes the unlinks of a group of removed files durable: one
+// fsync per directory they were in.
+func (m *Manager) syncRemoved(names []string) error {
+	done := make(map[string]bool, 1)
+	for _, n := range names {
+		dir := filepath.Dir(m.abs(n))
+		if done[dir] {
+			continue
+		}
+		done[dir] = true
+		if err := atomicfile.SyncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manager) open(ctx context.Context) error {
+	if err := atomicfile.Clean(m.keyPath()); err != nil {
+		return fmt.Errorf("dict: %w", err)
+	}
+	haveKeys, err := keydict.Exists(m.keyPath())
+	if err != nil {
+		return fmt.Errorf("dict: %w", err)
+	}
+	haveFiles, err := keydict.Exists(m.filePath())
+	if err != nil {
+		return fmt.Errorf("dict: %w", err)
+	}
+	switch {
+	case !haveKeys && haveFiles:
+		// A first start that crashed after the file dictionary and before
+		// the key dictionary leaves an empty file dictionary: start again.
+		// Anything recorded in it means keys were lost: refuse.
+		fd, err := filedict.Open(m.filePath(), m.fileOptions())
+		if err != nil {
+			return fmt.Errorf("dict: %w", err)
+		}
+		empty := fd.Len() == 0 && len(fd.PendingRenames()) == 0
+		fd.Close()
+		if !empty {
+			return fmt.Errorf("dict: %s: %w, but %s records files", m.keyPath(), ErrMissingKeyDictionary, m.filePath())
+		}
+		if err := os.Remove(m.filePath()); err != nil {
+			return fmt.Errorf("dict: remove orphan %s: %w", m.filePath(), err)
+		}
+		return m.open(ctx)
+	case haveKeys && !haveFiles:
+		return fmt.Errorf("dict: %s: %w, but %s exists", m.filePath(), ErrMissingFileDictionary, m.keyPath())
+	case !haveKeys && !haveFiles:
+		if m.cfg.DataEncryptionMethod == ctr.Plaintext {
+			return nil // never encrypted: no dictionaries
+		}
+		if m.files, err = filedict.Create(m.filePath(), m.fileOptions()); err != nil {
+			return fmt.Errorf("dict: %w", err)
+		}
+		m.fail("open.after-file-dict")
+		m.keys = keydict.New()
+		if _, err := m.keys.NewKey(m.cfg.DataEncryptionMethod, m.now()); err != nil {
+			return err
+		}
+		if err := m.keys.Save(ctx, m.keyPath(), m.mk); err != nil {
+			return fmt.Errorf("dict: %w", err)
+		}
+		return nil
+	}
+	if m.keys, _, err = keydict.Load(ctx, m.keyPath(), m.mk); err != nil {
+		return fmt.Errorf("dict: %w", err)
+	}
+	if m.files, err = filedict.Open(m.filePath(), m.fileOptions()); err != nil {
+		return fmt.Errorf("dict: %w", err)
+	}
+	if err := m.resolveRenames(); err != nil {
+		return err
+	}
+	m.files.Range(func(_ string, e Entry) bool {
+		if e.Method != ctr.Plaintext {
+			m.refs[e.KeyID]++
+		}
+		return true
+	})
+	m.keyMu.Lock()
+	defer m.keyMu.Unlock()
+	if m.needsRotation() {
+		if err := m.rotateLocked(ctx); err != nil {
+			return err
+		}
+	}
+	return m.dropUnusedLocked(ctx)
+}
+
+// resolveRenames finishes or undoes renames a crash interrupted: the file
+// system's rename is atomic, so the source still existing means it did
+// not happen.
+func (m *Manager) resolveRenames() error {
+	for _, r := range m.files.PendingRenames() {
+		_, err := os.Lstat(m.abs(r.Src))
+		switch {
+		case err == nil:
+			err = m.files.AbortRename(r.Src, r.Dst)
+		case errors.Is(err, fs.ErrNotExist):
+			err = m.files.CommitRename(r.Src, r.Dst)
+		}
+		if err != nil {
+			return fmt.Errorf("dict: resolve the interrupted rename of %s to %s: %w", r.Src, r.Dst, err)
+		}
+	}
+	return nil
+}
+
+// needsRotation: keyMu held.
+func (m *Manager) needsRotation() bool {
+	method := m.cfg.DataEncryptionMethod
+	if method == ctr.Plaintext {
+		return false
+	}
+	k, ok := m.keys.CurrentKey()
+	switch {
+	case !ok, k.Method != method:
+		return true
+	case m.cfg.DataKeyRotationPeriod > 0 && m.now().Sub(k.Created) >= m.cfg.DataKeyRotationPeriod:
+		return true
+	case k.Exposed && m.mk.Current.Secure():
+		return true
+	}
+	return false
+}
+
+// rotateLocked makes a new current data key and stores the key dictionary;
+// on failure the old key stays current. keyMu held for writing.
+func (m *Manager) rotateLocked(ctx context.Context) error {
+	prev := m.keys.Current
+	k, err := m.keys.NewKey(m.cfg.DataEncryptionMethod, m.now())
+	if err != nil {
+		return fmt.Errorf("dict: rotate data key: %w", err)
+	}
+	m.fail("rotate.before-save")
+	if err := m.keys.Save(context.WithoutCancel(ctx), m.keyPath(), m.mk); err != nil {
+		m.keys.Current = prev
+		m.keys.Drop(k.ID)
+		return fmt.Errorf("dict: rotate data key: %w", err)
+	}
+	m.fail("rotate.after-save")
+	return nil
+}
+
+// dropUnusedLocked drops the keys no file uses (never the current one).
+// keyMu held for writing.
+func (m *Manager) dropUnusedLocked(ctx context.Context) error {
+	m.refMu.Lock()
+	var unused []uint64
+	for _, id := range m.keys.IDs() {
+		if id != m.keys.Current && m.refs[id] == 0 {
+			unused = append(unused, id)
+		}
+	}
+	m.refMu.Unlock()
+	if len(unused) == 0 {
+		return nil
+	}
+	for _, id := range unused {
+		m.keys.Drop(id)
+	}
+	if err := m.keys.Save(context.WithoutCancel(ctx), m.keyPath(), m.mk); err != nil {
+		// The keys stay on disk until the next save: harmless.
+		return fmt.Errorf("dict: drop unused data keys: %w", err)
+	}
+	return nil
+}
+
+// RotateDataKey makes a new current data key now, whatever its age.
+func (m *Manager) RotateDataKey(ctx context.Context) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	if m.files == nil || m.cfg.DataEncryptionMethod == ctr.Plaintext {
+		return fmt.Errorf("dict: no data key to rotate: the method is plaintext")
+	}
+	m.keyMu.Lock()
+	defer m.keyMu.Unlock()
+	if err := m.rotateLocked(ctx); err != nil {
+		return err
+	}
+	return m.dropUnusedLocked(ctx)
+}
+
+// DataKeys returns the ids of the data keys and the current one.
+func (m *Manager) DataKeys() (ids []uint64, current uint64) {
+	if m.keys == nil {
+		return nil, 0
+	}
+	m.keyMu.RLock()
+	defer m.keyMu.RUnlock()
+	return m.keys.IDs(), m.keys.Current
+}
+
+// Dir returns the data directory's absolute path.
+func (m *Manager) Dir() string { return m.dir }
+
+// Encrypted reports whether the directory has dictionaries (encryption was
+// on at some start).
+func (m *Manager) Encrypted() bool { return m.files != nil }
+
+// Lookup returns a file's entry; false means the file is plaintext.
+func (m *Manager) Lookup(name string) (Entry, bool, error) {
+	rel, err := m.rel(name)
+	if err != nil || m.files == nil {
+		return Entry{}, false, err
+	}
+	e, ok := m.files.Get(rel)
+	return e, ok, nil
+}
+
+// FileDictionaryStats reports the file dictionary's size and log.
+func (m *Manager) FileDictionaryStats() (filedict.Stats, bool) {
+	if m.files == nil {
+		return filedict.Stats{}, false
+	}
+	return m.files.Stats(), true
+}
+
+// Close closes the dictionaries and zeroes the data keys; open files stay
+// usable until closed.
+func (m *Manager) Close() error {
+	if !m.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	return m.closeAll()
+}
+
+func (m *Manager) closeAll() error {
+	var errs []error
+	if m.files != nil {
+		errs = append(errs, m.files.Close())
+	}
+	m.keyMu.Lock()
+	if m.keys != nil {
+		m.keys.Release()
+	}
+	m.keyMu.Unlock()
+	if m.ownMK && m.mk != nil {
+		errs = append(errs, m.mk.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) usable() error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// rel turns a caller's path into the dictionary's name for it: relative to
+// the data directory, cleaned, with forward slashes.
+func (m *Manager) rel(name string) (string, error) {
+	p := name
+	if filepath.IsAbs(p) {
+		r, err := filepath.Rel(m.dir, p)
+		if err != nil {
+			return "", fmt.Errorf("dict: %s: %w", name, ErrOutsideDir)
+		}
+		p = r
+	}
+	p = filepath.ToSlash(filepath.Clean(p))
+	if p == ".." || strings.HasPrefix(p, "../") {
+		return "", fmt.Errorf("dict: %s: %w", name, ErrOutsideDir)
+	}
+	if p == KeyDictName || p == FileDictName || strings.HasPrefix(p, "."+KeyDictName+".tmp-") || strings.HasPrefix(p, "."+FileDictName+".tmp-") {
+		return "", fmt.Errorf("dict: %s: %w", name, ErrReserved)
+	}
+	return p, nil
+}
+
+func (m *Manager) abs(rel string) string {
+	return filepath.Join(m.dir, filepath.FromSlash(rel))
+}
+
+// lockNames locks the stripes of the given names in a fixed order (no
+// deadlock between two renames in opposite directions) and returns the
+// unlock.
+func (m *Manager) lockNames(names ...string) func() {
+	m.treeMu.RLock()
+	var idx []int
+	for _, n := range names {
+		i := int(maphash.String(m.seed, n) % uint64(len(m.names)))
+		dup := false
+		for _, j := range idx {
+			dup = dup || j == i
+		}
+		if !dup {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 2 && idx[0] > idx[1] {
+		idx[0], idx[1] = idx[1], idx[0]
+	}
+	for _, i := range idx {
+		m.names[i].Lock()
+	}
+	return func() {
+		for j := len(idx) - 1; j >= 0; j-- {
+			m.names[idx[j]].Unlock()
+		}
+		m.treeMu.RUnlock()
+	}
+}
+
+// freshEntry chooses the entry of a new file: the current data key and a
+// random IV. It returns with keyMu held for reading; the caller releases
+// it once the entry is durable (and counted), so no rotation can drop the
+// key in between. A due rotation happens here first.
+func (m *Manager) freshEntry(ctx context.Context) (Entry, error) {
+	m.keyMu.RLock()
+	if m.needsRotation() {
+		m.keyMu.RUnlock()
+		m.keyMu.Lock()
+		var err error
+		if m.needsRotation() {
+			if err = m.rotateLocked(ctx); err == nil {
+				err = m.dropUnusedLocked(ctx)
+			}
+		}
+		m.keyMu.Unlock()
+		if err != nil {
+			return Entry{}, err
+		}
+		m.keyMu.RLock()
+	}
+	if m.cfg.DataEncryptionMethod == ctr.Plaintext {
+		return Entry{Method: ctr.Plaintext}, nil
+	}
+	k, ok := m.keys.CurrentKey()
+	if !ok {
+		m.keyMu.RUnlock()
+		return Entry{}, fmt.Errorf("dict: no current data key")
+	}
+	e := Entry{KeyID: k.ID, Method: k.Method}
+	_, _ = rand.Read(e.IV[:])
+	return e, nil
+}
+
+// stream returns the keystream for an entry; nil for plaintext.
+func (m *Manager) stream(name string, e Entry, ok bool) (*ctr.Stream, error) {
+	if !ok || e.Method == ctr.Plaintext {
+		return nil, nil
+	}
+	m.keyMu.RLock()
+	defer m.keyMu.RUnlock()
+	k, found := m.keys.Get(e.KeyID)
+	if !found {
+		return nil, fmt.Errorf("dict: %s: %w (key id %d)", name, ErrDataKeyMissing, e.KeyID)
+	}
+	if k.Method != e.Method {
+		return nil, fmt.Errorf("dict: %s: entry says %s but data key %d is %s", name, e.Method, e.KeyID, k.Method)
+	}
+	s, err := ctr.New(e.Method, k.Bytes(), e.IV[:])
+	if err != nil {
+		return nil, fmt.Errorf("dict: %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// ref adjusts the file count of a data key.
+func (m *Manager) ref(e Entry, ok bool, delta int) {
+	if !ok || e.Method == ctr.Plaintext {
+		return
+	}
+	m.refMu.Lock()
+	m.refs[e.KeyID] += delta
+	if m.refs[e.KeyID] <= 0 {
+		delete(m.refs, e.KeyID)
+	}
+	m.refMu.Unlock()
+}
+
+// afterRelease drops a data key whose last file went, unless it is
+// current. Errors are not the caller's: the key simply stays stored.
+func (m *Manager) afterRelease(e Entry, ok bool) {
+	if !ok || e.Method == ctr.Plaintext {
+		return
+	}
+	m.refMu.Lock()
+	unused := m.refs[e.KeyID] == 0
+	m.refMu.Unlock()
+	if !unused {
+		return
+	}
+	m.keyMu.Lock()
+	defer m.keyMu.Unlock()
+	if m.keys != nil && e.KeyID != m.keys.Current {
+		_ = m.dropUnusedLocked(context.Background())
+	}
+}
+
+// wrapFile wraps an opened file with its entry's keystream.
+func (m *Manager) wrapFile(f *os.File, rel string, e Entry, ok bool) (*encfile.File, error) {
+	s, err := m.stream(rel, e, ok)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return encfile.New(f, s), nil
+}

@@ -1,0 +1,455 @@
+package dict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/atrest/atrest/dict/encfile"
+	"github.com/atrest/atrest/dict/filedict"
+	"github.com/atrest/atrest/internal/atomicfile"
+)
+
+// Create creates or truncates the file name for reading and writing, with
+// a fresh IV under the current data key.
+func (m *Manager) Create(name string) (*encfile.File, error) {
+	return m.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666)
+}
+
+// Open opens the file name for reading.
+func (m *Manager) Open(name string) (*encfile.File, error) {
+	return m.OpenFile(name, os.O_RDONLY, 0)
+}
+
+// OpenReadWrite opens the file name for reading and writing, creating it
+// (with a fresh IV) if it does not exist. Existing bytes keep their key
+// and IV, so writes anywhere in the file are encrypted consistently.
+func (m *Manager) OpenReadWrite(name string) (*encfile.File, error) {
+	return m.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o666)
+}
+
+// OpenFile is os.OpenFile for an encrypted file. A file that is created,
+// or truncated by O_TRUNC, gets a fresh entry (current data key, random
+// IV) that is durable before the first byte can be written; an existing
+// file keeps its entry, or stays plaintext if it has none. O_APPEND is
+// refused.
+//
+// For a new file the entry is recorded before the file is created (a
+// crash between leaves an entry for no file, which is harmless); an
+// existing file is truncated and synced before its new entry is recorded
+// (a crash between leaves an empty file, readable under either entry).
+func (m *Manager) OpenFile(name string, flag int, perm fs.FileMode) (*encfile.File, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
+	if flag&os.O_APPEND != 0 {
+		return nil, fmt.Errorf("dict: %s: %w", name, ErrAppendUnsupported)
+	}
+	rel, err := m.rel(name)
+	if err != nil {
+		return nil, err
+	}
+	abs := m.abs(rel)
+	if m.files == nil {
+		f, err := os.OpenFile(abs, flag, perm)
+		if err != nil {
+			return nil, err
+		}
+		return encfile.New(f, nil), nil
+	}
+	unlock := m.lockNames(rel)
+	defer unlock()
+	st, statErr := os.Lstat(abs)
+	exists := statErr == nil
+	writable := flag&(os.O_WRONLY|os.O_RDWR) != 0
+	switch {
+	case exists && flag&os.O_TRUNC != 0 && writable && linkCount(st) > 1:
+		// Other names share this inode under their own entries: a fresh IV
+		// here would turn them into noise, keeping the old IV would encrypt
+		// new content under a used keystream. Give this name a new file.
+		if err := m.removeLocked(rel, abs); err != nil {
+			return nil, err
+		}
+		return m.createFresh(rel, abs, flag, perm)
+	case exists && flag&os.O_TRUNC != 0 && writable:
+		return m.truncateFresh(rel, abs, flag, perm)
+	case !exists && flag&os.O_CREATE != 0:
+		return m.createFresh(rel, abs, flag, perm)
+	}
+	f, err := os.OpenFile(abs, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	e, ok := m.files.Get(rel)
+	return m.wrapFile(f, rel, e, ok)
+}
+
+func (m *Manager) createFresh(rel, abs string, flag int, perm fs.FileMode) (*encfile.File, error) {
+	e, err := m.freshEntry(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	old, hadOld, err := m.record(rel, e)
+	m.keyMu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	m.afterRelease(old, hadOld)
+	m.fail("create.after-entry")
+	f, err := os.OpenFile(abs, flag|os.O_CREATE, perm)
+	if err != nil {
+		// Leave the entry: an entry for no file is harmless, and removing
+		// it could race a concurrent creator of the same name in another
+		// process.
+		return nil, err
+	}
+	return m.wrapFile(f, rel, e, true)
+}
+
+func (m *Manager) truncateFresh(rel, abs string, flag int, perm fs.FileMode) (*encfile.File, error) {
+	f, err := os.OpenFile(abs, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	m.fail("truncate.after-sync")
+	e, err := m.freshEntry(context.Background())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	old, hadOld, err := m.record(rel, e)
+	m.keyMu.RUnlock()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	m.afterRelease(old, hadOld)
+	return m.wrapFile(f, rel, e, true)
+}
+
+// record stores e for rel durably and counts it; it returns the entry it
+// replaced, whose count the caller releases with afterRelease.
+func (m *Manager) record(rel string, e Entry) (old Entry, hadOld bool, err error) {
+	old, hadOld = m.files.Get(rel)
+	if err := m.files.Insert(rel, e); err != nil {
+		return Entry{}, false, fmt.Errorf("dict: record %s: %w", rel, err)
+	}
+	m.ref(e, true, +1)
+	m.ref(old, hadOld, -1)
+	return old, hadOld, nil
+}
+
+// Remove deletes the file (or empty directory) name, then its entry. The
+// directory is synced between, so the entry never goes while the file
+// could come back after a crash. Removing a missing file still removes a
+// leftover entry, and returns the file system's not-exist error.
+func (m *Manager) Remove(name string) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	rel, err := m.rel(name)
+	if err != nil {
+		return err
+	}
+	abs := m.abs(rel)
+	if m.files == nil {
+		return os.Remove(abs)
+	}
+	unlock := m.lockNames(rel)
+	defer unlock()
+	return m.removeLocked(rel, abs)
+}
+
+// removeLocked is Remove with the name locked.
+func (m *Manager) removeLocked(rel, abs string) error {
+	st, _ := os.Lstat(abs)
+	rmErr := os.Remove(abs)
+	if rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+		return rmErr
+	}
+	// The entry's removal waits for the unlink to be durable: the file
+	// dictionary's leader syncs the directories of a whole group of
+	// removes first (syncRemoved), so an entry never goes while its file
+	// could come back after a crash.
+	m.fail("remove.after-unlink")
+	if st != nil && st.IsDir() {
+		return m.forgetTree(rel)
+	}
+	old, ok := m.files.Get(rel)
+	if ok {
+		if err := m.files.Remove(rel); err != nil {
+			return fmt.Errorf("dict: forget %s: %w", rel, err)
+		}
+		m.ref(old, true, -1)
+		m.afterRelease(old, true)
+	}
+	return rmErr
+}
+
+// forgetTree removes the entries of every name under dir (and dir).
+func (m *Manager) forgetTree(dir string) error {
+	var gone []Entry
+	m.files.Range(func(name string, e Entry) bool {
+		if name == dir || strings.HasPrefix(name, dir+"/") {
+			gone = append(gone, e)
+		}
+		return true
+	})
+	if len(gone) == 0 {
+		return nil
+	}
+	if err := m.files.RemovePrefix(dir); err != nil {
+		return fmt.Errorf("dict: forget %s/: %w", dir, err)
+	}
+	for _, e := range gone {
+		m.ref(e, true, -1)
+	}
+	for _, e := range gone {
+		m.afterRelease(e, true)
+	}
+	return nil
+}
+
+// RemoveAll removes name and everything under it, then their entries.
+func (m *Manager) RemoveAll(name string) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	rel, err := m.rel(name)
+	if err != nil {
+		return err
+	}
+	abs := m.abs(rel)
+	if m.files == nil {
+		return os.RemoveAll(abs)
+	}
+	m.treeMu.Lock()
+	defer m.treeMu.Unlock()
+	if err := os.RemoveAll(abs); err != nil {
+		return err
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(abs)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	m.fail("removeall.after-unlink")
+	return m.forgetTree(rel)
+}
+
+// Link makes newname a hard link to oldname; the new name shares the
+// file's key and IV. newname must not exist. The entry is recorded first:
+// a crash before the link leaves an entry for no file, which is harmless.
+func (m *Manager) Link(oldname, newname string) error {
+	oldRel, newRel, err := m.twoNames(oldname, newname)
+	if err != nil {
+		return err
+	}
+	oldAbs, newAbs := m.abs(oldRel), m.abs(newRel)
+	if m.files == nil {
+		return os.Link(oldAbs, newAbs)
+	}
+	unlock := m.lockNames(oldRel, newRel)
+	defer unlock()
+	if _, err := os.Lstat(newAbs); err == nil {
+		// Let the file system say it: the existing file's entry must not
+		// be touched.
+		return &os.LinkError{Op: "link", Old: oldAbs, New: newAbs, Err: fs.ErrExist}
+	}
+	if _, err := os.Lstat(oldAbs); err != nil {
+		return &os.LinkError{Op: "link", Old: oldAbs, New: newAbs, Err: err}
+	}
+	e, ok := m.files.Get(oldRel)
+	prev, hadPrev := m.files.Get(newRel) // a leftover entry for no file
+	if ok {
+		if _, _, err := m.record(newRel, e); err != nil {
+			return err
+		}
+	} else if hadPrev {
+		if err := m.files.Remove(newRel); err != nil {
+			return fmt.Errorf("dict: link: %w", err)
+		}
+		m.ref(prev, true, -1)
+	}
+	m.fail("link.after-entry")
+	if err := os.Link(oldAbs, newAbs); err != nil {
+		return err // the new entry is a leftover for no file: harmless
+	}
+	m.afterRelease(prev, hadPrev)
+	return nil
+}
+
+// Rename renames oldname to newname, replacing newname if it exists, as
+// os.Rename. For a file the dictionary records the intent durably first,
+// then the file system renames and syncs the directories, then the intent
+// is committed; after a crash the next Open finishes or undoes it by
+// whether oldname still exists. A directory's entries are copied to the
+// new prefix first and the old ones removed after.
+func (m *Manager) Rename(oldname, newname string) error {
+	return m.rename(oldname, newname, false)
+}
+
+// ReuseForWrite renames oldname to newname and opens it for writing with
+// a fresh IV (a recycled WAL, say): the same key and IV never encrypt two
+// contents. The old bytes become unreadable noise, which a log reader
+// takes for the end of the log. A file with other hard links is not
+// reused (they would turn to noise): it is removed and newname created.
+func (m *Manager) ReuseForWrite(oldname, newname string) (*encfile.File, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
+	if rel, err := m.rel(oldname); err == nil && m.files != nil {
+		if st, err := os.Lstat(m.abs(rel)); err == nil && linkCount(st) > 1 {
+			if err := m.Remove(oldname); err != nil {
+				return nil, err
+			}
+			return m.Create(newname)
+		}
+	}
+	if err := m.rename(oldname, newname, true); err != nil {
+		return nil, err
+	}
+	return m.OpenFile(newname, os.O_RDWR, 0)
+}
+
+func (m *Manager) rename(oldname, newname string, reuse bool) error {
+	oldRel, newRel, err := m.twoNames(oldname, newname)
+	if err != nil {
+		return err
+	}
+	oldAbs, newAbs := m.abs(oldRel), m.abs(newRel)
+	if m.files == nil {
+		return os.Rename(oldAbs, newAbs)
+	}
+	st, err := os.Lstat(oldAbs)
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldAbs, New: newAbs, Err: err}
+	}
+	if st.IsDir() {
+		return m.renameDir(oldRel, newRel)
+	}
+	if oldRel == newRel {
+		return nil
+	}
+	unlock := m.lockNames(oldRel, newRel)
+	defer unlock()
+	if dst, err := os.Lstat(newAbs); err == nil && os.SameFile(st, dst) {
+		// Two names of one file: rename(2) does nothing and succeeds, so
+		// the dictionary must not change either.
+		return os.Rename(oldAbs, newAbs)
+	}
+	srcEntry, srcOK := m.files.Get(oldRel)
+	dstEntry, dstOK := m.files.Get(newRel)
+	var fresh *Entry
+	if reuse {
+		// Counted while keyMu is held, so no rotation drops its key
+		// before the intent names it.
+		e, err := m.freshEntry(context.Background())
+		if err != nil {
+			return err
+		}
+		m.ref(e, true, +1)
+		m.keyMu.RUnlock()
+		fresh = &e
+	}
+	if err := m.files.BeginRename(filedict.Rename{Src: oldRel, Dst: newRel, Fresh: fresh}); err != nil {
+		if fresh != nil {
+			m.ref(*fresh, true, -1)
+		}
+		return fmt.Errorf("dict: rename %s: %w", oldRel, err)
+	}
+	m.fail("rename.after-intent")
+	if err := os.Rename(oldAbs, newAbs); err != nil {
+		if aerr := m.files.AbortRename(oldRel, newRel); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
+		if fresh != nil {
+			m.ref(*fresh, true, -1)
+		}
+		return err
+	}
+	m.fail("rename.after-rename")
+	if err := m.syncParents(oldAbs, newAbs); err != nil {
+		return err // the intent stays; the next open resolves it
+	}
+	m.fail("rename.after-sync")
+	if err := m.files.CommitRename(oldRel, newRel); err != nil {
+		return fmt.Errorf("dict: rename %s: %w", oldRel, err)
+	}
+	m.ref(dstEntry, dstOK, -1)
+	if fresh != nil {
+		m.ref(srcEntry, srcOK, -1)
+		m.afterRelease(srcEntry, srcOK)
+	}
+	m.afterRelease(dstEntry, dstOK)
+	return nil
+}
+
+func (m *Manager) syncParents(a, b string) error {
+	da, db := filepath.Dir(a), filepath.Dir(b)
+	if err := m.dirs.sync(db); err != nil {
+		return err
+	}
+	if da != db {
+		return m.dirs.sync(da)
+	}
+	return nil
+}
+
+// renameDir renames a directory: the file system refuses a non-empty
+// destination, so no live file's entry is overwritten. Entries are copied
+// under the new prefix, the directory renamed and synced, then the old
+// entries removed; a crash at any step leaves only entries for no file.
+func (m *Manager) renameDir(oldRel, newRel string) error {
+	m.treeMu.Lock()
+	defer m.treeMu.Unlock()
+	oldAbs, newAbs := m.abs(oldRel), m.abs(newRel)
+	type moved struct {
+		name string
+		e    Entry
+	}
+	var copies []moved
+	m.files.Range(func(name string, e Entry) bool {
+		if strings.HasPrefix(name, oldRel+"/") {
+			copies = append(copies, moved{path.Join(newRel, strings.TrimPrefix(name, oldRel+"/")), e})
+		}
+		return true
+	})
+	for _, c := range copies {
+		if err := m.files.Insert(c.name, c.e); err != nil {
+			return fmt.Errorf("dict: rename %s: %w", oldRel, err)
+		}
+		m.ref(c.e, true, +1)
+	}
+	m.fail("renamedir.after-copy")
+	if err := os.Rename(oldAbs, newAbs); err != nil {
+		return err // the copies are entries for no file: harmless
+	}
+	if err := m.syncParents(oldAbs, newAbs); err != nil {
+		return err
+	}
+	m.fail("renamedir.after-rename")
+	return m.forgetTree(oldRel)
+}
+
+// twoNames checks the Manager is open and turns both names into
+// dictionary names.
+func (m *Manager) twoNames(oldname, newname string) (oldRel, newRel string, err error) {
+	if err := m.usable(); err != nil {
+		return "", "", err
+	}
+	if oldRel, err = m.rel(oldname); err != nil {
+		return "", "", err
+	}
+	if newRel, err = m.rel(newname); err != nil {
+		return "", "", err
+	}
+	return oldRel, newRel, nil
+}
