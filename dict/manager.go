@@ -117,6 +117,8 @@ type Manager struct {
 	seed   maphash.Seed
 	dirs   dirSyncer
 
+	removing pendingRemoves
+
 	closed atomic.Bool
 }
 
@@ -370,11 +372,13 @@ func (m *Manager) RotateDataKey(ctx context.Context) error {
 	return m.dropUnusedLocked(ctx)
 }
 
-// DataKeys returns the ids of the data keys and the current one.
+// DataKeys returns the ids of the data keys and the current one, once
+// the removals under way have settled (a key goes with its last file).
 func (m *Manager) DataKeys() (ids []uint64, current uint64) {
 	if m.keys == nil {
 		return nil, 0
 	}
+	m.removing.settleAll()
 	m.keyMu.RLock()
 	defer m.keyMu.RUnlock()
 	return m.keys.IDs(), m.keys.Current
@@ -393,6 +397,7 @@ func (m *Manager) Lookup(name string) (Entry, bool, error) {
 	if err != nil || m.files == nil {
 		return Entry{}, false, err
 	}
+	m.removing.settle(rel)
 	e, ok := m.files.Get(rel)
 	return e, ok, nil
 }
@@ -415,6 +420,7 @@ func (m *Manager) Close() error {
 }
 
 func (m *Manager) closeAll() error {
+	m.removing.settleAll()
 	var errs []error
 	if m.files != nil {
 		errs = append(errs, m.files.Close())

@@ -64,6 +64,7 @@ func (m *Manager) OpenFile(name string, flag int, perm fs.FileMode) (*encfile.Fi
 	}
 	unlock := m.lockNames(rel)
 	defer unlock()
+	m.removing.settle(rel)
 	st, statErr := os.Lstat(abs)
 	exists := statErr == nil
 	writable := flag&(os.O_WRONLY|os.O_RDWR) != 0
@@ -75,6 +76,7 @@ func (m *Manager) OpenFile(name string, flag int, perm fs.FileMode) (*encfile.Fi
 		if err := m.removeLocked(rel, abs); err != nil {
 			return nil, err
 		}
+		m.removing.settle(rel)
 		return m.createFresh(rel, abs, flag, perm)
 	case exists && flag&os.O_TRUNC != 0 && writable:
 		return m.truncateFresh(rel, abs, flag, perm)
@@ -148,10 +150,13 @@ func (m *Manager) record(rel string, e Entry) (old Entry, hadOld bool, err error
 	return old, hadOld, nil
 }
 
-// Remove deletes the file (or empty directory) name, then its entry. The
-// directory is synced between, so the entry never goes while the file
-// could come back after a crash. Removing a missing file still removes a
-// leftover entry, and returns the file system's not-exist error.
+// Remove deletes the file (or empty directory) name, then its entry. It
+// returns once the file is unlinked; the entry's removal follows in the
+// next group commit, after the directory is synced, so the entry never
+// goes while the file could come back after a crash (a crash before it
+// leaves an entry for no file, which is harmless). Removing a missing file
+// still removes a leftover entry, and returns the file system's not-exist
+// error.
 func (m *Manager) Remove(name string) error {
 	if err := m.usable(); err != nil {
 		return err
@@ -166,6 +171,7 @@ func (m *Manager) Remove(name string) error {
 	}
 	unlock := m.lockNames(rel)
 	defer unlock()
+	m.removing.settle(rel)
 	return m.removeLocked(rel, abs)
 }
 
@@ -184,13 +190,16 @@ func (m *Manager) removeLocked(rel, abs string) error {
 	if st != nil && st.IsDir() {
 		return m.forgetTree(rel)
 	}
-	old, ok := m.files.Get(rel)
-	if ok {
-		if err := m.files.Remove(rel); err != nil {
-			return fmt.Errorf("dict: forget %s: %w", rel, err)
-		}
-		m.ref(old, true, -1)
-		m.afterRelease(old, true)
+	if old, ok := m.files.Get(rel); ok {
+		done := m.removing.start(rel)
+		go func() {
+			defer done()
+			if err := m.files.Remove(rel); err != nil {
+				return // a leftover entry for no file: harmless; its key stays
+			}
+			m.ref(old, true, -1)
+			m.afterRelease(old, true)
+		}()
 	}
 	return rmErr
 }
@@ -234,6 +243,7 @@ func (m *Manager) RemoveAll(name string) error {
 	}
 	m.treeMu.Lock()
 	defer m.treeMu.Unlock()
+	m.removing.settleAll()
 	if err := os.RemoveAll(abs); err != nil {
 		return err
 	}
@@ -258,6 +268,7 @@ func (m *Manager) Link(oldname, newname string) error {
 	}
 	unlock := m.lockNames(oldRel, newRel)
 	defer unlock()
+	m.removing.settle(oldRel, newRel)
 	if _, err := os.Lstat(newAbs); err == nil {
 		// Let the file system say it: the existing file's entry must not
 		// be touched.
@@ -340,6 +351,7 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 	}
 	unlock := m.lockNames(oldRel, newRel)
 	defer unlock()
+	m.removing.settle(oldRel, newRel)
 	if dst, err := os.Lstat(newAbs); err == nil && os.SameFile(st, dst) {
 		// Two names of one file: rename(2) does nothing and succeeds, so
 		// the dictionary must not change either.
@@ -410,6 +422,7 @@ func (m *Manager) syncParents(a, b string) error {
 func (m *Manager) renameDir(oldRel, newRel string) error {
 	m.treeMu.Lock()
 	defer m.treeMu.Unlock()
+	m.removing.settleAll()
 	oldAbs, newAbs := m.abs(oldRel), m.abs(newRel)
 	type moved struct {
 		name string
