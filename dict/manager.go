@@ -207,11 +207,11 @@ func (m *Manager) open(ctx context.Context) error {
 	if err := atomicfile.Clean(m.keyPath()); err != nil {
 		return fmt.Errorf("dict: %w", err)
 	}
-	haveKeys, err := keydict.Exists(m.keyPath())
+	haveKeys, err := pathExists(m.keyPath())
 	if err != nil {
 		return fmt.Errorf("dict: %w", err)
 	}
-	haveFiles, err := keydict.Exists(m.filePath())
+	haveFiles, err := pathExists(m.filePath())
 	if err != nil {
 		return fmt.Errorf("dict: %w", err)
 	}
@@ -275,6 +275,15 @@ func (m *Manager) open(ctx context.Context) error {
 		}
 	}
 	return m.dropUnusedLocked(ctx)
+}
+
+// pathExists reports whether anything is at path.
+func pathExists(path string) (bool, error) {
+	_, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // resolveRenames finishes or undoes renames a crash interrupted: the file
@@ -468,34 +477,41 @@ func (m *Manager) abs(rel string) string {
 	return filepath.Join(m.dir, filepath.FromSlash(rel))
 }
 
-// lockNames locks the stripes of the given names in a fixed order (no
-// deadlock between two renames in opposite directions) and returns the
-// unlock.
-func (m *Manager) lockNames(names ...string) func() {
+// heldNames is the name stripes an operation holds (second is -1 when
+// one stripe covers both names).
+type heldNames struct {
+	m             *Manager
+	first, second int
+}
+
+// lockNames locks the stripes of one or two names (pass a twice for one)
+// in index order, so two renames in opposite directions cannot deadlock,
+// under treeMu for reading. It allocates nothing: every open goes through
+// it.
+func (m *Manager) lockNames(a, b string) heldNames {
 	m.treeMu.RLock()
-	var idx []int
-	for _, n := range names {
-		i := int(maphash.String(m.seed, n) % uint64(len(m.names)))
-		dup := false
-		for _, j := range idx {
-			dup = dup || j == i
-		}
-		if !dup {
-			idx = append(idx, i)
-		}
+	i := int(maphash.String(m.seed, a) % uint64(len(m.names)))
+	j := int(maphash.String(m.seed, b) % uint64(len(m.names)))
+	if i > j {
+		i, j = j, i
 	}
-	if len(idx) == 2 && idx[0] > idx[1] {
-		idx[0], idx[1] = idx[1], idx[0]
+	h := heldNames{m: m, first: i, second: j}
+	if i == j {
+		h.second = -1
 	}
-	for _, i := range idx {
-		m.names[i].Lock()
+	m.names[h.first].Lock()
+	if h.second >= 0 {
+		m.names[h.second].Lock()
 	}
-	return func() {
-		for j := len(idx) - 1; j >= 0; j-- {
-			m.names[idx[j]].Unlock()
-		}
-		m.treeMu.RUnlock()
+	return h
+}
+
+func (h heldNames) unlock() {
+	if h.second >= 0 {
+		h.m.names[h.second].Unlock()
 	}
+	h.m.names[h.first].Unlock()
+	h.m.treeMu.RUnlock()
 }
 
 // freshEntry chooses the entry of a new file: the current data key and a

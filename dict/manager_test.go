@@ -628,3 +628,13 @@ func TestConcurrentOperations(t *testing.T) {
 		return true
 	})
 }
+
+// Every open takes the name locks: they must not allocate.
+func TestLockNamesAllocatesNothing(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	defer m.Close()
+	if n := testing.AllocsPerRun(100, func() { m.lockNames("a", "b").unlock(); m.lockNames("c", "c").unlock() }); n != 0 {
+		t.Fatalf("%v allocations per lockNames", n)
+	}
+}

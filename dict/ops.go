@@ -44,13 +44,10 @@ func (m *Manager) OpenReadWrite(name string) (*encfile.File, error) {
 // existing file is truncated and synced before its new entry is recorded
 // (a crash between leaves an empty file, readable under either entry).
 func (m *Manager) OpenFile(name string, flag int, perm fs.FileMode) (*encfile.File, error) {
-	if err := m.usable(); err != nil {
-		return nil, err
-	}
 	if flag&os.O_APPEND != 0 {
 		return nil, fmt.Errorf("dict: %s: %w", name, ErrAppendUnsupported)
 	}
-	rel, err := m.rel(name)
+	rel, err := m.name(name)
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +59,17 @@ func (m *Manager) OpenFile(name string, flag int, perm fs.FileMode) (*encfile.Fi
 		}
 		return encfile.New(f, nil), nil
 	}
-	unlock := m.lockNames(rel)
-	defer unlock()
+	defer m.lockNames(rel, rel).unlock()
 	m.removing.settle(rel)
-	st, statErr := os.Lstat(abs)
-	exists := statErr == nil
+	// Only a create or a truncate needs to know whether the file is there:
+	// a plain open costs no extra syscall.
+	var st fs.FileInfo
+	exists := false
+	if flag&(os.O_CREATE|os.O_TRUNC) != 0 {
+		var statErr error
+		st, statErr = os.Lstat(abs)
+		exists = statErr == nil
+	}
 	writable := flag&(os.O_WRONLY|os.O_RDWR) != 0
 	switch {
 	case exists && flag&os.O_TRUNC != 0 && writable && linkCount(st) > 1:
@@ -158,10 +161,7 @@ func (m *Manager) record(rel string, e Entry) (old Entry, hadOld bool, err error
 // still removes a leftover entry, and returns the file system's not-exist
 // error.
 func (m *Manager) Remove(name string) error {
-	if err := m.usable(); err != nil {
-		return err
-	}
-	rel, err := m.rel(name)
+	rel, err := m.name(name)
 	if err != nil {
 		return err
 	}
@@ -169,8 +169,7 @@ func (m *Manager) Remove(name string) error {
 	if m.files == nil {
 		return os.Remove(abs)
 	}
-	unlock := m.lockNames(rel)
-	defer unlock()
+	defer m.lockNames(rel, rel).unlock()
 	m.removing.settle(rel)
 	return m.removeLocked(rel, abs)
 }
@@ -230,10 +229,7 @@ func (m *Manager) forgetTree(dir string) error {
 
 // RemoveAll removes name and everything under it, then their entries.
 func (m *Manager) RemoveAll(name string) error {
-	if err := m.usable(); err != nil {
-		return err
-	}
-	rel, err := m.rel(name)
+	rel, err := m.name(name)
 	if err != nil {
 		return err
 	}
@@ -266,8 +262,7 @@ func (m *Manager) Link(oldname, newname string) error {
 	if m.files == nil {
 		return os.Link(oldAbs, newAbs)
 	}
-	unlock := m.lockNames(oldRel, newRel)
-	defer unlock()
+	defer m.lockNames(oldRel, newRel).unlock()
 	m.removing.settle(oldRel, newRel)
 	if _, err := os.Lstat(newAbs); err == nil {
 		// Let the file system say it: the existing file's entry must not
@@ -349,8 +344,7 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 	if oldRel == newRel {
 		return nil
 	}
-	unlock := m.lockNames(oldRel, newRel)
-	defer unlock()
+	defer m.lockNames(oldRel, newRel).unlock()
 	m.removing.settle(oldRel, newRel)
 	if dst, err := os.Lstat(newAbs); err == nil && os.SameFile(st, dst) {
 		// Two names of one file: rename(2) does nothing and succeeds, so
@@ -452,16 +446,21 @@ func (m *Manager) renameDir(oldRel, newRel string) error {
 	return m.forgetTree(oldRel)
 }
 
-// twoNames checks the Manager is open and turns both names into
-// dictionary names.
-func (m *Manager) twoNames(oldname, newname string) (oldRel, newRel string, err error) {
+// name checks the Manager is open and turns a caller's path into its
+// dictionary name.
+func (m *Manager) name(p string) (string, error) {
 	if err := m.usable(); err != nil {
+		return "", err
+	}
+	return m.rel(p)
+}
+
+// twoNames is name for the two paths of a link or rename.
+func (m *Manager) twoNames(oldname, newname string) (oldRel, newRel string, err error) {
+	if oldRel, err = m.name(oldname); err != nil {
 		return "", "", err
 	}
-	if oldRel, err = m.rel(oldname); err != nil {
-		return "", "", err
-	}
-	if newRel, err = m.rel(newname); err != nil {
+	if newRel, err = m.name(newname); err != nil {
 		return "", "", err
 	}
 	return oldRel, newRel, nil

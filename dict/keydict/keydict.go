@@ -14,7 +14,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"time"
@@ -311,13 +310,4 @@ func (d *Dict) markExposed() {
 	for _, k := range d.keys {
 		k.Exposed = true
 	}
-}
-
-// Exists reports whether a key dictionary file is at path.
-func Exists(path string) (bool, error) {
-	_, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
 }
