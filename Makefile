@@ -12,7 +12,7 @@ BENCHCOUNT  ?= 6
 BENCHTIME   ?= 200ms
 FUZZTIME    ?= 30s
 
-.PHONY: all test bench generate check-generate fuzz lint crash
+.PHONY: all test bench bench-pebble generate check-generate fuzz lint crash
 
 all: lint test
 
@@ -36,11 +36,24 @@ bench:
 	$(GO) run $(BENCHSTAT) -col /mode -filter '.name:Parallel' $(RESULTS)/ctr-bench.txt > $(RESULTS)/ctr-parallel.txt
 	cat $(RESULTS)/ctr-vs-stdlib.txt $(RESULTS)/ctr-sm4-vs-gmsm.txt $(RESULTS)/ctr-parallel.txt
 
-# The dictionary crash test at length: a child process killed with SIGKILL
-# CRASHKILLS times (make test runs 200).
+# What encryption costs Pebble (dict/pebblefs): every method against
+# plaintext in one process, rounds interleaved, medians compared
+# (BenchmarkPebbleVsPlaintext), then the per-method workloads
+# (BenchmarkPebble) summarised by benchstat against plaintext.
+bench-pebble:
+	mkdir -p $(RESULTS)
+	$(GO) test -run '^$$' -bench 'PebbleVsPlaintext' -benchtime 1x -timeout 30m ./dict/pebblefs | tee $(RESULTS)/pebble-vs-plaintext.txt
+	$(GO) test -run '^$$' -bench 'Pebble$$' -benchtime 200000x -count $(BENCHCOUNT) -timeout 30m ./dict/pebblefs | tee $(RESULTS)/pebble-bench.txt
+	$(GO) run $(BENCHSTAT) -col /method $(RESULTS)/pebble-bench.txt > $(RESULTS)/pebble-methods.txt
+	cat $(RESULTS)/pebble-methods.txt
+
+# The crash tests at length: the dictionary's child process, then a Pebble
+# DB on dict/pebblefs, each killed with SIGKILL CRASHKILLS times (make test
+# runs 200 and 50).
 CRASHKILLS ?= 2000
 crash:
 	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -run '^TestCrashRecovery$$' -v ./dict
+	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./dict/pebblefs
 
 # Regenerate the assembly from the avo programs in ctr/asm.
 generate:

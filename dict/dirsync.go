@@ -1,10 +1,6 @@
 package dict
 
-import (
-	"sync"
-
-	"github.com/atrest/atrest/internal/atomicfile"
-)
+import "sync"
 
 // dirSyncer shares directory fsyncs between concurrent callers, as the
 // file dictionary shares its own: a caller whose change to a directory
@@ -12,6 +8,7 @@ import (
 // each round's fsync, which covers every change made before the round
 // began, and hands the result to all who joined it.
 type dirSyncer struct {
+	fs     FS
 	mu     sync.Mutex
 	groups map[string]*dirSyncGroup
 }
@@ -42,7 +39,7 @@ func (s *dirSyncer) sync(dir string) error {
 		round := g.waiters
 		g.waiters = nil
 		s.mu.Unlock()
-		err := atomicfile.SyncDir(dir)
+		err := s.fs.SyncDir(dir)
 		for _, w := range round {
 			w <- err
 		}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict/encfile"
 	"github.com/atrest/atrest/dict/filedict"
 	"github.com/atrest/atrest/dict/keydict"
 	"github.com/atrest/atrest/internal/atomicfile"
@@ -43,6 +42,9 @@ var (
 	ErrOutsideDir = errors.New("path is outside the data directory")
 	// ErrReserved: the path is one of the dictionaries' own files.
 	ErrReserved = errors.New("path is reserved for the encryption dictionaries")
+	// ErrDataDir: the operation would remove, rename or open the data
+	// directory itself, which holds the dictionaries.
+	ErrDataDir = errors.New("the data directory itself cannot be removed, renamed or opened as a file")
 	// ErrAppendUnsupported: O_APPEND would move writes away from the
 	// offset the keystream is computed for.
 	ErrAppendUnsupported = errors.New("O_APPEND is not supported on encrypted files")
@@ -62,6 +64,7 @@ type options struct {
 	keyOpts    []keyenv.Option
 	now        func() time.Time
 	failpoint  func(string)
+	fs         FS
 }
 
 // WithMasterKeys uses mk instead of opening the master keys the
@@ -95,6 +98,7 @@ type Manager struct {
 	ownMK bool
 	now   func() time.Time
 	fail  func(string)
+	fs    FS // the data files' file system
 
 	// files is nil while the directory has never been encrypted: no
 	// dictionaries exist and every file is plaintext.
@@ -140,7 +144,7 @@ type Manager struct {
 //     passed, the method changed, or it was exposed under an insecure master
 //     key that is now secure; keys no file uses are dropped.
 func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*Manager, error) {
-	o := options{now: time.Now}
+	o := options{now: time.Now, fs: osFS{}}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -155,7 +159,8 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*
 	if !st.IsDir() {
 		return nil, fmt.Errorf("dict: data directory %s is not a directory", abs)
 	}
-	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, refs: make(map[uint64]int), seed: maphash.MakeSeed()}
+	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed()}
+	m.dirs.fs = o.fs
 	if m.fail == nil {
 		m.fail = func(string) {}
 	}
@@ -196,7 +201,7 @@ func (m *Manager) syncRemoved(names []string) error {
 			continue
 		}
 		done[dir] = true
-		if err := atomicfile.SyncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := m.fs.SyncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
@@ -291,7 +296,7 @@ func pathExists(path string) (bool, error) {
 // not happen.
 func (m *Manager) resolveRenames() error {
 	for _, r := range m.files.PendingRenames() {
-		_, err := os.Lstat(m.abs(r.Src))
+		_, err := m.fs.Lstat(m.abs(r.Src))
 		switch {
 		case err == nil:
 			err = m.files.AbortRename(r.Src, r.Dst)
@@ -467,10 +472,24 @@ func (m *Manager) rel(name string) (string, error) {
 	if p == ".." || strings.HasPrefix(p, "../") {
 		return "", fmt.Errorf("dict: %s: %w", name, ErrOutsideDir)
 	}
-	if p == KeyDictName || p == FileDictName || strings.HasPrefix(p, "."+KeyDictName+".tmp-") || strings.HasPrefix(p, "."+FileDictName+".tmp-") {
+	if IsDictionaryFile(p) {
 		return "", fmt.Errorf("dict: %s: %w", name, ErrReserved)
 	}
 	return p, nil
+}
+
+// IsDictionaryFile reports whether name (relative to the data directory,
+// with forward slashes) is one of the dictionaries' own files: key.dict,
+// file.dict or one of their temporary files. Adapters hide them from
+// listings; the Manager refuses to open, remove or rename them.
+func IsDictionaryFile(name string) bool {
+	if name == KeyDictName || name == FileDictName {
+		return true
+	}
+	// Temporary files: ".key.dict.tmp-…" from atomic writes,
+	// "file.dict.tmp-…" from the file dictionary's rewrites.
+	name = strings.TrimPrefix(name, ".")
+	return strings.HasPrefix(name, KeyDictName+".tmp-") || strings.HasPrefix(name, FileDictName+".tmp-")
 }
 
 func (m *Manager) abs(rel string) string {
@@ -601,12 +620,13 @@ func (m *Manager) afterRelease(e Entry, ok bool) {
 	}
 }
 
-// wrapFile wraps an opened file with its entry's keystream.
-func (m *Manager) wrapFile(f *os.File, rel string, e Entry, ok bool) (*encfile.File, error) {
+// withStream pairs an opened file with its entry's keystream, closing the
+// file if there is none to be had.
+func (m *Manager) withStream(h Handle, rel string, e Entry, ok bool) (Handle, *ctr.Stream, error) {
 	s, err := m.stream(rel, e, ok)
 	if err != nil {
-		f.Close()
-		return nil, err
+		h.Close()
+		return nil, nil, err
 	}
-	return encfile.New(f, s), nil
+	return h, s, nil
 }

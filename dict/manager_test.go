@@ -441,10 +441,23 @@ func TestPathsAndRefusals(t *testing.T) {
 		{filepath.Join(filepath.Dir(env.dir), "x"), ErrOutsideDir},
 		{KeyDictName, ErrReserved},
 		{"./" + FileDictName, ErrReserved},
+		{FileDictName + ".tmp-123", ErrReserved},
+		{".key.dict.tmp-abc", ErrReserved},
+		{".", ErrDataDir},
+		{env.dir, ErrDataDir},
 	} {
 		if _, err := m.Create(tt.name); !errors.Is(err, tt.want) {
 			t.Errorf("create %s: %v, want %v", tt.name, err, tt.want)
 		}
+	}
+	if err := m.RemoveAll(env.dir); !errors.Is(err, ErrDataDir) {
+		t.Errorf("RemoveAll of the data directory: %v, want ErrDataDir", err)
+	}
+	if err := m.Rename(".", "../elsewhere"); !errors.Is(err, ErrDataDir) {
+		t.Errorf("rename of the data directory: %v, want ErrDataDir", err)
+	}
+	if _, err := os.Stat(filepath.Join(env.dir, KeyDictName)); err != nil {
+		t.Errorf("the key dictionary is gone: %v", err)
 	}
 	if _, err := m.OpenFile("x", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); !errors.Is(err, ErrAppendUnsupported) {
 		t.Errorf("O_APPEND: %v", err)

@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict/encfile"
 	"github.com/atrest/atrest/dict/filedict"
-	"github.com/atrest/atrest/internal/atomicfile"
 )
 
 // Create creates or truncates the file name for reading and writing, with
@@ -44,20 +44,60 @@ func (m *Manager) OpenReadWrite(name string) (*encfile.File, error) {
 // existing file is truncated and synced before its new entry is recorded
 // (a crash between leaves an empty file, readable under either entry).
 func (m *Manager) OpenFile(name string, flag int, perm fs.FileMode) (*encfile.File, error) {
-	if flag&os.O_APPEND != 0 {
-		return nil, fmt.Errorf("dict: %s: %w", name, ErrAppendUnsupported)
-	}
-	rel, err := m.name(name)
+	h, s, err := m.openWith(name, flag, func(path string, flag int) (Handle, error) {
+		return os.OpenFile(path, flag, perm)
+	})
 	if err != nil {
 		return nil, err
 	}
+	return encfile.New(h.(*os.File), s), nil
+}
+
+// OpenWith opens name as Manager.OpenFile does, except that the file itself
+// is opened by open, on the Manager's FS (see WithFS): it is for adapters
+// whose files are not *os.File. open gets the absolute path and a flag
+// holding os.O_RDONLY, os.O_WRONLY or os.O_RDWR, possibly with os.O_CREATE
+// and os.O_TRUNC; an open with os.O_TRUNC may also give the name a new
+// file, as long as the old one's other names keep it. OpenWith returns
+// what open returned and the keystream of the file's entry, nil for a
+// plaintext file: byte o of the file on disk is byte o of the content
+// XORed with the keystream at offset o.
+func OpenWith[F Handle](m *Manager, name string, flag int, open func(path string, flag int) (F, error)) (F, *ctr.Stream, error) {
+	return typed[F](m.openWith(name, flag, untyped(open)))
+}
+
+// opener opens a data file: see OpenWith.
+type opener func(path string, flag int) (Handle, error)
+
+// untyped turns a caller's opener into the Manager's.
+func untyped[F Handle](open func(path string, flag int) (F, error)) opener {
+	return func(path string, flag int) (Handle, error) { return open(path, flag) }
+}
+
+// typed hands the caller back the file its opener returned.
+func typed[F Handle](h Handle, s *ctr.Stream, err error) (F, *ctr.Stream, error) {
+	if err != nil {
+		var zero F
+		return zero, nil, err
+	}
+	return h.(F), s, nil
+}
+
+func (m *Manager) openWith(name string, flag int, open opener) (Handle, *ctr.Stream, error) {
+	if flag&os.O_APPEND != 0 {
+		return nil, nil, fmt.Errorf("dict: %s: %w", name, ErrAppendUnsupported)
+	}
+	rel, err := m.name(name)
+	if err != nil {
+		return nil, nil, err
+	}
 	abs := m.abs(rel)
 	if m.files == nil {
-		f, err := os.OpenFile(abs, flag, perm)
+		h, err := open(abs, flag)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return encfile.New(f, nil), nil
+		return h, nil, nil
 	}
 	defer m.lockNames(rel, rel).unlock()
 	m.removing.settle(rel)
@@ -66,9 +106,10 @@ func (m *Manager) OpenFile(name string, flag int, perm fs.FileMode) (*encfile.Fi
 	var st fs.FileInfo
 	exists := false
 	if flag&(os.O_CREATE|os.O_TRUNC) != 0 {
-		var statErr error
-		st, statErr = os.Lstat(abs)
-		exists = statErr == nil
+		var err error
+		if st, exists, err = m.lstat(abs); err != nil {
+			return nil, nil, err
+		}
 	}
 	writable := flag&(os.O_WRONLY|os.O_RDWR) != 0
 	switch {
@@ -77,68 +118,76 @@ func (m *Manager) OpenFile(name string, flag int, perm fs.FileMode) (*encfile.Fi
 		// here would turn them into noise, keeping the old IV would encrypt
 		// new content under a used keystream. Give this name a new file.
 		if err := m.removeLocked(rel, abs); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		m.removing.settle(rel)
-		return m.createFresh(rel, abs, flag, perm)
+		return m.createFresh(rel, abs, flag, open)
 	case exists && flag&os.O_TRUNC != 0 && writable:
-		return m.truncateFresh(rel, abs, flag, perm)
+		return m.truncateFresh(rel, abs, flag, open)
 	case !exists && flag&os.O_CREATE != 0:
-		return m.createFresh(rel, abs, flag, perm)
+		return m.createFresh(rel, abs, flag, open)
 	}
-	f, err := os.OpenFile(abs, flag, perm)
+	h, err := open(abs, flag)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e, ok := m.files.Get(rel)
-	return m.wrapFile(f, rel, e, ok)
+	return m.withStream(h, rel, e, ok)
 }
 
-func (m *Manager) createFresh(rel, abs string, flag int, perm fs.FileMode) (*encfile.File, error) {
+func (m *Manager) createFresh(rel, abs string, flag int, open opener) (Handle, *ctr.Stream, error) {
 	e, err := m.freshEntry(context.Background())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	old, hadOld, err := m.record(rel, e)
 	m.keyMu.RUnlock()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.afterRelease(old, hadOld)
 	m.fail("create.after-entry")
-	f, err := os.OpenFile(abs, flag|os.O_CREATE, perm)
+	h, err := open(abs, flag|os.O_CREATE)
 	if err != nil {
 		// Leave the entry: an entry for no file is harmless, and removing
 		// it could race a concurrent creator of the same name in another
 		// process.
-		return nil, err
+		return nil, nil, err
 	}
-	return m.wrapFile(f, rel, e, true)
+	return m.withStream(h, rel, e, true)
 }
 
-func (m *Manager) truncateFresh(rel, abs string, flag int, perm fs.FileMode) (*encfile.File, error) {
-	f, err := os.OpenFile(abs, flag, perm)
+func (m *Manager) truncateFresh(rel, abs string, flag int, open opener) (Handle, *ctr.Stream, error) {
+	h, err := open(abs, flag)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
+	if err := h.Sync(); err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	// An opener may replace the file rather than truncate it (Pebble's
+	// Create removes and creates): the directory must show the new, empty
+	// file before the entry changes, or a crash could pair the old
+	// content with the new IV.
+	if err := m.dirs.sync(filepath.Dir(abs)); err != nil {
+		h.Close()
+		return nil, nil, err
 	}
 	m.fail("truncate.after-sync")
 	e, err := m.freshEntry(context.Background())
 	if err != nil {
-		f.Close()
-		return nil, err
+		h.Close()
+		return nil, nil, err
 	}
 	old, hadOld, err := m.record(rel, e)
 	m.keyMu.RUnlock()
 	if err != nil {
-		f.Close()
-		return nil, err
+		h.Close()
+		return nil, nil, err
 	}
 	m.afterRelease(old, hadOld)
-	return m.wrapFile(f, rel, e, true)
+	return m.withStream(h, rel, e, true)
 }
 
 // record stores e for rel durably and counts it; it returns the entry it
@@ -167,7 +216,7 @@ func (m *Manager) Remove(name string) error {
 	}
 	abs := m.abs(rel)
 	if m.files == nil {
-		return os.Remove(abs)
+		return m.fs.Remove(abs)
 	}
 	defer m.lockNames(rel, rel).unlock()
 	m.removing.settle(rel)
@@ -176,8 +225,8 @@ func (m *Manager) Remove(name string) error {
 
 // removeLocked is Remove with the name locked.
 func (m *Manager) removeLocked(rel, abs string) error {
-	st, _ := os.Lstat(abs)
-	rmErr := os.Remove(abs)
+	st, _ := m.fs.Lstat(abs)
+	rmErr := m.fs.Remove(abs)
 	if rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
 		return rmErr
 	}
@@ -189,18 +238,26 @@ func (m *Manager) removeLocked(rel, abs string) error {
 	if st != nil && st.IsDir() {
 		return m.forgetTree(rel)
 	}
-	if old, ok := m.files.Get(rel); ok {
-		done := m.removing.start(rel)
-		go func() {
-			defer done()
-			if err := m.files.Remove(rel); err != nil {
-				return // a leftover entry for no file: harmless; its key stays
-			}
-			m.ref(old, true, -1)
-			m.afterRelease(old, true)
-		}()
-	}
+	m.forgetLater(rel)
 	return rmErr
+}
+
+// forgetLater removes rel's entry in the background, riding the next
+// group commit; operations on rel settle it first. The name is locked.
+func (m *Manager) forgetLater(rel string) {
+	old, ok := m.files.Get(rel)
+	if !ok {
+		return
+	}
+	done := m.removing.start(rel)
+	go func() {
+		defer done()
+		if err := m.files.Remove(rel); err != nil {
+			return // a leftover entry for no file: harmless; its key stays
+		}
+		m.ref(old, true, -1)
+		m.afterRelease(old, true)
+	}()
 }
 
 // forgetTree removes the entries of every name under dir (and dir).
@@ -235,15 +292,15 @@ func (m *Manager) RemoveAll(name string) error {
 	}
 	abs := m.abs(rel)
 	if m.files == nil {
-		return os.RemoveAll(abs)
+		return m.fs.RemoveAll(abs)
 	}
 	m.treeMu.Lock()
 	defer m.treeMu.Unlock()
 	m.removing.settleAll()
-	if err := os.RemoveAll(abs); err != nil {
+	if err := m.fs.RemoveAll(abs); err != nil {
 		return err
 	}
-	if err := atomicfile.SyncDir(filepath.Dir(abs)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := m.fs.SyncDir(filepath.Dir(abs)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	m.fail("removeall.after-unlink")
@@ -260,16 +317,19 @@ func (m *Manager) Link(oldname, newname string) error {
 	}
 	oldAbs, newAbs := m.abs(oldRel), m.abs(newRel)
 	if m.files == nil {
-		return os.Link(oldAbs, newAbs)
+		return m.fs.Link(oldAbs, newAbs)
 	}
 	defer m.lockNames(oldRel, newRel).unlock()
 	m.removing.settle(oldRel, newRel)
-	if _, err := os.Lstat(newAbs); err == nil {
-		// Let the file system say it: the existing file's entry must not
-		// be touched.
-		return &os.LinkError{Op: "link", Old: oldAbs, New: newAbs, Err: fs.ErrExist}
+	if _, exists, err := m.lstat(newAbs); err != nil || exists {
+		// The existing file's entry must not be touched; nor may one be
+		// written for a name the file system would not describe.
+		if err == nil {
+			err = fs.ErrExist
+		}
+		return &os.LinkError{Op: "link", Old: oldAbs, New: newAbs, Err: err}
 	}
-	if _, err := os.Lstat(oldAbs); err != nil {
+	if _, err := m.fs.Lstat(oldAbs); err != nil {
 		return &os.LinkError{Op: "link", Old: oldAbs, New: newAbs, Err: err}
 	}
 	e, ok := m.files.Get(oldRel)
@@ -285,7 +345,7 @@ func (m *Manager) Link(oldname, newname string) error {
 		m.ref(prev, true, -1)
 	}
 	m.fail("link.after-entry")
-	if err := os.Link(oldAbs, newAbs); err != nil {
+	if err := m.fs.Link(oldAbs, newAbs); err != nil {
 		return err // the new entry is a leftover for no file: harmless
 	}
 	m.afterRelease(prev, hadPrev)
@@ -308,21 +368,38 @@ func (m *Manager) Rename(oldname, newname string) error {
 // takes for the end of the log. A file with other hard links is not
 // reused (they would turn to noise): it is removed and newname created.
 func (m *Manager) ReuseForWrite(oldname, newname string) (*encfile.File, error) {
-	if err := m.usable(); err != nil {
+	h, s, err := m.reuseWith(oldname, newname, func(path string, flag int) (Handle, error) {
+		return os.OpenFile(path, flag, 0o666)
+	})
+	if err != nil {
 		return nil, err
 	}
+	return encfile.New(h.(*os.File), s), nil
+}
+
+// ReuseWith is Manager.ReuseForWrite with the file opened by open, as in
+// OpenWith: with os.O_RDWR for the renamed file, or with
+// os.O_RDWR|os.O_CREATE|os.O_TRUNC when a new file replaces it.
+func ReuseWith[F Handle](m *Manager, oldname, newname string, open func(path string, flag int) (F, error)) (F, *ctr.Stream, error) {
+	return typed[F](m.reuseWith(oldname, newname, untyped(open)))
+}
+
+func (m *Manager) reuseWith(oldname, newname string, open opener) (Handle, *ctr.Stream, error) {
+	if err := m.usable(); err != nil {
+		return nil, nil, err
+	}
 	if rel, err := m.rel(oldname); err == nil && m.files != nil {
-		if st, err := os.Lstat(m.abs(rel)); err == nil && linkCount(st) > 1 {
+		if st, err := m.fs.Lstat(m.abs(rel)); err == nil && linkCount(st) > 1 {
 			if err := m.Remove(oldname); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			return m.Create(newname)
+			return m.openWith(newname, os.O_RDWR|os.O_CREATE|os.O_TRUNC, open)
 		}
 	}
 	if err := m.rename(oldname, newname, true); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m.OpenFile(newname, os.O_RDWR, 0)
+	return m.openWith(newname, os.O_RDWR, open)
 }
 
 func (m *Manager) rename(oldname, newname string, reuse bool) error {
@@ -332,9 +409,9 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 	}
 	oldAbs, newAbs := m.abs(oldRel), m.abs(newRel)
 	if m.files == nil {
-		return os.Rename(oldAbs, newAbs)
+		return m.fs.Rename(oldAbs, newAbs)
 	}
-	st, err := os.Lstat(oldAbs)
+	st, err := m.fs.Lstat(oldAbs)
 	if err != nil {
 		return &os.LinkError{Op: "rename", Old: oldAbs, New: newAbs, Err: err}
 	}
@@ -346,10 +423,16 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 	}
 	defer m.lockNames(oldRel, newRel).unlock()
 	m.removing.settle(oldRel, newRel)
-	if dst, err := os.Lstat(newAbs); err == nil && os.SameFile(st, dst) {
+	dst, dstExists, err := m.lstat(newAbs)
+	if err != nil {
+		// Whether newname is another link to the same file decides what
+		// the dictionary must do: without knowing, do nothing.
+		return &os.LinkError{Op: "rename", Old: oldAbs, New: newAbs, Err: err}
+	}
+	if dstExists && sameFile(st, dst) {
 		// Two names of one file: rename(2) does nothing and succeeds, so
 		// the dictionary must not change either.
-		return os.Rename(oldAbs, newAbs)
+		return m.fs.Rename(oldAbs, newAbs)
 	}
 	srcEntry, srcOK := m.files.Get(oldRel)
 	dstEntry, dstOK := m.files.Get(newRel)
@@ -372,7 +455,7 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 		return fmt.Errorf("dict: rename %s: %w", oldRel, err)
 	}
 	m.fail("rename.after-intent")
-	if err := os.Rename(oldAbs, newAbs); err != nil {
+	if err := m.fs.Rename(oldAbs, newAbs); err != nil {
 		if aerr := m.files.AbortRename(oldRel, newRel); aerr != nil {
 			err = errors.Join(err, aerr)
 		}
@@ -382,12 +465,15 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 		return err
 	}
 	m.fail("rename.after-rename")
-	if err := m.syncParents(oldAbs, newAbs); err != nil {
-		return err // the intent stays; the next open resolves it
-	}
+	// The rename is visible now, so the dictionary follows it even when the
+	// directory sync fails: the files in this process must read under the
+	// names they have. (A failed directory fsync means a failing disk; the
+	// file dictionary's own fsync, on a journaling file system, commits
+	// the rename's metadata too.) The sync error is still returned.
+	syncErr := m.syncParents(oldAbs, newAbs)
 	m.fail("rename.after-sync")
 	if err := m.files.CommitRename(oldRel, newRel); err != nil {
-		return fmt.Errorf("dict: rename %s: %w", oldRel, err)
+		return errors.Join(syncErr, fmt.Errorf("dict: rename %s: %w", oldRel, err))
 	}
 	m.ref(dstEntry, dstOK, -1)
 	if fresh != nil {
@@ -395,7 +481,20 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 		m.afterRelease(srcEntry, srcOK)
 	}
 	m.afterRelease(dstEntry, dstOK)
-	return nil
+	return syncErr
+}
+
+// lstat describes the file at abs; a file that is not there is not an
+// error, any other failure is (the caller cannot tell what is there).
+func (m *Manager) lstat(abs string) (st fs.FileInfo, exists bool, err error) {
+	st, err = m.fs.Lstat(abs)
+	switch {
+	case err == nil:
+		return st, true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, false, nil
+	}
+	return nil, false, err
 }
 
 func (m *Manager) syncParents(a, b string) error {
@@ -436,7 +535,7 @@ func (m *Manager) renameDir(oldRel, newRel string) error {
 		m.ref(c.e, true, +1)
 	}
 	m.fail("renamedir.after-copy")
-	if err := os.Rename(oldAbs, newAbs); err != nil {
+	if err := m.fs.Rename(oldAbs, newAbs); err != nil {
 		return err // the copies are entries for no file: harmless
 	}
 	if err := m.syncParents(oldAbs, newAbs); err != nil {
@@ -447,12 +546,17 @@ func (m *Manager) renameDir(oldRel, newRel string) error {
 }
 
 // name checks the Manager is open and turns a caller's path into its
-// dictionary name.
+// dictionary name. The data directory itself is refused: removing or
+// renaming it would take the dictionaries along.
 func (m *Manager) name(p string) (string, error) {
 	if err := m.usable(); err != nil {
 		return "", err
 	}
-	return m.rel(p)
+	rel, err := m.rel(p)
+	if err == nil && rel == "." {
+		return "", fmt.Errorf("dict: %s: %w", p, ErrDataDir)
+	}
+	return rel, err
 }
 
 // twoNames is name for the two paths of a link or rename.

@@ -157,6 +157,15 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, f.pathError("writeat", errNegativeOffset)
 	}
+	return WriteEncryptedAt(f.f, f.s, p, off)
+}
+
+// WriteEncryptedAt encrypts p with s at offset off and writes it to w at
+// off, through pooled 64 KiB buffers (one WriteAt each), leaving p
+// untouched: the write path of File.WriteAt, for adapters whose files are
+// not *os.File. A short write stops there and returns the count of bytes
+// written, with w's error or io.ErrShortWrite. off must not be negative.
+func WriteEncryptedAt(w io.WriterAt, s *ctr.Stream, p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -166,8 +175,8 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	for written < len(p) {
 		c := min(len(p)-written, chunkSize)
 		at := off + int64(written)
-		f.s.XORKeyStreamAt(buf[:c], p[written:written+c], uint64(at))
-		n, err := f.f.WriteAt(buf[:c], at)
+		s.XORKeyStreamAt(buf[:c], p[written:written+c], uint64(at))
+		n, err := w.WriteAt(buf[:c], at)
 		written += n
 		if err != nil {
 			return written, err
@@ -180,10 +189,11 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 }
 
 // WriteInPlace encrypts p in place and writes it at the File's position,
-// advancing the position by the number of bytes written. Afterwards p
-// holds the ciphertext, all of it even when the write falls short: it is
-// for engines that hand their buffer over (as Pebble does) and saves the
-// copy Write makes.
+// advancing the position by the number of bytes written. Afterwards the
+// written part of p holds the ciphertext; after a short write the rest is
+// plaintext again, so writing it again encrypts it properly. It is for
+// engines that hand their buffer over (as Pebble does) and saves the copy
+// Write makes.
 func (f *File) WriteInPlace(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -193,7 +203,8 @@ func (f *File) WriteInPlace(p []byte) (int, error) {
 }
 
 // WriteAtInPlace encrypts p in place and writes it at offset off without
-// using or moving the File's position. Afterwards p holds the ciphertext.
+// using or moving the File's position. Afterwards p holds the ciphertext
+// of what was written, and the plaintext of what was not.
 func (f *File) WriteAtInPlace(p []byte, off int64) (int, error) {
 	if f.s == nil {
 		return f.f.WriteAt(p, off)
@@ -203,8 +214,14 @@ func (f *File) WriteAtInPlace(p []byte, off int64) (int, error) {
 	}
 	f.s.XORKeyStreamAt(p, p, uint64(off))
 	n, err := f.f.WriteAt(p, off)
-	if err == nil && n < len(p) {
-		err = io.ErrShortWrite
+	if n < len(p) {
+		// A caller may write the rest again: encrypting ciphertext a
+		// second time would put plaintext on disk.
+		rest := p[n:]
+		f.s.XORKeyStreamAt(rest, rest, uint64(off)+uint64(n))
+		if err == nil {
+			err = io.ErrShortWrite
+		}
 	}
 	return n, err
 }

@@ -85,6 +85,12 @@ func TestShortWrite(t *testing.T) {
 				if !bytes.Equal(got, orig[:limit-off]) {
 					t.Fatal("the bytes written before the limit do not decrypt")
 				}
+				// What was not written is the caller's plaintext again (in
+				// place) or untouched (through a copy): a retry of the rest
+				// must not encrypt ciphertext back into plaintext.
+				if !bytes.Equal(p[n:], orig[n:]) {
+					t.Fatalf("after the short %v the unwritten rest of the buffer is not the plaintext", op)
+				}
 				if fi, err := f.Stat(); err != nil || fi.Size() != limit {
 					t.Fatalf("Stat = %v, %v; want size %d", fi, err, limit)
 				}

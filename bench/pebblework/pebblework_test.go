@@ -1,0 +1,78 @@
+package pebblework
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/keyenv"
+)
+
+func TestParseWorkload(t *testing.T) {
+	for _, w := range Workloads {
+		if got, err := ParseWorkload(string(w)); err != nil || got != w {
+			t.Errorf("ParseWorkload(%q) = %q, %v", w, got, err)
+		}
+	}
+	for _, bad := range []string{"", "fill", "FillSeq", "readseq"} {
+		_, err := ParseWorkload(bad)
+		if !errors.Is(err, ErrUnknownWorkload) || !strings.Contains(err.Error(), "fillseq, fillrandom, readrandom") {
+			t.Errorf("ParseWorkload(%q): %v, want ErrUnknownWorkload listing the workloads", bad, err)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tt := range []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{5}, 5},
+		{[]float64{3, 1, 2}, 2},
+		{[]float64{4, 1, 3, 2}, 2.5},
+		{[]float64{10, 10, 1, 1000, 10}, 10},
+	} {
+		if got := (Samples{NsPerOp: tt.in}).Median(); got != tt.want {
+			t.Errorf("median of %v = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestCompare runs every workload small on two methods: samples for every
+// round, and the fills leave no DB behind.
+func TestCompare(t *testing.T) {
+	root := t.TempDir()
+	keyPath := filepath.Join(root, "master.key")
+	if err := os.WriteFile(keyPath, []byte(strings.Repeat("11", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk := keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: keyPath}
+	for _, w := range Workloads {
+		var cfgs []Config
+		for _, m := range []ctr.Method{ctr.Plaintext, ctr.SM4CTR} {
+			c := DefaultConfig(filepath.Join(root, string(w), m.String()), m, mk)
+			c.Keys = 2000
+			cfgs = append(cfgs, c)
+		}
+		res, err := Compare(context.Background(), w, cfgs, 3, 500)
+		if err != nil {
+			t.Fatalf("%s: %v", w, err)
+		}
+		for i, r := range res {
+			if r.Config.Method != cfgs[i].Method || len(r.NsPerOp) != 3 || r.Median() <= 0 {
+				t.Errorf("%s: result %d: %s with %v", w, i, r.Config.Method, r.NsPerOp)
+			}
+		}
+		if w != ReadRandom {
+			left, _ := filepath.Glob(filepath.Join(root, string(w), "*", string(w)+"-*"))
+			if len(left) > 0 {
+				t.Errorf("%s: fill DBs left behind: %v", w, left)
+			}
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package dict
+
+import (
+	"bytes"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/atrest/atrest/ctr"
+)
+
+// recordingFS is the operating system's file system, logging each call.
+type recordingFS struct {
+	osFS
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recordingFS) log(op, name string) {
+	r.mu.Lock()
+	r.calls = append(r.calls, op+" "+filepath.Base(name))
+	r.mu.Unlock()
+}
+
+func (r *recordingFS) Lstat(name string) (fs.FileInfo, error) {
+	r.log("lstat", name)
+	return r.osFS.Lstat(name)
+}
+func (r *recordingFS) Remove(name string) error { r.log("remove", name); return r.osFS.Remove(name) }
+func (r *recordingFS) RemoveAll(name string) error {
+	r.log("removeall", name)
+	return r.osFS.RemoveAll(name)
+}
+func (r *recordingFS) Rename(o, n string) error { r.log("rename", o); return r.osFS.Rename(o, n) }
+func (r *recordingFS) Link(o, n string) error   { r.log("link", o); return r.osFS.Link(o, n) }
+func (r *recordingFS) SyncDir(dir string) error { r.log("syncdir", dir); return r.osFS.SyncDir(dir) }
+
+func (r *recordingFS) saw(call string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.calls, call)
+}
+
+// TestWithFSAndOpeners: with WithFS every file-system operation on data
+// files goes through the FS, and OpenWith/ReuseWith open files with the
+// caller's opener and hand back the entry's keystream.
+func TestWithFSAndOpeners(t *testing.T) {
+	env := newEnv(t)
+	rec := &recordingFS{}
+	m := env.open(ctr.SM4CTR, WithFS(rec))
+	defer m.Close()
+
+	var opened []int
+	open := func(path string, flag int) (*os.File, error) {
+		opened = append(opened, flag)
+		return os.OpenFile(path, flag, 0o644)
+	}
+	f, s, err := OpenWith(m, "wal", os.O_RDWR|os.O_CREATE|os.O_TRUNC, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s == nil || s.Method() != ctr.SM4CTR {
+		t.Fatalf("keystream %v for a new file", s)
+	}
+	content := bytes.Repeat([]byte("atrest "), 1000)
+	ct := slices.Clone(content)
+	s.XORKeyStreamAt(ct, ct, 0)
+	if _, err := f.Write(ct); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if got := readFile(t, m, "wal"); !bytes.Equal(got, content) {
+		t.Fatal("a file written through OpenWith's keystream does not read back")
+	}
+
+	f, s2, err := ReuseWith(m, "wal", "wal2", open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if s2 == nil {
+		t.Fatal("no keystream for the reused file")
+	}
+	probe := make([]byte, 32)
+	probe2 := make([]byte, 32)
+	s.XORKeyStreamAt(probe, probe, 0)
+	s2.XORKeyStreamAt(probe2, probe2, 0)
+	if bytes.Equal(probe, probe2) {
+		t.Error("the reused file kept its keystream")
+	}
+	if want := []int{os.O_RDWR | os.O_CREATE | os.O_TRUNC, os.O_RDWR}; !slices.Equal(opened, want) {
+		t.Errorf("opener flags %v, want %v", opened, want)
+	}
+	if err := m.Link("wal2", "wal3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Remove("wal3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(env.dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveAll("sub"); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []string{"lstat wal", "rename wal", "syncdir data", "link wal2", "remove wal3", "removeall sub"} {
+		if !rec.saw(call) {
+			t.Errorf("%q did not go through the FS (calls: %v)", call, rec.calls)
+		}
+	}
+
+	// A plaintext file (no entry) gets no keystream.
+	if err := os.WriteFile(filepath.Join(env.dir, "plain"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, s, err = OpenWith(m, "plain", os.O_RDONLY, open)
+	if err != nil || s != nil {
+		t.Fatalf("plaintext file: stream %v, %v", s, err)
+	}
+	if b, _ := io.ReadAll(f); string(b) != "x" {
+		t.Error("plaintext file reads wrong")
+	}
+	f.Close()
+}
+
+func TestIsDictionaryFile(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{
+		{KeyDictName, true},
+		{FileDictName, true},
+		{".key.dict.tmp-1234", true},
+		{"file.dict.tmp-99", true},
+		{".file.dict.tmp-99", true},
+		{"key.dictionary", false},
+		{"sub/key.dict", false},
+		{"000001.sst", false},
+		{"LOCK", false},
+	} {
+		if got := IsDictionaryFile(tt.name); got != tt.want {
+			t.Errorf("IsDictionaryFile(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

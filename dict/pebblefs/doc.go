@@ -1,0 +1,24 @@
+// Package pebblefs makes Pebble (github.com/cockroachdb/pebble/v2) encrypt
+// every file it writes: FS is a vfs.FS that keeps the data directory's
+// file and key dictionaries through a dict.Manager and encrypts each file
+// with its own IV under the current data key, on top of any base vfs.FS
+// that reaches the operating system's files (vfs.Default, or a wrapper of
+// it for fault injection or health checks).
+//
+// Every file under the data directory is encrypted: tables, the WAL, the
+// MANIFEST, OPTIONS, CURRENT and marker files. The LOCK file (made by
+// Lock) is left alone: it holds no data. Counter mode adds no bytes, so
+// sizes from Stat are the content's sizes, and any range of a file can be
+// read without its neighbours.
+//
+// Nothing is copied on the I/O path: Write encrypts the caller's buffer in
+// place (vfs.File allows it) and ReadAt decrypts in the caller's buffer;
+// only WriteAt, which must leave its buffer alone, encrypts through pooled
+// buffers. File descriptors, readahead and preallocation hints and
+// SyncTo reach the base files, so Pebble's own tuning still works.
+// ReuseForWrite gives a recycled WAL a fresh IV, so recycling stays on
+// and no keystream is used twice.
+//
+// Files outside the data directory (a WAL directory elsewhere, say) are
+// refused with dict.ErrOutsideDir rather than written in plaintext.
+package pebblefs
