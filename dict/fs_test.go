@@ -2,6 +2,7 @@ package dict
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -145,5 +146,95 @@ func TestIsDictionaryFile(t *testing.T) {
 		if got := IsDictionaryFile(tt.name); got != tt.want {
 			t.Errorf("IsDictionaryFile(%q) = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// failingStatFS fails Lstat of one base name with an error other than
+// not-exist.
+type failingStatFS struct {
+	osFS
+	base string
+}
+
+var errStat = errors.New("injected stat failure")
+
+func (f failingStatFS) Lstat(name string) (fs.FileInfo, error) {
+	if filepath.Base(name) == f.base {
+		return nil, errStat
+	}
+	return f.osFS.Lstat(name)
+}
+
+// TestStatFailureIsNotAbsence: when the file system cannot say whether a
+// file is there, creating, linking onto or renaming onto it fails and
+// leaves its entry alone; taking the failure for absence would give an
+// existing file a fresh entry and turn its content into noise.
+func TestStatFailureIsNotAbsence(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	writeFile(t, m, "victim", content("victim", 500))
+	writeFile(t, m, "other", content("other", 500))
+	before, _, _ := m.Lookup("victim")
+	m.Close()
+
+	m = env.open(ctr.AES128CTR, WithFS(failingStatFS{base: "victim"}))
+	ops := []struct {
+		name string
+		op   func() error
+	}{
+		{"create", func() error { _, err := m.OpenFile("victim", os.O_RDWR|os.O_CREATE, 0o644); return err }},
+		{"truncate", func() error { _, err := m.Create("victim"); return err }},
+		{"link onto", func() error { return m.Link("other", "victim") }},
+		{"rename onto", func() error { return m.Rename("other", "victim") }},
+	}
+	for _, tt := range ops {
+		if err := tt.op(); !errors.Is(err, errStat) {
+			t.Errorf("%s: %v, want the stat error", tt.name, err)
+		}
+		if e, ok, _ := m.Lookup("victim"); !ok || e != before {
+			t.Fatalf("%s: the entry changed to %+v (%v)", tt.name, e, ok)
+		}
+	}
+	m.Close()
+	m = env.open(ctr.AES128CTR)
+	defer m.Close()
+	if got := readFile(t, m, "victim"); !bytes.Equal(got, content("victim", 500)) {
+		t.Error("the file no longer reads back")
+	}
+	if got := readFile(t, m, "other"); !bytes.Equal(got, content("other", 500)) {
+		t.Error("the other file no longer reads back")
+	}
+}
+
+// failingSyncFS fails every directory sync.
+type failingSyncFS struct{ osFS }
+
+var errSync = errors.New("injected directory sync failure")
+
+func (failingSyncFS) SyncDir(string) error { return errSync }
+
+// TestRenameWithFailingDirectorySync: the rename is visible even though
+// its directory sync failed, so the dictionary follows it: the file reads
+// back under its new name, in the same session and after a reopen, and
+// the error is still reported.
+func TestRenameWithFailingDirectorySync(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.SM4CTR, WithFS(failingSyncFS{}))
+	writeFile(t, m, "a", content("a", 3000))
+	writeFile(t, m, "b", content("b", 100))
+	if err := m.Rename("a", "b"); !errors.Is(err, errSync) {
+		t.Fatalf("rename: %v, want the sync error", err)
+	}
+	if got := readFile(t, m, "b"); !bytes.Equal(got, content("a", 3000)) {
+		t.Fatal("the renamed file does not read back in the same session")
+	}
+	m.Close()
+	m = env.open(ctr.SM4CTR)
+	defer m.Close()
+	if got := readFile(t, m, "b"); !bytes.Equal(got, content("a", 3000)) {
+		t.Fatal("the renamed file does not read back after a reopen")
+	}
+	if _, ok, _ := m.Lookup("a"); ok {
+		t.Error("the old name keeps an entry")
 	}
 }
