@@ -3,8 +3,9 @@ package filedict
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
+
+	"github.com/atrest/atrest/internal/atomicfile"
 )
 
 // writeFile is the part of *os.File the writer uses.
@@ -44,20 +45,8 @@ func (osFS) CreateTemp(dir, pattern string) (writeFile, string, error) {
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(path string) error             { return os.Remove(path) }
 
-func (osFS) SyncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // directories cannot be opened for fsync; renames are durable there
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+// SyncDir is atomicfile's: a no-op where the OS cannot sync a directory.
+func (osFS) SyncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // tempPattern is the os.CreateTemp pattern of the temporary files a
 // rewrite creates next to the dictionary: "<base>.tmp-<digits>".

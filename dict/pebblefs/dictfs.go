@@ -12,13 +12,9 @@ import (
 // reaches the Manager too.
 type dictFS struct{ base vfs.FS }
 
-func (d dictFS) Lstat(name string) (fs.FileInfo, error) {
-	st, err := d.base.Stat(name)
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
-}
+// Lstat is the base's Stat: vfs.FS has no Lstat, and Pebble makes no
+// symbolic links.
+func (d dictFS) Lstat(name string) (fs.FileInfo, error) { return d.base.Stat(name) }
 
 func (d dictFS) Remove(name string) error             { return d.base.Remove(name) }
 func (d dictFS) RemoveAll(name string) error          { return d.base.RemoveAll(name) }
