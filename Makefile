@@ -12,7 +12,7 @@ BENCHCOUNT  ?= 6
 BENCHTIME   ?= 200ms
 FUZZTIME    ?= 30s
 
-.PHONY: all test bench bench-pebble generate check-generate fuzz lint crash
+.PHONY: all test bench bench-pebble encbench encbench-quick generate check-generate fuzz lint crash
 
 all: lint test
 
@@ -46,6 +46,15 @@ bench-pebble:
 	$(GO) test -run '^$$' -bench 'Pebble$$' -benchtime 200000x -count $(BENCHCOUNT) -timeout 30m ./dict/pebblefs | tee $(RESULTS)/pebble-bench.txt
 	$(GO) run $(BENCHSTAT) -col /method $(RESULTS)/pebble-bench.txt > $(RESULTS)/pebble-methods.txt
 	cat $(RESULTS)/pebble-methods.txt
+
+# encbench: what each method costs on this machine, every workload, as a
+# table and as reports (JSON, CSV, Markdown, chart) in $(RESULTS)/encbench.
+# The quick run takes under a minute, the full one about a quarter hour.
+encbench:
+	$(GO) run ./cmd/encbench --full --out $(RESULTS)/encbench
+
+encbench-quick:
+	$(GO) run ./cmd/encbench --quick --out $(RESULTS)/encbench-quick
 
 # The crash tests at length: the dictionary's child process, then a Pebble
 # DB on dict/pebblefs, each killed with SIGKILL CRASHKILLS times (make test

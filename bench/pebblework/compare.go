@@ -36,6 +36,16 @@ func (s Samples) Median() float64 {
 // per configuration up front and reads ops keys from each per round. Each
 // configuration's Dir is used as a parent for the DBs of its rounds.
 func Compare(ctx context.Context, w Workload, cfgs []Config, rounds, ops int) ([]Samples, error) {
+	return CompareWithProgress(ctx, w, cfgs, rounds, ops, nil)
+}
+
+// CompareWithProgress is Compare calling progress (if not nil) after each
+// configuration's part of each round, for a progress bar. It stops at the
+// next round if ctx is cancelled.
+func CompareWithProgress(ctx context.Context, w Workload, cfgs []Config, rounds, ops int, progress func()) ([]Samples, error) {
+	if progress == nil {
+		progress = func() {}
+	}
 	out := make([]Samples, len(cfgs))
 	for i, c := range cfgs {
 		out[i].Config = c
@@ -58,6 +68,9 @@ func Compare(ctx context.Context, w Workload, cfgs []Config, rounds, ops int) ([
 			dbs[i] = db
 		}
 		for range rounds {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			for i, db := range dbs {
 				start := time.Now()
 				for range ops {
@@ -66,11 +79,15 @@ func Compare(ctx context.Context, w Workload, cfgs []Config, rounds, ops int) ([
 					}
 				}
 				out[i].NsPerOp = append(out[i].NsPerOp, float64(time.Since(start).Nanoseconds())/float64(ops))
+				progress()
 			}
 		}
 		return out, nil
 	}
 	for r := range rounds {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		for i, c := range cfgs {
 			c.Dir = filepath.Join(c.Dir, fmt.Sprintf("%s-%d", w, r))
 			c.Seed += uint64(r)
@@ -79,6 +96,7 @@ func Compare(ctx context.Context, w Workload, cfgs []Config, rounds, ops int) ([
 				return nil, err
 			}
 			out[i].NsPerOp = append(out[i].NsPerOp, ns)
+			progress()
 		}
 	}
 	return out, nil

@@ -76,3 +76,43 @@ func TestCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareWithProgress checks the progress callback fires once per
+// configuration and round, and that a cancelled context stops the rounds.
+func TestCompareWithProgress(t *testing.T) {
+	root := t.TempDir()
+	keyPath := filepath.Join(root, "master.key")
+	if err := os.WriteFile(keyPath, []byte(strings.Repeat("22", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk := keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: keyPath}
+	for _, w := range []Workload{FillSeq, ReadRandom} {
+		var cfgs []Config
+		for _, m := range []ctr.Method{ctr.Plaintext, ctr.AES128CTR} {
+			c := DefaultConfig(filepath.Join(root, string(w), m.String()), m, mk)
+			c.Keys = 1000
+			cfgs = append(cfgs, c)
+		}
+		calls := 0
+		if _, err := CompareWithProgress(context.Background(), w, cfgs, 2, 100, func() { calls++ }); err != nil {
+			t.Fatalf("%s: %v", w, err)
+		}
+		if calls != 2*len(cfgs) {
+			t.Errorf("%s: progress called %d times, want %d", w, calls, 2*len(cfgs))
+		}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		calls = 0
+		_, err := CompareWithProgress(ctx, w, cfgs, 3, 100, func() {
+			if calls++; calls == len(cfgs) {
+				cancel() // at the end of the first round
+			}
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: cancelled during the first round: err = %v, want context.Canceled", w, err)
+		}
+		if calls != len(cfgs) {
+			t.Errorf("%s: cancelled in round 1: %d progress calls, want the first round's %d", w, calls, len(cfgs))
+		}
+	}
+}

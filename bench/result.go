@@ -1,0 +1,225 @@
+package bench
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/atrest/atrest/bench/stats"
+)
+
+// SchemaVersion is the version of the JSON document Result encodes to. It
+// changes when a field changes meaning or goes away; fields may be added
+// without a change.
+const SchemaVersion = 1
+
+// ErrSchema is returned (wrapped) by ReadResult for a document that is not
+// an encbench result of a version this build reads.
+var ErrSchema = errors.New("not an encbench result of a supported schema version")
+
+// Result is everything one encbench run measured, and how.
+type Result struct {
+	// Schema is SchemaVersion when written.
+	Schema int `json:"schema"`
+	// Started is when the run began; Elapsed how long it took.
+	Started time.Time     `json:"started"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	// Host is the machine the run measured.
+	Host Host `json:"host"`
+	// Options are the settings of the run.
+	Options Options `json:"options"`
+	// Figures are the measurements, in the order they were taken.
+	Figures []Figure `json:"figures"`
+}
+
+// Host describes the machine and the kernels the run used.
+type Host struct {
+	Hostname  string `json:"hostname"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	GoVersion string `json:"go_version"`
+	// CPU is the processor's brand string.
+	CPU string `json:"cpu"`
+	// LogicalCores is the number of logical CPUs the OS offers.
+	LogicalCores int `json:"logical_cores"`
+	// Features are the CPU features that matter to the kernels, in a
+	// fixed order, present ones only: "AES-NI", "AVX2", "AVX-512", "VAES",
+	// "VPCLMULQDQ", "GFNI", "ARMv8-AES", "ARMv8-SM4".
+	Features []string `json:"features"`
+	// ClockHz is the core clock calibrated at the start of the run (0 if
+	// this architecture has no calibration loop).
+	ClockHz float64 `json:"clock_hz"`
+	// Kernels maps each method's name to the kernel that ran it.
+	Kernels map[string]string `json:"kernels"`
+}
+
+// Options are the settings a run was made with.
+type Options struct {
+	Methods   []string `json:"methods"`
+	Sizes     []int    `json:"sizes"`
+	Workloads []string `json:"workloads"`
+	// Rounds is how many times each figure was measured.
+	Rounds int `json:"rounds"`
+	// Duration is the time given to one round of one figure.
+	Duration time.Duration `json:"duration_ns"`
+	// Threads is the largest thread count of the parallel scaling.
+	Threads int `json:"threads"`
+	// Preset is "quick", "full" or "" (the defaults or flags alone).
+	Preset string `json:"preset,omitempty"`
+	// Confidence and MaxSpread are what Summarize was given.
+	Confidence float64 `json:"confidence"`
+	MaxSpread  float64 `json:"max_spread"`
+}
+
+// Unit is the unit of a figure's samples.
+type Unit string
+
+// The units of figures. MB is 10^6 bytes.
+const (
+	MBPerSecond  Unit = "MB/s"  // throughput: higher is better
+	OpsPerSecond Unit = "ops/s" // operations per second: higher is better
+	Nanoseconds  Unit = "ns"    // a latency: lower is better
+	// SpeedRatio is the unit of a comparison's per-round ratios
+	// (Versus.Speed): higher is better.
+	SpeedRatio Unit = "×"
+)
+
+// HigherIsBetter reports whether a larger value of u is an improvement:
+// true for rates and ratios, false for latencies and unknown units.
+func (u Unit) HigherIsBetter() bool {
+	switch u {
+	case MBPerSecond, OpsPerSecond, SpeedRatio:
+		return true
+	}
+	return false
+}
+
+// Impl names who computed a figure: atrest, or a baseline library.
+const (
+	ImplAtrest       = "atrest"
+	ImplCryptoCipher = "crypto/cipher"
+	ImplGMSM         = "gmsm"
+)
+
+// Figure is one measured quantity: its samples (one per round), their
+// summary and, where there is a baseline, how it compares.
+type Figure struct {
+	// Workload names what was measured; see the Workload constants.
+	Workload string `json:"workload"`
+	// Method is the encryption method's name ("plaintext", "aes128-ctr",
+	// ..., "sm4-ctr").
+	Method string `json:"method"`
+	// Impl is ImplAtrest or the baseline library measured.
+	Impl string `json:"impl"`
+	// Kernel is atrest's kernel for the method ("" for a baseline).
+	Kernel string `json:"kernel,omitempty"`
+	// Size is the buffer or block size in bytes, where there is one.
+	Size int `json:"size,omitempty"`
+	// Threads is the number of threads the figure ran on (parallel
+	// scaling only; 0 elsewhere).
+	Threads int `json:"threads,omitempty"`
+	// Metric says which statistic of a round the samples are:
+	// "throughput", "p50" or "p99".
+	Metric string `json:"metric"`
+	// Unit is the samples' unit.
+	Unit Unit `json:"unit"`
+	// Samples holds one value per round.
+	Samples []float64 `json:"samples"`
+	// Summary is stats.Summarize of Samples.
+	Summary stats.Summary `json:"summary"`
+	// CyclesPerByte is the median's cost in core cycles per byte at
+	// Host.ClockHz (raw streams only; 0 when unknown).
+	CyclesPerByte float64 `json:"cycles_per_byte,omitempty"`
+	// Versus compares the figure with its baseline, if it has one.
+	Versus *Versus `json:"versus,omitempty"`
+}
+
+// Relation is what a Versus expresses.
+type Relation string
+
+// The relations of a figure to its baseline.
+const (
+	// SpeedUp is atrest against a baseline library: the factor by which
+	// atrest is faster (2 = twice the speed).
+	SpeedUp Relation = "speedup"
+	// Degradation is a method against plaintext: the share of plaintext's
+	// speed lost, in percent (25 = a quarter of the throughput lost).
+	Degradation Relation = "degradation"
+	// Scaling is a thread count against one thread: the factor by which
+	// the throughput grew.
+	Scaling Relation = "scaling"
+)
+
+// Versus compares a figure with its baseline round by round. The baseline
+// was measured in the same rounds, interleaved with the figure, so the
+// machine's drift cancels out of each round's ratio.
+type Versus struct {
+	// Relation is how to read Value.
+	Relation Relation `json:"relation"`
+	// Baseline describes the figure compared against: "crypto/cipher",
+	// "gmsm", "plaintext" or "1 thread".
+	Baseline string `json:"baseline"`
+	// Speed holds one ratio per round: this figure's speed over the
+	// baseline's (for latencies, the baseline's latency over this one's),
+	// so above 1 is faster.
+	Speed []float64 `json:"speed"`
+	// Summary is stats.Summarize of Speed; its Noisy mark is the
+	// comparison's.
+	Summary stats.Summary `json:"summary"`
+}
+
+// Value is the comparison as its relation reads: the speed-up or scaling
+// factor, or the degradation in percent, at the median.
+func (v *Versus) Value() float64 { return v.relate(v.Summary.Median) }
+
+// Interval is the confidence interval of Value, low end first.
+func (v *Versus) Interval() (lo, hi float64) {
+	a, b := v.relate(v.Summary.Lo), v.relate(v.Summary.Hi)
+	return min(a, b), max(a, b)
+}
+
+func (v *Versus) relate(speed float64) float64 {
+	if v.Relation == Degradation {
+		return (1 - speed) * 100
+	}
+	return speed
+}
+
+// Noisy reports whether the figure or its comparison is too noisy to quote.
+func (f *Figure) Noisy() bool {
+	return f.Summary.Noisy || (f.Versus != nil && f.Versus.Summary.Noisy)
+}
+
+// Key identifies a figure within a run, for comparing runs: two figures
+// with the same key measured the same thing.
+func (f *Figure) Key() string {
+	return fmt.Sprintf("%s/%s/%s/size=%d/threads=%d/%s", f.Workload, f.Method, f.Impl, f.Size, f.Threads, f.Metric)
+}
+
+// WriteJSON writes r as an indented JSON document.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("bench: encoding result: %w", err)
+	}
+	return nil
+}
+
+// ReadResult decodes a JSON document written by WriteJSON. A JSON object of
+// another schema version (or none) gives ErrSchema; anything that does not
+// decode into a Result (not JSON, an array, a field of the wrong type)
+// gives the decoder's error, wrapped.
+func ReadResult(rd io.Reader) (*Result, error) {
+	var r Result
+	dec := json.NewDecoder(rd)
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("bench: decoding result: %w", err)
+	}
+	if r.Schema != SchemaVersion {
+		return nil, fmt.Errorf("bench: schema %d (this build reads %d): %w", r.Schema, SchemaVersion, ErrSchema)
+	}
+	return &r, nil
+}

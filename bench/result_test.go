@@ -1,0 +1,129 @@
+package bench_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atrest/atrest/bench"
+	"github.com/atrest/atrest/bench/stats"
+)
+
+// jsonFixture is a result with a figure of every workload, every optional
+// field of Figure set somewhere, and a comparison of every relation, one
+// of them noisy.
+func jsonFixture() *bench.Result {
+	r := &bench.Result{
+		Schema:  bench.SchemaVersion,
+		Started: time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC),
+		Elapsed: 95*time.Second + 123*time.Nanosecond,
+		Host: bench.Host{
+			Hostname: "testhost", OS: "linux", Arch: "amd64", GoVersion: "go1.26.0",
+			CPU: "Test CPU @ 3.00GHz", LogicalCores: 8,
+			Features: []string{"AES-NI", "AVX2"},
+			ClockHz:  2.9999e9,
+			Kernels:  map[string]string{"aes128-ctr": "aesni-avx2", "sm4-ctr": "gfni-avx2"},
+		},
+		Options: bench.Options{
+			Methods: []string{"plaintext", "aes128-ctr", "sm4-ctr"}, Sizes: []int{64, 4096},
+			Workloads: bench.Workloads, Rounds: 6, Duration: 250 * time.Millisecond, Threads: 4,
+			Preset: "quick", Confidence: stats.DefaultConfidence, MaxSpread: stats.DefaultMaxSpread,
+		},
+	}
+	sum := func(xs []float64) stats.Summary {
+		return stats.Summarize(xs, stats.DefaultConfidence, stats.DefaultMaxSpread)
+	}
+	relations := []bench.Relation{bench.SpeedUp, bench.Degradation, bench.Scaling}
+	for i, w := range bench.Workloads {
+		unit, metric := bench.MBPerSecond, "throughput"
+		switch w {
+		case bench.RandomRead:
+			unit, metric = bench.Nanoseconds, "p99"
+		case bench.FileRead, bench.PebbleFillSeq, bench.PebbleFillRandom, bench.PebbleReadRandom:
+			unit = bench.OpsPerSecond
+		}
+		// Values that print long in decimal, to catch any rounding.
+		xs := []float64{1.0 / 3 * float64(i+1), 2.0 / 3, 0.1 + 0.2, 1e-9, 12345.678901234567, 7}
+		speed := []float64{0.9, 0.91, 0.92, 0.5, 1.3, 0.93}
+		f := bench.Figure{
+			Workload: w, Method: "sm4-ctr", Impl: bench.ImplAtrest, Kernel: "gfni-avx2",
+			Size: 4096, Threads: i % 3, Metric: metric, Unit: unit,
+			Samples: xs, Summary: sum(xs), CyclesPerByte: 1.0 / 7,
+			Versus: &bench.Versus{
+				Relation: relations[i%len(relations)], Baseline: "plaintext",
+				Speed: speed, Summary: sum(speed),
+			},
+		}
+		plain := bench.Figure{
+			Workload: w, Method: "plaintext", Impl: bench.ImplGMSM, Metric: metric, Unit: unit,
+			Samples: []float64{5}, Summary: sum([]float64{5}),
+		}
+		r.Figures = append(r.Figures, plain, f)
+	}
+	return r
+}
+
+func TestResultJSONRoundTrip(t *testing.T) {
+	r := jsonFixture()
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bench.ReadResult(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("round trip changed the result:\ngot  %+v\nwant %+v", got, r)
+	}
+	// The fixture is what the test claims.
+	var noisy bool
+	for _, f := range r.Figures {
+		noisy = noisy || f.Versus != nil && f.Versus.Summary.Noisy
+	}
+	if !noisy {
+		t.Error("fixture has no noisy comparison")
+	}
+}
+
+func TestReadResultRejects(t *testing.T) {
+	tests := []struct {
+		name   string
+		doc    string
+		schema bool // ErrSchema, else a decoding error
+	}{
+		{"future schema", `{"schema": 99, "figures": []}`, true},
+		{"no schema", `{"figures": []}`, true},
+		{"empty object", `{}`, true},
+		{"array", `[]`, false},
+		{"string", `"result"`, false},
+		{"wrong field type", `{"schema": "1"}`, false},
+		{"truncated", `{"schema": 1, "figures": [`, false},
+		{"empty", ``, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := bench.ReadResult(strings.NewReader(tt.doc))
+			if err == nil {
+				t.Fatalf("no error; result %+v", r)
+			}
+			if r != nil {
+				t.Errorf("result %+v with error", r)
+			}
+			if errors.Is(err, bench.ErrSchema) != tt.schema {
+				t.Errorf("error %v: ErrSchema %v, want %v", err, errors.Is(err, bench.ErrSchema), tt.schema)
+			}
+			if !tt.schema {
+				var typeErr *json.UnmarshalTypeError
+				var syntaxErr *json.SyntaxError
+				if !errors.As(err, &typeErr) && !errors.As(err, &syntaxErr) && !strings.Contains(err.Error(), "EOF") {
+					t.Errorf("error %v is not a decoding error", err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,285 @@
+package bench_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/atrest/atrest/bench"
+	"github.com/atrest/atrest/ctr"
+)
+
+// tinyConfig runs every workload at the smallest size that still measures
+// something, on two cipher methods (plaintext comes along as a baseline).
+func tinyConfig(t *testing.T) bench.Config {
+	c := bench.QuickConfig()
+	c.Methods = []ctr.Method{ctr.Plaintext, ctr.AES128CTR, ctr.SM4CTR}
+	c.Sizes = []int{64, 4 << 10}
+	c.Rounds = 3
+	c.Duration = 2 * time.Millisecond
+	c.Threads = 2
+	c.ParallelSize = 512 << 10
+	c.FileSize = 1 << 20
+	c.PebbleKeys, c.PebbleFillOps, c.PebbleReadOps = 500, 200, 100
+	c.Dir = t.TempDir()
+	return c
+}
+
+func finitePositive(xs []float64) bool {
+	for _, x := range xs {
+		if !(x > 0) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return len(xs) > 0
+}
+
+// TestRun runs every workload small and checks the result's shape: which
+// figures exist, their samples, their baselines and the per-round ratios.
+func TestRun(t *testing.T) {
+	cfg := tinyConfig(t)
+	var progress []int
+	total := -1
+	cfg.Progress = func(done, tot int, step string) {
+		if step == "" {
+			t.Errorf("progress step %d has no description", done)
+		}
+		progress = append(progress, done)
+		total = tot
+	}
+	res, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if res.Schema != bench.SchemaVersion || res.Elapsed <= 0 || res.Started.IsZero() {
+		t.Errorf("header: schema %d, elapsed %v, started %v", res.Schema, res.Elapsed, res.Started)
+	}
+	for _, m := range ctr.Methods {
+		if res.Host.Kernels[m.String()] != ctr.KernelName(m) {
+			t.Errorf("host kernel of %v = %q, want %q", m, res.Host.Kernels[m.String()], ctr.KernelName(m))
+		}
+	}
+	if res.Host.LogicalCores < 1 || res.Host.CPU == "" || res.Host.GoVersion == "" {
+		t.Errorf("host: %+v", res.Host)
+	}
+	if res.Options.Rounds != 3 || !slices.Equal(res.Options.Methods, []string{"plaintext", "aes128-ctr", "sm4-ctr"}) {
+		t.Errorf("options: %+v", res.Options)
+	}
+
+	// Progress counts every round once, in order, and ends at the total.
+	if total <= 0 || len(progress) != total {
+		t.Fatalf("progress: %d calls, total %d", len(progress), total)
+	}
+	for i, d := range progress {
+		if d != i+1 {
+			t.Fatalf("progress call %d reported %d done", i, d)
+		}
+	}
+
+	byKey := map[string]*bench.Figure{}
+	count := map[string]int{}
+	for i := range res.Figures {
+		f := &res.Figures[i]
+		if _, dup := byKey[f.Key()]; dup {
+			t.Errorf("figure %s twice", f.Key())
+		}
+		byKey[f.Key()] = f
+		count[f.Workload]++
+		if len(f.Samples) != cfg.Rounds || !finitePositive(f.Samples) {
+			t.Errorf("%s: samples %v", f.Key(), f.Samples)
+		}
+		if f.Summary.N != cfg.Rounds || f.Summary.Lo > f.Summary.Median || f.Summary.Median > f.Summary.Hi {
+			t.Errorf("%s: summary %+v", f.Key(), f.Summary)
+		}
+		if f.Impl == bench.ImplAtrest && f.Kernel != ctr.KernelName(mustMethod(t, f.Method)) {
+			t.Errorf("%s: kernel %q", f.Key(), f.Kernel)
+		}
+		if v := f.Versus; v != nil {
+			if len(v.Speed) != cfg.Rounds || !finitePositive(v.Speed) || v.Summary.N != cfg.Rounds {
+				t.Errorf("%s: versus %+v", f.Key(), v)
+			}
+		}
+	}
+	// Stream: every method at every size, a baseline beside each cipher.
+	// Random reads and scaling: ciphers only (plaintext computes nothing).
+	want := map[string]int{
+		bench.Stream:           2 * (1 + 2*2),
+		bench.RandomRead:       2 * 2 * 2,
+		bench.Parallel:         2 * 2,
+		bench.FileWrite:        3,
+		bench.FileRead:         3,
+		bench.PebbleFillSeq:    3,
+		bench.PebbleFillRandom: 3,
+		bench.PebbleReadRandom: 3,
+	}
+	for w, n := range want {
+		if count[w] != n {
+			t.Errorf("%s: %d figures, want %d", w, count[w], n)
+		}
+	}
+
+	for _, size := range cfg.Sizes {
+		for _, tc := range []struct{ method, baseline string }{{"aes128-ctr", bench.ImplCryptoCipher}, {"sm4-ctr", bench.ImplGMSM}} {
+			own := figure(t, byKey, bench.Stream, tc.method, bench.ImplAtrest, size, 0, "throughput")
+			base := figure(t, byKey, bench.Stream, tc.method, tc.baseline, size, 0, "throughput")
+			if own == nil || base == nil {
+				continue
+			}
+			checkVersus(t, own, base, bench.SpeedUp, tc.baseline, false)
+			if res.Host.ClockHz > 0 && !(own.CyclesPerByte > 0) {
+				t.Errorf("%s: no cycles per byte", own.Key())
+			}
+		}
+		if p := figure(t, byKey, bench.Stream, "plaintext", bench.ImplAtrest, size, 0, "throughput"); p != nil && p.Versus != nil {
+			t.Errorf("plaintext stream has a baseline: %+v", p.Versus)
+		}
+	}
+	for _, tc := range []struct{ method, baseline string }{{"aes128-ctr", bench.ImplCryptoCipher}, {"sm4-ctr", bench.ImplGMSM}} {
+		for _, q := range []string{"p50", "p99"} {
+			own := figure(t, byKey, bench.RandomRead, tc.method, bench.ImplAtrest, 4096, 0, q)
+			base := figure(t, byKey, bench.RandomRead, tc.method, tc.baseline, 4096, 0, q)
+			if own != nil && base != nil {
+				checkVersus(t, own, base, bench.SpeedUp, tc.baseline, true)
+			}
+		}
+		p50 := figure(t, byKey, bench.RandomRead, tc.method, bench.ImplAtrest, 4096, 0, "p50")
+		p99 := figure(t, byKey, bench.RandomRead, tc.method, bench.ImplAtrest, 4096, 0, "p99")
+		if p50 != nil && p99 != nil {
+			for i := range p50.Samples {
+				if p50.Samples[i] > p99.Samples[i] {
+					t.Errorf("%s round %d: p50 %v above p99 %v", tc.method, i, p50.Samples[i], p99.Samples[i])
+				}
+			}
+		}
+		one := figure(t, byKey, bench.Parallel, tc.method, bench.ImplAtrest, cfg.ParallelSize, 1, "throughput")
+		two := figure(t, byKey, bench.Parallel, tc.method, bench.ImplAtrest, cfg.ParallelSize, 2, "throughput")
+		if one != nil && two != nil {
+			if one.Versus != nil {
+				t.Errorf("one thread has a baseline")
+			}
+			checkVersus(t, two, one, bench.Scaling, "1 thread", false)
+		}
+	}
+	for _, w := range []string{bench.FileWrite, bench.FileRead, bench.PebbleFillSeq, bench.PebbleFillRandom, bench.PebbleReadRandom} {
+		plain := figure(t, byKey, w, "plaintext", bench.ImplAtrest, -1, 0, "throughput")
+		if plain == nil {
+			continue
+		}
+		if plain.Versus != nil {
+			t.Errorf("%s: plaintext has a baseline", w)
+		}
+		for _, m := range []string{"aes128-ctr", "sm4-ctr"} {
+			if f := figure(t, byKey, w, m, bench.ImplAtrest, -1, 0, "throughput"); f != nil {
+				checkVersus(t, f, plain, bench.Degradation, "plaintext", false)
+			}
+		}
+	}
+}
+
+func mustMethod(t *testing.T, name string) ctr.Method {
+	m, err := ctr.ParseMethod(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// figure finds a figure; size -1 matches any size.
+func figure(t *testing.T, byKey map[string]*bench.Figure, workload, method, impl string, size, threads int, metric string) *bench.Figure {
+	t.Helper()
+	for _, f := range byKey {
+		if f.Workload == workload && f.Method == method && f.Impl == impl && (size < 0 || f.Size == size) && f.Threads == threads && f.Metric == metric {
+			return f
+		}
+	}
+	t.Errorf("no figure %s %s %s size %d threads %d %s", workload, method, impl, size, threads, metric)
+	return nil
+}
+
+// checkVersus checks f's comparison with base is round by round: each
+// ratio is f's sample over base's (base's over f's for latencies).
+func checkVersus(t *testing.T, f, base *bench.Figure, rel bench.Relation, baseline string, latency bool) {
+	t.Helper()
+	v := f.Versus
+	if v == nil {
+		t.Errorf("%s: no comparison with %s", f.Key(), baseline)
+		return
+	}
+	if v.Relation != rel || v.Baseline != baseline {
+		t.Errorf("%s: versus %s %q, want %s %q", f.Key(), v.Relation, v.Baseline, rel, baseline)
+	}
+	for i := range v.Speed {
+		want := f.Samples[i] / base.Samples[i]
+		if latency {
+			want = base.Samples[i] / f.Samples[i]
+		}
+		if math.Abs(v.Speed[i]-want) > 1e-9*want {
+			t.Errorf("%s round %d: speed %v, want %v", f.Key(), i, v.Speed[i], want)
+		}
+	}
+}
+
+// TestRunRejects checks each setting Run cannot work with is an ErrConfig.
+func TestRunRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*bench.Config)
+	}{
+		{"no methods", func(c *bench.Config) { c.Methods = nil }},
+		{"no workloads", func(c *bench.Config) { c.Workloads = nil }},
+		{"zero rounds", func(c *bench.Config) { c.Rounds = 0 }},
+		{"zero duration", func(c *bench.Config) { c.Duration = 0 }},
+		{"zero threads", func(c *bench.Config) { c.Threads = 0 }},
+		{"tiny file", func(c *bench.Config) { c.FileSize = 4096 }},
+		{"no Pebble keys", func(c *bench.Config) { c.PebbleKeys = 0 }},
+		{"size zero", func(c *bench.Config) { c.Sizes = []int{0} }},
+		{"size too large", func(c *bench.Config) { c.Sizes = []int{bench.MaxSize + 1} }},
+		{"stream without sizes", func(c *bench.Config) { c.Sizes = nil }},
+		{"unknown workload", func(c *bench.Config) { c.Workloads = []string{"compaction"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig(t)
+			tc.change(&c)
+			called := false
+			c.Progress = func(int, int, string) { called = true }
+			_, err := bench.Run(context.Background(), c)
+			if !errors.Is(err, bench.ErrConfig) {
+				t.Errorf("err = %v, want ErrConfig", err)
+			}
+			if called {
+				t.Error("measured something before rejecting the configuration")
+			}
+		})
+	}
+}
+
+// TestRunCancel cancels the context from the first progress report: the
+// run stops there with the context's error.
+func TestRunCancel(t *testing.T) {
+	for _, w := range []string{bench.Stream, bench.FileWrite, bench.PebbleFillSeq} {
+		t.Run(w, func(t *testing.T) {
+			c := tinyConfig(t)
+			c.Workloads = []string{w}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			calls := 0
+			c.Progress = func(int, int, string) {
+				calls++
+				cancel()
+			}
+			res, err := bench.Run(ctx, c)
+			if !errors.Is(err, context.Canceled) || res != nil {
+				t.Errorf("got %v, %v; want context.Canceled", res, err)
+			}
+			// Pebble's rounds check the context between rounds, so the
+			// rest of the first round may still report.
+			if limit := len(c.Methods); calls > limit {
+				t.Errorf("%d rounds after cancelling", calls)
+			}
+		})
+	}
+}

@@ -1,0 +1,296 @@
+// Command encbench measures what encryption at rest costs on this machine,
+// per method: raw keystream speed and cycles per byte, 4 KiB random-read
+// latency, the parallel path's scaling, encrypted files through the file
+// dictionary, and Pebble on the encrypted file system. Each figure is
+// measured against a baseline in the same rounds: crypto/cipher (AES) or
+// gmsm (SM4) for the raw cipher, plaintext for the workloads.
+//
+// Usage:
+//
+//	encbench [flags]                 run and write a report
+//	encbench compare OLD.json NEW.json  what changed between two runs
+//
+// A run prints a table on stdout (and a progress bar on stderr when it is
+// a terminal) and writes encbench.json, encbench.csv, report.md,
+// chart.png and chart.svg to --out (by default results/<host>-<date>/).
+//
+// Flags:
+//
+//	--quick           a short run: under a minute on two cores
+//	--full            the long run committed to results/
+//	--methods LIST    methods to measure (default all): plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr
+//	--sizes LIST      stream buffer sizes, e.g. 64,4K,1M
+//	--workloads LIST  workloads (default all): stream, random-read, parallel, file-write, file-read, pebble-fillseq, pebble-fillrandom, pebble-readrandom
+//	--duration D      time per round of each figure, e.g. 100ms
+//	--rounds N        rounds per figure (6 or more for a 95% interval)
+//	--threads N       the parallel workload's largest thread count
+//	--out DIR         where the reports go
+//	--dir DIR         scratch directory for the file and Pebble workloads
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/atrest/atrest/bench"
+	"github.com/atrest/atrest/bench/report"
+	"github.com/atrest/atrest/bench/stats"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// Exit codes: a bad command line is told apart from a run that failed.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// errUsage marks command-line errors.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole command, with its streams passed in so that tests can
+// drive it; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var err error
+	if len(args) > 0 && args[0] == "compare" {
+		err = compare(args[1:], stdout, stderr)
+	} else {
+		err = measure(ctx, args, stdout, stderr)
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "encbench:", err)
+		fmt.Fprintln(stderr, "run 'encbench -h' for the flags")
+		return exitUsage
+	}
+	fmt.Fprintln(stderr, "encbench:", err)
+	return exitFailure
+}
+
+// settings are the command line of a run.
+type settings struct {
+	quick, full               bool
+	methods, sizes, workloads string
+	duration                  time.Duration
+	rounds, threads           int
+	out, scratch              string
+}
+
+// parse reads the flags into a bench.Config: the preset first, then every
+// flag given explicitly on top of it.
+func parse(args []string, stderr io.Writer) (bench.Config, string, error) {
+	var s settings
+	fs := flag.NewFlagSet("encbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&s.quick, "quick", false, "a short run (under a minute on two cores)")
+	fs.BoolVar(&s.full, "full", false, "the long run committed to results/")
+	fs.StringVar(&s.methods, "methods", "all", "comma-separated methods: plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr, or all")
+	fs.StringVar(&s.sizes, "sizes", "", "comma-separated stream buffer sizes, e.g. 64,4K,1M (default: the preset's)")
+	fs.StringVar(&s.workloads, "workloads", "all", "comma-separated workloads: "+strings.Join(bench.Workloads, ", ")+", or all")
+	fs.DurationVar(&s.duration, "duration", 0, "time per round of each figure, e.g. 100ms (default: the preset's)")
+	fs.IntVar(&s.rounds, "rounds", 0, "rounds per figure; 6 or more give a 95% interval (default: the preset's)")
+	fs.IntVar(&s.threads, "threads", 0, "largest thread count of the parallel workload (default: the number of CPUs)")
+	fs.StringVar(&s.out, "out", "", "directory for the reports (default results/<host>-<date>)")
+	fs.StringVar(&s.scratch, "dir", "", "scratch directory for the file and Pebble workloads (default: a temporary directory)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: encbench [flags]\n       encbench compare OLD.json NEW.json\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return bench.Config{}, "", err
+		}
+		return bench.Config{}, "", fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return bench.Config{}, "", fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	cfg := bench.DefaultConfig()
+	switch {
+	case s.quick && s.full:
+		return cfg, "", fmt.Errorf("%w: --quick and --full exclude each other", errUsage)
+	case s.quick:
+		cfg = bench.QuickConfig()
+	case s.full:
+		cfg = bench.FullConfig()
+	}
+	var err error
+	if cfg.Methods, err = bench.ParseMethods(s.methods); err != nil {
+		return cfg, "", fmt.Errorf("%w: --methods: %w", errUsage, err)
+	}
+	if cfg.Workloads, err = bench.ParseWorkloads(s.workloads); err != nil {
+		return cfg, "", fmt.Errorf("%w: --workloads: %w", errUsage, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["sizes"] {
+		if cfg.Sizes, err = bench.ParseSizes(s.sizes); err != nil {
+			return cfg, "", fmt.Errorf("%w: --sizes: %w", errUsage, err)
+		}
+	}
+	if set["duration"] {
+		if s.duration <= 0 {
+			return cfg, "", fmt.Errorf("%w: --duration %v: must be more than 0", errUsage, s.duration)
+		}
+		cfg.Duration = s.duration
+	}
+	if set["rounds"] {
+		if s.rounds < 1 {
+			return cfg, "", fmt.Errorf("%w: --rounds %d: must be at least 1", errUsage, s.rounds)
+		}
+		cfg.Rounds = s.rounds
+	}
+	if set["threads"] {
+		if s.threads < 1 {
+			return cfg, "", fmt.Errorf("%w: --threads %d: must be at least 1", errUsage, s.threads)
+		}
+		cfg.Threads = s.threads
+	}
+	cfg.Dir = s.scratch
+	return cfg, s.out, nil
+}
+
+// measure is a run: measure, print the table, write the reports.
+func measure(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, out, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	if isTerminal(stderr) {
+		var bar *progressbar.ProgressBar
+		cfg.Progress = func(done, total int, step string) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total,
+					progressbar.OptionSetWriter(stderr),
+					progressbar.OptionSetWidth(30),
+					progressbar.OptionShowCount(),
+					progressbar.OptionSetElapsedTime(true),
+					progressbar.OptionSetPredictTime(true),
+					progressbar.OptionClearOnFinish())
+			}
+			bar.Describe(fmt.Sprintf("%-40s", step))
+			bar.Set(done)
+		}
+	}
+	res, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		out = filepath.Join("results", fmt.Sprintf("%s-%s", res.Host.Hostname, res.Started.Format("2006-01-02")))
+	}
+	if err := report.WriteTable(stdout, res); err != nil {
+		return err
+	}
+	if err := writeReports(out, res); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nreports written to %s\n", out)
+	return nil
+}
+
+// The files a run writes into its output directory.
+const (
+	jsonFile     = "encbench.json"
+	csvFile      = "encbench.csv"
+	markdownFile = "report.md"
+	chartPNG     = "chart.png"
+	chartSVG     = "chart.svg"
+)
+
+// writeReports writes every report of res into dir.
+func writeReports(dir string, res *bench.Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	writers := []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{jsonFile, res.WriteJSON},
+		{csvFile, func(w io.Writer) error { return report.WriteCSV(w, res) }},
+		{markdownFile, func(w io.Writer) error { return report.WriteMarkdown(w, res, chartPNG) }},
+		{chartPNG, func(w io.Writer) error { return report.WriteChart(w, res, "png") }},
+		{chartSVG, func(w io.Writer) error { return report.WriteChart(w, res, "svg") }},
+	}
+	for _, wr := range writers {
+		if err := writeFile(filepath.Join(dir, wr.name), wr.write); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFile creates path and fills it with write, reporting the first
+// error of either (a failed close loses data too).
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// compare is 'encbench compare OLD.json NEW.json'.
+func compare(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("encbench compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	alpha := fs.Float64("alpha", stats.DefaultAlpha, "significance level of the Mann-Whitney U test")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: encbench compare [--alpha A] OLD.json NEW.json\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() != 2 {
+		return fmt.Errorf("%w: compare takes two result files (OLD.json NEW.json), got %d", errUsage, fs.NArg())
+	}
+	if *alpha <= 0 || *alpha >= 1 {
+		return fmt.Errorf("%w: --alpha %v: must lie between 0 and 1", errUsage, *alpha)
+	}
+	var results [2]*bench.Result
+	for i, path := range fs.Args() {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		results[i], err = bench.ReadResult(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return report.WriteComparison(stdout, bench.CompareResults(results[0], results[1], *alpha))
+}
+
+// isTerminal reports whether w is a terminal (the progress bar's test).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
