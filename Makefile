@@ -56,12 +56,14 @@ encbench:
 encbench-quick:
 	$(GO) run ./cmd/encbench --quick --out $(RESULTS)/encbench-quick
 
-# The crash tests at length: the dictionary's child process, then a Pebble
-# DB on dict/pebblefs, each killed with SIGKILL CRASHKILLS times (make test
-# runs 200 and 50).
+# The crash tests at length: the dictionary's child process, online
+# master-key rotation and re-encryption, then a Pebble DB on dict/pebblefs,
+# each killed with SIGKILL CRASHKILLS times (make test runs 200, 30, 24
+# and 100).
 CRASHKILLS ?= 2000
 crash:
-	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -run '^TestCrashRecovery$$' -v ./dict
+	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) ATREST_MK_CRASH_KILLS=$(CRASHKILLS) ATREST_DICT_REENC_KILLS=$(CRASHKILLS) \
+		$(GO) test -count=1 -timeout 60m -run '^(TestCrashRecovery|TestMasterKeyRotationCrash|TestReencryptCrash)$$' -v ./dict
 	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./dict/pebblefs
 
 # Regenerate the assembly from the avo programs in ctr/asm.

@@ -94,22 +94,7 @@ func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(envCrashDir)
 	seed, _ := strconv.ParseUint(os.Getenv(envCrashSeed), 10, 64)
 	r := rand.New(rand.NewPCG(seed, 7))
-	var fail func(string)
-	if at := os.Getenv(envCrashAt); at != "" {
-		name, n, _ := strings.Cut(at, ":")
-		left, _ := strconv.Atoi(n)
-		fail = func(point string) {
-			if point == name {
-				if left--; left <= 0 {
-					syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				}
-			}
-		}
-	}
-	opts := []Option{}
-	if fail != nil {
-		opts = append(opts, WithFailpoint(fail))
-	}
+	opts := crashFailpointOptions(envCrashAt)
 	m, err := Open(context.Background(), dir, crashConfig(dir), opts...)
 	if err != nil {
 		fmt.Fprintf(os.Stdout, "error open: %v\n", err)
@@ -371,13 +356,7 @@ func TestCrashRecovery(t *testing.T) {
 	if runtime := os.Getenv(envCrashChild); runtime != "" {
 		t.Skip("inside the child")
 	}
-	kills := 200
-	if testing.Short() {
-		kills = 40
-	}
-	if s := os.Getenv(envCrashKills); s != "" {
-		kills, _ = strconv.Atoi(s)
-	}
+	kills := crashKills(envCrashKills, 200, 40)
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
 	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)

@@ -8,4 +8,12 @@
 // an absolute path inside it; the dictionaries store them relative, so the
 // directory can be moved. A file with no entry is plaintext, which is how
 // files written before encryption was turned on stay readable.
+//
+// For operators: RotateMasterKey reseals the key dictionary under a new
+// master key while the Manager stays open; Reencrypt and ReencryptAll
+// rewrite files under the current data key and method; Export and Import
+// move files with their keys between data directories under a one-time
+// transfer key; Stats (and package dict/metrics, for Prometheus) reports
+// what is encrypted with what; Entries and DataKeySecret serve inspection
+// tools.
 package dict

@@ -84,7 +84,9 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithFailpoint calls fn at named points of every multi-step operation
-// (crash tests kill the process there). The names are in failpoints.go.
+// (crash tests kill the process there). The names are the arguments of
+// m.fail calls: "create.after-entry", "rename.after-intent",
+// "rotate-master.after-save", "import.after-key-dict", ... (grep for them).
 func WithFailpoint(fn func(name string)) Option {
 	return func(o *options) { o.failpoint = fn }
 }
@@ -92,9 +94,12 @@ func WithFailpoint(fn func(name string)) Option {
 // Manager keeps a data directory's dictionaries and opens its files. It is
 // safe for concurrent use.
 type Manager struct {
-	dir   string
-	cfg   keyenv.Config
+	dir string
+	cfg keyenv.Config
+	// mk is rawMK with its backends' calls timed (status.go); rawMK is
+	// what was opened or given, and what Close closes when ownMK.
 	mk    *keyenv.MasterKeys
+	rawMK *keyenv.MasterKeys
 	ownMK bool
 	now   func() time.Time
 	fail  func(string)
@@ -122,6 +127,12 @@ type Manager struct {
 	dirs   dirSyncer
 
 	removing pendingRemoves
+
+	// ops is what operators see of the Manager: backend calls,
+	// rotations, re-encryption progress (status.go).
+	ops operatorState
+	// reenc is the re-encryption in progress (reencrypt.go).
+	reenc reencryptState
 
 	closed atomic.Bool
 }
@@ -164,15 +175,17 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*
 	if m.fail == nil {
 		m.fail = func(string) {}
 	}
-	m.mk = o.masterKeys
-	if m.mk == nil {
-		if m.mk, err = keyenv.OpenMasterKeys(ctx, cfg, o.keyOpts...); err != nil {
+	mk := o.masterKeys
+	if mk == nil {
+		if mk, err = keyenv.OpenMasterKeys(ctx, cfg, o.keyOpts...); err != nil {
 			return nil, fmt.Errorf("dict: %w", err)
 		}
 		m.ownMK = true
-	} else if err := keyenv.CheckSecure(cfg.DataEncryptionMethod, m.mk.Current); err != nil {
+	} else if err := keyenv.CheckSecure(cfg.DataEncryptionMethod, mk.Current); err != nil {
 		return nil, fmt.Errorf("dict: %w", err)
 	}
+	m.rawMK = mk
+	m.mk = instrument(mk, &m.ops.backend)
 	if err := m.open(ctx); err != nil {
 		m.closeAll()
 		return nil, err
@@ -343,6 +356,9 @@ func (m *Manager) rotateLocked(ctx context.Context) error {
 		return fmt.Errorf("dict: rotate data key: %w", err)
 	}
 	m.fail("rotate.after-save")
+	m.ops.mu.Lock()
+	m.ops.rotations.DataKeyRotations++
+	m.ops.mu.Unlock()
 	return nil
 }
 
@@ -380,6 +396,12 @@ func (m *Manager) RotateDataKey(ctx context.Context) error {
 	}
 	m.keyMu.Lock()
 	defer m.keyMu.Unlock()
+	// Close releases the keys under keyMu after marking the Manager
+	// closed: checked again here, a rotation racing Close cannot save an
+	// emptied dictionary over the real one.
+	if err := m.usable(); err != nil {
+		return err
+	}
 	if err := m.rotateLocked(ctx); err != nil {
 		return err
 	}
@@ -443,9 +465,11 @@ func (m *Manager) closeAll() error {
 	if m.keys != nil {
 		m.keys.Release()
 	}
+	// RotateMasterKey replaces rawMK under keyMu.
+	raw, own := m.rawMK, m.ownMK
 	m.keyMu.Unlock()
-	if m.ownMK && m.mk != nil {
-		errs = append(errs, m.mk.Close())
+	if own && raw != nil {
+		errs = append(errs, raw.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -542,8 +566,8 @@ func (m *Manager) freshEntry(ctx context.Context) (Entry, error) {
 	if m.needsRotation() {
 		m.keyMu.RUnlock()
 		m.keyMu.Lock()
-		var err error
-		if m.needsRotation() {
+		err := m.usable() // see RotateDataKey
+		if err == nil && m.needsRotation() {
 			if err = m.rotateLocked(ctx); err == nil {
 				err = m.dropUnusedLocked(ctx)
 			}

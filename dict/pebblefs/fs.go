@@ -148,14 +148,16 @@ func (e *FS) List(dir string) ([]string, error) {
 		return nil, err
 	}
 	abs, aerr := filepath.Abs(dir)
-	if aerr != nil || filepath.Clean(abs) != e.m.Dir() {
-		return names, nil
-	}
+	root := aerr == nil && filepath.Clean(abs) == e.m.Dir()
 	kept := names[:0]
 	for _, n := range names {
-		if !dict.IsDictionaryFile(n) {
-			kept = append(kept, n)
+		// Pebble must not see (and delete as unknown) the dictionaries,
+		// nor a re-encryption's temporary file, which the Manager renames
+		// over the file it replaces.
+		if (root && dict.IsDictionaryFile(n)) || dict.IsReencryptTemp(n) {
+			continue
 		}
+		kept = append(kept, n)
 	}
 	return kept, nil
 }

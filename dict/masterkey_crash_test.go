@@ -1,0 +1,197 @@
+//go:build unix
+
+package dict
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atrest/atrest/keyenv"
+)
+
+// The master-key rotation crash test: a child process (this test binary)
+// opens a directory with one of three key files and rotates the master
+// key round the three, reporting each rotation before it starts and after
+// it returned. The parent kills it with SIGKILL at a random moment or at a
+// rotation failpoint, then checks the key dictionary opened with exactly
+// one of the two keys the rotation in flight was between (with the last
+// acknowledged one when none was in flight), that the recommended
+// configuration (new key, old key as previous) always opens it, and that
+// the files written before the rotations read back.
+
+const (
+	envMKChild = "ATREST_MK_CRASH_CHILD"
+	envMKDir   = "ATREST_MK_CRASH_DIR"
+	envMKFrom  = "ATREST_MK_CRASH_FROM"
+	envMKAt    = "ATREST_MK_CRASH_AT"    // failpoint name:hit
+	envMKKills = "ATREST_MK_CRASH_KILLS" // make crash raises the count
+)
+
+var mkFailpoints = []string{"rotate-master.before-save", "rotate-master.after-save"}
+
+// mkKeys are the three master keys' configurations, in root.
+func mkKeys(root string) []keyenv.MasterKeyConfig {
+	var out []keyenv.MasterKeyConfig
+	for i := range 3 {
+		out = append(out, keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: filepath.Join(root, fmt.Sprintf("mk%d.key", i))})
+	}
+	return out
+}
+
+// TestMasterKeyCrashChild is the child's body; it does nothing unless
+// re-executed by TestMasterKeyRotationCrash.
+func TestMasterKeyCrashChild(t *testing.T) {
+	if os.Getenv(envMKChild) != "1" {
+		t.Skip("the master-key crash test's child process; run by TestMasterKeyRotationCrash")
+	}
+	dir := os.Getenv(envMKDir)
+	keys := mkKeys(filepath.Dir(dir))
+	from, _ := strconv.Atoi(os.Getenv(envMKFrom))
+	opts := crashFailpointOptions(envMKAt)
+	say := func(format string, args ...any) { os.Stdout.WriteString(fmt.Sprintf(format, args...) + "\n") }
+	m, err := Open(context.Background(), dir, rotationConfig(keys[from], nil), opts...)
+	if err != nil {
+		say("error open: %v", err)
+		os.Exit(3)
+	}
+	for cur := from; ; {
+		next := (cur + 1) % len(keys)
+		say("begin %d", next)
+		if err := m.RotateMasterKey(context.Background(), keys[next]); err != nil {
+			say("error rotate: %v", err)
+			os.Exit(3)
+		}
+		say("ack %d", next)
+		cur = next
+	}
+}
+
+func TestMasterKeyRotationCrash(t *testing.T) {
+	if os.Getenv(envMKChild) != "" {
+		t.Skip("inside the child")
+	}
+	kills := crashKills(envMKKills, 30, 8)
+	root := t.TempDir()
+	dir := filepath.Join(root, "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keys := mkKeys(root)
+	for i, k := range keys {
+		writeKeyFile(t, root, filepath.Base(k.Path), byte(0x60+i))
+	}
+	ctx := context.Background()
+	m, err := Open(ctx, dir, rotationConfig(keys[0], nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for i := range 5 {
+		name := fmt.Sprintf("f%d", i)
+		files[name] = bytes.Repeat([]byte{byte(i)}, 1000+i)
+		writeFile(t, m, name, files[name])
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	cur, rotations := 0, 0
+	for kill := range kills {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMasterKeyCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), envMKChild+"=1", envMKDir+"="+dir, envMKFrom+"="+strconv.Itoa(cur))
+		byFailpoint := kill%2 == 1
+		if byFailpoint {
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%s:%d", envMKAt, mkFailpoints[r.IntN(len(mkFailpoints))], 1+r.IntN(5)))
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(5+r.IntN(40)) * time.Millisecond
+		if byFailpoint {
+			delay = time.Second // the failpoint kills it first
+		}
+		timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		inFlight := -1
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			switch fields[0] {
+			case "begin":
+				inFlight, _ = strconv.Atoi(fields[1])
+			case "ack":
+				cur, _ = strconv.Atoi(fields[1])
+				inFlight = -1
+				rotations++
+			case "error":
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("child failed: %s\n%s", sc.Text(), stderr.String())
+			}
+		}
+		timer.Stop()
+		if err := cmd.Wait(); err == nil {
+			t.Fatalf("child exited on its own:\n%s", stderr.String())
+		}
+
+		// Exactly one of the keys the dictionary may be under opens it.
+		candidates := []int{cur}
+		if inFlight >= 0 {
+			candidates = append(candidates, inFlight)
+		}
+		opened := -1
+		for _, k := range candidates {
+			m, err := Open(ctx, dir, rotationConfig(keys[k], nil))
+			if err == nil {
+				m.Close()
+				if opened >= 0 {
+					t.Fatalf("kill %d: both key %d and key %d open the dictionary", kill, opened, k)
+				}
+				opened = k
+			} else if !errors.Is(err, keyenv.ErrWrongMasterKey) {
+				t.Fatalf("kill %d: open with key %d: %v", kill, k, err)
+			}
+		}
+		if opened < 0 {
+			t.Fatalf("kill %d: neither key %v opens the dictionary", kill, candidates)
+		}
+		// The configuration an operator sets before rotating (the target
+		// as master key, the key in use as previous) always opens it and
+		// finishes the rotation.
+		target := candidates[len(candidates)-1]
+		prev := keys[cur]
+		m, err := Open(ctx, dir, rotationConfig(keys[target], &prev))
+		if err != nil {
+			t.Fatalf("kill %d: open with key %d, previous %d: %v", kill, target, cur, err)
+		}
+		for name, want := range files {
+			if got, err := readAll(m, name); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("kill %d: %s: %v", kill, name, err)
+			}
+		}
+		m.Close()
+		cur = target
+	}
+	t.Logf("%d kills, %d acknowledged rotations", kills, rotations)
+	if rotations == 0 {
+		t.Error("no rotation was acknowledged: the kills came too early to test anything")
+	}
+}

@@ -1,0 +1,864 @@
+package dict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict/encfile"
+	"github.com/atrest/atrest/dict/filedict"
+)
+
+// Re-encryption rewrites a file under the current data key and the
+// configured method, as InnoDB rebuilds a table to change its key. The
+// file's plaintext is copied into a temporary file next to it, which gets
+// a fresh entry like any new file; the temporary file is synced and then
+// renamed over the original through a rename intent, as Rename does. A
+// crash therefore leaves each file wholly old or wholly new:
+//
+//   - before the intent is durable, the original and its entry are
+//     untouched; the temporary file (empty, partial or complete) has an
+//     entry of its own and is a leftover;
+//   - the temporary file's data and its name in the directory are synced
+//     before the intent is recorded, so the next Open, seeing the intent,
+//     finds the temporary file still there exactly when the file-system
+//     rename did not happen (and aborts the intent: the old file keeps
+//     its old entry), and gone exactly when it did (and commits it: the
+//     new file takes the new entry);
+//   - after the commit, the old entry is gone and its data key is dropped
+//     once no file uses it (at the latest by the next Open).
+//
+// The original file is never written: it is only replaced, whole, by the
+// rename. The copy runs without the name's lock (opens of the file would
+// wait for it), so the swap, under the lock, first checks that the name
+// still holds the inode copied, with the same entry, size and modification
+// time; otherwise the copy is thrown away (ErrReencryptChanged).
+//
+// Leftover temporary files are removed by the next ReencryptAll, and by the
+// next Reencrypt of the same file; Open leaves them alone.
+//
+// The failpoints (WithFailpoint) of re-encryption, in order:
+// "reencrypt.after-chunk" (after each chunk is written to the temporary
+// file), "reencrypt.after-temp-sync" (the temporary file and its name are
+// durable), "reencrypt.after-intent", "reencrypt.after-rename" (before the
+// directory is synced) and "reencrypt.after-commit" (before the old data
+// key is released). The temporary file's creation passes
+// "create.after-entry" as every create does.
+
+// ReencryptTempSuffix ends the name of the temporary file Reencrypt writes
+// next to a file: "000123.sst" is re-encrypted through
+// "000123.sst.atrest-reencrypt". Names with this suffix are reserved:
+// Reencrypt refuses them, ReencryptAll never selects them and removes any
+// it finds (with their entries) as leftovers of an interrupted run, so a
+// storage engine must not create files with such names.
+const ReencryptTempSuffix = ".atrest-reencrypt"
+
+// IsReencryptTemp reports whether name is a re-encryption temporary file
+// (see ReencryptTempSuffix). Adapters may hide such files from listings,
+// as they hide the dictionaries' files (IsDictionaryFile).
+func IsReencryptTemp(name string) bool {
+	return strings.HasSuffix(name, ReencryptTempSuffix) && len(name) > len(ReencryptTempSuffix) &&
+		!strings.HasSuffix(name, "/"+ReencryptTempSuffix)
+}
+
+// Errors of re-encryption, for errors.Is.
+var (
+	// ErrReencryptBusy: a ReencryptAll is already running on this Manager,
+	// or the file named is being re-encrypted by another call.
+	ErrReencryptBusy = errors.New("re-encryption already under way")
+	// ErrReencryptChanged: the file was removed, replaced or written while
+	// it was being copied, so the copy was thrown away and the file left
+	// as it is (a file that is gone also matches fs.ErrNotExist).
+	// ReencryptAll counts such a file as done: what now has the name is
+	// not what was selected.
+	ErrReencryptChanged = errors.New("file changed during re-encryption")
+)
+
+// Chunk sizes of the copy: the unit of cancellation, of rate limiting and
+// of failpoints.
+const (
+	reencryptChunk    = 1 << 20 // without a rate limit
+	reencryptMinChunk = 16 << 10
+	// reencryptReportEvery is how many bytes may pass between two calls of
+	// ReencryptOptions.Progress within one file.
+	reencryptReportEvery = 4 << 20
+)
+
+// Reencrypt rewrites the file name under the current data key and the
+// configured method (the equivalent of InnoDB's table rebuild): its
+// content stays byte for byte what it was, its entry (key id, method, IV)
+// becomes that of a file created now. A file whose entry already names the
+// current data key with the configured method is left alone: nothing is
+// written and Reencrypt returns nil.
+//
+//   - A plaintext file (no entry, or method plaintext) is encrypted when
+//     the configured method encrypts.
+//   - When the configured method is plaintext, an encrypted file is
+//     decrypted: it gets an entry with method plaintext, as files created
+//     under that configuration do, and the data key it used is dropped
+//     once no file uses it (the key that was current when encryption was
+//     turned off stays). A directory that was never encrypted has nothing
+//     to do.
+//
+// The file must not be written during Reencrypt, nor afterwards through a
+// handle opened before it: it is for files a storage engine no longer
+// writes (SSTables, old WALs, old manifests). A write that lands during the
+// copy is noticed (size or modification time changed) and the copy thrown
+// away with ErrReencryptChanged; one through an old handle after the swap
+// goes to the old, unlinked file and is lost. Readers may go on: a handle
+// opened before the swap keeps reading the old file with its old entry
+// (its keystream does not need the key dictionary any more), one opened
+// after reads the new file. Opens of the file (and of names sharing its
+// lock stripe) wait while the temporary file is created and while the new
+// file is swapped in (a few dictionary writes and fsyncs), not during the
+// copy, which runs at full speed: ReencryptAll has the rate limit.
+//
+// The new file gets the old one's permission bits. Its modification time
+// is the time of the re-encryption: its bytes on disk changed, and tools
+// that copy files when their size or time changes (backups) must see
+// that. A file with other hard links gets a new file under this name
+// only; the other names keep the old file and entry, readable, until they
+// are re-encrypted themselves. Symbolic links and directories are
+// refused.
+//
+// Reencrypt writes its copy to name+ReencryptTempSuffix in the same
+// directory (which must be writable, and hold room for a second copy of
+// the file), replacing a leftover of an earlier crash, then replaces the
+// file through a rename intent as Rename does: after a crash at any moment
+// the file is either wholly old or wholly new, never lost and never
+// unreadable (see the comment at the top of reencrypt.go for what each step
+// leaves). Cancelling ctx stops the copy between chunks; the file stays as
+// it was.
+//
+// Errors: a path outside the data directory is ErrOutsideDir, a
+// dictionary file or a temporary file of re-encryption ErrReserved, a
+// missing file matches fs.ErrNotExist, a closed Manager ErrClosed, a
+// concurrent re-encryption of the same file ErrReencryptBusy, a file
+// changed meanwhile ErrReencryptChanged, a file whose data key is not in
+// the key dictionary (which cannot be read, so not re-encrypted either)
+// ErrDataKeyMissing.
+func (m *Manager) Reencrypt(ctx context.Context, name string) error {
+	rel, err := m.name(name)
+	if err != nil {
+		return err
+	}
+	if IsReencryptTemp(rel) {
+		return fmt.Errorf("dict: reencrypt %s: %w (re-encryption's temporary file)", name, ErrReserved)
+	}
+	st := m.reencryptState()
+	if !st.claim(rel) {
+		return fmt.Errorf("dict: reencrypt %s: %w", rel, ErrReencryptBusy)
+	}
+	defer st.release(rel)
+	_, err = m.reencryptOne(ctx, rel, nil)
+	return err
+}
+
+// ReencryptOptions configure ReencryptAll.
+type ReencryptOptions struct {
+	// OlderThan selects the files whose data key was created at least
+	// this long ago (by the Manager's clock, see WithClock); 0 selects
+	// every file whose key is not the current one. Files whose method
+	// differs from the configured one are selected whatever their key's
+	// age, and files under the current data key never are, however old
+	// it is: rotate it first (RotateDataKey, or the rotation period).
+	OlderThan time.Duration
+	// Rate limits the copying to this many bytes per second, over the
+	// whole run; 0 means no limit. Waiting for the limit sleeps: it costs
+	// no CPU.
+	Rate int64
+	// Progress, if set, is called from ReencryptAll's goroutine after
+	// each file, every few MiB within a large file, and once at the end
+	// (with Running false). It should return quickly: the copy waits for
+	// it.
+	Progress func(ReencryptProgress)
+	// Filter, if set, restricts the run to the files (names relative to
+	// the data directory, with forward slashes) for which it returns
+	// true. A storage engine running alongside passes one that refuses
+	// the files it may still write (the live WAL, the current manifest):
+	// see the contract of Reencrypt.
+	Filter func(name string) bool
+}
+
+// ReencryptAll re-encrypts, one at a time, every regular file of the data
+// directory whose data key is older than opt.OlderThan or whose method is
+// not the configured one (see ReencryptOptions), in the byte order of
+// their names relative to the data directory, as Reencrypt does (whose
+// contract, that nobody writes the files, applies). It first removes the
+// temporary files interrupted re-encryptions left (ReencryptTempSuffix).
+//
+// The progress (files and bytes done of those selected, estimated time
+// left at the rate so far, the file being copied, the files that failed)
+// is kept where Manager.Stats reports it and passed to opt.Progress. A file
+// that failed is counted in Failed and the run goes on; ReencryptAll then
+// returns an error wrapping the first failure. A file removed or replaced
+// before or during its turn counts as done. At the end FilesDone+Failed is
+// FilesTotal and BytesDone is BytesTotal, unless the run stopped early.
+//
+// ReencryptAll works in the calling goroutine; run it in a goroutine of
+// its own to have it in the background, and read its progress from
+// Manager.Stats or opt.Progress.
+//
+// Cancelling ctx stops the run promptly, between two chunks of a copy or
+// during a wait for the rate limit; the file being copied stays wholly
+// old, and ReencryptAll returns the progress so far and an error wrapping
+// ctx.Err(). Nothing needs to be remembered to resume, after a
+// cancellation or a restart: the files already done no longer match the
+// selection. Only one ReencryptAll runs at a time on a Manager; another is
+// ErrReencryptBusy. A directory that was never encrypted has nothing to
+// do.
+func (m *Manager) ReencryptAll(ctx context.Context, opt ReencryptOptions) (ReencryptProgress, error) {
+	if err := m.usable(); err != nil {
+		return ReencryptProgress{}, err
+	}
+	if opt.Rate < 0 {
+		return ReencryptProgress{}, fmt.Errorf("dict: reencrypt: negative rate %d bytes per second", opt.Rate)
+	}
+	st := m.reencryptState()
+	if !st.startRun() {
+		return m.ops.reencryptProgress(), fmt.Errorf("dict: reencrypt: %w", ErrReencryptBusy)
+	}
+	defer st.endRun()
+
+	run := newReencryptRun(m, opt)
+	m.ops.setReencrypt(func(p *ReencryptProgress) {
+		*p = ReencryptProgress{Running: true, Started: run.started}
+	})
+	var errs []error
+	var sel []reencryptCandidate
+	if m.files != nil {
+		var err error
+		sel, err = m.reencryptSelect(ctx, opt, st)
+		if err != nil {
+			return run.finish(), err
+		}
+	}
+	var total int64
+	for _, c := range sel {
+		total += c.size
+	}
+	m.ops.setReencrypt(func(p *ReencryptProgress) {
+		p.FilesTotal, p.BytesTotal = len(sel), total
+	})
+
+	var firstFail error
+	for _, c := range sel {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("dict: reencrypt: %w", err))
+			break
+		}
+		if err := m.usable(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		err := run.file(ctx, c, st)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			errs = append(errs, err)
+			break
+		}
+		if err != nil && firstFail == nil {
+			firstFail = err
+		}
+	}
+	final := run.finish()
+	if final.Failed > 0 {
+		errs = append(errs, fmt.Errorf("dict: reencrypt: %d of %d files failed, the first: %w", final.Failed, final.FilesTotal, firstFail))
+	}
+	return final, errors.Join(errs...)
+}
+
+// reencryptCandidate is a file ReencryptAll selected and its size then.
+type reencryptCandidate struct {
+	rel  string
+	size int64
+}
+
+// reencryptSelect removes leftover temporary files (and entries of
+// temporary files that were never created) and lists, sorted by name, the
+// files that need re-encrypting. It walks the directory rather than the
+// file dictionary: plaintext files have no entry.
+func (m *Manager) reencryptSelect(ctx context.Context, opt ReencryptOptions, st *reencryptState) ([]reencryptCandidate, error) {
+	var sel []reencryptCandidate
+	var temps []string
+	walkErr := filepath.WalkDir(m.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while we walked
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		r, err := filepath.Rel(m.dir, p)
+		if err != nil {
+			return err
+		}
+		r = filepath.ToSlash(r)
+		switch {
+		case IsDictionaryFile(r):
+			return nil
+		case IsReencryptTemp(r):
+			temps = append(temps, r)
+			return nil
+		case opt.Filter != nil && !opt.Filter(r):
+			return nil
+		}
+		e, ok := m.files.Get(r)
+		if !m.reencryptNeeded(e, ok, opt.OlderThan, true) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		sel = append(sel, reencryptCandidate{rel: r, size: info.Size()})
+		return nil
+	})
+	if walkErr != nil {
+		return nil, fmt.Errorf("dict: reencrypt: listing %s: %w", m.dir, walkErr)
+	}
+	// A crash between a temporary file's entry and its creation leaves
+	// the entry alone, holding its data key.
+	m.files.Range(func(name string, _ Entry) bool {
+		if IsReencryptTemp(name) && !slices.Contains(temps, name) {
+			temps = append(temps, name)
+		}
+		return true
+	})
+	var errs []error
+	for _, t := range temps {
+		// Claimed like a re-encryption of the file it belongs to, so that
+		// a Reencrypt of that file running now keeps its temporary file.
+		base := strings.TrimSuffix(t, ReencryptTempSuffix)
+		if !st.claim(base) {
+			continue
+		}
+		if err := m.Remove(t); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("dict: reencrypt: removing the leftover %s: %w", t, err))
+		}
+		st.release(base)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(sel, func(a, b reencryptCandidate) int { return strings.Compare(a.rel, b.rel) })
+	return sel, nil
+}
+
+// reencryptNeeded reports whether a file with entry e (ok false: none)
+// differs from what a file created now gets: another method, or another
+// data key. For ReencryptAll (all true) another data key counts only when
+// it is at least olderThan old; a key the dictionary lacks counts, so the
+// file's failure shows.
+func (m *Manager) reencryptNeeded(e Entry, ok bool, olderThan time.Duration, all bool) bool {
+	m.keyMu.RLock()
+	defer m.keyMu.RUnlock()
+	method := m.cfg.DataEncryptionMethod
+	plain := !ok || e.Method == ctr.Plaintext
+	switch {
+	case method == ctr.Plaintext:
+		return !plain
+	case plain, e.Method != method:
+		return true
+	case m.keys == nil:
+		return false
+	case e.KeyID == m.keys.Current:
+		return false
+	case !all, olderThan <= 0:
+		return true
+	}
+	k, found := m.keys.Get(e.KeyID)
+	if !found {
+		return true
+	}
+	return m.now().Sub(k.Created) >= olderThan
+}
+
+// reencryptJob is one file's re-encryption between its steps.
+type reencryptJob struct {
+	rel, tmpRel, abs, tmpAbs string
+	old                      Entry // the file's entry when the copy began
+	hadOld                   bool
+	srcInfo, tmpInfo         fs.FileInfo
+	src, tmp                 *encfile.File
+	copied                   int64
+}
+
+// reencryptOne re-encrypts rel, whose name the caller has claimed; run is
+// nil for a lone Reencrypt (no rate limit, no progress). It returns the
+// bytes it copied.
+func (m *Manager) reencryptOne(ctx context.Context, rel string, run *reencryptRun) (int64, error) {
+	if m.files == nil {
+		// Never encrypted, so the method is plaintext and so is every
+		// file: nothing to do, once the file is known to be there.
+		st, err := m.fs.Lstat(m.abs(rel))
+		if err != nil {
+			return 0, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
+		}
+		if !st.Mode().IsRegular() {
+			return 0, fmt.Errorf("dict: reencrypt %s: not a regular file (%s)", rel, st.Mode().Type())
+		}
+		return 0, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
+	}
+	j, err := m.reencryptBegin(rel)
+	if err != nil || j == nil {
+		return 0, err
+	}
+	err = m.reencryptCopy(ctx, j, run)
+	if err == nil {
+		err = m.reencryptSyncTemp(j)
+	}
+	if err != nil {
+		return j.copied, m.reencryptDiscard(j, err)
+	}
+	return j.copied, m.reencryptSwap(j)
+}
+
+// reencryptBegin checks the file and, if it needs re-encrypting, opens it
+// and creates its temporary file with a fresh entry. Both names are locked
+// meanwhile, not during the copy that follows: opens of the file would
+// wait for the whole copy. A nil job means there is nothing to do.
+func (m *Manager) reencryptBegin(rel string) (*reencryptJob, error) {
+	j := &reencryptJob{rel: rel, tmpRel: rel + ReencryptTempSuffix}
+	j.abs, j.tmpAbs = m.abs(j.rel), m.abs(j.tmpRel)
+	defer m.lockNames(j.rel, j.tmpRel).unlock()
+	if err := m.usable(); err != nil {
+		return nil, err // a Close during ReencryptAll
+	}
+	m.removing.settle(j.rel, j.tmpRel)
+	st, err := m.fs.Lstat(j.abs)
+	if err != nil {
+		return nil, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("dict: reencrypt %s: not a regular file (%s)", rel, st.Mode().Type())
+	}
+	j.old, j.hadOld = m.files.Get(rel)
+	if !m.reencryptNeeded(j.old, j.hadOld, 0, false) {
+		return nil, nil
+	}
+	f, err := os.Open(j.abs)
+	if err != nil {
+		return nil, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
+	}
+	// The inode actually opened is the one whose name the swap must
+	// still find in place.
+	if j.srcInfo, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
+	}
+	if !j.srcInfo.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("dict: reencrypt %s: not a regular file (%s)", rel, j.srcInfo.Mode().Type())
+	}
+	s, err := m.stream(rel, j.old, j.hadOld)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	j.src = encfile.New(f, s)
+
+	// A leftover of an interrupted re-encryption of this file (the
+	// caller's claim on the name rules out one in progress).
+	if _, exists, err := m.lstat(j.tmpAbs); err != nil || exists {
+		if err == nil {
+			err = m.removeLocked(j.tmpRel, j.tmpAbs)
+			m.removing.settle(j.tmpRel)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			j.src.Close()
+			return nil, fmt.Errorf("dict: reencrypt %s: removing the leftover %s: %w", rel, j.tmpRel, err)
+		}
+	}
+	// O_EXCL: never truncate a file the leftover check did not see.
+	h, ts, err := m.createFresh(j.tmpRel, j.tmpAbs, os.O_RDWR|os.O_CREATE|os.O_EXCL, func(path string, flag int) (Handle, error) {
+		return os.OpenFile(path, flag, 0o600)
+	})
+	if err != nil {
+		j.src.Close()
+		return nil, fmt.Errorf("dict: reencrypt %s: creating %s: %w", rel, j.tmpRel, err)
+	}
+	j.tmp = encfile.New(h.(*os.File), ts)
+	if j.tmpInfo, err = j.tmp.Stat(); err != nil {
+		j.src.Close()
+		j.tmp.Close()
+		j.tmp = nil // it has no identity to check: leave it as a leftover
+		return nil, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
+	}
+	return j, nil
+}
+
+// reencryptCopy copies the plaintext of the file into the temporary file,
+// a chunk at a time, at the run's rate.
+func (m *Manager) reencryptCopy(ctx context.Context, j *reencryptJob, run *reencryptRun) error {
+	var buf []byte
+	if run != nil {
+		buf = run.buf
+	} else {
+		buf = make([]byte, min(reencryptChunk, max(j.srcInfo.Size(), reencryptMinChunk)))
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
+		}
+		n, rerr := j.src.ReadAt(buf, j.copied)
+		if n > 0 {
+			if run != nil {
+				if err := run.limit.wait(ctx, n); err != nil {
+					return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
+				}
+			}
+			// In place: the buffer is ours and read again from disk next.
+			if _, err := j.tmp.WriteAtInPlace(buf[:n], j.copied); err != nil {
+				return fmt.Errorf("dict: reencrypt %s: writing %s: %w", j.rel, j.tmpRel, err)
+			}
+			j.copied += int64(n)
+			if run != nil {
+				run.advance(int64(n))
+			}
+			m.fail("reencrypt.after-chunk")
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("dict: reencrypt %s: reading: %w", j.rel, rerr)
+		}
+	}
+}
+
+// reencryptSyncTemp makes the temporary file durable, data and name,
+// before any intent names it: after a crash, its absence must mean it was
+// renamed.
+func (m *Manager) reencryptSyncTemp(j *reencryptJob) error {
+	if err := j.tmp.OSFile().Chmod(j.srcInfo.Mode().Perm()); err != nil {
+		return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
+	}
+	if err := j.tmp.Sync(); err != nil {
+		return fmt.Errorf("dict: reencrypt %s: syncing %s: %w", j.rel, j.tmpRel, err)
+	}
+	err := errors.Join(j.tmp.Close(), j.src.Close())
+	j.tmp, j.src = nil, nil
+	if err != nil {
+		return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
+	}
+	if err := m.dirs.sync(filepath.Dir(j.tmpAbs)); err != nil {
+		return fmt.Errorf("dict: reencrypt %s: syncing its directory: %w", j.rel, err)
+	}
+	m.fail("reencrypt.after-temp-sync")
+	return nil
+}
+
+// reencryptDiscard closes the job's files and removes its temporary file,
+// if the name still holds it, returning cause with any failure to.
+func (m *Manager) reencryptDiscard(j *reencryptJob, cause error) error {
+	var errs []error
+	if j.src != nil {
+		j.src.Close()
+	}
+	if j.tmp != nil {
+		j.tmp.Close()
+	}
+	j.src, j.tmp = nil, nil
+	h := m.lockNames(j.rel, j.tmpRel)
+	errs = append(errs, m.discardTempLocked(j))
+	h.unlock()
+	return errors.Join(append([]error{cause}, errs...)...)
+}
+
+// discardTempLocked removes the job's temporary file and its entry, unless
+// the name holds another file by now. Names locked.
+func (m *Manager) discardTempLocked(j *reencryptJob) error {
+	m.removing.settle(j.tmpRel)
+	st, exists, err := m.lstat(j.tmpAbs)
+	if err != nil || !exists || !sameFile(st, j.tmpInfo) {
+		return err
+	}
+	if err := m.removeLocked(j.tmpRel, j.tmpAbs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("dict: reencrypt %s: removing %s: %w", j.rel, j.tmpRel, err)
+	}
+	return nil
+}
+
+// reencryptSwap renames the temporary file over the file, as Rename does
+// (intent, rename, directory sync, commit), with both names locked from
+// the checks that the file is still the one copied to the commit, so that
+// nothing can replace it in between.
+func (m *Manager) reencryptSwap(j *reencryptJob) error {
+	defer m.lockNames(j.rel, j.tmpRel).unlock()
+	m.removing.settle(j.rel, j.tmpRel)
+	tst, tmpThere, err := m.lstat(j.tmpAbs)
+	if err != nil {
+		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
+	}
+	if !tmpThere || !sameFile(tst, j.tmpInfo) {
+		return fmt.Errorf("dict: reencrypt %s: its temporary file %s was removed or replaced: %w", j.rel, j.tmpRel, ErrReencryptChanged)
+	}
+	st, exists, err := m.lstat(j.abs)
+	cur, hadCur := m.files.Get(j.rel)
+	switch {
+	case err != nil:
+		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
+	case !exists:
+		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: removed meanwhile: %w: %w", j.rel, ErrReencryptChanged, fs.ErrNotExist))
+	case !sameFile(st, j.srcInfo) || cur != j.old || hadCur != j.hadOld:
+		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: replaced meanwhile: %w", j.rel, ErrReencryptChanged))
+	case st.Size() != j.srcInfo.Size() || !st.ModTime().Equal(j.srcInfo.ModTime()) || j.copied != j.srcInfo.Size():
+		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: written meanwhile (%d bytes, copied %d): %w", j.rel, st.Size(), j.copied, ErrReencryptChanged))
+	}
+	if err := m.files.BeginRename(filedict.Rename{Src: j.tmpRel, Dst: j.rel}); err != nil {
+		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
+	}
+	m.fail("reencrypt.after-intent")
+	if err := m.fs.Rename(j.tmpAbs, j.abs); err != nil {
+		if aerr := m.files.AbortRename(j.tmpRel, j.rel); aerr != nil {
+			// The intent stays; the next Open aborts it (the temporary
+			// file is still there) and ReencryptAll removes the file.
+			return fmt.Errorf("dict: reencrypt %s: %w", j.rel, errors.Join(err, aerr))
+		}
+		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
+	}
+	m.fail("reencrypt.after-rename")
+	// As in rename: the rename is visible, so the dictionary follows it
+	// even if the directory sync fails, and the sync error is returned.
+	syncErr := m.dirs.sync(filepath.Dir(j.abs))
+	if syncErr != nil {
+		syncErr = fmt.Errorf("dict: reencrypt %s: syncing its directory: %w", j.rel, syncErr)
+	}
+	if err := m.files.CommitRename(j.tmpRel, j.rel); err != nil {
+		return errors.Join(syncErr, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
+	}
+	m.fail("reencrypt.after-commit")
+	// The temporary file's entry, counted when it was created, now
+	// belongs to the file; the old one is gone, and with its last file
+	// its data key.
+	m.ref(j.old, j.hadOld, -1)
+	m.afterRelease(j.old, j.hadOld)
+	return syncErr
+}
+
+// discardAfter removes the temporary file after a failed swap (names
+// locked) and returns cause with any failure to.
+func (m *Manager) discardAfter(j *reencryptJob, cause error) error {
+	return errors.Join(cause, m.discardTempLocked(j))
+}
+
+// reencryptState is a Manager's re-encryption bookkeeping (its field
+// reenc): whether a ReencryptAll runs, and which names are being
+// re-encrypted (or their leftovers removed), so two re-encryptions of one
+// file never share its temporary file.
+type reencryptState struct {
+	mu      sync.Mutex
+	running bool
+	busy    map[string]struct{}
+}
+
+func (m *Manager) reencryptState() *reencryptState {
+	st := &m.reenc
+	st.mu.Lock()
+	if st.busy == nil {
+		st.busy = make(map[string]struct{})
+	}
+	st.mu.Unlock()
+	return st
+}
+
+// claim marks rel busy; false if it already is.
+func (s *reencryptState) claim(rel string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.busy[rel]; ok {
+		return false
+	}
+	s.busy[rel] = struct{}{}
+	return true
+}
+
+func (s *reencryptState) release(rel string) {
+	s.mu.Lock()
+	delete(s.busy, rel)
+	s.mu.Unlock()
+}
+
+// startRun marks a ReencryptAll running; false if one already is.
+func (s *reencryptState) startRun() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		return false
+	}
+	s.running = true
+	return true
+}
+
+func (s *reencryptState) endRun() {
+	s.mu.Lock()
+	s.running = false
+	s.mu.Unlock()
+}
+
+// reencryptRun is one ReencryptAll: its rate limit, copy buffer and the
+// progress it publishes.
+type reencryptRun struct {
+	m       *Manager
+	opt     ReencryptOptions
+	limit   *rateLimiter
+	buf     []byte
+	started time.Time
+
+	// Progress: doneBytes is BytesDone before the current file, curSize
+	// the current file's size when selected, curBytes what was copied of
+	// it; copied counts the bytes copied by the whole run (the rate).
+	doneBytes, curSize, curBytes int64
+	copied                       int64
+	sinceReport                  int64
+}
+
+func newReencryptRun(m *Manager, opt ReencryptOptions) *reencryptRun {
+	chunk := int64(reencryptChunk)
+	if opt.Rate > 0 {
+		// About eight chunks a second: the limit is kept smoothly, and a
+		// cancellation is seen within a fraction of a second.
+		chunk = min(chunk, max(opt.Rate/8, reencryptMinChunk))
+	}
+	r := &reencryptRun{m: m, opt: opt, buf: make([]byte, chunk), started: time.Now()}
+	if opt.Rate > 0 {
+		r.limit = &rateLimiter{rate: float64(opt.Rate), burst: float64(chunk), last: r.started}
+	}
+	return r
+}
+
+// file re-encrypts one selected file and records the outcome.
+func (r *reencryptRun) file(ctx context.Context, c reencryptCandidate, st *reencryptState) error {
+	r.curSize, r.curBytes = c.size, 0
+	r.m.ops.setReencrypt(func(p *ReencryptProgress) { p.Current = c.rel })
+	var err error
+	if st.claim(c.rel) {
+		_, err = r.m.reencryptOne(ctx, c.rel, r)
+		st.release(c.rel)
+	}
+	// else a Reencrypt of this file is running: it does the work.
+	stopped := err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
+	done := err == nil || errors.Is(err, ErrReencryptChanged) || errors.Is(err, fs.ErrNotExist)
+	if !stopped {
+		r.doneBytes += c.size
+		r.curSize, r.curBytes = 0, 0
+	}
+	r.m.ops.setReencrypt(func(p *ReencryptProgress) {
+		switch {
+		case stopped:
+		case done:
+			p.FilesDone++
+		default:
+			p.Failed++
+		}
+		if !stopped {
+			p.BytesDone = r.doneBytes
+			p.Current = ""
+		}
+		p.Remaining = r.remaining(p)
+	})
+	if !stopped {
+		r.report()
+	}
+	if done {
+		return nil
+	}
+	return err
+}
+
+// advance records n more bytes copied of the current file.
+func (r *reencryptRun) advance(n int64) {
+	r.curBytes += n
+	r.copied += n
+	r.sinceReport += n
+	// A file that grew past its selected size (which it must not) does
+	// not move BytesDone past it: the progress only ever goes forward.
+	done := r.doneBytes + min(r.curBytes, r.curSize)
+	r.m.ops.setReencrypt(func(p *ReencryptProgress) {
+		p.BytesDone = done
+		p.Remaining = r.remaining(p)
+	})
+	if r.sinceReport >= reencryptReportEvery {
+		r.report()
+	}
+}
+
+// remaining estimates the time left from the rate so far.
+func (r *reencryptRun) remaining(p *ReencryptProgress) time.Duration {
+	elapsed := time.Since(r.started)
+	left := p.BytesTotal - p.BytesDone
+	if r.copied == 0 || elapsed <= 0 || left <= 0 {
+		return 0
+	}
+	return time.Duration(float64(left) / float64(r.copied) * float64(elapsed))
+}
+
+func (r *reencryptRun) report() {
+	r.sinceReport = 0
+	if r.opt.Progress != nil {
+		r.opt.Progress(r.m.ops.reencryptProgress())
+	}
+}
+
+// finish marks the run over and reports its last progress.
+func (r *reencryptRun) finish() ReencryptProgress {
+	r.m.ops.setReencrypt(func(p *ReencryptProgress) {
+		p.Running = false
+		p.Current = ""
+		p.Remaining = 0
+	})
+	r.report()
+	return r.m.ops.reencryptProgress()
+}
+
+// rateLimiter is a token bucket on bytes: tokens accrue at rate per second
+// up to burst, and a wait for more than there are sleeps until the debt is
+// paid (a timer, not a loop). It starts empty, so n bytes take at least
+// n/rate seconds. Not safe for concurrent use: one run owns it.
+type rateLimiter struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+// wait takes n bytes' worth of tokens, sleeping while in debt. A nil
+// limiter never waits.
+func (l *rateLimiter) wait(ctx context.Context, n int) error {
+	if l == nil {
+		return nil
+	}
+	now := time.Now()
+	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	l.last = now
+	l.tokens -= float64(n)
+	if l.tokens >= 0 {
+		return nil
+	}
+	t := time.NewTimer(time.Duration(-l.tokens / l.rate * float64(time.Second)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

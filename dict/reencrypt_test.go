@@ -1,0 +1,827 @@
+package dict
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/atrest/atrest/ctr"
+)
+
+// reContent is name's test content: n pseudo-random bytes seeded by the
+// name, so a byte at the wrong offset or under the wrong keystream shows.
+func reContent(name string, n int) []byte {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], h.Sum64())
+	binary.LittleEndian.PutUint64(seed[8:], uint64(n))
+	b := make([]byte, n)
+	rand.NewChaCha8(seed).Read(b)
+	return b
+}
+
+// reFile is a test file and its size.
+type reFile struct {
+	name string
+	size int
+}
+
+// reFiles are sizes around the edges: empty, under one block, not a
+// multiple of the block, over one copy chunk.
+var reFiles = []reFile{
+	{"empty", 0},
+	{"one", 1},
+	{"small.sst", 4099},
+	{"sub/mid.sst", 200_000},
+	{"sub/deep/big.sst", reencryptChunk + 17},
+}
+
+func reWrite(t *testing.T, m *Manager, files []reFile) {
+	t.Helper()
+	for _, f := range files {
+		if dir := filepath.Dir(f.name); dir != "." {
+			if err := os.MkdirAll(filepath.Join(m.Dir(), dir), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeFile(t, m, f.name, reContent(f.name, f.size))
+	}
+}
+
+func reCheckContent(t *testing.T, m *Manager, files []reFile) {
+	t.Helper()
+	for _, f := range files {
+		if got := readFile(t, m, f.name); !bytes.Equal(got, reContent(f.name, f.size)) {
+			t.Fatalf("%s: content differs after re-encryption (%d bytes, want %d)", f.name, len(got), f.size)
+		}
+	}
+}
+
+// reNoTemps fails if a re-encryption temporary file is left in dir.
+func reNoTemps(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && IsReencryptTemp(filepath.ToSlash(p)) {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+}
+
+func reLookup(t *testing.T, m *Manager, name string) (Entry, bool) {
+	t.Helper()
+	e, ok, err := m.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, ok
+}
+
+// TestReencrypt re-encrypts files from one configuration to another
+// (reopening the Manager with the new method) and checks content, entry,
+// bytes on disk and the data keys.
+func TestReencrypt(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		from, to ctr.Method
+		// rawFrom writes the files around the Manager (plaintext, no
+		// entry), as before encryption was turned on.
+		rawFrom bool
+	}{
+		{name: "aes128-to-sm4", from: ctr.AES128CTR, to: ctr.SM4CTR},
+		{name: "sm4-to-aes256", from: ctr.SM4CTR, to: ctr.AES256CTR},
+		{name: "aes256-to-aes128", from: ctr.AES256CTR, to: ctr.AES128CTR},
+		{name: "aes128-to-plaintext", from: ctr.AES128CTR, to: ctr.Plaintext},
+		{name: "no-entry-to-sm4", from: ctr.SM4CTR, to: ctr.SM4CTR, rawFrom: true},
+		{name: "plaintext-entry-to-aes192", from: ctr.Plaintext, to: ctr.AES192CTR},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			ctx := context.Background()
+			if tc.from == ctr.Plaintext {
+				// Entries with method plaintext: a directory encrypted
+				// once, then opened with method plaintext.
+				env.open(ctr.AES128CTR).Close()
+			}
+			m := env.open(tc.from)
+			if tc.rawFrom {
+				for _, f := range reFiles {
+					p := filepath.Join(env.dir, filepath.FromSlash(f.name))
+					os.MkdirAll(filepath.Dir(p), 0o755)
+					if err := os.WriteFile(p, reContent(f.name, f.size), 0o640); err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else {
+				reWrite(t, m, reFiles)
+			}
+			oldKeys, _ := m.DataKeys()
+			m.Close()
+
+			m = env.open(tc.to)
+			defer m.Close()
+			for _, f := range reFiles {
+				before, _ := os.Stat(filepath.Join(env.dir, f.name))
+				if err := m.Reencrypt(ctx, f.name); err != nil {
+					t.Fatalf("reencrypt %s: %v", f.name, err)
+				}
+				after, _ := os.Stat(filepath.Join(env.dir, f.name))
+				if os.SameFile(before, after) {
+					t.Errorf("%s: same file after re-encryption", f.name)
+				}
+				if before.Mode() != after.Mode() {
+					t.Errorf("%s: mode %v, was %v", f.name, after.Mode(), before.Mode())
+				}
+			}
+			reCheckContent(t, m, reFiles)
+			reNoTemps(t, env.dir)
+			ids, cur := m.DataKeys()
+			for _, f := range reFiles {
+				e, ok := reLookup(t, m, f.name)
+				raw, err := os.ReadFile(filepath.Join(env.dir, f.name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := reContent(f.name, f.size)
+				if tc.to == ctr.Plaintext {
+					if !ok || e.Method != ctr.Plaintext {
+						t.Errorf("%s: entry %+v %v, want method plaintext", f.name, e, ok)
+					}
+					if !bytes.Equal(raw, want) {
+						t.Errorf("%s: not plaintext on disk", f.name)
+					}
+					continue
+				}
+				if !ok || e.Method != tc.to || e.KeyID != cur {
+					t.Errorf("%s: entry %+v %v, want %s under current key %d", f.name, e, ok, tc.to, cur)
+				}
+				if f.size > 16 && bytes.Equal(raw, want) {
+					t.Errorf("%s: plaintext on disk", f.name)
+				}
+			}
+			if tc.to != ctr.Plaintext {
+				// Every file moved to the current key: no other is kept.
+				if !slices.Equal(ids, []uint64{cur}) {
+					t.Errorf("data keys %v, want only the current %d (before: %v)", ids, cur, oldKeys)
+				}
+			}
+
+			// Again: everything is current, nothing is touched.
+			for _, f := range reFiles {
+				before, _ := os.Stat(filepath.Join(env.dir, f.name))
+				if err := m.Reencrypt(ctx, f.name); err != nil {
+					t.Fatal(err)
+				}
+				after, _ := os.Stat(filepath.Join(env.dir, f.name))
+				if !os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()) {
+					t.Errorf("%s: rewritten although current", f.name)
+				}
+			}
+			p, err := m.ReencryptAll(ctx, ReencryptOptions{})
+			if err != nil || p.FilesTotal != 0 {
+				t.Errorf("ReencryptAll after: %+v, %v; want nothing selected", p, err)
+			}
+
+			// And all of it survives a restart.
+			m.Close()
+			m = env.open(tc.to)
+			reCheckContent(t, m, reFiles)
+		})
+	}
+}
+
+// TestReencryptCurrentUntouched: a file already under the current key and
+// method is neither rewritten nor renamed.
+func TestReencryptCurrentUntouched(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES256CTR)
+	defer m.Close()
+	writeFile(t, m, "a", reContent("a", 5000))
+	before, _ := os.Stat(filepath.Join(env.dir, "a"))
+	e0, _ := reLookup(t, m, "a")
+	time.Sleep(10 * time.Millisecond) // a rewrite would show in the time
+	if err := m.Reencrypt(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(filepath.Join(env.dir, "a"))
+	e1, _ := reLookup(t, m, "a")
+	if !os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()) || e0 != e1 {
+		t.Fatalf("current file touched: inode same %v, mtime %v → %v, entry %+v → %+v",
+			os.SameFile(before, after), before.ModTime(), after.ModTime(), e0, e1)
+	}
+	if _, err := os.Lstat(filepath.Join(env.dir, "a"+ReencryptTempSuffix)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("temporary file created: %v", err)
+	}
+}
+
+func TestReencryptErrors(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	writeFile(t, m, "a", []byte("x"))
+	os.Mkdir(filepath.Join(env.dir, "d"), 0o755)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		want error
+	}{
+		{"missing", fs.ErrNotExist},
+		{"../outside", ErrOutsideDir},
+		{filepath.Join(filepath.Dir(env.dir), "elsewhere"), ErrOutsideDir},
+		{KeyDictName, ErrReserved},
+		{FileDictName, ErrReserved},
+		{"a" + ReencryptTempSuffix, ErrReserved},
+		{".", ErrDataDir},
+		{"d", nil}, // an error of its own: not a regular file
+	} {
+		err := m.Reencrypt(ctx, tc.name)
+		if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("Reencrypt(%q) = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if err := os.Symlink("a", filepath.Join(env.dir, "link")); err == nil {
+		if err := m.Reencrypt(ctx, "link"); err == nil {
+			t.Error("Reencrypt of a symbolic link succeeded")
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	m.Close()
+	m = env.open(ctr.SM4CTR)
+	if err := m.Reencrypt(cctx, "a"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Reencrypt with a cancelled context = %v", err)
+	}
+	if e, _ := reLookup(t, m, "a"); e.Method != ctr.AES128CTR {
+		t.Errorf("cancelled re-encryption changed the entry: %+v", e)
+	}
+	if _, err := m.ReencryptAll(ctx, ReencryptOptions{Rate: -1}); err == nil {
+		t.Error("negative rate accepted")
+	}
+	m.Close()
+	if err := m.Reencrypt(ctx, "a"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Reencrypt after Close = %v", err)
+	}
+	if _, err := m.ReencryptAll(ctx, ReencryptOptions{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("ReencryptAll after Close = %v", err)
+	}
+}
+
+// TestReencryptNeverEncrypted: a directory without dictionaries, opened
+// with method plaintext, has nothing to re-encrypt.
+func TestReencryptNeverEncrypted(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.Plaintext)
+	defer m.Close()
+	os.WriteFile(filepath.Join(env.dir, "a"), []byte("plain"), 0o644)
+	ctx := context.Background()
+	if err := m.Reencrypt(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Reencrypt(ctx, "missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	p, err := m.ReencryptAll(ctx, ReencryptOptions{})
+	if err != nil || p.FilesTotal != 0 || p.Running {
+		t.Fatalf("ReencryptAll: %+v, %v", p, err)
+	}
+	if m.Encrypted() {
+		t.Fatal("re-encryption created dictionaries")
+	}
+}
+
+// TestReencryptAllOlderThan selects by key age after rotations under a
+// fake clock, and drops each old key with its last file.
+func TestReencryptAllOlderThan(t *testing.T) {
+	env := newEnv(t)
+	ctx := context.Background()
+	m := env.open(ctr.AES128CTR)
+	defer m.Close()
+	files := []reFile{{"a", 3000}, {"b", 70000}}
+	reWrite(t, m, files)
+	_, k1 := m.DataKeys()
+	env.advance(3 * 24 * time.Hour)
+	if err := m.RotateDataKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, k2 := m.DataKeys()
+	files = append(files, reFile{"c", 12345})
+	reWrite(t, m, files[2:])
+	env.advance(3 * 24 * time.Hour)
+	if err := m.RotateDataKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, k3 := m.DataKeys()
+	files = append(files, reFile{"d", 999})
+	reWrite(t, m, files[3:])
+	// Now k1 is 6 days old (a, b), k2 3 days (c), k3 current (d).
+	keyOf := func(name string) uint64 { e, _ := reLookup(t, m, name); return e.KeyID }
+
+	for _, step := range []struct {
+		olderThan time.Duration
+		selected  int
+		keys      []uint64
+		want      map[string]uint64
+	}{
+		{7 * 24 * time.Hour, 0, []uint64{k1, k2, k3}, map[string]uint64{"a": k1, "b": k1, "c": k2, "d": k3}},
+		{5 * 24 * time.Hour, 2, []uint64{k2, k3}, map[string]uint64{"a": k3, "b": k3, "c": k2, "d": k3}},
+		{0, 1, []uint64{k3}, map[string]uint64{"a": k3, "b": k3, "c": k3, "d": k3}},
+		{0, 0, []uint64{k3}, map[string]uint64{"a": k3, "b": k3, "c": k3, "d": k3}},
+	} {
+		p, err := m.ReencryptAll(ctx, ReencryptOptions{OlderThan: step.olderThan})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.FilesTotal != step.selected || p.FilesDone != step.selected || p.Failed != 0 {
+			t.Errorf("older than %v: %+v, want %d selected and done", step.olderThan, p, step.selected)
+		}
+		ids, _ := m.DataKeys()
+		slices.Sort(step.keys)
+		if !slices.Equal(ids, step.keys) {
+			t.Errorf("older than %v: keys %v, want %v", step.olderThan, ids, step.keys)
+		}
+		for name, k := range step.want {
+			if got := keyOf(name); got != k {
+				t.Errorf("older than %v: %s under key %d, want %d", step.olderThan, name, got, k)
+			}
+		}
+		reCheckContent(t, m, files)
+	}
+}
+
+// TestReencryptAllConcurrentReaders reads every file over and over, by
+// fresh handles and by handles opened before the run, while ReencryptAll
+// changes the method of all of them.
+func TestReencryptAllConcurrentReaders(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	var files []reFile
+	for i := range 8 {
+		files = append(files, reFile{string(rune('a'+i)) + ".sst", 50_000 + i*40_000})
+	}
+	reWrite(t, m, files)
+	m.Close()
+	m = env.open(ctr.SM4CTR)
+	defer m.Close()
+
+	early := make(map[string]io.ReaderAt)
+	for _, f := range files {
+		h, err := m.Open(f.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		early[f.name] = h
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	errc := make(chan error, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for ctx.Err() == nil {
+				f := files[r.IntN(len(files))]
+				h, err := m.Open(f.name)
+				if err != nil {
+					errc <- err
+					return
+				}
+				got, err := io.ReadAll(h)
+				h.Close()
+				if err != nil || !bytes.Equal(got, reContent(f.name, f.size)) {
+					errc <- errors.Join(errors.New(f.name+": content differs during re-encryption"), err)
+					return
+				}
+				reads.Add(1)
+			}
+		})
+	}
+	// Slowed down, so that the readers overlap every step of every file.
+	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Rate: 8 << 20})
+	stop()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	if err != nil || p.FilesDone != len(files) {
+		t.Fatalf("ReencryptAll: %+v, %v", p, err)
+	}
+	// The handles opened before read the old files, whose key is gone
+	// from the dictionary by now.
+	if ids, cur := m.DataKeys(); len(ids) != 1 || ids[0] != cur {
+		t.Errorf("keys %v (current %d): the old key was not dropped", ids, cur)
+	}
+	for _, f := range files {
+		got := make([]byte, f.size)
+		if n, err := early[f.name].ReadAt(got, 0); n != f.size || (err != nil && err != io.EOF) {
+			t.Fatalf("%s: early handle: %d, %v", f.name, n, err)
+		}
+		if !bytes.Equal(got, reContent(f.name, f.size)) {
+			t.Fatalf("%s: early handle reads wrong content after the swap", f.name)
+		}
+	}
+	reCheckContent(t, m, files)
+	t.Logf("%d concurrent reads", reads.Load())
+}
+
+// TestReencryptAllRate: 2 MiB at 4 MiB/s cannot take less than about half
+// a second. (A lower bound only: a slow machine may take longer.)
+func TestReencryptAllRate(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	files := []reFile{{"a", 1 << 20}, {"b", 512 << 10}, {"c", 512 << 10}}
+	reWrite(t, m, files)
+	m.Close()
+	m = env.open(ctr.AES256CTR)
+	defer m.Close()
+	start := time.Now()
+	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Rate: 4 << 20})
+	elapsed := time.Since(start)
+	if err != nil || p.FilesDone != 3 || p.BytesDone != 2<<20 {
+		t.Fatalf("ReencryptAll: %+v, %v", p, err)
+	}
+	if elapsed < 400*time.Millisecond {
+		t.Fatalf("2 MiB at 4 MiB/s took %v", elapsed)
+	}
+	reCheckContent(t, m, files)
+}
+
+func TestRateLimiter(t *testing.T) {
+	// 1000 bytes per second from empty: 200 bytes wait 0.2 s.
+	l := &rateLimiter{rate: 1000, burst: 100, last: time.Now()}
+	start := time.Now()
+	for range 4 {
+		if err := l.wait(context.Background(), 50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d < 190*time.Millisecond {
+		t.Fatalf("200 bytes at 1000 B/s took %v", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.wait(ctx, 10_000); !errors.Is(err, context.Canceled) {
+		t.Fatalf("wait with a cancelled context: %v", err)
+	}
+}
+
+// TestReencryptAllCancel stops a run after two files, then a second run
+// does the rest, and only the rest.
+func TestReencryptAllCancel(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.SM4CTR)
+	var files []reFile
+	for i := range 6 {
+		files = append(files, reFile{"f" + string(rune('0'+i)), 30_000})
+	}
+	reWrite(t, m, files)
+	m.Close()
+	m = env.open(ctr.AES128CTR)
+	defer m.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := m.ReencryptAll(ctx, ReencryptOptions{Progress: func(p ReencryptProgress) {
+		if p.FilesDone == 2 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	if p.FilesDone != 2 || p.FilesTotal != 6 || p.Running {
+		t.Fatalf("cancelled run: %+v", p)
+	}
+	for i, f := range files {
+		e, _ := reLookup(t, m, f.name)
+		if want := map[bool]ctr.Method{true: ctr.AES128CTR, false: ctr.SM4CTR}[i < 2]; e.Method != want {
+			t.Errorf("%s: %s after the cancelled run, want %s", f.name, e.Method, want)
+		}
+	}
+	reCheckContent(t, m, files)
+
+	// Cancelled in the middle of a file (during a wait for the rate):
+	// that file stays wholly old and its temporary file goes.
+	ctx, cancel = context.WithCancel(context.Background())
+	timer := time.AfterFunc(100*time.Millisecond, cancel)
+	defer timer.Stop()
+	p, err = m.ReencryptAll(ctx, ReencryptOptions{Rate: 64 << 10})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("run cancelled mid-file: %+v, %v", p, err)
+	}
+	reNoTemps(t, env.dir)
+	reCheckContent(t, m, files)
+
+	p, err = m.ReencryptAll(context.Background(), ReencryptOptions{})
+	if err != nil || p.FilesDone != p.FilesTotal || p.FilesTotal == 0 || p.FilesTotal > 4 {
+		t.Fatalf("second run: %+v, %v (want the files left over, at most 4)", p, err)
+	}
+	for _, f := range files {
+		if e, _ := reLookup(t, m, f.name); e.Method != ctr.AES128CTR {
+			t.Errorf("%s: %s after the second run", f.name, e.Method)
+		}
+	}
+	reCheckContent(t, m, files)
+	reNoTemps(t, env.dir)
+}
+
+// TestReencryptAllProgress: the reports only go forward, the totals add
+// up, and the Manager keeps the last one.
+func TestReencryptAllProgress(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	files := slices.Clone(reFiles)
+	files = append(files, reFile{"huge", 9 << 20}) // reported within the file too
+	reWrite(t, m, files)
+	m.Close()
+	m = env.open(ctr.SM4CTR)
+	defer m.Close()
+	var total int64
+	for _, f := range files {
+		total += int64(f.size)
+	}
+	var reports []ReencryptProgress
+	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Progress: func(p ReencryptProgress) {
+		if live := m.ops.reencryptProgress(); live != p {
+			t.Errorf("callback got %+v, the Manager has %+v", p, live)
+		}
+		reports = append(reports, p)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) < len(files)+2 {
+		t.Errorf("%d reports for %d files", len(reports), len(files))
+	}
+	for i, r := range reports {
+		if r.FilesTotal != len(files) || r.BytesTotal != total || r.Failed != 0 || r.Started.IsZero() {
+			t.Fatalf("report %d: %+v (want %d files, %d bytes)", i, r, len(files), total)
+		}
+		if r.Running != (i < len(reports)-1) {
+			t.Errorf("report %d: Running %v", i, r.Running)
+		}
+		if i > 0 {
+			q := reports[i-1]
+			if r.FilesDone < q.FilesDone || r.BytesDone < q.BytesDone || r.Started != q.Started {
+				t.Fatalf("report %d went backwards: %+v after %+v", i, r, q)
+			}
+		}
+		if r.FilesDone > r.FilesTotal || r.BytesDone > r.BytesTotal {
+			t.Fatalf("report %d: %+v beyond its totals", i, r)
+		}
+	}
+	if mid := slices.IndexFunc(reports, func(r ReencryptProgress) bool { return r.Current == "huge" }); mid < 0 {
+		t.Error("no report during the large file")
+	} else if reports[mid].Remaining <= 0 || reports[mid].BytesDone >= total {
+		t.Errorf("report during the large file: %+v", reports[mid])
+	}
+	want := ReencryptProgress{FilesDone: len(files), FilesTotal: len(files), BytesDone: total, BytesTotal: total, Started: p.Started}
+	if p != want || m.ops.reencryptProgress() != want {
+		t.Fatalf("final progress %+v, kept %+v; want %+v", p, m.ops.reencryptProgress(), want)
+	}
+}
+
+// TestReencryptBusy: one ReencryptAll at a time, and no second
+// re-encryption of the file being copied.
+func TestReencryptBusy(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	writeFile(t, m, "slow", reContent("slow", 1<<20))
+	m.Close()
+	m = env.open(ctr.SM4CTR)
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		// 1 MiB at 256 KiB/s: four seconds, unless cancelled.
+		_, err := m.ReencryptAll(ctx, ReencryptOptions{Rate: 256 << 10})
+		done <- err
+	}()
+	for m.ops.reencryptProgress().BytesDone == 0 { // the run holds the file now
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := m.ReencryptAll(context.Background(), ReencryptOptions{}); !errors.Is(err, ErrReencryptBusy) {
+		t.Errorf("second ReencryptAll: %v", err)
+	}
+	if err := m.Reencrypt(context.Background(), "slow"); !errors.Is(err, ErrReencryptBusy) {
+		t.Errorf("Reencrypt of the file being copied: %v", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled run: %v", err)
+	}
+	if e, _ := reLookup(t, m, "slow"); e.Method != ctr.AES128CTR {
+		t.Errorf("cancelled file's entry changed: %+v", e)
+	}
+	reNoTemps(t, env.dir)
+	// Free again.
+	if p, err := m.ReencryptAll(context.Background(), ReencryptOptions{}); err != nil || p.FilesDone != 1 {
+		t.Fatalf("after the cancelled run: %+v, %v", p, err)
+	}
+}
+
+// TestReencryptLeftovers: temporary files of an interrupted run go at the
+// next ReencryptAll (with their entries), or at the next Reencrypt of their
+// file.
+func TestReencryptLeftovers(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	defer m.Close()
+	os.Mkdir(filepath.Join(env.dir, "sub"), 0o755)
+	files := []reFile{{"a", 100}, {"sub/b", 200}}
+	reWrite(t, m, files)
+	leftovers := []string{"a" + ReencryptTempSuffix, "sub/b" + ReencryptTempSuffix, "gone" + ReencryptTempSuffix}
+	for _, l := range leftovers {
+		writeFile(t, m, l, []byte("half a copy"))
+	}
+	// And an entry whose temporary file was never created.
+	noFile := "never" + ReencryptTempSuffix
+	writeFile(t, m, noFile, nil)
+	os.Remove(filepath.Join(env.dir, noFile))
+	leftovers = append(leftovers, noFile)
+	if err := m.RotateDataKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Reencrypt(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reLookup(t, m, leftovers[0]); ok {
+		t.Error("Reencrypt left the old temporary file's entry")
+	}
+	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{})
+	if err != nil || p.FilesTotal != 1 {
+		t.Fatalf("ReencryptAll: %+v, %v (want sub/b only)", p, err)
+	}
+	reNoTemps(t, env.dir)
+	for _, l := range leftovers {
+		if _, ok := reLookup(t, m, l); ok {
+			t.Errorf("%s: entry left", l)
+		}
+	}
+	reCheckContent(t, m, files)
+	if ids, cur := m.DataKeys(); len(ids) != 1 || ids[0] != cur {
+		t.Errorf("keys %v, current %d: the leftovers' key stayed", ids, cur)
+	}
+}
+
+// TestReencryptChangedMeanwhile: a file written, removed or replaced
+// during its copy is left as it is, and the copy thrown away.
+func TestReencryptChangedMeanwhile(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(m *Manager) error
+		gone   bool
+	}{
+		{"appended", func(m *Manager) error {
+			f, err := m.OpenReadWrite("f")
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.WriteAt([]byte("more"), 3<<20)
+			return err
+		}, false},
+		{"removed", func(m *Manager) error { return m.Remove("f") }, true},
+		{"replaced", func(m *Manager) error {
+			f, err := m.Create("f")
+			if err != nil {
+				return err
+			}
+			_, err = f.Write([]byte("new content"))
+			return errors.Join(err, f.Close())
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			m := env.open(ctr.AES128CTR)
+			writeFile(t, m, "f", reContent("f", 3<<20))
+			m.Close()
+			var once sync.Once
+			var changeErr error
+			var mp atomic.Pointer[Manager]
+			m = env.open(ctr.SM4CTR, WithFailpoint(func(name string) {
+				if name == "reencrypt.after-chunk" {
+					once.Do(func() { changeErr = tc.change(mp.Load()) })
+				}
+			}))
+			mp.Store(m)
+			defer m.Close()
+			before, _ := reLookup(t, m, "f")
+			err := m.Reencrypt(context.Background(), "f")
+			if changeErr != nil {
+				t.Fatal(changeErr)
+			}
+			if !errors.Is(err, ErrReencryptChanged) || errors.Is(err, fs.ErrNotExist) != tc.gone {
+				t.Fatalf("Reencrypt = %v", err)
+			}
+			reNoTemps(t, env.dir)
+			after, ok := reLookup(t, m, "f")
+			switch tc.name {
+			case "appended":
+				if after != before {
+					t.Errorf("entry changed: %+v → %+v", before, after)
+				}
+				got := readFile(t, m, "f")
+				if !bytes.Equal(got[:3<<20], reContent("f", 3<<20)) || string(got[3<<20:]) != "more" {
+					t.Error("appended file damaged")
+				}
+			case "removed":
+				if ok {
+					t.Errorf("entry of the removed file: %+v", after)
+				}
+			case "replaced":
+				if got := readFile(t, m, "f"); string(got) != "new content" {
+					t.Errorf("replacement reads %q", got)
+				}
+			}
+			// ReencryptAll counts such a file as done, not failed.
+		})
+	}
+}
+
+// TestReencryptHardLink: re-encrypting one name of a file with two gives
+// that name a file of its own; the other keeps the old one, readable.
+func TestReencryptHardLink(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	writeFile(t, m, "a", reContent("a", 10000))
+	if err := m.Link("a", "b"); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	m.Close()
+	m = env.open(ctr.SM4CTR)
+	defer m.Close()
+	if err := m.Reencrypt(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	ea, _ := reLookup(t, m, "a")
+	eb, _ := reLookup(t, m, "b")
+	if ea.Method != ctr.SM4CTR || eb.Method != ctr.AES128CTR {
+		t.Fatalf("entries a %+v, b %+v", ea, eb)
+	}
+	for _, n := range []string{"a", "b"} {
+		if !bytes.Equal(readFile(t, m, n), reContent("a", 10000)) {
+			t.Fatalf("%s reads wrong content", n)
+		}
+	}
+	if ids, _ := m.DataKeys(); len(ids) != 2 {
+		t.Fatalf("keys %v: b's key must stay", ids)
+	}
+	if p, err := m.ReencryptAll(context.Background(), ReencryptOptions{}); err != nil || p.FilesDone != 1 {
+		t.Fatalf("ReencryptAll: %+v, %v", p, err)
+	}
+	if ids, cur := m.DataKeys(); len(ids) != 1 || ids[0] != cur {
+		t.Fatalf("keys %v after both names moved", ids)
+	}
+}
+
+// TestReencryptAllFilter: a filter keeps files out of the run.
+func TestReencryptAllFilter(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	files := []reFile{{"000001.sst", 100}, {"000002.log", 100}, {"MANIFEST-000003", 100}}
+	reWrite(t, m, files)
+	m.Close()
+	m = env.open(ctr.SM4CTR)
+	defer m.Close()
+	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Filter: func(name string) bool {
+		return filepath.Ext(name) == ".sst"
+	}})
+	if err != nil || p.FilesTotal != 1 {
+		t.Fatalf("%+v, %v", p, err)
+	}
+	for _, f := range files {
+		e, _ := reLookup(t, m, f.name)
+		if (e.Method == ctr.SM4CTR) != (f.name == "000001.sst") {
+			t.Errorf("%s: %s", f.name, e.Method)
+		}
+	}
+}
+
+func TestIsReencryptTemp(t *testing.T) {
+	for name, want := range map[string]bool{
+		"a.atrest-reencrypt":     true,
+		"d/a.atrest-reencrypt":   true,
+		".atrest-reencrypt":      false,
+		"d/.atrest-reencrypt":    false,
+		"a.atrest-reencrypt.sst": false,
+		"a":                      false,
+	} {
+		if got := IsReencryptTemp(name); got != want {
+			t.Errorf("IsReencryptTemp(%q) = %v", name, got)
+		}
+	}
+}
