@@ -65,6 +65,7 @@ type options struct {
 	now        func() time.Time
 	failpoint  func(string)
 	fs         FS
+	inspect    bool
 }
 
 // WithMasterKeys uses mk instead of opening the master keys the
@@ -81,6 +82,15 @@ func WithKeyenvOptions(opts ...keyenv.Option) Option {
 // WithClock replaces time.Now for data-key ages (tests).
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
+}
+
+// WithInspection opens a data directory to look at it (encctl's dumps
+// and verify): Open neither creates dictionaries where there are none, nor
+// rotates a data key that is due, nor drops unused keys. It still finishes
+// what a crash interrupted (renames, a master-key rotation the
+// configuration names), as any open must to show a consistent directory.
+func WithInspection() Option {
+	return func(o *options) { o.inspect = true }
 }
 
 // WithFailpoint calls fn at named points of every multi-step operation
@@ -134,6 +144,9 @@ type Manager struct {
 	// reenc is the re-encryption in progress (reencrypt.go).
 	reenc reencryptState
 
+	// inspect: opened WithInspection.
+	inspect bool
+
 	closed atomic.Bool
 }
 
@@ -170,7 +183,7 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*
 	if !st.IsDir() {
 		return nil, fmt.Errorf("dict: data directory %s is not a directory", abs)
 	}
-	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed()}
+	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect}
 	m.dirs.fs = o.fs
 	if m.fail == nil {
 		m.fail = func(string) {}
@@ -254,7 +267,7 @@ func (m *Manager) open(ctx context.Context) error {
 	case haveKeys && !haveFiles:
 		return fmt.Errorf("dict: %s: %w, but %s exists", m.filePath(), ErrMissingFileDictionary, m.keyPath())
 	case !haveKeys && !haveFiles:
-		if m.cfg.DataEncryptionMethod == ctr.Plaintext {
+		if m.cfg.DataEncryptionMethod == ctr.Plaintext || m.inspect {
 			return nil // never encrypted: no dictionaries
 		}
 		if m.files, err = filedict.Create(m.filePath(), m.fileOptions()); err != nil {
@@ -285,6 +298,9 @@ func (m *Manager) open(ctx context.Context) error {
 		}
 		return true
 	})
+	if m.inspect {
+		return nil
+	}
 	m.keyMu.Lock()
 	defer m.keyMu.Unlock()
 	if m.needsRotation() {

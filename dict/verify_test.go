@@ -1,0 +1,182 @@
+package dict
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/keyenv"
+)
+
+func verifyEnv(t *testing.T) (dir string, cfg keyenv.Config) {
+	t.Helper()
+	root := t.TempDir()
+	dir = filepath.Join(root, "data")
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg = rotationConfig(writeKeyFile(t, root, "master.key", 0x88), nil)
+	return dir, cfg
+}
+
+// TestVerify builds each kind of inconsistency behind the Manager's back
+// and checks Verify reports exactly those, and that ForgetMissing drops
+// only entries whose file is gone.
+func TestVerify(t *testing.T) {
+	dir, cfg := verifyEnv(t)
+	ctx := context.Background()
+	m, err := Open(ctx, dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { m.Close() }()
+	for _, name := range []string{"a.sst", "b.sst", "sub/c.log", "gone1", "sub/gone2"} {
+		writeFile(t, m, name, []byte(strings.Repeat(name, 100)))
+	}
+	r, err := m.Verify(ctx)
+	if err != nil || !r.OK() || r.Entries != 5 || len(r.Unrecorded) != 0 {
+		t.Fatalf("a consistent directory: %+v, %v", r, err)
+	}
+
+	// Files removed behind the Manager's back, one plaintext file, one
+	// file of random bytes (an encrypted file whose entry was lost), a
+	// tiny random file (too short to judge).
+	for _, name := range []string{"gone1", "sub/gone2"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noise := make([]byte, 64<<10)
+	rand.Read(noise)
+	os.WriteFile(filepath.Join(dir, "plain.txt"), []byte(strings.Repeat("plain text, as written before encryption\n", 200)), 0o644)
+	os.WriteFile(filepath.Join(dir, "sub", "lost.sst"), noise, 0o644)
+	os.WriteFile(filepath.Join(dir, "tiny"), noise[:100], 0o644)
+
+	r, err = m.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK() {
+		t.Error("an inconsistent directory verified OK")
+	}
+	if want := []string{"gone1", "sub/gone2"}; !slices.Equal(r.MissingFiles, want) {
+		t.Errorf("missing files %v, want %v", r.MissingFiles, want)
+	}
+	if len(r.MissingKeys) != 0 {
+		t.Errorf("missing keys %v", r.MissingKeys)
+	}
+	want := []UnrecordedFile{{"plain.txt", 8200, false}, {"sub/lost.sst", 64 << 10, true}, {"tiny", 100, false}}
+	if !slices.Equal(r.Unrecorded, want) {
+		t.Errorf("unrecorded %+v, want %+v", r.Unrecorded, want)
+	}
+
+	// ForgetMissing drops the two entries, and leaves a present file's.
+	os.WriteFile(filepath.Join(dir, "gone1"), []byte("back"), 0o644) // recreated: keep
+	got, err := m.ForgetMissing([]string{"gone1", "sub/gone2", "a.sst", "never"})
+	if err != nil || !slices.Equal(got, []string{"sub/gone2"}) {
+		t.Errorf("ForgetMissing = %v, %v; want [sub/gone2]", got, err)
+	}
+	if _, ok, _ := m.Lookup("gone1"); !ok {
+		t.Error("the entry of a file that came back was dropped")
+	}
+	if _, err := m.ForgetMissing([]string{"../outside"}); !errors.Is(err, ErrOutsideDir) {
+		t.Errorf("ForgetMissing outside the directory: %v", err)
+	}
+
+	// A key missing from the key dictionary: reopen with a dictionary
+	// that lost it (simulated by dropping it in memory).
+	e, _, _ := m.Lookup("a.sst")
+	m.keyMu.Lock()
+	delete(m.refs, e.KeyID)
+	m.keys.Current = 0
+	if err := m.keys.Drop(e.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	m.keyMu.Unlock()
+	r, err = m.Verify(ctx)
+	if err != nil || !slices.Contains(r.MissingKeys, "a.sst") || !slices.Contains(r.MissingKeys, "b.sst") {
+		t.Errorf("missing keys %v (%v), want a.sst and b.sst among them", r.MissingKeys, err)
+	}
+	m.Close()
+	if _, err := m.Verify(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Verify after Close: %v", err)
+	}
+}
+
+func TestEntropy(t *testing.T) {
+	uniform := make([]byte, 256*64)
+	for i := range uniform {
+		uniform[i] = byte(i)
+	}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want float64
+	}{
+		{"one value", make([]byte, 1000), 0},
+		{"two values", []byte(strings.Repeat("ab", 500)), 1},
+		{"all values evenly", uniform, 8},
+	} {
+		if got := entropy(tc.b); got < tc.want-1e-9 || got > tc.want+1e-9 {
+			t.Errorf("%s: entropy %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestWithInspection checks an inspecting open changes nothing: no
+// dictionaries made in a directory that has none, no rotation of a due key
+// and no dropping of unused keys.
+func TestWithInspection(t *testing.T) {
+	dir, cfg := verifyEnv(t)
+	ctx := context.Background()
+	m, err := Open(ctx, dir, cfg, WithInspection())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Encrypted() {
+		t.Error("inspection made dictionaries")
+	}
+	m.Close()
+	if _, err := os.Stat(filepath.Join(dir, KeyDictName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("key dictionary after an inspecting open: %v", err)
+	}
+
+	m, err = Open(ctx, dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, m, "f", []byte("x"))
+	m.Close()
+	before, _ := os.ReadFile(filepath.Join(dir, KeyDictName))
+
+	// Another method: a normal open would rotate the data key.
+	sm4 := cfg
+	sm4.DataEncryptionMethod = ctr.SM4CTR
+	m, err = Open(ctx, dir, sm4, WithInspection())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Stats()
+	if err != nil || st.DataKeys != 1 || st.Keys[0].Method != ctr.AES256CTR {
+		t.Errorf("inspection rotated: %+v, %v", st, err)
+	}
+	m.Close()
+	after, _ := os.ReadFile(filepath.Join(dir, KeyDictName))
+	if string(before) != string(after) {
+		t.Error("an inspecting open rewrote the key dictionary")
+	}
+	m, err = Open(ctx, dir, sm4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if st, _ := m.Stats(); st.DataKeys != 2 {
+		t.Errorf("a normal open with another method: %d keys, want 2 (rotated)", st.DataKeys)
+	}
+}
