@@ -84,11 +84,15 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
-// WithInspection opens a data directory to look at it (encctl's dumps
-// and verify): Open neither creates dictionaries where there are none, nor
-// rotates a data key that is due, nor drops unused keys. It still finishes
-// what a crash interrupted (renames, a master-key rotation the
-// configuration names), as any open must to show a consistent directory.
+// WithInspection opens a data directory for an operator's tool (encctl):
+// Open neither creates dictionaries where there are none (nor removes the
+// empty file dictionary a crashed first start leaves, nor temporary
+// files), nor rotates a data key that is due, nor drops unused keys. It
+// still finishes what a crash interrupted (renames, a master-key rotation
+// the configuration names), as any open must to show a consistent
+// directory. Only this open-time maintenance is skipped: the Manager may
+// then make the changes it is asked for (ForgetMissing, RotateMasterKey,
+// Import), and a data key due for rotation is rotated by the first create.
 func WithInspection() Option {
 	return func(o *options) { o.inspect = true }
 }
@@ -235,8 +239,10 @@ func (m *Manager) syncRemoved(names []string) error {
 }
 
 func (m *Manager) open(ctx context.Context) error {
-	if err := atomicfile.Clean(m.keyPath()); err != nil {
-		return fmt.Errorf("dict: %w", err)
+	if !m.inspect { // an inspection leaves even temporary files alone
+		if err := atomicfile.Clean(m.keyPath()); err != nil {
+			return fmt.Errorf("dict: %w", err)
+		}
 	}
 	haveKeys, err := pathExists(m.keyPath())
 	if err != nil {
@@ -259,6 +265,9 @@ func (m *Manager) open(ctx context.Context) error {
 		fd.Close()
 		if !empty {
 			return fmt.Errorf("dict: %s: %w, but %s records files", m.keyPath(), ErrMissingKeyDictionary, m.filePath())
+		}
+		if m.inspect {
+			return nil // as never encrypted; the next normal open cleans up
 		}
 		if err := os.Remove(m.filePath()); err != nil {
 			return fmt.Errorf("dict: remove orphan %s: %w", m.filePath(), err)

@@ -180,3 +180,35 @@ func TestWithInspection(t *testing.T) {
 		t.Errorf("a normal open with another method: %d keys, want 2 (rotated)", st.DataKeys)
 	}
 }
+
+// TestInspectionLeavesOrphan checks an inspecting open of a directory where
+// a first start crashed (an empty file dictionary, no key dictionary)
+// leaves it as it is.
+func TestInspectionLeavesOrphan(t *testing.T) {
+	dir, cfg := verifyEnv(t)
+	ctx := context.Background()
+	m, err := Open(ctx, dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if err := os.Remove(filepath.Join(dir, KeyDictName)); err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(dir, "."+KeyDictName+".tmp-orphan") // atomicfile's temporary name
+	os.WriteFile(orphan, []byte("half-written"), 0o600)
+	m, err = Open(ctx, dir, cfg, WithInspection())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Encrypted() {
+		t.Error("inspection of a crashed first start shows dictionaries")
+	}
+	m.Close()
+	if _, err := os.Stat(filepath.Join(dir, FileDictName)); err != nil {
+		t.Errorf("inspection removed the orphan file dictionary: %v", err)
+	}
+	if _, err := os.Stat(orphan); err != nil {
+		t.Errorf("inspection removed a temporary file: %v", err)
+	}
+}
