@@ -281,7 +281,13 @@ func TestKernelEnvInChildProcess(t *testing.T) {
 
 func runChild(t *testing.T, kernel string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKernelEnvInChildProcess$")
+	args := []string{os.Args[0], "-test.run=^TestKernelEnvInChildProcess$"}
+	// Under emulation (make test-arm64) the test binary is not native: run
+	// the child through the same emulator as the parent.
+	if emu := strings.Fields(os.Getenv(testExecEnv)); len(emu) > 0 {
+		args = append(emu, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "ATREST_TEST_CHILD=1", KernelEnv+"="+kernel)
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -11,6 +11,11 @@ import (
 	"github.com/emmansun/gmsm/sm4"
 )
 
+// testExecEnv, when set, is the emulator command line the test binary runs
+// under (make test-arm64 sets it, e.g. "qemu-aarch64-static -cpu max"), so
+// that tests which start the binary again start it the same way.
+const testExecEnv = "ATREST_TEST_EXEC"
+
 // cipherMethods are the methods with a keystream: every differential test
 // runs over all of them.
 var cipherMethods = []Method{AES128CTR, AES192CTR, AES256CTR, SM4CTR}

@@ -23,6 +23,8 @@ const (
 	kernSM4AESNI
 	kernSM4GFNI256
 	kernSM4GFNI512
+	kernAESARMv8
+	kernSM4ARMv8
 	numKernels
 )
 
@@ -45,18 +47,20 @@ var kernelTable = [numKernels]kernelDesc{
 	kernAESVAES512: {"aes-vaes512", familyAES},
 	kernAESVAES256: {"aes-vaes256", familyAES},
 	kernAESAESNI:   {"aes-aesni", familyAES},
+	kernAESARMv8:   {"aes-armv8", familyAES},
 	kernAESGeneric: {"aes-generic", familyAES},
 	kernSM4GFNI512: {"sm4-gfni512", familySM4},
 	kernSM4GFNI256: {"sm4-gfni256", familySM4},
 	kernSM4AESNI:   {"sm4-aesni", familySM4},
+	kernSM4ARMv8:   {"sm4-armv8", familySM4},
 	kernSM4Generic: {"sm4-generic", familySM4},
 	kernCopy:       {"copy", familyPlain},
 }
 
 // kernelPreference is the order dispatch tries kernels in.
 var kernelPreference = []kernelID{
-	kernAESVAES512, kernAESVAES256, kernAESAESNI, kernAESGeneric,
-	kernSM4GFNI512, kernSM4GFNI256, kernSM4AESNI, kernSM4Generic,
+	kernAESVAES512, kernAESVAES256, kernAESAESNI, kernAESARMv8, kernAESGeneric,
+	kernSM4GFNI512, kernSM4GFNI256, kernSM4AESNI, kernSM4ARMv8, kernSM4Generic,
 	kernCopy,
 }
 
