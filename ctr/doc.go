@@ -28,6 +28,7 @@
 //	sm4-gfni256  GFNI S-box on 256-bit registers (AVX2): 2×8 blocks in flight
 //	sm4-aesni    SM4's S-box through AESENCLAST (AVX2, AES-NI): 2×8 blocks
 //	sm4-armv8    arm64 SM4E, four rounds an instruction: 8 blocks in flight
+//	             (the key schedule uses SM4EKEY wherever the CPU has it)
 //	sm4-generic  portable Go (table-driven, like gmsm without assembly)
 //	copy         the Plaintext method
 //

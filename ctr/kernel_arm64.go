@@ -18,9 +18,9 @@ func ctrAESARMv8(rounds int, rk *[240]byte, hi uint64, lo uint64, dst *byte, src
 
 // ctrSM4ARMv8 XORs n bytes of src with the SM4-CTR keystream that starts at
 // counter (hi, lo) into dst: SM4E (four rounds an instruction), 8 blocks in
-// flight, the round keys of the portable key schedule in registers for the
-// whole call. It needs the ARMv8.2 SM4 instructions; the low 32 bits of lo
-// must not wrap within the call.
+// flight, the round keys (made by SM4EKEY, see sm4key_arm64.go) in
+// registers for the whole call. It needs the ARMv8.2 SM4 instructions; the
+// low 32 bits of lo must not wrap within the call.
 //
 //go:noescape
 func ctrSM4ARMv8(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)

@@ -67,7 +67,7 @@ func New(m Method, key, iv []byte) (*Stream, error) {
 		expandAESKey(key, &s.rk)
 		s.rounds = aesRounds(len(key))
 	case SM4CTR:
-		expandSM4Key(key, &s.rk)
+		expandSM4KeyFor(key, &s.rk)
 	}
 	return s, nil
 }
