@@ -40,7 +40,8 @@ var (
 	ErrDataKeyMissing = errors.New("the file's data key is not in the key dictionary")
 	// ErrOutsideDir: an absolute path outside the data directory.
 	ErrOutsideDir = errors.New("path is outside the data directory")
-	// ErrReserved: the path is one of the dictionaries' own files.
+	// ErrReserved: the path is one of the dictionaries' own files, or a
+	// re-encryption temporary file (a name ending in ReencryptTempSuffix).
 	ErrReserved = errors.New("path is reserved for the encryption dictionaries")
 	// ErrDataDir: the operation would remove, rename or open the data
 	// directory itself, which holds the dictionaries.
@@ -523,6 +524,11 @@ func (m *Manager) rel(name string) (string, error) {
 	}
 	if IsDictionaryFile(p) {
 		return "", fmt.Errorf("dict: %s: %w", name, ErrReserved)
+	}
+	// ReencryptAll removes every such file it finds as a crash's
+	// leftover, so nobody else may make one.
+	if IsReencryptTemp(p) {
+		return "", fmt.Errorf("dict: %s: %w (re-encryption's temporary file)", name, ErrReserved)
 	}
 	return p, nil
 }

@@ -349,7 +349,7 @@ func (m *Manager) reencryptSelect(ctx context.Context, opt ReencryptOptions, st 
 		if !st.claim(base) {
 			continue
 		}
-		if err := m.Remove(t); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := m.removeTemp(t); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("dict: reencrypt: removing the leftover %s: %w", t, err))
 		}
 		st.release(base)
@@ -359,6 +359,17 @@ func (m *Manager) reencryptSelect(ctx context.Context, opt ReencryptOptions, st 
 	}
 	slices.SortFunc(sel, func(a, b reencryptCandidate) int { return strings.Compare(a.rel, b.rel) })
 	return sel, nil
+}
+
+// removeTemp removes a re-encryption temporary file and its entry: Remove
+// for the names Remove refuses (rel reserves them).
+func (m *Manager) removeTemp(rel string) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	defer m.lockNames(rel, rel).unlock()
+	m.removing.settle(rel)
+	return m.removeLocked(rel, m.abs(rel))
 }
 
 // reencryptNeeded reports whether a file with entry e (ok false: none)

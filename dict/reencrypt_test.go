@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict/encfile"
 )
 
 // reContent is name's test content: n pseudo-random bytes seeded by the
@@ -83,6 +84,9 @@ func reNoTemps(t *testing.T, dir string) {
 
 func reLookup(t *testing.T, m *Manager, name string) (Entry, bool) {
 	t.Helper()
+	if IsReencryptTemp(name) { // reserved: Lookup refuses the name
+		return m.files.Get(name)
+	}
 	e, ok, err := m.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
@@ -645,11 +649,11 @@ func TestReencryptLeftovers(t *testing.T) {
 	reWrite(t, m, files)
 	leftovers := []string{"a" + ReencryptTempSuffix, "sub/b" + ReencryptTempSuffix, "gone" + ReencryptTempSuffix}
 	for _, l := range leftovers {
-		writeFile(t, m, l, []byte("half a copy"))
+		writeLeftover(t, m, l, []byte("half a copy"))
 	}
 	// And an entry whose temporary file was never created.
 	noFile := "never" + ReencryptTempSuffix
-	writeFile(t, m, noFile, nil)
+	writeLeftover(t, m, noFile, nil)
 	os.Remove(filepath.Join(env.dir, noFile))
 	leftovers = append(leftovers, noFile)
 	if err := m.RotateDataKey(context.Background()); err != nil {
@@ -823,5 +827,52 @@ func TestIsReencryptTemp(t *testing.T) {
 		if got := IsReencryptTemp(name); got != want {
 			t.Errorf("IsReencryptTemp(%q) = %v", name, got)
 		}
+	}
+}
+
+// writeLeftover makes a re-encryption temporary file with an entry, as an
+// interrupted run leaves one; Create refuses such names.
+func writeLeftover(t *testing.T, m *Manager, rel string, data []byte) {
+	t.Helper()
+	h, s, err := m.createFresh(rel, m.abs(rel), os.O_RDWR|os.O_CREATE|os.O_TRUNC, func(path string, flag int) (Handle, error) {
+		return os.OpenFile(path, flag, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := encfile.New(h.(*os.File), s)
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReencryptTempNamesReserved: nobody but re-encryption makes a file
+// whose name ReencryptAll would remove as a leftover.
+func TestReencryptTempNamesReserved(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	defer m.Close()
+	writeFile(t, m, "f", []byte("x"))
+	temp := "f" + ReencryptTempSuffix
+	for _, tc := range []struct {
+		name string
+		op   func() error
+	}{
+		{"create", func() error { _, err := m.Create(temp); return err }},
+		{"open", func() error { _, err := m.Open(temp); return err }},
+		{"rename onto", func() error { return m.Rename("f", temp) }},
+		{"link", func() error { return m.Link("f", "sub-"+temp) }},
+		{"remove", func() error { return m.Remove(temp) }},
+		{"lookup", func() error { _, _, err := m.Lookup(temp); return err }},
+	} {
+		if err := tc.op(); !errors.Is(err, ErrReserved) {
+			t.Errorf("%s %s: %v, want ErrReserved", tc.name, temp, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(env.dir, temp)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a reserved name was made: %v", err)
 	}
 }
