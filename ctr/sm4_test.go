@@ -103,3 +103,50 @@ func TestSM4LowWordWrap(t *testing.T) {
 		}
 	})
 }
+
+// TestSM4ShortUnaligned covers the one-call path for short SM4 runs that
+// start inside a block (xorShortUnaligned): every skip, lengths around the
+// path's limit, in place and out of place, and counters about to carry out
+// of the kernels' 32-bit word (where the path must give way) and to wrap
+// at 2^128, against gmsm through crypto/cipher.
+func TestSM4ShortUnaligned(t *testing.T) {
+	key := randomBytes(t, 16)
+	ivs := [][]byte{
+		randomBytes(t, 16),
+		unhex(t, "0123456789abcdef01234567fffffffd"), // 3 blocks to the low word's carry
+		unhex(t, "fffffffffffffffffffffffffffffffe"), // 2 blocks to 2^128
+	}
+	lengths := []int{1, 15, 16, 17, 100, 1000, shortUnaligned - 16, shortUnaligned - 1, shortUnaligned, shortUnaligned + 1, 3000}
+	forEachKernel(t, SM4CTR, func(t *testing.T, kernel string) {
+		for _, iv := range ivs {
+			s := newWithKernel(t, SM4CTR, kernel, key, iv)
+			for skip := uint64(1); skip < 16; skip++ {
+				for _, n := range lengths {
+					for _, block := range []uint64{0, 1, 5} {
+						off := block*16 + skip
+						src := randomBytes(t, n)
+						want := referenceXOR(t, SM4CTR, key, iv, off, src)
+						dst := make([]byte, n)
+						s.XORKeyStreamAt(dst, src, off)
+						if !bytes.Equal(dst, want) {
+							t.Fatalf("iv %x offset %d length %d: out of place differs", iv, off, n)
+						}
+						s.XORKeyStreamAt(src, src, off)
+						if !bytes.Equal(src, want) {
+							t.Fatalf("iv %x offset %d length %d: in place differs", iv, off, n)
+						}
+					}
+				}
+			}
+		}
+	})
+	// The stack copy stays on the stack.
+	s, err := New(SM4CTR, key, ivs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 300)
+	if n := testing.AllocsPerRun(100, func() { s.XORKeyStreamAt(buf, buf, 7) }); n != 0 {
+		t.Errorf("a short unaligned call allocates %v times", n)
+	}
+}
