@@ -23,7 +23,7 @@ const (
 	syncEvery  = 1 << 20
 )
 
-// masterKeyFile writes a random master key file in dir (once) and returns
+// masterKey writes a random master key file in r.dir (once) and returns
 // its configuration.
 func (r *run) masterKey() (keyenv.MasterKeyConfig, error) {
 	path := filepath.Join(r.dir, "master.key")
@@ -88,7 +88,7 @@ func (r *run) managers(name string, methods []ctr.Method) ([]*dict.Manager, func
 	return ms, closeAll, nil
 }
 
-// degradation attaches to each figure but the first (plaintext) its speed
+// addAgainstPlaintext attaches to each figure but the first (plaintext) its speed
 // against plaintext round by round, and adds them all to the result.
 func (r *run) addAgainstPlaintext(figs []*Figure) {
 	for _, f := range figs[1:] {

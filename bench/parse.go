@@ -100,11 +100,13 @@ func parseSize(s string) (int, error) {
 	return int(v << shift), nil
 }
 
-// FormatSize writes a byte count the way sizes are labelled in reports:
-// "64 B", "4 KiB", "1 MiB", or the exact bytes when it is no whole
-// multiple.
+// FormatSize writes a byte count the way sizes are labelled in reports, in
+// the largest binary unit that divides it: "64 B", "4 KiB", "1 MiB",
+// "2 GiB", or the exact bytes when it is no whole multiple.
 func FormatSize(n int) string {
 	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
 	case n >= 1<<10 && n%(1<<10) == 0:

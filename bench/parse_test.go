@@ -73,7 +73,7 @@ func TestFormatSize(t *testing.T) {
 		n    int
 		want string
 	}{
-		{16, "16 B"}, {1000, "1000 B"}, {1024, "1 KiB"}, {1536, "1536 B"}, {4 << 10, "4 KiB"}, {1 << 20, "1 MiB"}, {3 << 20, "3 MiB"}, {1<<20 + 1024, "1025 KiB"},
+		{16, "16 B"}, {1000, "1000 B"}, {1024, "1 KiB"}, {1536, "1536 B"}, {4 << 10, "4 KiB"}, {1 << 20, "1 MiB"}, {3 << 20, "3 MiB"}, {1<<20 + 1024, "1025 KiB"}, {1 << 30, "1 GiB"}, {3 << 30, "3 GiB"},
 	} {
 		if got := bench.FormatSize(tc.n); got != tc.want {
 			t.Errorf("FormatSize(%d) = %q, want %q", tc.n, got, tc.want)

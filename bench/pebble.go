@@ -34,10 +34,9 @@ func (r *run) pebble(workload string) error {
 		ops = r.cfg.PebbleReadOps
 	}
 	defer os.RemoveAll(filepath.Join(r.dir, workload))
-	next := 0
-	samples, err := pebblework.CompareWithProgress(r.ctx, w, cfgs, r.cfg.Rounds, ops, func() {
-		r.step(fmt.Sprintf("%s %s", workload, methods[next%len(methods)]))
-		next++
+	// CompareWithProgress checks ctx itself, so step's error is left to it.
+	samples, err := pebblework.CompareWithProgress(r.ctx, w, cfgs, r.cfg.Rounds, ops, func(i int) {
+		r.step(fmt.Sprintf("%s %s", workload, methods[i]))
 	})
 	if err != nil {
 		return err

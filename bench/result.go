@@ -51,6 +51,9 @@ type Host struct {
 	// ClockHz is the core clock calibrated at the start of the run (0 if
 	// this architecture has no calibration loop).
 	ClockHz float64 `json:"clock_hz"`
+	// ClockReadNs is what reading the time costs, measured at the start
+	// of the run: the random-read latencies have it taken off.
+	ClockReadNs float64 `json:"clock_read_ns"`
 	// Kernels maps each method's name to the kernel that ran it.
 	Kernels map[string]string `json:"kernels"`
 }

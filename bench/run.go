@@ -169,6 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.res = &Result{Schema: SchemaVersion, Started: time.Now().UTC().Round(time.Second), Host: DetectHost(), Options: cfg.options()}
 	r.total = r.countRounds()
 	r.timerNs = timerOverhead()
+	r.res.Host.ClockReadNs = r.timerNs
 
 	dir := cfg.Dir
 	if dir == "" {
@@ -303,8 +304,8 @@ func threadCounts(limit int) []int {
 func measure(d time.Duration, op func()) (ops int, elapsed time.Duration) {
 	batch := 1
 	start := time.Now()
+	batchStart := start
 	for {
-		batchStart := time.Now()
 		for range batch {
 			op()
 		}
@@ -316,6 +317,7 @@ func measure(d time.Duration, op func()) (ops int, elapsed time.Duration) {
 		if now.Sub(batchStart) < d/50 {
 			batch *= 2
 		}
+		batchStart = now
 	}
 }
 

@@ -63,7 +63,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("host kernel of %v = %q, want %q", m, res.Host.Kernels[m.String()], ctr.KernelName(m))
 		}
 	}
-	if res.Host.LogicalCores < 1 || res.Host.CPU == "" || res.Host.GoVersion == "" {
+	if res.Host.LogicalCores < 1 || res.Host.CPU == "" || res.Host.GoVersion == "" || res.Host.ClockReadNs < 0 {
 		t.Errorf("host: %+v", res.Host)
 	}
 	if res.Options.Rounds != 3 || !slices.Equal(res.Options.Methods, []string{"plaintext", "aes128-ctr", "sm4-ctr"}) {

@@ -129,12 +129,11 @@ func (s *Stream) xorSerial(dst, src []byte, offset uint64) {
 		return
 	}
 	hi, lo := addCounter(s.ivHi, s.ivLo, offset/16)
-	if skip := int(offset % 16); skip != 0 && s.method == SM4CTR && skip+len(src) <= shortUnaligned &&
-		s.counterRoom(lo) >= uint64(skip+len(src)+15)/16 {
-		s.xorShortUnaligned(dst, src, skip, hi, lo)
-		return
-	}
 	if skip := int(offset % 16); skip != 0 {
+		if s.method == SM4CTR && skip+len(src) <= shortUnaligned && s.counterRoom(lo) >= uint64(skip+len(src)+15)/16 {
+			s.xorShortUnaligned(dst, src, skip, hi, lo)
+			return
+		}
 		// The first block is partial: run the kernel on one block in a
 		// stack buffer and take the bytes from skip on.
 		var blk [16]byte

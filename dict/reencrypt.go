@@ -147,20 +147,15 @@ const (
 // the key dictionary (which cannot be read, so not re-encrypted either)
 // ErrDataKeyMissing.
 func (m *Manager) Reencrypt(ctx context.Context, name string) error {
-	rel, err := m.name(name)
+	rel, err := m.name(name) // refuses temporary files too (ErrReserved)
 	if err != nil {
 		return err
 	}
-	if IsReencryptTemp(rel) {
-		return fmt.Errorf("dict: reencrypt %s: %w (re-encryption's temporary file)", name, ErrReserved)
-	}
-	st := m.reencryptState()
-	if !st.claim(rel) {
+	if !m.reenc.claim(rel) {
 		return fmt.Errorf("dict: reencrypt %s: %w", rel, ErrReencryptBusy)
 	}
-	defer st.release(rel)
-	_, err = m.reencryptOne(ctx, rel, nil)
-	return err
+	defer m.reenc.release(rel)
+	return m.reencryptOne(ctx, rel, nil)
 }
 
 // ReencryptOptions configure ReencryptAll.
@@ -223,11 +218,10 @@ func (m *Manager) ReencryptAll(ctx context.Context, opt ReencryptOptions) (Reenc
 	if opt.Rate < 0 {
 		return ReencryptProgress{}, fmt.Errorf("dict: reencrypt: negative rate %d bytes per second", opt.Rate)
 	}
-	st := m.reencryptState()
-	if !st.startRun() {
+	if !m.reenc.startRun() {
 		return m.ops.reencryptProgress(), fmt.Errorf("dict: reencrypt: %w", ErrReencryptBusy)
 	}
-	defer st.endRun()
+	defer m.reenc.endRun()
 
 	run := newReencryptRun(m, opt)
 	m.ops.setReencrypt(func(p *ReencryptProgress) {
@@ -237,7 +231,7 @@ func (m *Manager) ReencryptAll(ctx context.Context, opt ReencryptOptions) (Reenc
 	var sel []reencryptCandidate
 	if m.files != nil {
 		var err error
-		sel, err = m.reencryptSelect(ctx, opt, st)
+		sel, err = m.reencryptSelect(ctx, opt)
 		if err != nil {
 			return run.finish(), err
 		}
@@ -260,7 +254,7 @@ func (m *Manager) ReencryptAll(ctx context.Context, opt ReencryptOptions) (Reenc
 			errs = append(errs, err)
 			break
 		}
-		err := run.file(ctx, c, st)
+		err := run.file(ctx, c)
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			errs = append(errs, err)
 			break
@@ -286,7 +280,7 @@ type reencryptCandidate struct {
 // temporary files that were never created) and lists, sorted by name, the
 // files that need re-encrypting. It walks the directory rather than the
 // file dictionary: plaintext files have no entry.
-func (m *Manager) reencryptSelect(ctx context.Context, opt ReencryptOptions, st *reencryptState) ([]reencryptCandidate, error) {
+func (m *Manager) reencryptSelect(ctx context.Context, opt ReencryptOptions) ([]reencryptCandidate, error) {
 	var sel []reencryptCandidate
 	var temps []string
 	walkErr := filepath.WalkDir(m.dir, func(p string, d fs.DirEntry, err error) error {
@@ -346,13 +340,13 @@ func (m *Manager) reencryptSelect(ctx context.Context, opt ReencryptOptions, st 
 		// Claimed like a re-encryption of the file it belongs to, so that
 		// a Reencrypt of that file running now keeps its temporary file.
 		base := strings.TrimSuffix(t, ReencryptTempSuffix)
-		if !st.claim(base) {
+		if !m.reenc.claim(base) {
 			continue
 		}
 		if err := m.removeTemp(t); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("dict: reencrypt: removing the leftover %s: %w", t, err))
 		}
-		st.release(base)
+		m.reenc.release(base)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -412,36 +406,49 @@ type reencryptJob struct {
 }
 
 // reencryptOne re-encrypts rel, whose name the caller has claimed; run is
-// nil for a lone Reencrypt (no rate limit, no progress). It returns the
-// bytes it copied.
-func (m *Manager) reencryptOne(ctx context.Context, rel string, run *reencryptRun) (int64, error) {
+// nil for a lone Reencrypt (no rate limit, no progress).
+func (m *Manager) reencryptOne(ctx context.Context, rel string, run *reencryptRun) error {
 	if m.files == nil {
 		// Never encrypted, so the method is plaintext and so is every
 		// file: nothing to do, once the file is known to be there.
-		st, err := m.fs.Lstat(m.abs(rel))
-		if err != nil {
-			return 0, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
-		}
-		if !st.Mode().IsRegular() {
-			return 0, fmt.Errorf("dict: reencrypt %s: not a regular file (%s)", rel, st.Mode().Type())
-		}
-		return 0, nil
+		_, err := m.regularFile(rel)
+		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
+		return fmt.Errorf("dict: reencrypt %s: %w", rel, err)
 	}
 	j, err := m.reencryptBegin(rel)
 	if err != nil || j == nil {
-		return 0, err
+		return err
 	}
 	err = m.reencryptCopy(ctx, j, run)
 	if err == nil {
 		err = m.reencryptSyncTemp(j)
 	}
 	if err != nil {
-		return j.copied, m.reencryptDiscard(j, err)
+		return m.reencryptDiscard(j, err)
 	}
-	return j.copied, m.reencryptSwap(j)
+	return m.reencryptSwap(j)
+}
+
+// regularFile describes rel, which must be a regular file.
+func (m *Manager) regularFile(rel string) (fs.FileInfo, error) {
+	st, err := m.fs.Lstat(m.abs(rel))
+	if err != nil {
+		return nil, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
+	}
+	if err := checkRegular(rel, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// checkRegular refuses what is not a regular file (Reencrypt's contract).
+func checkRegular(rel string, st fs.FileInfo) error {
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("dict: reencrypt %s: not a regular file (%s)", rel, st.Mode().Type())
+	}
+	return nil
 }
 
 // reencryptBegin checks the file and, if it needs re-encrypting, opens it
@@ -456,12 +463,8 @@ func (m *Manager) reencryptBegin(rel string) (*reencryptJob, error) {
 		return nil, err // a Close during ReencryptAll
 	}
 	m.removing.settle(j.rel, j.tmpRel)
-	st, err := m.fs.Lstat(j.abs)
-	if err != nil {
-		return nil, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("dict: reencrypt %s: not a regular file (%s)", rel, st.Mode().Type())
+	if _, err := m.regularFile(rel); err != nil {
+		return nil, err
 	}
 	j.old, j.hadOld = m.files.Get(rel)
 	if !m.reencryptNeeded(j.old, j.hadOld, 0, false) {
@@ -477,9 +480,9 @@ func (m *Manager) reencryptBegin(rel string) (*reencryptJob, error) {
 		f.Close()
 		return nil, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
 	}
-	if !j.srcInfo.Mode().IsRegular() {
+	if err := checkRegular(rel, j.srcInfo); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("dict: reencrypt %s: not a regular file (%s)", rel, j.srcInfo.Mode().Type())
+		return nil, err
 	}
 	s, err := m.stream(rel, j.old, j.hadOld)
 	if err != nil {
@@ -582,7 +585,6 @@ func (m *Manager) reencryptSyncTemp(j *reencryptJob) error {
 // reencryptDiscard closes the job's files and removes its temporary file,
 // if the name still holds it, returning cause with any failure to.
 func (m *Manager) reencryptDiscard(j *reencryptJob, cause error) error {
-	var errs []error
 	if j.src != nil {
 		j.src.Close()
 	}
@@ -590,10 +592,8 @@ func (m *Manager) reencryptDiscard(j *reencryptJob, cause error) error {
 		j.tmp.Close()
 	}
 	j.src, j.tmp = nil, nil
-	h := m.lockNames(j.rel, j.tmpRel)
-	errs = append(errs, m.discardTempLocked(j))
-	h.unlock()
-	return errors.Join(append([]error{cause}, errs...)...)
+	defer m.lockNames(j.rel, j.tmpRel).unlock()
+	return m.discardAfter(j, cause)
 }
 
 // discardTempLocked removes the job's temporary file and its entry, unless
@@ -683,22 +683,15 @@ type reencryptState struct {
 	busy    map[string]struct{}
 }
 
-func (m *Manager) reencryptState() *reencryptState {
-	st := &m.reenc
-	st.mu.Lock()
-	if st.busy == nil {
-		st.busy = make(map[string]struct{})
-	}
-	st.mu.Unlock()
-	return st
-}
-
 // claim marks rel busy; false if it already is.
 func (s *reencryptState) claim(rel string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.busy[rel]; ok {
 		return false
+	}
+	if s.busy == nil {
+		s.busy = make(map[string]struct{})
 	}
 	s.busy[rel] = struct{}{}
 	return true
@@ -759,13 +752,13 @@ func newReencryptRun(m *Manager, opt ReencryptOptions) *reencryptRun {
 }
 
 // file re-encrypts one selected file and records the outcome.
-func (r *reencryptRun) file(ctx context.Context, c reencryptCandidate, st *reencryptState) error {
+func (r *reencryptRun) file(ctx context.Context, c reencryptCandidate) error {
 	r.curSize, r.curBytes = c.size, 0
 	r.m.ops.setReencrypt(func(p *ReencryptProgress) { p.Current = c.rel })
 	var err error
-	if st.claim(c.rel) {
-		_, err = r.m.reencryptOne(ctx, c.rel, r)
-		st.release(c.rel)
+	if r.m.reenc.claim(c.rel) {
+		err = r.m.reencryptOne(ctx, c.rel, r)
+		r.m.reenc.release(c.rel)
 	}
 	// else a Reencrypt of this file is running: it does the work.
 	stopped := err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())

@@ -178,11 +178,8 @@ func (m *Manager) Stats() (Stats, error) {
 	} else {
 		errs = append(errs, err)
 	}
-	if st, err := os.Stat(m.filePath()); err == nil {
-		s.FileDictionaryBytes = st.Size()
-	} else {
-		errs = append(errs, err)
-	}
+	// The file dictionary knows its own length: no stat per scrape.
+	s.FileDictionaryBytes = s.FileDictionary.FileSize
 	// Close may have run meanwhile and released the keys: say so rather
 	// than report an empty key dictionary.
 	if err := m.usable(); err != nil {

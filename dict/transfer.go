@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -160,7 +161,7 @@ func (m *Manager) Export(ctx context.Context, names []string, w io.Writer) (tran
 	slices.SortFunc(files, func(a, b exportedFile) int { return strings.Compare(a.name, b.name) })
 	keys := make([]exportedKey, 0, len(held))
 	for _, k := range held {
-		keys = append(keys, exportedKey{id: k.id, method: k.method, created: k.created, exposed: k.exposed, key: k.secret.Bytes()})
+		keys = append(keys, k.exportedKey)
 	}
 	slices.SortFunc(keys, func(a, b exportedKey) int { return cmp.Compare(a.id, b.id) })
 	doc, transferKey, err := sealExport(files, keys)
@@ -173,14 +174,12 @@ func (m *Manager) Export(ctx context.Context, names []string, w io.Writer) (tran
 	return transferKey, nil
 }
 
-// heldKey is a copy of a data key Export took, in its own locked memory,
-// so the key dictionary's lock is held only while copying.
+// heldKey is a copy of a data key Export took, in its own locked memory
+// (which key aliases), so the key dictionary's lock is held only while
+// copying.
 type heldKey struct {
-	id      uint64
-	method  ctr.Method
-	created time.Time
-	exposed bool
-	secret  *keyenv.Secret
+	exportedKey
+	secret *keyenv.Secret
 }
 
 // exportFile describes one file for Export and copies its data key into
@@ -231,7 +230,7 @@ func (m *Manager) exportFile(rel string, held map[uint64]*heldKey) (exportedFile
 		return exportedFile{}, fmt.Errorf("dict: export: %w", err)
 	}
 	copy(s.Bytes(), k.Bytes())
-	held[e.KeyID] = &heldKey{id: k.ID, method: k.Method, created: k.Created, exposed: k.Exposed, secret: s}
+	held[e.KeyID] = &heldKey{exportedKey{id: k.ID, method: k.Method, created: k.Created, exposed: k.Exposed, key: s.Bytes()}, s}
 	return f, nil
 }
 
@@ -733,14 +732,11 @@ func (m *Manager) sameEntry(cur Entry, f exportedFile, doc *exportDoc) bool {
 // dictionary's. When it fails, nothing is changed. keyMu held for
 // writing.
 func (m *Manager) addImportedKeys(ctx context.Context, doc *exportDoc, todo []importItem) (map[uint64]uint64, error) {
-	need := make([]uint64, 0, len(doc.keys))
+	needed := make(map[uint64]bool, len(doc.keys))
 	for _, it := range todo {
-		if !slices.Contains(need, it.e.KeyID) {
-			need = append(need, it.e.KeyID)
-		}
+		needed[it.e.KeyID] = true
 	}
-	slices.Sort(need)
-	ids := make(map[uint64]uint64, len(need))
+	ids := make(map[uint64]uint64, len(needed))
 	var added []uint64
 	var marked []*keydict.Key
 	undo := func() {
@@ -751,7 +747,7 @@ func (m *Manager) addImportedKeys(ctx context.Context, doc *exportDoc, todo []im
 			k.Exposed = false
 		}
 	}
-	for _, id := range need {
+	for _, id := range slices.Sorted(maps.Keys(needed)) {
 		xk := doc.keys[id]
 		if k, ok := m.keys.Find(xk.method, xk.key); ok {
 			ids[id] = k.ID

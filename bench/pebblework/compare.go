@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
+
+	"github.com/atrest/atrest/bench/stats"
 )
 
 // Samples are the per-round times of one method, in nanoseconds per
@@ -16,22 +17,13 @@ type Samples struct {
 	NsPerOp []float64
 }
 
-// Median is the median of the samples.
-func (s Samples) Median() float64 {
-	v := slices.Clone(s.NsPerOp)
-	slices.Sort(v)
-	if len(v) == 0 {
-		return 0
-	}
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
+// Median is the median of the samples (stats.Median).
+func (s Samples) Median() float64 { return stats.Median(s.NsPerOp) }
 
 // Compare runs workload w for every configuration in turn, rounds times,
-// so that the machine's drift falls on all of them alike; the first
-// configuration is normally plaintext, the baseline. Each round of a fill
+// so that the machine's drift falls on all of them alike, with the one
+// that goes first moving on by one each round; the first configuration is
+// normally plaintext, the baseline. Each round of a fill
 // writes ops keys into a fresh DB (and settles it); ReadRandom loads one DB
 // per configuration up front and reads ops keys from each per round. Each
 // configuration's Dir is used as a parent for the DBs of its rounds.
@@ -39,12 +31,12 @@ func Compare(ctx context.Context, w Workload, cfgs []Config, rounds, ops int) ([
 	return CompareWithProgress(ctx, w, cfgs, rounds, ops, nil)
 }
 
-// CompareWithProgress is Compare calling progress (if not nil) after each
-// configuration's part of each round, for a progress bar. It stops at the
-// next round if ctx is cancelled.
-func CompareWithProgress(ctx context.Context, w Workload, cfgs []Config, rounds, ops int, progress func()) ([]Samples, error) {
+// CompareWithProgress is Compare calling progress (if not nil) with the
+// index in cfgs of the configuration whose part of a round just ended, for
+// a progress bar. It stops at the next round if ctx is cancelled.
+func CompareWithProgress(ctx context.Context, w Workload, cfgs []Config, rounds, ops int, progress func(cfg int)) ([]Samples, error) {
 	if progress == nil {
-		progress = func() {}
+		progress = func(int) {}
 	}
 	out := make([]Samples, len(cfgs))
 	for i, c := range cfgs {
@@ -67,11 +59,14 @@ func CompareWithProgress(ctx context.Context, w Workload, cfgs []Config, rounds,
 			}
 			dbs[i] = db
 		}
-		for range rounds {
+		for r := range rounds {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			for i, db := range dbs {
+			for k := range dbs {
+				// Take turns at going first, as the fills do below.
+				i := (k + r) % len(dbs)
+				db := dbs[i]
 				start := time.Now()
 				for range ops {
 					if err := db.Read(); err != nil {
@@ -79,7 +74,7 @@ func CompareWithProgress(ctx context.Context, w Workload, cfgs []Config, rounds,
 					}
 				}
 				out[i].NsPerOp = append(out[i].NsPerOp, float64(time.Since(start).Nanoseconds())/float64(ops))
-				progress()
+				progress(i)
 			}
 		}
 		return out, nil
@@ -88,7 +83,11 @@ func CompareWithProgress(ctx context.Context, w Workload, cfgs []Config, rounds,
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		for i, c := range cfgs {
+		for k := range cfgs {
+			// Take turns at going first: a DB filled right after another
+			// shares the disk with its background flushes.
+			i := (k + r) % len(cfgs)
+			c := cfgs[i]
 			c.Dir = filepath.Join(c.Dir, fmt.Sprintf("%s-%d", w, r))
 			c.Seed += uint64(r)
 			ns, err := timeFill(ctx, w, c, ops)
@@ -96,7 +95,7 @@ func CompareWithProgress(ctx context.Context, w Workload, cfgs []Config, rounds,
 				return nil, err
 			}
 			out[i].NsPerOp = append(out[i].NsPerOp, ns)
-			progress()
+			progress(i)
 		}
 	}
 	return out, nil

@@ -94,7 +94,7 @@ func TestCompareWithProgress(t *testing.T) {
 			cfgs = append(cfgs, c)
 		}
 		calls := 0
-		if _, err := CompareWithProgress(context.Background(), w, cfgs, 2, 100, func() { calls++ }); err != nil {
+		if _, err := CompareWithProgress(context.Background(), w, cfgs, 2, 100, func(int) { calls++ }); err != nil {
 			t.Fatalf("%s: %v", w, err)
 		}
 		if calls != 2*len(cfgs) {
@@ -103,7 +103,7 @@ func TestCompareWithProgress(t *testing.T) {
 
 		ctx, cancel := context.WithCancel(context.Background())
 		calls = 0
-		_, err := CompareWithProgress(ctx, w, cfgs, 3, 100, func() {
+		_, err := CompareWithProgress(ctx, w, cfgs, 3, 100, func(int) {
 			if calls++; calls == len(cfgs) {
 				cancel() // at the end of the first round
 			}

@@ -333,20 +333,12 @@ func formatCycles(c float64) string {
 	return formatNumber(c)
 }
 
-// formatSize writes a byte count in the largest binary unit dividing it.
+// formatSize writes a byte count as bench.FormatSize does (0: no size).
 func formatSize(n int) string {
 	if n == 0 {
 		return empty
 	}
-	for _, u := range []struct {
-		name string
-		size int
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n%u.size == 0 {
-			return strconv.Itoa(n/u.size) + " " + u.name
-		}
-	}
-	return strconv.Itoa(n) + " B"
+	return bench.FormatSize(n)
 }
 
 // formatThreads writes a thread count (0: not a parallel figure).

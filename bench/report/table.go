@@ -86,9 +86,18 @@ func hostLines(r *bench.Result) [][2]string {
 		{"Host", host},
 		{"CPU", cpu + " (" + strconv.Itoa(h.LogicalCores) + " logical cores)"},
 		{"Features", features},
-		{"Clock", formatClock(h.ClockHz)},
+		{"Clock", formatClock(h.ClockHz) + formatClockRead(h.ClockReadNs)},
 		{"Go", h.GoVersion},
 		{"Kernels", kernels},
 		{"Rounds", formatRounds(r.Options)},
 	}
+}
+
+// formatClockRead says what reading the time cost, if the run measured it
+// (results of older builds did not).
+func formatClockRead(ns float64) string {
+	if ns <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; reading the time costs %.0f ns", ns)
 }

@@ -38,10 +38,7 @@ func dumpFile(e *env, args []string) error {
 	fl := e.flagSet("dump-file")
 	path := fl.String("path", "", "show only this file (relative to the data directory, or absolute inside it)")
 	asJSON := fl.Bool("json", false, "print a JSON array of {path, recorded, key_id, method, iv}")
-	if err := e.parse(fl, "[--path P] [--json]", args, 0); err != nil {
-		return err
-	}
-	if err := e.require(true, true); err != nil {
+	if err := e.parseData(fl, "[--path P] [--json]", args, 0); err != nil {
 		return err
 	}
 	var rel string
@@ -51,7 +48,7 @@ func dumpFile(e *env, args []string) error {
 			return err
 		}
 	}
-	m, _, err := e.openManager(inspect, false)
+	m, _, err := e.openManager(inspect)
 	if err != nil {
 		return err
 	}
@@ -140,7 +137,7 @@ func dumpKey(e *env, args []string) error {
 		// for on purpose, so that a script cannot print them by accident.
 		return usagef("refusing to read the data keys without --i-consent (and their bytes are shown only with --show-secret too)")
 	}
-	if err := e.require(true, true); err != nil {
+	if err := e.require(); err != nil {
 		return err
 	}
 	var want []uint64
@@ -156,7 +153,7 @@ func dumpKey(e *env, args []string) error {
 			}
 		}
 	}
-	m, _, err := e.openManager(inspect, false)
+	m, _, err := e.openManager(inspect)
 	if err != nil {
 		return err
 	}
@@ -310,10 +307,7 @@ func decryptFile(e *env, args []string) error {
 	fl := e.flagSet("decrypt-file")
 	file := fl.String("file", "", "the file to decrypt (relative to the data directory, or absolute inside it)")
 	out := fl.String("out", "", "where the plaintext copy goes (must not exist; outside the data directory)")
-	if err := e.parse(fl, "--file F --out O", args, 0); err != nil {
-		return err
-	}
-	if err := e.require(true, true); err != nil {
+	if err := e.parseData(fl, "--file F --out O", args, 0); err != nil {
 		return err
 	}
 	if *file == "" {
@@ -329,7 +323,7 @@ func decryptFile(e *env, args []string) error {
 	if err := mustNotExist("--out", *out); err != nil {
 		return err
 	}
-	m, _, err := e.openManager(inspect, false)
+	m, _, err := e.openManager(inspect)
 	if err != nil {
 		return err
 	}
@@ -376,13 +370,10 @@ type unrecordedJSON struct {
 func verify(e *env, args []string) error {
 	fl := e.flagSet("verify")
 	asJSON := fl.Bool("json", false, "print the report as JSON")
-	if err := e.parse(fl, "[--json]", args, 0); err != nil {
+	if err := e.parseData(fl, "[--json]", args, 0); err != nil {
 		return err
 	}
-	if err := e.require(true, true); err != nil {
-		return err
-	}
-	m, _, err := e.openManager(inspect, false)
+	m, _, err := e.openManager(inspect)
 	if err != nil {
 		return err
 	}

@@ -151,23 +151,21 @@ type command struct {
 	name string
 	// args is the synopsis after the command's name.
 	args string
-	// needConfig and needDir: which global flags the command requires.
-	needConfig, needDir bool
-	run                 func(e *env, args []string) error
+	run  func(e *env, args []string) error
 }
 
 // commands lists every subcommand, in the order help shows them.
 var commands = []command{
-	{"dump-file", "[--path P] [--json]", true, true, dumpFile},
-	{"dump-key", "--i-consent [--ids ID,ID] [--json] [--show-secret]", true, true, dumpKey},
-	{"decrypt-file", "--file F --out O", true, true, decryptFile},
-	{"verify", "[--json]", true, true, verify},
-	{"cleanup", "[--yes]", true, true, cleanup},
-	{"rotate-master-key", "--to FILE", true, true, rotateMasterKey},
-	{"reencrypt", "[--older-than 30d] [--rate 50MiB/s]", true, true, reencrypt},
-	{"export", "--out FILE [--transfer-key-file K] NAME...", true, true, exportFiles},
-	{"import", "--in FILE [--transfer-key-file K] [--under DIR] [--resume]", true, true, importFiles},
-	{"keyring", "(create|add|list) --keyring PATH [flags]", false, false, keyring},
+	{"dump-file", "[--path P] [--json]", dumpFile},
+	{"dump-key", "--i-consent [--ids ID,ID] [--json] [--show-secret]", dumpKey},
+	{"decrypt-file", "--file F --out O", decryptFile},
+	{"verify", "[--json]", verify},
+	{"cleanup", "[--yes]", cleanup},
+	{"rotate-master-key", "--to FILE", rotateMasterKey},
+	{"reencrypt", "[--older-than 30d] [--rate 50MiB/s]", reencrypt},
+	{"export", "--out FILE [--transfer-key-file K] NAME...", exportFiles},
+	{"import", "--in FILE [--transfer-key-file K] [--under DIR] [--resume]", importFiles},
+	{"keyring", "(create|add|list) --keyring PATH [flags]", keyring},
 }
 
 func findCommand(name string) (command, bool) {
@@ -310,15 +308,24 @@ func (e *env) parse(fs *flag.FlagSet, synopsis string, args []string, maxArgs in
 	return nil
 }
 
-// require checks the global flags the command needs.
-func (e *env) require(config, dir bool) error {
-	if config && e.config == "" {
+// require checks the global flags every command but keyring needs.
+func (e *env) require() error {
+	if e.config == "" {
 		return usagef("--config is required (the TOML file with the [security.encryption] section)")
 	}
-	if dir && e.dataDir == "" {
+	if e.dataDir == "" {
 		return usagef("--data-dir is required")
 	}
 	return nil
+}
+
+// parseData is parse then require: the preamble of a command that works
+// on a data directory.
+func (e *env) parseData(fs *flag.FlagSet, synopsis string, args []string, maxArgs int) error {
+	if err := e.parse(fs, synopsis, args, maxArgs); err != nil {
+		return err
+	}
+	return e.require()
 }
 
 // loadConfig reads --config.
@@ -335,24 +342,27 @@ type openMode int
 
 const (
 	// inspect: dict.WithInspection, so that nothing is created, no data
-	// key rotated and no unused key dropped. The modifying commands that
-	// should change only what they are asked to (cleanup, which may be
-	// declined; rotate-master-key; import, which may fail on a wrong
-	// transfer key) open this way too, after checking the dictionaries.
+	// key rotated and no unused key dropped.
 	inspect openMode = iota
+	// modify: opened as inspect, for the modifying commands that should
+	// change only what they are asked to (cleanup, which may be declined;
+	// rotate-master-key; import, which may fail on a wrong transfer key);
+	// the directory must already be encrypted (see openManager).
+	modify
 	// maintain: a plain open, with the rotation of a due data key that
 	// any start of the engine would do (reencrypt needs it: a changed
-	// method must get its current key before files move to it).
+	// method must get its current key before files move to it); the
+	// directory must already be encrypted, as for modify.
 	maintain
 )
 
 // openManager loads the configuration and opens the data directory,
 // which must not have a single dictionary (see checkDictionaries). Opened
-// to maintain, or with modify set, it must already be encrypted when the
+// to modify or maintain, it must already be encrypted when the
 // configuration encrypts, since dict.Open would otherwise create the
 // dictionaries (and a wrong --data-dir would turn into an encrypted
 // directory).
-func (e *env) openManager(mode openMode, modify bool) (*dict.Manager, keyenv.Config, error) {
+func (e *env) openManager(mode openMode) (*dict.Manager, keyenv.Config, error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return nil, cfg, err
@@ -364,11 +374,11 @@ func (e *env) openManager(mode openMode, modify bool) (*dict.Manager, keyenv.Con
 	if !st.IsDir() {
 		return nil, cfg, fmt.Errorf("--data-dir %s is not a directory", e.dataDir)
 	}
-	if err := checkDictionaries(e.dataDir, cfg, modify || mode == maintain); err != nil {
+	if err := checkDictionaries(e.dataDir, cfg, mode != inspect); err != nil {
 		return nil, cfg, err
 	}
 	opts := []dict.Option{dict.WithKeyenvOptions(e.keyOpts...)}
-	if mode == inspect {
+	if mode != maintain {
 		opts = append(opts, dict.WithInspection())
 	}
 	m, err := dict.Open(e.ctx, e.dataDir, cfg, opts...)

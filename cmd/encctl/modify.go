@@ -20,13 +20,10 @@ import (
 func cleanup(e *env, args []string) error {
 	fl := e.flagSet("cleanup")
 	yes := fl.Bool("yes", false, "drop the entries without asking")
-	if err := e.parse(fl, "[--yes]", args, 0); err != nil {
+	if err := e.parseData(fl, "[--yes]", args, 0); err != nil {
 		return err
 	}
-	if err := e.require(true, true); err != nil {
-		return err
-	}
-	m, _, err := e.openManager(inspect, true)
+	m, _, err := e.openManager(modify)
 	if err != nil {
 		return err
 	}
@@ -81,10 +78,7 @@ func cleanup(e *env, args []string) error {
 func rotateMasterKey(e *env, args []string) error {
 	fl := e.flagSet("rotate-master-key")
 	to := fl.String("to", "", "a TOML configuration whose [security.encryption.master-key] section is the new master key")
-	if err := e.parse(fl, "--to FILE", args, 0); err != nil {
-		return err
-	}
-	if err := e.require(true, true); err != nil {
+	if err := e.parseData(fl, "--to FILE", args, 0); err != nil {
 		return err
 	}
 	if *to == "" {
@@ -111,7 +105,7 @@ func rotateMasterKey(e *env, args []string) error {
 		return fmt.Errorf("--to %s: the new master key: %w", *to, err)
 	}
 
-	m, _, err := e.openManager(inspect, true)
+	m, _, err := e.openManager(modify)
 	if err != nil {
 		return err
 	}
@@ -147,10 +141,7 @@ func reencrypt(e *env, args []string) error {
 	fl := e.flagSet("reencrypt")
 	olderThan := fl.String("older-than", "", "re-encrypt files whose data key is at least this old, e.g. 30d or 12h (default: any key but the current one)")
 	rate := fl.String("rate", "", "copy at most this many bytes per second, e.g. 50MiB/s or 500KB/s (default: no limit)")
-	if err := e.parse(fl, "[--older-than 30d] [--rate 50MiB/s]", args, 0); err != nil {
-		return err
-	}
-	if err := e.require(true, true); err != nil {
+	if err := e.parseData(fl, "[--older-than 30d] [--rate 50MiB/s]", args, 0); err != nil {
 		return err
 	}
 	var opt dict.ReencryptOptions
@@ -171,7 +162,7 @@ func reencrypt(e *env, args []string) error {
 	// A plain open: a method changed in the configuration (or a data key
 	// past its period) gets its new current key here, as at any start of
 	// the engine, and the files then move to it.
-	m, cfg, err := e.openManager(maintain, true)
+	m, cfg, err := e.openManager(maintain)
 	if err != nil {
 		return err
 	}
@@ -205,11 +196,11 @@ func reencrypt(e *env, args []string) error {
 		return err
 	}
 	if p.FilesTotal == 0 {
-		_, err := fmt.Fprintf(e.stdout, "nothing to re-encrypt: every file selected is under data key %d with %s\n", st.CurrentKeyID, cfg.DataEncryptionMethod)
-		return err
+		_, err = fmt.Fprintf(e.stdout, "nothing to re-encrypt: every file selected is under data key %d with %s\n", st.CurrentKeyID, cfg.DataEncryptionMethod)
+	} else {
+		_, err = fmt.Fprintf(e.stdout, "re-encrypted %s (%s) in %s with %s under data key %d\n",
+			plural(p.FilesDone, "file", "files"), formatBytes(p.BytesDone), formatDuration(time.Since(p.Started)), cfg.DataEncryptionMethod, st.CurrentKeyID)
 	}
-	_, err = fmt.Fprintf(e.stdout, "re-encrypted %s (%s) in %s with %s under data key %d\n",
-		plural(p.FilesDone, "file", "files"), formatBytes(p.BytesDone), formatDuration(time.Since(p.Started)), cfg.DataEncryptionMethod, st.CurrentKeyID)
 	if err != nil {
 		return err
 	}
@@ -222,10 +213,7 @@ func exportFiles(e *env, args []string) error {
 	fl := e.flagSet("export")
 	out := fl.String("out", "", "the export document to write (must not exist; outside the data directory)")
 	keyFile := fl.String("transfer-key-file", "", "write the transfer key (hex) to this file, mode 0600, instead of printing it (must not exist)")
-	if err := e.parse(fl, synopsis, args, -1); err != nil {
-		return err
-	}
-	if err := e.require(true, true); err != nil {
+	if err := e.parseData(fl, synopsis, args, -1); err != nil {
 		return err
 	}
 	if fl.NArg() == 0 {
@@ -255,7 +243,7 @@ func exportFiles(e *env, args []string) error {
 			return err
 		}
 	}
-	m, _, err := e.openManager(inspect, false)
+	m, _, err := e.openManager(inspect)
 	if err != nil {
 		return err
 	}
@@ -322,10 +310,7 @@ func importFiles(e *env, args []string) error {
 	keyFile := fl.String("transfer-key-file", "", "the file holding the transfer key in hex (default: the environment variable "+transferKeyEnv+")")
 	under := fl.String("under", "", "the directory, inside the data directory, the files were copied under (default: their exported names)")
 	resume := fl.Bool("resume", false, "finish an interrupted import: files already imported with the same entry are not conflicts")
-	if err := e.parse(fl, synopsis, args, 0); err != nil {
-		return err
-	}
-	if err := e.require(true, true); err != nil {
+	if err := e.parseData(fl, synopsis, args, 0); err != nil {
 		return err
 	}
 	if *in == "" {
@@ -352,7 +337,7 @@ func importFiles(e *env, args []string) error {
 		return fmt.Errorf("--in: %w", err)
 	}
 	defer f.Close()
-	m, _, err := e.openManager(inspect, true)
+	m, _, err := e.openManager(modify)
 	if err != nil {
 		return err
 	}

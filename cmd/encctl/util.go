@@ -15,15 +15,16 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/atomicfile"
 	"github.com/atrest/atrest/keyenv"
 )
 
 // checkDictionaries refuses a data directory with a single dictionary
-// (damaged, or a first start that crashed, whose empty file dictionary
-// dict.Open would remove, even to inspect), and, for a modifying command,
-// one with none while the configuration encrypts (dict.Open would create
-// them).
-func checkDictionaries(dir string, cfg keyenv.Config, modify bool) error {
+// (damaged, or a first start that crashed, whose empty file dictionary a
+// plain dict.Open would remove), and, when mustBeEncrypted (a modifying
+// command), one with none while the configuration encrypts (a plain
+// dict.Open would create them).
+func checkDictionaries(dir string, cfg keyenv.Config, mustBeEncrypted bool) error {
 	exists := func(name string) (bool, error) {
 		_, err := os.Lstat(filepath.Join(dir, name))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -46,7 +47,7 @@ func checkDictionaries(dir string, cfg keyenv.Config, modify bool) error {
 		return fmt.Errorf("%s has %s but no %s: the dictionaries are incomplete, refusing to open them", dir, dict.KeyDictName, dict.FileDictName)
 	case haveFiles:
 		return fmt.Errorf("%s has %s but no %s: the dictionaries are incomplete, refusing to open them", dir, dict.FileDictName, dict.KeyDictName)
-	case modify && cfg.DataEncryptionMethod != ctr.Plaintext:
+	case mustBeEncrypted && cfg.DataEncryptionMethod != ctr.Plaintext:
 		return fmt.Errorf("%s has no %s and %s: not an encrypted data directory (check --data-dir; encctl does not create dictionaries)", dir, dict.KeyDictName, dict.FileDictName)
 	}
 	return nil
@@ -180,7 +181,9 @@ func (o *output) commit() error {
 		return fmt.Errorf("%s: %w", o.path, err)
 	}
 	o.committed = true
-	syncDir(filepath.Dir(o.path))
+	// Best effort: the file is already synced and complete under either
+	// name.
+	_ = atomicfile.SyncDir(filepath.Dir(o.path))
 	return nil
 }
 
@@ -193,16 +196,6 @@ func (o *output) abort() {
 		os.Remove(o.tmp.Name())
 	}
 	os.Remove(o.path)
-}
-
-// syncDir makes a rename durable where the platform allows it (not on
-// Windows, which cannot open a directory for syncing); best effort, since
-// the file itself is already synced and complete under either name.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // copyContext copies src to dst, stopping between chunks when done

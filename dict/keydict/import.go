@@ -1,9 +1,7 @@
 package keydict
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -26,8 +24,8 @@ import (
 // that files already name. The returned Key carries the id chosen. The
 // caller's slice is copied into locked memory and may be zeroed after.
 func (d *Dict) Add(id uint64, method ctr.Method, created time.Time, exposed bool, key []byte) (*Key, error) {
-	if method == ctr.Plaintext || !method.Valid() {
-		return nil, fmt.Errorf("keydict: no data key for method %v", method)
+	if err := checkMethod(method); err != nil {
+		return nil, err
 	}
 	if len(key) != method.KeySize() {
 		return nil, fmt.Errorf("keydict: a %v key is %d bytes, got %d", method, method.KeySize(), len(key))
@@ -57,15 +55,4 @@ func (d *Dict) Find(method ctr.Method, key []byte) (*Key, bool) {
 		}
 	}
 	return nil, false
-}
-
-// freshID returns a random id that is not 0 and not in the dictionary.
-func (d *Dict) freshID() uint64 {
-	var id uint64
-	for id == 0 || d.keys[id] != nil {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		id = binary.BigEndian.Uint64(b[:])
-	}
-	return id
 }

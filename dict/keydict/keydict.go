@@ -101,23 +101,37 @@ func (d *Dict) Len() int { return len(d.keys) }
 // NewKey makes a fresh random key for method, with a random id that is
 // never 0 and never one already in the dictionary, and makes it current.
 func (d *Dict) NewKey(method ctr.Method, now time.Time) (*Key, error) {
-	if method == ctr.Plaintext || !method.Valid() {
-		return nil, fmt.Errorf("keydict: no data key for method %v", method)
+	if err := checkMethod(method); err != nil {
+		return nil, err
 	}
 	secret, err := keyenv.RandomSecret(method.KeySize())
 	if err != nil {
 		return nil, err
 	}
+	id := d.freshID()
+	k := &Key{ID: id, Method: method, Created: now.UTC().Truncate(time.Second), secret: secret}
+	d.keys[id] = k
+	d.Current = id
+	return k, nil
+}
+
+// checkMethod refuses a method that has no data key.
+func checkMethod(method ctr.Method) error {
+	if method == ctr.Plaintext || !method.Valid() {
+		return fmt.Errorf("keydict: no data key for method %v", method)
+	}
+	return nil
+}
+
+// freshID returns a random id that is not 0 and not in the dictionary.
+func (d *Dict) freshID() uint64 {
 	var id uint64
 	for id == 0 || d.keys[id] != nil {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		id = binary.BigEndian.Uint64(b[:])
 	}
-	k := &Key{ID: id, Method: method, Created: now.UTC().Truncate(time.Second), secret: secret}
-	d.keys[id] = k
-	d.Current = id
-	return k, nil
+	return id
 }
 
 // Drop removes a key that no file uses any more, zeroing it. The current
