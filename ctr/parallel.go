@@ -29,10 +29,10 @@ const parallelChunk = 64 << 10
 // workerSpinMin, at most workerSpinMax), so a run of large calls finds it
 // awake; polling yields the processor every pollYield, so it delays other
 // goroutines little, and the CPU time it can waste is bounded by twice the
-// work. The caller polls for the last chunks in flight only for about one
-// chunk's time: the kernel may have woken the helper on the caller's own
-// CPU, and then the caller's polling is what keeps that chunk from
-// finishing.
+// work. The caller polls for the last chunks in flight for up to
+// callerSpin (five SM4 chunks, thirty AES ones) before it sleeps: a caller
+// that sleeps is woken late (see wait), and with the workers kept off the
+// caller's CPU its polling does not hold up the chunk it waits for.
 //
 // Waking costs the caller too: the thread the kernel wakes for the helper
 // (and Go's own spinning thread) often lands on the caller's CPU first. An
@@ -43,7 +43,7 @@ const parallelChunk = 64 << 10
 // (wakeAlways) to absorb a slow wake-up. Workers already polling always
 // help: handing them a call costs nothing.
 const (
-	callerSpin    = 5 * time.Microsecond
+	callerSpin    = 100 * time.Microsecond
 	workerSpinMin = 20 * time.Microsecond
 	workerSpinMax = time.Millisecond
 	pollYield     = 100 * time.Microsecond
@@ -99,6 +99,7 @@ type parallelCall struct {
 	arrived   atomic.Int32
 	remaining atomic.Int64
 	refs      atomic.Int32
+	waiter    atomic.Int32 // callerPolling, callerSleeping or callerReleased
 	done      chan struct{}
 }
 
@@ -172,21 +173,41 @@ func (c *parallelCall) work(self int) {
 func (c *parallelCall) run(i int) {
 	lo, hi := c.chunkStart(i), c.chunkStart(i+1)
 	c.s.xorSerial(c.dst[lo:hi], c.src[lo:hi], c.offset+uint64(lo))
-	if c.remaining.Add(-1) == 0 {
-		c.done <- struct{}{} // buffered, and sent once a call: never blocks
+	c.chunkDone()
+}
+
+// chunkDone counts a finished chunk; after the last one it wakes the
+// caller if the caller went to sleep.
+func (c *parallelCall) chunkDone() {
+	if c.remaining.Add(-1) == 0 && !c.waiter.CompareAndSwap(callerPolling, callerReleased) {
+		c.done <- struct{}{} // the caller sleeps; buffered, sent once a call
 	}
 }
 
-// wait returns when every chunk is done, polling for up to callerSpin
-// before it sleeps.
+// What the caller does while the last chunks finish elsewhere.
+const (
+	callerPolling  = iota // polling remaining; nobody needs to wake it
+	callerSleeping        // blocked on done; the last chunk's runner sends
+	callerReleased        // the last chunk ended while the caller polled
+)
+
+// wait returns when every chunk is done. It polls for up to callerSpin and
+// only then sleeps on done. A caller that went to sleep is woken by the
+// helper that finished the last chunk, and Go readies it on that helper's
+// processor, which is busy polling for the next call: the caller then waits
+// for another processor to steal it, measured here at 100 µs, half the
+// call. So the caller sleeps only when a helper is slow to finish, and the
+// helper sends on done only when the caller has said it sleeps.
 func (c *parallelCall) wait() {
 	start := time.Now()
 	for spins := 1; c.remaining.Load() != 0; spins++ {
 		if spins%64 == 0 && time.Since(start) > callerSpin {
-			break
+			if c.waiter.CompareAndSwap(callerPolling, callerSleeping) {
+				<-c.done
+			}
+			return
 		}
 	}
-	<-c.done
 }
 
 // release drops one holder's reference and recycles the call after the
@@ -304,6 +325,7 @@ func (s *Stream) xorParallel(dst, src []byte, offset uint64) {
 		c.segments[p].set(p*chunks/parts, (p+1)*chunks/parts)
 	}
 	c.arrived.Store(0)
+	c.waiter.Store(callerPolling)
 	c.remaining.Store(int64(chunks))
 	c.refs.Store(int32(parts))
 	for range helpers {

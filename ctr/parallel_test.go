@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The owner takes chunks from the front while thieves take them from the
@@ -58,5 +60,59 @@ func TestParallelPathWithOneProcessor(t *testing.T) {
 	s.XORKeyStreamAt(got, src, 9)
 	if want := referenceXOR(t, AES128CTR, key, iv, 9, src); !bytes.Equal(got, want) {
 		t.Fatal("mismatch with GOMAXPROCS=1")
+	}
+}
+
+// The caller's wait ends exactly when the last chunk does, whether that
+// chunk ends while the caller polls or after it has gone to sleep, and it
+// leaves no wake-up behind for the call's next use.
+func TestParallelWaitHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// untilSleeping holds the helper's last chunk until the caller
+		// has gone to sleep, so the wake-up path is taken for certain.
+		untilSleeping bool
+	}{
+		{"helper-finishes-at-once", false},
+		{"helper-finishes-after-caller-sleeps", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &parallelCall{done: make(chan struct{}, 1)}
+			c.remaining.Store(2)
+			c.waiter.Store(callerPolling)
+			c.chunkDone() // the caller's own chunk
+			var finished atomic.Bool
+			go func() {
+				for tc.untilSleeping && c.waiter.Load() != callerSleeping {
+					time.Sleep(10 * time.Microsecond)
+				}
+				finished.Store(true)
+				c.chunkDone()
+			}()
+			returned := make(chan struct{})
+			go func() { c.wait(); close(returned) }()
+			select {
+			case <-returned:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the caller was never woken")
+			}
+			if !finished.Load() || c.remaining.Load() != 0 {
+				t.Fatalf("wait returned with %d chunks left", c.remaining.Load())
+			}
+			// A polling caller may return while the helper is between its
+			// count and its state change.
+			for deadline := time.Now().Add(10 * time.Second); c.waiter.Load() == callerPolling && time.Now().Before(deadline); {
+				runtime.Gosched()
+			}
+			switch got := c.waiter.Load(); {
+			case got == callerPolling:
+				t.Fatal("the last chunk left the caller's state unchanged")
+			case tc.untilSleeping && got != callerSleeping:
+				t.Fatalf("caller state %d, want sleeping", got)
+			}
+			if len(c.done) != 0 {
+				t.Fatal("a wake-up was left in done for the next call")
+			}
+		})
 	}
 }
