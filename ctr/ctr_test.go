@@ -126,6 +126,47 @@ func TestEveryOffsetAndLength(t *testing.T) {
 	}
 }
 
+// Lengths on and around the kernels' batch sizes (a set of blocks, two
+// sets, the four-set kilobyte of sm4-gfni512, the 32 blocks of
+// aes-vaes512), where a call moves from one loop to the next and the last
+// batch is partial, at aligned and unaligned offsets, in place and out of
+// place.
+func TestBatchBoundaries(t *testing.T) {
+	var lengths []int
+	for _, base := range []int{256, 512, 768, 1024, 2048, 3072, 4096} {
+		for _, d := range []int{-255, -17, -1, 0, 1, 15, 16, 17, 255, 256, 257} {
+			lengths = append(lengths, base+d)
+		}
+	}
+	lengths = append(lengths, 4096+5) // a Pebble block with its trailer
+	offsets := []uint64{0, 1, 15, 16, 1000}
+	for _, m := range cipherMethods {
+		key, iv := randomBytes(t, m.KeySize()), randomBytes(t, IVSize)
+		const span = 8 << 10
+		ks := referenceXOR(t, m, key, iv, 0, make([]byte, span))
+		src := randomBytes(t, span)
+		forEachKernel(t, m, func(t *testing.T, kernel string) {
+			s := newWithKernel(t, m, kernel, key, iv)
+			out := make([]byte, span+1)
+			for _, off := range offsets {
+				for _, n := range lengths {
+					want := xorBytes(src[:n], ks[off:off+uint64(n)])
+					out[n] = 0xa5
+					s.XORKeyStreamAt(out[:n], src[:n], off)
+					if !bytes.Equal(out[:n], want) || out[n] != 0xa5 {
+						t.Fatalf("offset %d length %d: out of place mismatch at byte %d", off, n, firstDiff(out[:n], want))
+					}
+					copy(out, src[:n])
+					s.XORKeyStreamAt(out[:n], out[:n], off)
+					if !bytes.Equal(out[:n], want) {
+						t.Fatalf("offset %d length %d: in place mismatch at byte %d", off, n, firstDiff(out[:n], want))
+					}
+				}
+			}
+		})
+	}
+}
+
 func xorBytes(a, b []byte) []byte {
 	out := make([]byte, len(a))
 	for i := range a {

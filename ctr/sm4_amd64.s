@@ -29,6 +29,1650 @@ TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $64-48
 	VMOVDQU32    sm4Lanes16<>+0(SB), Z21
 	VPBROADCASTD sm4Step16<>+0(SB), Z22
 
+wide512:
+	CMPQ              CX, $0x00000400
+	JB                loop512
+	VMOVDQA64         Z17, Z0
+	VMOVDQA64         Z18, Z1
+	VMOVDQA64         Z19, Z2
+	VPADDD            Z21, Z20, Z3
+	VPADDD            Z22, Z20, Z20
+	VMOVDQA64         Z17, Z4
+	VMOVDQA64         Z18, Z5
+	VMOVDQA64         Z19, Z6
+	VPADDD            Z21, Z20, Z7
+	VPADDD            Z22, Z20, Z20
+	VMOVDQA64         Z17, Z23
+	VMOVDQA64         Z18, Z24
+	VMOVDQA64         Z19, Z25
+	VPADDD            Z21, Z20, Z26
+	VPADDD            Z22, Z20, Z20
+	VMOVDQA64         Z17, Z27
+	VMOVDQA64         Z18, Z28
+	VMOVDQA64         Z19, Z29
+	VPADDD            Z21, Z20, Z30
+	VPADDD            Z22, Z20, Z20
+	VMOVDQA64         Z1, Z8
+	VPTERNLOGD.BCST   $0x96, (AX), Z2, Z8
+	VPXORD            Z3, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z0
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z0, Z0
+	VMOVDQA64         Z5, Z11
+	VPTERNLOGD.BCST   $0x96, (AX), Z6, Z11
+	VPXORD            Z7, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z4
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z4, Z4
+	VMOVDQA64         Z24, Z8
+	VPTERNLOGD.BCST   $0x96, (AX), Z25, Z8
+	VPXORD            Z26, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z23
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z23, Z23
+	VMOVDQA64         Z28, Z11
+	VPTERNLOGD.BCST   $0x96, (AX), Z29, Z11
+	VPXORD            Z30, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z27
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z27, Z27
+	VMOVDQA64         Z2, Z8
+	VPTERNLOGD.BCST   $0x96, 4(AX), Z3, Z8
+	VPXORD            Z0, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z1
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z1, Z1
+	VMOVDQA64         Z6, Z11
+	VPTERNLOGD.BCST   $0x96, 4(AX), Z7, Z11
+	VPXORD            Z4, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z5
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z5, Z5
+	VMOVDQA64         Z25, Z8
+	VPTERNLOGD.BCST   $0x96, 4(AX), Z26, Z8
+	VPXORD            Z23, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z24
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z24, Z24
+	VMOVDQA64         Z29, Z11
+	VPTERNLOGD.BCST   $0x96, 4(AX), Z30, Z11
+	VPXORD            Z27, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z28
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z28, Z28
+	VMOVDQA64         Z3, Z8
+	VPTERNLOGD.BCST   $0x96, 8(AX), Z0, Z8
+	VPXORD            Z1, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z2
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z2, Z2
+	VMOVDQA64         Z7, Z11
+	VPTERNLOGD.BCST   $0x96, 8(AX), Z4, Z11
+	VPXORD            Z5, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z6
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z6, Z6
+	VMOVDQA64         Z26, Z8
+	VPTERNLOGD.BCST   $0x96, 8(AX), Z23, Z8
+	VPXORD            Z24, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z25
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z25, Z25
+	VMOVDQA64         Z30, Z11
+	VPTERNLOGD.BCST   $0x96, 8(AX), Z27, Z11
+	VPXORD            Z28, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z29
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z29, Z29
+	VMOVDQA64         Z0, Z8
+	VPTERNLOGD.BCST   $0x96, 12(AX), Z1, Z8
+	VPXORD            Z2, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z3
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z3, Z3
+	VMOVDQA64         Z4, Z11
+	VPTERNLOGD.BCST   $0x96, 12(AX), Z5, Z11
+	VPXORD            Z6, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z7
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z7, Z7
+	VMOVDQA64         Z23, Z8
+	VPTERNLOGD.BCST   $0x96, 12(AX), Z24, Z8
+	VPXORD            Z25, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z26
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z26, Z26
+	VMOVDQA64         Z27, Z11
+	VPTERNLOGD.BCST   $0x96, 12(AX), Z28, Z11
+	VPXORD            Z29, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z30
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z30, Z30
+	VMOVDQA64         Z1, Z8
+	VPTERNLOGD.BCST   $0x96, 16(AX), Z2, Z8
+	VPXORD            Z3, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z0
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z0, Z0
+	VMOVDQA64         Z5, Z11
+	VPTERNLOGD.BCST   $0x96, 16(AX), Z6, Z11
+	VPXORD            Z7, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z4
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z4, Z4
+	VMOVDQA64         Z24, Z8
+	VPTERNLOGD.BCST   $0x96, 16(AX), Z25, Z8
+	VPXORD            Z26, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z23
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z23, Z23
+	VMOVDQA64         Z28, Z11
+	VPTERNLOGD.BCST   $0x96, 16(AX), Z29, Z11
+	VPXORD            Z30, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z27
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z27, Z27
+	VMOVDQA64         Z2, Z8
+	VPTERNLOGD.BCST   $0x96, 20(AX), Z3, Z8
+	VPXORD            Z0, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z1
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z1, Z1
+	VMOVDQA64         Z6, Z11
+	VPTERNLOGD.BCST   $0x96, 20(AX), Z7, Z11
+	VPXORD            Z4, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z5
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z5, Z5
+	VMOVDQA64         Z25, Z8
+	VPTERNLOGD.BCST   $0x96, 20(AX), Z26, Z8
+	VPXORD            Z23, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z24
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z24, Z24
+	VMOVDQA64         Z29, Z11
+	VPTERNLOGD.BCST   $0x96, 20(AX), Z30, Z11
+	VPXORD            Z27, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z28
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z28, Z28
+	VMOVDQA64         Z3, Z8
+	VPTERNLOGD.BCST   $0x96, 24(AX), Z0, Z8
+	VPXORD            Z1, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z2
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z2, Z2
+	VMOVDQA64         Z7, Z11
+	VPTERNLOGD.BCST   $0x96, 24(AX), Z4, Z11
+	VPXORD            Z5, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z6
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z6, Z6
+	VMOVDQA64         Z26, Z8
+	VPTERNLOGD.BCST   $0x96, 24(AX), Z23, Z8
+	VPXORD            Z24, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z25
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z25, Z25
+	VMOVDQA64         Z30, Z11
+	VPTERNLOGD.BCST   $0x96, 24(AX), Z27, Z11
+	VPXORD            Z28, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z29
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z29, Z29
+	VMOVDQA64         Z0, Z8
+	VPTERNLOGD.BCST   $0x96, 28(AX), Z1, Z8
+	VPXORD            Z2, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z3
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z3, Z3
+	VMOVDQA64         Z4, Z11
+	VPTERNLOGD.BCST   $0x96, 28(AX), Z5, Z11
+	VPXORD            Z6, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z7
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z7, Z7
+	VMOVDQA64         Z23, Z8
+	VPTERNLOGD.BCST   $0x96, 28(AX), Z24, Z8
+	VPXORD            Z25, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z26
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z26, Z26
+	VMOVDQA64         Z27, Z11
+	VPTERNLOGD.BCST   $0x96, 28(AX), Z28, Z11
+	VPXORD            Z29, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z30
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z30, Z30
+	VMOVDQA64         Z1, Z8
+	VPTERNLOGD.BCST   $0x96, 32(AX), Z2, Z8
+	VPXORD            Z3, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z0
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z0, Z0
+	VMOVDQA64         Z5, Z11
+	VPTERNLOGD.BCST   $0x96, 32(AX), Z6, Z11
+	VPXORD            Z7, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z4
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z4, Z4
+	VMOVDQA64         Z24, Z8
+	VPTERNLOGD.BCST   $0x96, 32(AX), Z25, Z8
+	VPXORD            Z26, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z23
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z23, Z23
+	VMOVDQA64         Z28, Z11
+	VPTERNLOGD.BCST   $0x96, 32(AX), Z29, Z11
+	VPXORD            Z30, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z27
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z27, Z27
+	VMOVDQA64         Z2, Z8
+	VPTERNLOGD.BCST   $0x96, 36(AX), Z3, Z8
+	VPXORD            Z0, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z1
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z1, Z1
+	VMOVDQA64         Z6, Z11
+	VPTERNLOGD.BCST   $0x96, 36(AX), Z7, Z11
+	VPXORD            Z4, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z5
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z5, Z5
+	VMOVDQA64         Z25, Z8
+	VPTERNLOGD.BCST   $0x96, 36(AX), Z26, Z8
+	VPXORD            Z23, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z24
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z24, Z24
+	VMOVDQA64         Z29, Z11
+	VPTERNLOGD.BCST   $0x96, 36(AX), Z30, Z11
+	VPXORD            Z27, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z28
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z28, Z28
+	VMOVDQA64         Z3, Z8
+	VPTERNLOGD.BCST   $0x96, 40(AX), Z0, Z8
+	VPXORD            Z1, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z2
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z2, Z2
+	VMOVDQA64         Z7, Z11
+	VPTERNLOGD.BCST   $0x96, 40(AX), Z4, Z11
+	VPXORD            Z5, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z6
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z6, Z6
+	VMOVDQA64         Z26, Z8
+	VPTERNLOGD.BCST   $0x96, 40(AX), Z23, Z8
+	VPXORD            Z24, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z25
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z25, Z25
+	VMOVDQA64         Z30, Z11
+	VPTERNLOGD.BCST   $0x96, 40(AX), Z27, Z11
+	VPXORD            Z28, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z29
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z29, Z29
+	VMOVDQA64         Z0, Z8
+	VPTERNLOGD.BCST   $0x96, 44(AX), Z1, Z8
+	VPXORD            Z2, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z3
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z3, Z3
+	VMOVDQA64         Z4, Z11
+	VPTERNLOGD.BCST   $0x96, 44(AX), Z5, Z11
+	VPXORD            Z6, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z7
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z7, Z7
+	VMOVDQA64         Z23, Z8
+	VPTERNLOGD.BCST   $0x96, 44(AX), Z24, Z8
+	VPXORD            Z25, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z26
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z26, Z26
+	VMOVDQA64         Z27, Z11
+	VPTERNLOGD.BCST   $0x96, 44(AX), Z28, Z11
+	VPXORD            Z29, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z30
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z30, Z30
+	VMOVDQA64         Z1, Z8
+	VPTERNLOGD.BCST   $0x96, 48(AX), Z2, Z8
+	VPXORD            Z3, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z0
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z0, Z0
+	VMOVDQA64         Z5, Z11
+	VPTERNLOGD.BCST   $0x96, 48(AX), Z6, Z11
+	VPXORD            Z7, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z4
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z4, Z4
+	VMOVDQA64         Z24, Z8
+	VPTERNLOGD.BCST   $0x96, 48(AX), Z25, Z8
+	VPXORD            Z26, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z23
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z23, Z23
+	VMOVDQA64         Z28, Z11
+	VPTERNLOGD.BCST   $0x96, 48(AX), Z29, Z11
+	VPXORD            Z30, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z27
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z27, Z27
+	VMOVDQA64         Z2, Z8
+	VPTERNLOGD.BCST   $0x96, 52(AX), Z3, Z8
+	VPXORD            Z0, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z1
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z1, Z1
+	VMOVDQA64         Z6, Z11
+	VPTERNLOGD.BCST   $0x96, 52(AX), Z7, Z11
+	VPXORD            Z4, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z5
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z5, Z5
+	VMOVDQA64         Z25, Z8
+	VPTERNLOGD.BCST   $0x96, 52(AX), Z26, Z8
+	VPXORD            Z23, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z24
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z24, Z24
+	VMOVDQA64         Z29, Z11
+	VPTERNLOGD.BCST   $0x96, 52(AX), Z30, Z11
+	VPXORD            Z27, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z28
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z28, Z28
+	VMOVDQA64         Z3, Z8
+	VPTERNLOGD.BCST   $0x96, 56(AX), Z0, Z8
+	VPXORD            Z1, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z2
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z2, Z2
+	VMOVDQA64         Z7, Z11
+	VPTERNLOGD.BCST   $0x96, 56(AX), Z4, Z11
+	VPXORD            Z5, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z6
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z6, Z6
+	VMOVDQA64         Z26, Z8
+	VPTERNLOGD.BCST   $0x96, 56(AX), Z23, Z8
+	VPXORD            Z24, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z25
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z25, Z25
+	VMOVDQA64         Z30, Z11
+	VPTERNLOGD.BCST   $0x96, 56(AX), Z27, Z11
+	VPXORD            Z28, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z29
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z29, Z29
+	VMOVDQA64         Z0, Z8
+	VPTERNLOGD.BCST   $0x96, 60(AX), Z1, Z8
+	VPXORD            Z2, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z3
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z3, Z3
+	VMOVDQA64         Z4, Z11
+	VPTERNLOGD.BCST   $0x96, 60(AX), Z5, Z11
+	VPXORD            Z6, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z7
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z7, Z7
+	VMOVDQA64         Z23, Z8
+	VPTERNLOGD.BCST   $0x96, 60(AX), Z24, Z8
+	VPXORD            Z25, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z26
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z26, Z26
+	VMOVDQA64         Z27, Z11
+	VPTERNLOGD.BCST   $0x96, 60(AX), Z28, Z11
+	VPXORD            Z29, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z30
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z30, Z30
+	VMOVDQA64         Z1, Z8
+	VPTERNLOGD.BCST   $0x96, 64(AX), Z2, Z8
+	VPXORD            Z3, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z0
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z0, Z0
+	VMOVDQA64         Z5, Z11
+	VPTERNLOGD.BCST   $0x96, 64(AX), Z6, Z11
+	VPXORD            Z7, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z4
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z4, Z4
+	VMOVDQA64         Z24, Z8
+	VPTERNLOGD.BCST   $0x96, 64(AX), Z25, Z8
+	VPXORD            Z26, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z23
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z23, Z23
+	VMOVDQA64         Z28, Z11
+	VPTERNLOGD.BCST   $0x96, 64(AX), Z29, Z11
+	VPXORD            Z30, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z27
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z27, Z27
+	VMOVDQA64         Z2, Z8
+	VPTERNLOGD.BCST   $0x96, 68(AX), Z3, Z8
+	VPXORD            Z0, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z1
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z1, Z1
+	VMOVDQA64         Z6, Z11
+	VPTERNLOGD.BCST   $0x96, 68(AX), Z7, Z11
+	VPXORD            Z4, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z5
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z5, Z5
+	VMOVDQA64         Z25, Z8
+	VPTERNLOGD.BCST   $0x96, 68(AX), Z26, Z8
+	VPXORD            Z23, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z24
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z24, Z24
+	VMOVDQA64         Z29, Z11
+	VPTERNLOGD.BCST   $0x96, 68(AX), Z30, Z11
+	VPXORD            Z27, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z28
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z28, Z28
+	VMOVDQA64         Z3, Z8
+	VPTERNLOGD.BCST   $0x96, 72(AX), Z0, Z8
+	VPXORD            Z1, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z2
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z2, Z2
+	VMOVDQA64         Z7, Z11
+	VPTERNLOGD.BCST   $0x96, 72(AX), Z4, Z11
+	VPXORD            Z5, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z6
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z6, Z6
+	VMOVDQA64         Z26, Z8
+	VPTERNLOGD.BCST   $0x96, 72(AX), Z23, Z8
+	VPXORD            Z24, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z25
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z25, Z25
+	VMOVDQA64         Z30, Z11
+	VPTERNLOGD.BCST   $0x96, 72(AX), Z27, Z11
+	VPXORD            Z28, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z29
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z29, Z29
+	VMOVDQA64         Z0, Z8
+	VPTERNLOGD.BCST   $0x96, 76(AX), Z1, Z8
+	VPXORD            Z2, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z3
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z3, Z3
+	VMOVDQA64         Z4, Z11
+	VPTERNLOGD.BCST   $0x96, 76(AX), Z5, Z11
+	VPXORD            Z6, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z7
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z7, Z7
+	VMOVDQA64         Z23, Z8
+	VPTERNLOGD.BCST   $0x96, 76(AX), Z24, Z8
+	VPXORD            Z25, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z26
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z26, Z26
+	VMOVDQA64         Z27, Z11
+	VPTERNLOGD.BCST   $0x96, 76(AX), Z28, Z11
+	VPXORD            Z29, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z30
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z30, Z30
+	VMOVDQA64         Z1, Z8
+	VPTERNLOGD.BCST   $0x96, 80(AX), Z2, Z8
+	VPXORD            Z3, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z0
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z0, Z0
+	VMOVDQA64         Z5, Z11
+	VPTERNLOGD.BCST   $0x96, 80(AX), Z6, Z11
+	VPXORD            Z7, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z4
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z4, Z4
+	VMOVDQA64         Z24, Z8
+	VPTERNLOGD.BCST   $0x96, 80(AX), Z25, Z8
+	VPXORD            Z26, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z23
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z23, Z23
+	VMOVDQA64         Z28, Z11
+	VPTERNLOGD.BCST   $0x96, 80(AX), Z29, Z11
+	VPXORD            Z30, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z27
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z27, Z27
+	VMOVDQA64         Z2, Z8
+	VPTERNLOGD.BCST   $0x96, 84(AX), Z3, Z8
+	VPXORD            Z0, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z1
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z1, Z1
+	VMOVDQA64         Z6, Z11
+	VPTERNLOGD.BCST   $0x96, 84(AX), Z7, Z11
+	VPXORD            Z4, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z5
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z5, Z5
+	VMOVDQA64         Z25, Z8
+	VPTERNLOGD.BCST   $0x96, 84(AX), Z26, Z8
+	VPXORD            Z23, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z24
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z24, Z24
+	VMOVDQA64         Z29, Z11
+	VPTERNLOGD.BCST   $0x96, 84(AX), Z30, Z11
+	VPXORD            Z27, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z28
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z28, Z28
+	VMOVDQA64         Z3, Z8
+	VPTERNLOGD.BCST   $0x96, 88(AX), Z0, Z8
+	VPXORD            Z1, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z2
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z2, Z2
+	VMOVDQA64         Z7, Z11
+	VPTERNLOGD.BCST   $0x96, 88(AX), Z4, Z11
+	VPXORD            Z5, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z6
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z6, Z6
+	VMOVDQA64         Z26, Z8
+	VPTERNLOGD.BCST   $0x96, 88(AX), Z23, Z8
+	VPXORD            Z24, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z25
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z25, Z25
+	VMOVDQA64         Z30, Z11
+	VPTERNLOGD.BCST   $0x96, 88(AX), Z27, Z11
+	VPXORD            Z28, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z29
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z29, Z29
+	VMOVDQA64         Z0, Z8
+	VPTERNLOGD.BCST   $0x96, 92(AX), Z1, Z8
+	VPXORD            Z2, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z3
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z3, Z3
+	VMOVDQA64         Z4, Z11
+	VPTERNLOGD.BCST   $0x96, 92(AX), Z5, Z11
+	VPXORD            Z6, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z7
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z7, Z7
+	VMOVDQA64         Z23, Z8
+	VPTERNLOGD.BCST   $0x96, 92(AX), Z24, Z8
+	VPXORD            Z25, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z26
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z26, Z26
+	VMOVDQA64         Z27, Z11
+	VPTERNLOGD.BCST   $0x96, 92(AX), Z28, Z11
+	VPXORD            Z29, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z30
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z30, Z30
+	VMOVDQA64         Z1, Z8
+	VPTERNLOGD.BCST   $0x96, 96(AX), Z2, Z8
+	VPXORD            Z3, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z0
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z0, Z0
+	VMOVDQA64         Z5, Z11
+	VPTERNLOGD.BCST   $0x96, 96(AX), Z6, Z11
+	VPXORD            Z7, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z4
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z4, Z4
+	VMOVDQA64         Z24, Z8
+	VPTERNLOGD.BCST   $0x96, 96(AX), Z25, Z8
+	VPXORD            Z26, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z23
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z23, Z23
+	VMOVDQA64         Z28, Z11
+	VPTERNLOGD.BCST   $0x96, 96(AX), Z29, Z11
+	VPXORD            Z30, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z27
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z27, Z27
+	VMOVDQA64         Z2, Z8
+	VPTERNLOGD.BCST   $0x96, 100(AX), Z3, Z8
+	VPXORD            Z0, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z1
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z1, Z1
+	VMOVDQA64         Z6, Z11
+	VPTERNLOGD.BCST   $0x96, 100(AX), Z7, Z11
+	VPXORD            Z4, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z5
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z5, Z5
+	VMOVDQA64         Z25, Z8
+	VPTERNLOGD.BCST   $0x96, 100(AX), Z26, Z8
+	VPXORD            Z23, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z24
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z24, Z24
+	VMOVDQA64         Z29, Z11
+	VPTERNLOGD.BCST   $0x96, 100(AX), Z30, Z11
+	VPXORD            Z27, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z28
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z28, Z28
+	VMOVDQA64         Z3, Z8
+	VPTERNLOGD.BCST   $0x96, 104(AX), Z0, Z8
+	VPXORD            Z1, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z2
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z2, Z2
+	VMOVDQA64         Z7, Z11
+	VPTERNLOGD.BCST   $0x96, 104(AX), Z4, Z11
+	VPXORD            Z5, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z6
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z6, Z6
+	VMOVDQA64         Z26, Z8
+	VPTERNLOGD.BCST   $0x96, 104(AX), Z23, Z8
+	VPXORD            Z24, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z25
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z25, Z25
+	VMOVDQA64         Z30, Z11
+	VPTERNLOGD.BCST   $0x96, 104(AX), Z27, Z11
+	VPXORD            Z28, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z29
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z29, Z29
+	VMOVDQA64         Z0, Z8
+	VPTERNLOGD.BCST   $0x96, 108(AX), Z1, Z8
+	VPXORD            Z2, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z3
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z3, Z3
+	VMOVDQA64         Z4, Z11
+	VPTERNLOGD.BCST   $0x96, 108(AX), Z5, Z11
+	VPXORD            Z6, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z7
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z7, Z7
+	VMOVDQA64         Z23, Z8
+	VPTERNLOGD.BCST   $0x96, 108(AX), Z24, Z8
+	VPXORD            Z25, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z26
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z26, Z26
+	VMOVDQA64         Z27, Z11
+	VPTERNLOGD.BCST   $0x96, 108(AX), Z28, Z11
+	VPXORD            Z29, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z30
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z30, Z30
+	VMOVDQA64         Z1, Z8
+	VPTERNLOGD.BCST   $0x96, 112(AX), Z2, Z8
+	VPXORD            Z3, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z0
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z0, Z0
+	VMOVDQA64         Z5, Z11
+	VPTERNLOGD.BCST   $0x96, 112(AX), Z6, Z11
+	VPXORD            Z7, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z4
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z4, Z4
+	VMOVDQA64         Z24, Z8
+	VPTERNLOGD.BCST   $0x96, 112(AX), Z25, Z8
+	VPXORD            Z26, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z23
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z23, Z23
+	VMOVDQA64         Z28, Z11
+	VPTERNLOGD.BCST   $0x96, 112(AX), Z29, Z11
+	VPXORD            Z30, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z27
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z27, Z27
+	VMOVDQA64         Z2, Z8
+	VPTERNLOGD.BCST   $0x96, 116(AX), Z3, Z8
+	VPXORD            Z0, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z1
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z1, Z1
+	VMOVDQA64         Z6, Z11
+	VPTERNLOGD.BCST   $0x96, 116(AX), Z7, Z11
+	VPXORD            Z4, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z5
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z5, Z5
+	VMOVDQA64         Z25, Z8
+	VPTERNLOGD.BCST   $0x96, 116(AX), Z26, Z8
+	VPXORD            Z23, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z24
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z24, Z24
+	VMOVDQA64         Z29, Z11
+	VPTERNLOGD.BCST   $0x96, 116(AX), Z30, Z11
+	VPXORD            Z27, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z28
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z28, Z28
+	VMOVDQA64         Z3, Z8
+	VPTERNLOGD.BCST   $0x96, 120(AX), Z0, Z8
+	VPXORD            Z1, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z2
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z2, Z2
+	VMOVDQA64         Z7, Z11
+	VPTERNLOGD.BCST   $0x96, 120(AX), Z4, Z11
+	VPXORD            Z5, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z6
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z6, Z6
+	VMOVDQA64         Z26, Z8
+	VPTERNLOGD.BCST   $0x96, 120(AX), Z23, Z8
+	VPXORD            Z24, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z25
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z25, Z25
+	VMOVDQA64         Z30, Z11
+	VPTERNLOGD.BCST   $0x96, 120(AX), Z27, Z11
+	VPXORD            Z28, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z29
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z29, Z29
+	VMOVDQA64         Z0, Z8
+	VPTERNLOGD.BCST   $0x96, 124(AX), Z1, Z8
+	VPXORD            Z2, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z3
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z3, Z3
+	VMOVDQA64         Z4, Z11
+	VPTERNLOGD.BCST   $0x96, 124(AX), Z5, Z11
+	VPXORD            Z6, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z7
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z7, Z7
+	VMOVDQA64         Z23, Z8
+	VPTERNLOGD.BCST   $0x96, 124(AX), Z24, Z8
+	VPXORD            Z25, Z8, Z8
+	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
+	VPROLD            $0x02, Z8, Z9
+	VPROLD            $0x0a, Z8, Z10
+	VPTERNLOGD        $0x96, Z9, Z8, Z26
+	VPROLD            $0x12, Z8, Z9
+	VPROLD            $0x18, Z8, Z8
+	VPTERNLOGD        $0x96, Z9, Z10, Z8
+	VPXORD            Z8, Z26, Z26
+	VMOVDQA64         Z27, Z11
+	VPTERNLOGD.BCST   $0x96, 124(AX), Z28, Z11
+	VPXORD            Z29, Z11, Z11
+	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
+	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
+	VPROLD            $0x02, Z11, Z12
+	VPROLD            $0x0a, Z11, Z13
+	VPTERNLOGD        $0x96, Z12, Z11, Z30
+	VPROLD            $0x12, Z11, Z12
+	VPROLD            $0x18, Z11, Z11
+	VPTERNLOGD        $0x96, Z12, Z13, Z11
+	VPXORD            Z11, Z30, Z30
+	VPUNPCKLDQ        Z2, Z3, Z8
+	VPUNPCKHDQ        Z2, Z3, Z9
+	VPUNPCKLDQ        Z0, Z1, Z10
+	VPUNPCKHDQ        Z0, Z1, Z3
+	VPUNPCKLQDQ       Z10, Z8, Z0
+	VPUNPCKHQDQ       Z10, Z8, Z1
+	VPUNPCKLQDQ       Z3, Z9, Z2
+	VPUNPCKHQDQ       Z3, Z9, Z8
+	VPSHUFB           Z16, Z0, Z0
+	VPSHUFB           Z16, Z1, Z1
+	VPSHUFB           Z16, Z2, Z2
+	VPSHUFB           Z16, Z8, Z8
+	VPXORQ            (SI), Z0, Z0
+	VMOVDQU64         Z0, (DI)
+	VPXORQ            64(SI), Z1, Z1
+	VMOVDQU64         Z1, 64(DI)
+	VPXORQ            128(SI), Z2, Z2
+	VMOVDQU64         Z2, 128(DI)
+	VPXORQ            192(SI), Z8, Z8
+	VMOVDQU64         Z8, 192(DI)
+	VPUNPCKLDQ        Z6, Z7, Z11
+	VPUNPCKHDQ        Z6, Z7, Z12
+	VPUNPCKLDQ        Z4, Z5, Z13
+	VPUNPCKHDQ        Z4, Z5, Z7
+	VPUNPCKLQDQ       Z13, Z11, Z4
+	VPUNPCKHQDQ       Z13, Z11, Z5
+	VPUNPCKLQDQ       Z7, Z12, Z6
+	VPUNPCKHQDQ       Z7, Z12, Z11
+	VPSHUFB           Z16, Z4, Z4
+	VPSHUFB           Z16, Z5, Z5
+	VPSHUFB           Z16, Z6, Z6
+	VPSHUFB           Z16, Z11, Z11
+	VPXORQ            256(SI), Z4, Z4
+	VMOVDQU64         Z4, 256(DI)
+	VPXORQ            320(SI), Z5, Z5
+	VMOVDQU64         Z5, 320(DI)
+	VPXORQ            384(SI), Z6, Z6
+	VMOVDQU64         Z6, 384(DI)
+	VPXORQ            448(SI), Z11, Z11
+	VMOVDQU64         Z11, 448(DI)
+	VPUNPCKLDQ        Z25, Z26, Z8
+	VPUNPCKHDQ        Z25, Z26, Z9
+	VPUNPCKLDQ        Z23, Z24, Z10
+	VPUNPCKHDQ        Z23, Z24, Z26
+	VPUNPCKLQDQ       Z10, Z8, Z23
+	VPUNPCKHQDQ       Z10, Z8, Z24
+	VPUNPCKLQDQ       Z26, Z9, Z25
+	VPUNPCKHQDQ       Z26, Z9, Z8
+	VPSHUFB           Z16, Z23, Z23
+	VPSHUFB           Z16, Z24, Z24
+	VPSHUFB           Z16, Z25, Z25
+	VPSHUFB           Z16, Z8, Z8
+	VPXORQ            512(SI), Z23, Z23
+	VMOVDQU64         Z23, 512(DI)
+	VPXORQ            576(SI), Z24, Z24
+	VMOVDQU64         Z24, 576(DI)
+	VPXORQ            640(SI), Z25, Z25
+	VMOVDQU64         Z25, 640(DI)
+	VPXORQ            704(SI), Z8, Z8
+	VMOVDQU64         Z8, 704(DI)
+	VPUNPCKLDQ        Z29, Z30, Z11
+	VPUNPCKHDQ        Z29, Z30, Z12
+	VPUNPCKLDQ        Z27, Z28, Z13
+	VPUNPCKHDQ        Z27, Z28, Z30
+	VPUNPCKLQDQ       Z13, Z11, Z27
+	VPUNPCKHQDQ       Z13, Z11, Z28
+	VPUNPCKLQDQ       Z30, Z12, Z29
+	VPUNPCKHQDQ       Z30, Z12, Z11
+	VPSHUFB           Z16, Z27, Z27
+	VPSHUFB           Z16, Z28, Z28
+	VPSHUFB           Z16, Z29, Z29
+	VPSHUFB           Z16, Z11, Z11
+	VPXORQ            768(SI), Z27, Z27
+	VMOVDQU64         Z27, 768(DI)
+	VPXORQ            832(SI), Z28, Z28
+	VMOVDQU64         Z28, 832(DI)
+	VPXORQ            896(SI), Z29, Z29
+	VMOVDQU64         Z29, 896(DI)
+	VPXORQ            960(SI), Z11, Z11
+	VMOVDQU64         Z11, 960(DI)
+	ADDQ              $0x00000400, SI
+	ADDQ              $0x00000400, DI
+	SUBQ              $0x00000400, CX
+	JMP               wide512
+
 loop512:
 	CMPQ              CX, $0x00000100
 	JBE               one512

@@ -5,7 +5,8 @@
 package ctr
 
 // ctrSM4GFNI512 XORs n bytes of src with the SM4-CTR keystream that starts
-// at counter (hi, lo) into dst: 16 blocks a set, two sets in flight.
+// at counter (hi, lo) into dst: 16 blocks a set, four sets in flight
+// over whole kilobytes and two over the rest.
 // It needs AVX-512 F/BW/VL and GFNI; the low 32 bits of lo must not wrap
 // within the call.
 //

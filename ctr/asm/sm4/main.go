@@ -1,6 +1,7 @@
 // Command sm4 generates the amd64 SM4-CTR kernels of package ctr:
 //
-//	ctrSM4GFNI512  GFNI and AVX-512 on zmm: two sets of 16 blocks in flight
+//	ctrSM4GFNI512  GFNI and AVX-512 on zmm: four sets of 16 blocks in flight
+//	               over whole kilobytes, two over the rest
 //	ctrSM4GFNI256  GFNI and AVX2 on ymm: two sets of 8 blocks in flight
 //	ctrSM4AESNI    AES-NI and AVX2 on ymm: two sets of 8 blocks in flight
 //
@@ -230,9 +231,13 @@ func roundWords(s set, i int) (a0, x1, x2, x3 VecPhysical) {
 // they share. Each register holds width bytes, so a set is four registers
 // of width/4 blocks.
 type kernel struct {
-	suffix   string // makes the labels unique
-	width    int    // 64 (zmm) or 32 (ymm)
-	a, b     set
+	suffix string // makes the labels unique
+	width  int    // 64 (zmm) or 32 (ymm)
+	a, b   set
+	// wide, if not empty, are more sets that join a and b in a first loop
+	// over whole batches of all of them: more blocks in flight hide more
+	// of the rounds' latency where the registers allow it.
+	wide     []set
 	bswap    Op  // the per-word byte swap mask, in a register or memory
 	ks       Mem // room for one register of keystream
 	counters func(s set)
@@ -275,6 +280,22 @@ func (k kernel) emitLoop() {
 			func(o VecPhysical) { gen.StoreVec(k.width, o, k.ks) }, l("xor"), l("done"), l(prefix))
 	}
 
+	if len(k.wide) > 0 {
+		all := append([]set{k.a, k.b}, k.wide...)
+		Label(l("wide"))
+		CMPQ(n, U32(len(all)*setBytes))
+		JB(LabelRef(l("loop")))
+		for _, s := range all {
+			k.counters(s)
+		}
+		rounds(all, k.perRound, k.round)
+		for i, s := range all {
+			out(s, i*setBytes)
+		}
+		gen.Advance(src, dst, n, len(all)*setBytes)
+		JMP(LabelRef(l("wide")))
+	}
+
 	Label(l("loop"))
 	CMPQ(n, U32(setBytes))
 	JBE(LabelRef(l("one")))
@@ -311,7 +332,8 @@ func gfni512() {
 	TEXT("ctrSM4GFNI512", NOSPLIT, signature)
 	Pragma("noescape")
 	Doc("ctrSM4GFNI512 XORs n bytes of src with the SM4-CTR keystream that starts",
-		"at counter (hi, lo) into dst: 16 blocks a set, two sets in flight.",
+		"at counter (hi, lo) into dst: 16 blocks a set, four sets in flight",
+		"over whole kilobytes and two over the rest.",
 		"It needs AVX-512 F/BW/VL and GFNI; the low 32 bits of lo must not wrap",
 		"within the call.")
 	ks := AllocLocal(64)
@@ -319,6 +341,11 @@ func gfni512() {
 
 	a := set{x: [4]VecPhysical{Z0, Z1, Z2, Z3}, tmp: [3]VecPhysical{Z8, Z9, Z10}}
 	b := set{x: [4]VecPhysical{Z4, Z5, Z6, Z7}, tmp: [3]VecPhysical{Z11, Z12, Z13}}
+	// Two more sets for whole kilobytes. Their temporaries are a's and b's:
+	// a round's temporaries are dead once it ends, and the core renames
+	// registers, so sharing them costs nothing.
+	c := set{x: [4]VecPhysical{Z23, Z24, Z25, Z26}, tmp: a.tmp}
+	d := set{x: [4]VecPhysical{Z27, Z28, Z29, Z30}, tmp: b.tmp}
 	m1, m2, bswap := Z14, Z15, Z16
 	w0, w1, w2, ctr, lanes, step := Z17, Z18, Z19, Z20, Z21, Z22
 
@@ -364,7 +391,7 @@ func gfni512() {
 		VPTERNLOGD(U8(0x96), u, v, t) // t = B<<<10 ^ B<<<18 ^ B<<<24
 		VPXORD(t, a0, a0)
 	}
-	kernel{suffix: "512", width: 64, a: a, b: b, bswap: bswap, ks: ks,
+	kernel{suffix: "512", width: 64, a: a, b: b, wide: []set{c, d}, bswap: bswap, ks: ks,
 		counters: counters, round: round}.emitLoop()
 }
 
