@@ -4,15 +4,32 @@
 
 #include "textflag.h"
 
-// func ctrSM4GFNI512(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
+// func ctrSM4GFNI512(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int, skip int)
 // Requires: AVX, AVX512BW, AVX512F, GFNI
-TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $64-48
-	MOVQ            rk+0(FP), AX
-	MOVQ            hi+8(FP), BX
-	MOVQ            lo+16(FP), R8
-	MOVQ            dst+24(FP), DI
-	MOVQ            src+32(FP), SI
-	MOVQ            n+40(FP), CX
+TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $64-56
+	MOVQ rk+0(FP), AX
+	MOVQ hi+8(FP), BX
+	MOVQ lo+16(FP), R8
+	MOVQ dst+24(FP), DI
+	MOVQ src+32(FP), SI
+	MOVQ n+40(FP), CX
+	MOVQ skip+48(FP), R11
+
+	// Run on the block grid: dst and src start skip bytes early, and only
+	// the first batch's first register, which holds those bytes, is
+	// written through the stack from byte skip on.
+	SUBQ R11, DI
+	SUBQ R11, SI
+	ADDQ R11, CX
+
+	// A skip with less than a kilobyte would reach before dst: refuse it.
+	TESTQ R11, R11
+	JZ    skipok512
+	CMPQ  CX, $0x00000400
+	JAE   skipok512
+	UD2
+
+skipok512:
 	VPBROADCASTQ    sm4GFNIPre<>+0(SB), Z14
 	VPBROADCASTQ    sm4GFNIPost<>+0(SB), Z15
 	VBROADCASTI32X4 sm4ByteSwap<>+0(SB), Z16
@@ -1600,78 +1617,121 @@ wide512:
 	VPSHUFB           Z16, Z1, Z1
 	VPSHUFB           Z16, Z2, Z2
 	VPSHUFB           Z16, Z8, Z8
+	TESTQ             R11, R11
+	JNZ               head512
 	VPXORQ            (SI), Z0, Z0
 	VMOVDQU64         Z0, (DI)
-	VPXORQ            64(SI), Z1, Z1
-	VMOVDQU64         Z1, 64(DI)
-	VPXORQ            128(SI), Z2, Z2
-	VMOVDQU64         Z2, 128(DI)
-	VPXORQ            192(SI), Z8, Z8
-	VMOVDQU64         Z8, 192(DI)
-	VPUNPCKLDQ        Z6, Z7, Z11
-	VPUNPCKHDQ        Z6, Z7, Z12
-	VPUNPCKLDQ        Z4, Z5, Z13
-	VPUNPCKHDQ        Z4, Z5, Z7
-	VPUNPCKLQDQ       Z13, Z11, Z4
-	VPUNPCKHQDQ       Z13, Z11, Z5
-	VPUNPCKLQDQ       Z7, Z12, Z6
-	VPUNPCKHQDQ       Z7, Z12, Z11
-	VPSHUFB           Z16, Z4, Z4
-	VPSHUFB           Z16, Z5, Z5
-	VPSHUFB           Z16, Z6, Z6
-	VPSHUFB           Z16, Z11, Z11
-	VPXORQ            256(SI), Z4, Z4
-	VMOVDQU64         Z4, 256(DI)
-	VPXORQ            320(SI), Z5, Z5
-	VMOVDQU64         Z5, 320(DI)
-	VPXORQ            384(SI), Z6, Z6
-	VMOVDQU64         Z6, 384(DI)
-	VPXORQ            448(SI), Z11, Z11
-	VMOVDQU64         Z11, 448(DI)
-	VPUNPCKLDQ        Z25, Z26, Z8
-	VPUNPCKHDQ        Z25, Z26, Z9
-	VPUNPCKLDQ        Z23, Z24, Z10
-	VPUNPCKHDQ        Z23, Z24, Z26
-	VPUNPCKLQDQ       Z10, Z8, Z23
-	VPUNPCKHQDQ       Z10, Z8, Z24
-	VPUNPCKLQDQ       Z26, Z9, Z25
-	VPUNPCKHQDQ       Z26, Z9, Z8
-	VPSHUFB           Z16, Z23, Z23
-	VPSHUFB           Z16, Z24, Z24
-	VPSHUFB           Z16, Z25, Z25
-	VPSHUFB           Z16, Z8, Z8
-	VPXORQ            512(SI), Z23, Z23
-	VMOVDQU64         Z23, 512(DI)
-	VPXORQ            576(SI), Z24, Z24
-	VMOVDQU64         Z24, 576(DI)
-	VPXORQ            640(SI), Z25, Z25
-	VMOVDQU64         Z25, 640(DI)
-	VPXORQ            704(SI), Z8, Z8
-	VMOVDQU64         Z8, 704(DI)
-	VPUNPCKLDQ        Z29, Z30, Z11
-	VPUNPCKHDQ        Z29, Z30, Z12
-	VPUNPCKLDQ        Z27, Z28, Z13
-	VPUNPCKHDQ        Z27, Z28, Z30
-	VPUNPCKLQDQ       Z13, Z11, Z27
-	VPUNPCKHQDQ       Z13, Z11, Z28
-	VPUNPCKLQDQ       Z30, Z12, Z29
-	VPUNPCKHQDQ       Z30, Z12, Z11
-	VPSHUFB           Z16, Z27, Z27
-	VPSHUFB           Z16, Z28, Z28
-	VPSHUFB           Z16, Z29, Z29
-	VPSHUFB           Z16, Z11, Z11
-	VPXORQ            768(SI), Z27, Z27
-	VMOVDQU64         Z27, 768(DI)
-	VPXORQ            832(SI), Z28, Z28
-	VMOVDQU64         Z28, 832(DI)
-	VPXORQ            896(SI), Z29, Z29
-	VMOVDQU64         Z29, 896(DI)
-	VPXORQ            960(SI), Z11, Z11
-	VMOVDQU64         Z11, 960(DI)
-	ADDQ              $0x00000400, SI
-	ADDQ              $0x00000400, DI
-	SUBQ              $0x00000400, CX
-	JMP               wide512
+	JMP               headdone512
+
+head512:
+	VMOVDQU64 Z0, (SP)
+	LEAQ      (SP), R9
+	ADDQ      R11, R9
+	LEAQ      (DI)(R11*1), R10
+	LEAQ      (SI)(R11*1), R12
+	NEGQ      R11
+	ADDQ      $0x40, R11
+
+head8_512:
+	CMPQ R11, $0x08
+	JB   head1_512
+	MOVQ (R12), R13
+	XORQ (R9), R13
+	MOVQ R13, (R10)
+	ADDQ $0x08, R9
+	ADDQ $0x08, R10
+	ADDQ $0x08, R12
+	SUBQ $0x08, R11
+	JMP  head8_512
+
+head1_512:
+	TESTQ R11, R11
+	JZ    headwipe512
+	MOVB  (R12), R13
+	XORB  (R9), R13
+	MOVB  R13, (R10)
+	ADDQ  $0x01, R9
+	ADDQ  $0x01, R10
+	ADDQ  $0x01, R12
+	SUBQ  $0x01, R11
+	JMP   head1_512
+
+headwipe512:
+	// skipReg is 0 now: later batches write all their registers.
+	VPXORD    Z0, Z0, Z0
+	VMOVDQU64 Z0, (SP)
+
+headdone512:
+	VPXORQ      64(SI), Z1, Z1
+	VMOVDQU64   Z1, 64(DI)
+	VPXORQ      128(SI), Z2, Z2
+	VMOVDQU64   Z2, 128(DI)
+	VPXORQ      192(SI), Z8, Z8
+	VMOVDQU64   Z8, 192(DI)
+	VPUNPCKLDQ  Z6, Z7, Z11
+	VPUNPCKHDQ  Z6, Z7, Z12
+	VPUNPCKLDQ  Z4, Z5, Z13
+	VPUNPCKHDQ  Z4, Z5, Z7
+	VPUNPCKLQDQ Z13, Z11, Z4
+	VPUNPCKHQDQ Z13, Z11, Z5
+	VPUNPCKLQDQ Z7, Z12, Z6
+	VPUNPCKHQDQ Z7, Z12, Z11
+	VPSHUFB     Z16, Z4, Z4
+	VPSHUFB     Z16, Z5, Z5
+	VPSHUFB     Z16, Z6, Z6
+	VPSHUFB     Z16, Z11, Z11
+	VPXORQ      256(SI), Z4, Z4
+	VMOVDQU64   Z4, 256(DI)
+	VPXORQ      320(SI), Z5, Z5
+	VMOVDQU64   Z5, 320(DI)
+	VPXORQ      384(SI), Z6, Z6
+	VMOVDQU64   Z6, 384(DI)
+	VPXORQ      448(SI), Z11, Z11
+	VMOVDQU64   Z11, 448(DI)
+	VPUNPCKLDQ  Z25, Z26, Z8
+	VPUNPCKHDQ  Z25, Z26, Z9
+	VPUNPCKLDQ  Z23, Z24, Z10
+	VPUNPCKHDQ  Z23, Z24, Z26
+	VPUNPCKLQDQ Z10, Z8, Z23
+	VPUNPCKHQDQ Z10, Z8, Z24
+	VPUNPCKLQDQ Z26, Z9, Z25
+	VPUNPCKHQDQ Z26, Z9, Z8
+	VPSHUFB     Z16, Z23, Z23
+	VPSHUFB     Z16, Z24, Z24
+	VPSHUFB     Z16, Z25, Z25
+	VPSHUFB     Z16, Z8, Z8
+	VPXORQ      512(SI), Z23, Z23
+	VMOVDQU64   Z23, 512(DI)
+	VPXORQ      576(SI), Z24, Z24
+	VMOVDQU64   Z24, 576(DI)
+	VPXORQ      640(SI), Z25, Z25
+	VMOVDQU64   Z25, 640(DI)
+	VPXORQ      704(SI), Z8, Z8
+	VMOVDQU64   Z8, 704(DI)
+	VPUNPCKLDQ  Z29, Z30, Z11
+	VPUNPCKHDQ  Z29, Z30, Z12
+	VPUNPCKLDQ  Z27, Z28, Z13
+	VPUNPCKHDQ  Z27, Z28, Z30
+	VPUNPCKLQDQ Z13, Z11, Z27
+	VPUNPCKHQDQ Z13, Z11, Z28
+	VPUNPCKLQDQ Z30, Z12, Z29
+	VPUNPCKHQDQ Z30, Z12, Z11
+	VPSHUFB     Z16, Z27, Z27
+	VPSHUFB     Z16, Z28, Z28
+	VPSHUFB     Z16, Z29, Z29
+	VPSHUFB     Z16, Z11, Z11
+	VPXORQ      768(SI), Z27, Z27
+	VMOVDQU64   Z27, 768(DI)
+	VPXORQ      832(SI), Z28, Z28
+	VMOVDQU64   Z28, 832(DI)
+	VPXORQ      896(SI), Z29, Z29
+	VMOVDQU64   Z29, 896(DI)
+	VPXORQ      960(SI), Z11, Z11
+	VMOVDQU64   Z11, 960(DI)
+	ADDQ        $0x00000400, SI
+	ADDQ        $0x00000400, DI
+	SUBQ        $0x00000400, CX
+	JMP         wide512
 
 loop512:
 	CMPQ              CX, $0x00000100

@@ -8,10 +8,12 @@ package ctr
 // at counter (hi, lo) into dst: 16 blocks a set, four sets in flight
 // over whole kilobytes and two over the rest.
 // It needs AVX-512 F/BW/VL and GFNI; the low 32 bits of lo must not wrap
-// within the call.
+// within the call. The first skip (0-15) bytes of keystream are dropped:
+// byte i of dst gets keystream byte skip+i. A skip other than 0 needs
+// skip+n of at least 1024, so that the first batch is a whole kilobyte.
 //
 //go:noescape
-func ctrSM4GFNI512(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
+func ctrSM4GFNI512(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int, skip int)
 
 // ctrSM4GFNI256 XORs n bytes of src with the SM4-CTR keystream that starts
 // at counter (hi, lo) into dst: 8 blocks a set, two sets in flight.

@@ -134,6 +134,9 @@ func (s *Stream) xorSerial(dst, src []byte, offset uint64) {
 			s.xorShortUnaligned(dst, src, skip, hi, lo)
 			return
 		}
+		if s.counterRoom(lo) >= uint64(skip+len(src)+15)/16 && xorBlocksSkipping(s, dst, src, hi, lo, skip) {
+			return
+		}
 		// The first block is partial: run the kernel on one block in a
 		// stack buffer and take the bytes from skip on.
 		var blk [16]byte

@@ -37,6 +37,13 @@ import (
 
 const signature = "func(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)"
 
+// signatureSkip is ctrSM4GFNI512's: skip bytes of keystream are dropped
+// before dst, so that a call starting inside a block is one call.
+const signatureSkip = "func(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int, skip int)"
+
+// skipReg holds ctrSM4GFNI512's skip until the first batch has used it.
+var skipReg = R11
+
 // General registers, the same in every kernel: RBX holds the high half of
 // the counter and R8 the low half. R9-R11 are scratch.
 var (
@@ -237,7 +244,11 @@ type kernel struct {
 	// wide, if not empty, are more sets that join a and b in a first loop
 	// over whole batches of all of them: more blocks in flight hide more
 	// of the rounds' latency where the registers allow it.
-	wide     []set
+	wide []set
+	// head, if not nil, writes the first register of every wide batch:
+	// through normal when skipReg is zero, from byte skipReg on (the call
+	// starts inside its first block) otherwise.
+	head     func(o VecPhysical, normal func())
 	bswap    Op  // the per-word byte swap mask, in a register or memory
 	ks       Mem // room for one register of keystream
 	counters func(s set)
@@ -290,7 +301,15 @@ func (k kernel) emitLoop() {
 		}
 		rounds(all, k.perRound, k.round)
 		for i, s := range all {
-			out(s, i*setBytes)
+			if i > 0 || k.head == nil {
+				out(s, i*setBytes)
+				continue
+			}
+			outs := swapped(s)
+			k.head(outs[0], func() { fused(0)(0, outs[0]) })
+			for j, o := range outs[1:] {
+				fused(0)(j+1, o)
+			}
 		}
 		gen.Advance(src, dst, n, len(all)*setBytes)
 		JMP(LabelRef(l("wide")))
@@ -329,15 +348,31 @@ func (k kernel) emitLoop() {
 }
 
 func gfni512() {
-	TEXT("ctrSM4GFNI512", NOSPLIT, signature)
+	TEXT("ctrSM4GFNI512", NOSPLIT, signatureSkip)
 	Pragma("noescape")
 	Doc("ctrSM4GFNI512 XORs n bytes of src with the SM4-CTR keystream that starts",
 		"at counter (hi, lo) into dst: 16 blocks a set, four sets in flight",
 		"over whole kilobytes and two over the rest.",
 		"It needs AVX-512 F/BW/VL and GFNI; the low 32 bits of lo must not wrap",
-		"within the call.")
+		"within the call. The first skip (0-15) bytes of keystream are dropped:",
+		"byte i of dst gets keystream byte skip+i. A skip other than 0 needs",
+		"skip+n of at least 1024, so that the first batch is a whole kilobyte.")
 	ks := AllocLocal(64)
 	loadArgs()
+	Load(Param("skip"), skipReg)
+	Comment("Run on the block grid: dst and src start skip bytes early, and only",
+		"the first batch's first register, which holds those bytes, is",
+		"written through the stack from byte skip on.")
+	SUBQ(skipReg, dst)
+	SUBQ(skipReg, src)
+	ADDQ(skipReg, n)
+	Comment("A skip with less than a kilobyte would reach before dst: refuse it.")
+	TESTQ(skipReg, skipReg)
+	JZ(LabelRef("skipok512"))
+	CMPQ(n, U32(1024))
+	JAE(LabelRef("skipok512"))
+	UD2()
+	Label("skipok512")
 
 	a := set{x: [4]VecPhysical{Z0, Z1, Z2, Z3}, tmp: [3]VecPhysical{Z8, Z9, Z10}}
 	b := set{x: [4]VecPhysical{Z4, Z5, Z6, Z7}, tmp: [3]VecPhysical{Z11, Z12, Z13}}
@@ -391,7 +426,52 @@ func gfni512() {
 		VPTERNLOGD(U8(0x96), u, v, t) // t = B<<<10 ^ B<<<18 ^ B<<<24
 		VPXORD(t, a0, a0)
 	}
-	kernel{suffix: "512", width: 64, a: a, b: b, wide: []set{c, d}, bswap: bswap, ks: ks,
+	// head writes bytes skip to 63 of the batch from register o through
+	// the stack, one quadword (then one byte) at a time, and clears skip;
+	// with skip 0 it writes o as any other register.
+	head := func(o VecPhysical, normal func()) {
+		ksPtr, out, in, tmp := R9, R10, R12, R13
+		TESTQ(skipReg, skipReg)
+		JNZ(LabelRef("head512"))
+		normal()
+		JMP(LabelRef("headdone512"))
+		Label("head512")
+		VMOVDQU64(o, ks)
+		LEAQ(ks, ksPtr)
+		ADDQ(skipReg, ksPtr)
+		LEAQ(Mem{Base: dst, Index: skipReg, Scale: 1}, out)
+		LEAQ(Mem{Base: src, Index: skipReg, Scale: 1}, in)
+		NEGQ(skipReg)
+		ADDQ(U8(64), skipReg) // the count of bytes left: 64 - skip
+		step := func(by int) {
+			ADDQ(U8(by), ksPtr)
+			ADDQ(U8(by), out)
+			ADDQ(U8(by), in)
+			SUBQ(U8(by), skipReg)
+		}
+		Label("head8_512")
+		CMPQ(skipReg, U8(8))
+		JB(LabelRef("head1_512"))
+		MOVQ(Mem{Base: in}, tmp)
+		XORQ(Mem{Base: ksPtr}, tmp)
+		MOVQ(tmp, Mem{Base: out})
+		step(8)
+		JMP(LabelRef("head8_512"))
+		Label("head1_512")
+		TESTQ(skipReg, skipReg)
+		JZ(LabelRef("headwipe512"))
+		MOVB(Mem{Base: in}, tmp.As8())
+		XORB(Mem{Base: ksPtr}, tmp.As8())
+		MOVB(tmp.As8(), Mem{Base: out})
+		step(1)
+		JMP(LabelRef("head1_512"))
+		Label("headwipe512")
+		Comment("skipReg is 0 now: later batches write all their registers.")
+		VPXORD(o, o, o)
+		VMOVDQU64(o, ks)
+		Label("headdone512")
+	}
+	kernel{suffix: "512", width: 64, a: a, b: b, wide: []set{c, d}, head: head, bswap: bswap, ks: ks,
 		counters: counters, round: round}.emitLoop()
 }
 
