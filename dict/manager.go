@@ -35,6 +35,10 @@ var (
 	// ErrMissingFileDictionary: the key dictionary exists but the file
 	// dictionary does not.
 	ErrMissingFileDictionary = errors.New("file dictionary is missing")
+	// ErrNotInitialized: Open was given WithExistingDictionaries and the
+	// data directory lacks a dictionary or both. A single one missing
+	// also matches ErrMissingKeyDictionary or ErrMissingFileDictionary.
+	ErrNotInitialized = errors.New("encryption dictionaries not initialized")
 	// ErrDataKeyMissing: a file's entry names a data key the key
 	// dictionary does not hold.
 	ErrDataKeyMissing = errors.New("the file's data key is not in the key dictionary")
@@ -67,6 +71,7 @@ type options struct {
 	failpoint  func(string)
 	fs         FS
 	inspect    bool
+	existing   bool
 }
 
 // WithMasterKeys uses mk instead of opening the master keys the
@@ -98,10 +103,25 @@ func WithInspection() Option {
 	return func(o *options) { o.inspect = true }
 }
 
+// WithExistingDictionaries makes Open refuse, with ErrNotInitialized, a
+// data directory that does not already have both dictionaries, rather
+// than create them (a first start with encryption on) or start over from
+// the empty file dictionary a crashed first start leaves: for tools that
+// must never turn a directory into an encrypted one, as an operator's
+// mistyped path would be. A single dictionary is refused whatever it
+// holds, and the error also names it as Open without the option would
+// (ErrMissingKeyDictionary or ErrMissingFileDictionary). The check comes
+// before the master keys are opened, and a refused directory is left as it
+// was.
+func WithExistingDictionaries() Option {
+	return func(o *options) { o.existing = true }
+}
+
 // WithFailpoint calls fn at named points of every multi-step operation
 // (crash tests kill the process there). The names are the arguments of
-// m.fail calls: "create.after-entry", "rename.after-intent",
-// "rotate-master.after-save", "import.after-key-dict", ... (grep for them).
+// m.fail calls and the fields of renameFailpoints values:
+// "create.after-entry", "rename.after-intent", "rotate-master.after-save",
+// "import.after-key-dict", ... (grep for them).
 func WithFailpoint(fn func(name string)) Option {
 	return func(o *options) { o.failpoint = fn }
 }
@@ -146,11 +166,11 @@ type Manager struct {
 	// ops is what operators see of the Manager: backend calls,
 	// rotations, re-encryption progress (status.go).
 	ops operatorState
-	// reenc is the re-encryption in progress (reencrypt.go).
+	// reenc is the names being re-encrypted (reencrypt.go).
 	reenc reencryptState
 
-	// inspect: opened WithInspection.
-	inspect bool
+	// inspect: opened WithInspection; existing: WithExistingDictionaries.
+	inspect, existing bool
 
 	closed atomic.Bool
 }
@@ -168,6 +188,9 @@ type Manager struct {
 //   - A missing key dictionary (with files recorded) or a missing file
 //     dictionary (with a key dictionary) is an error, and no file is
 //     touched.
+//   - Opened WithExistingDictionaries, a directory that does not have both
+//     dictionaries is an error (ErrNotInitialized), and nothing is created
+//     or removed.
 //   - Renames a crash interrupted are finished or undone from what the
 //     file system shows; the current data key is rotated if its period has
 //     passed, the method changed, or it was exposed under an insecure master
@@ -188,10 +211,21 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*
 	if !st.IsDir() {
 		return nil, fmt.Errorf("dict: data directory %s is not a directory", abs)
 	}
-	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect}
+	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect, existing: o.existing}
 	m.dirs.fs = o.fs
 	if m.fail == nil {
 		m.fail = func(string) {}
+	}
+	if m.existing {
+		// Before the master keys: a directory refused costs no call to
+		// their backend, and a tool sees this error before any of theirs.
+		haveKeys, haveFiles, err := m.dictionaries()
+		if err == nil {
+			err = m.requireDictionaries(haveKeys, haveFiles)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	mk := o.masterKeys
 	if mk == nil {
@@ -245,13 +279,15 @@ func (m *Manager) open(ctx context.Context) error {
 			return fmt.Errorf("dict: %w", err)
 		}
 	}
-	haveKeys, err := pathExists(m.keyPath())
+	haveKeys, haveFiles, err := m.dictionaries()
 	if err != nil {
-		return fmt.Errorf("dict: %w", err)
+		return err
 	}
-	haveFiles, err := pathExists(m.filePath())
-	if err != nil {
-		return fmt.Errorf("dict: %w", err)
+	if m.existing {
+		// Open checked already; one gone since must not be made again.
+		if err := m.requireDictionaries(haveKeys, haveFiles); err != nil {
+			return err
+		}
 	}
 	switch {
 	case !haveKeys && haveFiles:
@@ -319,6 +355,31 @@ func (m *Manager) open(ctx context.Context) error {
 		}
 	}
 	return m.dropUnusedLocked(ctx)
+}
+
+// dictionaries reports which of the dictionaries are in the directory.
+func (m *Manager) dictionaries() (haveKeys, haveFiles bool, err error) {
+	if haveKeys, err = pathExists(m.keyPath()); err != nil {
+		return false, false, fmt.Errorf("dict: %w", err)
+	}
+	if haveFiles, err = pathExists(m.filePath()); err != nil {
+		return false, false, fmt.Errorf("dict: %w", err)
+	}
+	return haveKeys, haveFiles, nil
+}
+
+// requireDictionaries is the check of WithExistingDictionaries: nil only
+// when both dictionaries exist.
+func (m *Manager) requireDictionaries(haveKeys, haveFiles bool) error {
+	switch {
+	case haveKeys && haveFiles:
+		return nil
+	case haveKeys:
+		return fmt.Errorf("dict: %s: %w, but %s exists (%w)", m.filePath(), ErrMissingFileDictionary, m.keyPath(), ErrNotInitialized)
+	case haveFiles:
+		return fmt.Errorf("dict: %s: %w, but %s exists (%w)", m.keyPath(), ErrMissingKeyDictionary, m.filePath(), ErrNotInitialized)
+	}
+	return fmt.Errorf("dict: %s: %w (no %s, no %s)", m.dir, ErrNotInitialized, KeyDictName, FileDictName)
 }
 
 // pathExists reports whether anything is at path.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -533,6 +535,138 @@ func TestMissingDictionaries(t *testing.T) {
 			t.Fatal("key dictionary changed by a failed open")
 		}
 	})
+}
+
+// TestWithExistingDictionaries: opened WithExistingDictionaries, a data
+// directory with both dictionaries opens as usual, and any other is refused
+// with ErrNotInitialized (a single dictionary also with the error naming
+// it) before the master keys are opened, and left exactly as it was.
+func TestWithExistingDictionaries(t *testing.T) {
+	// Each setup leaves a data file, encrypted or not, beside whatever it
+	// leaves of the dictionaries.
+	encrypted := func(t *testing.T, env *testEnv) {
+		m := env.open(ctr.AES128CTR)
+		writeFile(t, m, "f", content("f", 10))
+		m.Close()
+	}
+	plainOnly := func(t *testing.T, env *testEnv) { writeRaw(t, env, "f") }
+	// What a first start that crashed between its two dictionaries leaves.
+	crashedFirstStart := func(t *testing.T, env *testEnv) {
+		env.open(ctr.AES128CTR).Close()
+		if err := os.Remove(filepath.Join(env.dir, KeyDictName)); err != nil {
+			t.Fatal(err)
+		}
+		writeRaw(t, env, "f")
+	}
+	for _, tc := range []struct {
+		name   string
+		setup  func(t *testing.T, env *testEnv)
+		method ctr.Method
+		opts   []Option
+		// noKey: the master key file is missing, so only a check made
+		// before opening it can give the error wanted.
+		noKey bool
+		want  []error // nil: opens
+	}{
+		{name: "both present", setup: encrypted, method: ctr.AES128CTR},
+		{name: "both present, inspecting", setup: encrypted, method: ctr.AES128CTR, opts: []Option{WithInspection()}},
+		{name: "neither present", setup: plainOnly, method: ctr.AES128CTR,
+			want: []error{ErrNotInitialized}},
+		{name: "neither present, plaintext method", setup: plainOnly, method: ctr.Plaintext,
+			want: []error{ErrNotInitialized}},
+		{name: "neither present, inspecting", setup: plainOnly, method: ctr.AES128CTR,
+			opts: []Option{WithInspection()}, want: []error{ErrNotInitialized}},
+		{name: "neither present, no master key", setup: plainOnly, method: ctr.AES128CTR,
+			noKey: true, want: []error{ErrNotInitialized}},
+		{name: "key dictionary only", method: ctr.AES128CTR, setup: func(t *testing.T, env *testEnv) {
+			encrypted(t, env)
+			if err := os.Remove(filepath.Join(env.dir, FileDictName)); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []error{ErrNotInitialized, ErrMissingFileDictionary}},
+		{name: "file dictionary only, recording files", method: ctr.AES128CTR, setup: func(t *testing.T, env *testEnv) {
+			encrypted(t, env)
+			if err := os.Remove(filepath.Join(env.dir, KeyDictName)); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []error{ErrNotInitialized, ErrMissingKeyDictionary}},
+		// Without the option, Open removes the empty file dictionary and
+		// starts again; with it, that is refused like any creation.
+		{name: "file dictionary only, empty", setup: crashedFirstStart, method: ctr.AES128CTR,
+			want: []error{ErrNotInitialized, ErrMissingKeyDictionary}},
+		{name: "file dictionary only, empty, plaintext method", setup: crashedFirstStart, method: ctr.Plaintext,
+			want: []error{ErrNotInitialized, ErrMissingKeyDictionary}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			tc.setup(t, env)
+			cfg := env.config(tc.method)
+			if tc.noKey {
+				cfg.MasterKey.Path = filepath.Join(t.TempDir(), "nosuch.key")
+			}
+			before := dirContents(t, env.dir)
+			m, err := Open(context.Background(), env.dir, cfg, append([]Option{WithExistingDictionaries()}, tc.opts...)...)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				if !m.Encrypted() {
+					t.Error("opened as never encrypted")
+				}
+				if got := readFile(t, m, "f"); !bytes.Equal(got, content("f", 10)) {
+					t.Error("f reads back wrong")
+				}
+				return
+			}
+			if err == nil {
+				m.Close()
+				t.Fatal("opened")
+			}
+			for _, w := range tc.want {
+				if !errors.Is(err, w) {
+					t.Errorf("error %q does not match %q", err, w)
+				}
+			}
+			if !strings.Contains(err.Error(), env.dir) {
+				t.Errorf("error %q does not name the directory", err)
+			}
+			if after := dirContents(t, env.dir); !maps.Equal(before, after) {
+				t.Errorf("a refused open changed the directory:\n%v\nbecame\n%v", before, after)
+			}
+		})
+	}
+}
+
+// writeRaw writes a data file behind the Manager's back, as a plaintext
+// file written before encryption was turned on.
+func writeRaw(t *testing.T, env *testEnv, name string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(env.dir, name), content(name, 10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dirContents maps every file under dir (relative path) to its content.
+func dirContents(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := make(map[string]string)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // enable-file-dictionary-log = false writes version 1; true goes back to 2.

@@ -214,6 +214,13 @@ func (m *Manager) Remove(name string) error {
 	if err != nil {
 		return err
 	}
+	return m.removeRel(rel)
+}
+
+// removeRel is Remove for rel, a name already checked and made relative:
+// it is also the way in for names Remove refuses (re-encryption's
+// temporary files, see removeTemp).
+func (m *Manager) removeRel(rel string) error {
 	abs := m.abs(rel)
 	if m.files == nil {
 		return m.fs.Remove(abs)
@@ -434,8 +441,6 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 		// the dictionary must not change either.
 		return m.fs.Rename(oldAbs, newAbs)
 	}
-	srcEntry, srcOK := m.files.Get(oldRel)
-	dstEntry, dstOK := m.files.Get(newRel)
 	var fresh *Entry
 	if reuse {
 		// Counted while keyMu is held, so no rotation drops its key
@@ -448,40 +453,107 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 		m.keyMu.RUnlock()
 		fresh = &e
 	}
-	if err := m.files.BeginRename(filedict.Rename{Src: oldRel, Dst: newRel, Fresh: fresh}); err != nil {
-		if fresh != nil {
-			m.ref(*fresh, true, -1)
-		}
+	step, syncErr, err := m.renameFileLocked(oldRel, newRel, fresh, renameFailpoints{
+		afterIntent: "rename.after-intent",
+		afterRename: "rename.after-rename",
+		afterSync:   "rename.after-sync",
+	})
+	switch {
+	case err == nil:
+		return syncErr
+	case step == renameNoIntent:
 		return fmt.Errorf("dict: rename %s: %w", oldRel, err)
+	case step == renameUncommitted:
+		return errors.Join(syncErr, fmt.Errorf("dict: rename %s: %w", oldRel, err))
 	}
-	m.fail("rename.after-intent")
-	if err := m.fs.Rename(oldAbs, newAbs); err != nil {
-		if aerr := m.files.AbortRename(oldRel, newRel); aerr != nil {
-			err = errors.Join(err, aerr)
-		}
+	return err // the file system's, as os.Rename's
+}
+
+// renameFailpoints names the failpoints of renameFileLocked's steps ("" for
+// none): each caller keeps the names its crash tests kill at.
+type renameFailpoints struct {
+	afterIntent, afterRename, afterSync, afterCommit string
+}
+
+// renameStep is the step at which renameFileLocked failed: what it left
+// decides what its caller may clean up.
+type renameStep int
+
+const (
+	// renameNoIntent: the intent was not recorded; nothing changed.
+	renameNoIntent renameStep = iota
+	// renameUndone: the file system refused the rename and the intent
+	// was aborted; nothing changed.
+	renameUndone
+	// renameIntentLeft: the file system refused the rename and the abort
+	// failed too; the intent stays, and the next Open aborts it (the
+	// source is still there).
+	renameIntentLeft
+	// renameUncommitted: the file was renamed but the commit failed; the
+	// next Open commits the intent (the source is gone).
+	renameUncommitted
+)
+
+// renameFileLocked renames the file src over dst (both relative, both
+// locked) as Rename does for a file: the intent is recorded durably, the
+// file system renames, the parent directories are synced, the intent is
+// committed, and the entries the rename replaced are released: dst's, and
+// src's too when fresh is given (the entry dst gets instead of src's,
+// counted by the caller and uncounted here if the file is not renamed).
+// Rename and re-encryption share it, so that their crash safety is one
+// piece of code. A failure comes back as the file dictionary or the file
+// system gave it, with its step, for the caller to word (step means
+// nothing when err is nil); syncErr, the directory sync's, does not stop
+// the commit and is returned on success too.
+func (m *Manager) renameFileLocked(src, dst string, fresh *Entry, fp renameFailpoints) (step renameStep, syncErr, err error) {
+	srcAbs, dstAbs := m.abs(src), m.abs(dst)
+	srcEntry, srcOK := m.files.Get(src)
+	dstEntry, dstOK := m.files.Get(dst)
+	unref := func() {
 		if fresh != nil {
 			m.ref(*fresh, true, -1)
 		}
-		return err
 	}
-	m.fail("rename.after-rename")
+	if err := m.files.BeginRename(filedict.Rename{Src: src, Dst: dst, Fresh: fresh}); err != nil {
+		unref()
+		return renameNoIntent, nil, err
+	}
+	m.failAt(fp.afterIntent)
+	if err := m.fs.Rename(srcAbs, dstAbs); err != nil {
+		step := renameUndone
+		if aerr := m.files.AbortRename(src, dst); aerr != nil {
+			step, err = renameIntentLeft, errors.Join(err, aerr)
+		}
+		unref()
+		return step, nil, err
+	}
+	m.failAt(fp.afterRename)
 	// The rename is visible now, so the dictionary follows it even when the
 	// directory sync fails: the files in this process must read under the
 	// names they have. (A failed directory fsync means a failing disk; the
 	// file dictionary's own fsync, on a journaling file system, commits
 	// the rename's metadata too.) The sync error is still returned.
-	syncErr := m.syncParents(oldAbs, newAbs)
-	m.fail("rename.after-sync")
-	if err := m.files.CommitRename(oldRel, newRel); err != nil {
-		return errors.Join(syncErr, fmt.Errorf("dict: rename %s: %w", oldRel, err))
+	syncErr = m.syncParents(srcAbs, dstAbs)
+	m.failAt(fp.afterSync)
+	if err := m.files.CommitRename(src, dst); err != nil {
+		return renameUncommitted, syncErr, err
 	}
+	m.failAt(fp.afterCommit)
 	m.ref(dstEntry, dstOK, -1)
 	if fresh != nil {
 		m.ref(srcEntry, srcOK, -1)
 		m.afterRelease(srcEntry, srcOK)
 	}
 	m.afterRelease(dstEntry, dstOK)
-	return syncErr
+	return 0, syncErr, nil
+}
+
+// failAt fires the failpoint name, unless it is "" (a step its caller
+// names no failpoint for).
+func (m *Manager) failAt(name string) {
+	if name != "" {
+		m.fail(name)
+	}
 }
 
 // lstat describes the file at abs; a file that is not there is not an

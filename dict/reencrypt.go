@@ -15,7 +15,6 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict/encfile"
-	"github.com/atrest/atrest/dict/filedict"
 )
 
 // Re-encryption rewrites a file under the current data key and the
@@ -218,15 +217,12 @@ func (m *Manager) ReencryptAll(ctx context.Context, opt ReencryptOptions) (Reenc
 	if opt.Rate < 0 {
 		return ReencryptProgress{}, fmt.Errorf("dict: reencrypt: negative rate %d bytes per second", opt.Rate)
 	}
-	if !m.reenc.startRun() {
+	started := time.Now()
+	if !m.ops.startReencrypt(started) {
 		return m.ops.reencryptProgress(), fmt.Errorf("dict: reencrypt: %w", ErrReencryptBusy)
 	}
-	defer m.reenc.endRun()
-
-	run := newReencryptRun(m, opt)
-	m.ops.setReencrypt(func(p *ReencryptProgress) {
-		*p = ReencryptProgress{Running: true, Started: run.started}
-	})
+	run := newReencryptRun(m, opt, started)
+	defer run.end()
 	var errs []error
 	var sel []reencryptCandidate
 	if m.files != nil {
@@ -361,9 +357,7 @@ func (m *Manager) removeTemp(rel string) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
-	defer m.lockNames(rel, rel).unlock()
-	m.removing.settle(rel)
-	return m.removeLocked(rel, m.abs(rel))
+	return m.removeRel(rel)
 }
 
 // reencryptNeeded reports whether a file with entry e (ok false: none)
@@ -610,10 +604,10 @@ func (m *Manager) discardTempLocked(j *reencryptJob) error {
 	return nil
 }
 
-// reencryptSwap renames the temporary file over the file, as Rename does
-// (intent, rename, directory sync, commit), with both names locked from
-// the checks that the file is still the one copied to the commit, so that
-// nothing can replace it in between.
+// reencryptSwap renames the temporary file over the file as Rename does
+// (renameFileLocked: intent, rename, directory sync, commit), with both
+// names locked from the checks that the file is still the one copied to
+// the commit, so that nothing can replace it in between.
 func (m *Manager) reencryptSwap(j *reencryptJob) error {
 	defer m.lockNames(j.rel, j.tmpRel).unlock()
 	m.removing.settle(j.rel, j.tmpRel)
@@ -636,35 +630,30 @@ func (m *Manager) reencryptSwap(j *reencryptJob) error {
 	case st.Size() != j.srcInfo.Size() || !st.ModTime().Equal(j.srcInfo.ModTime()) || j.copied != j.srcInfo.Size():
 		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: written meanwhile (%d bytes, copied %d): %w", j.rel, st.Size(), j.copied, ErrReencryptChanged))
 	}
-	if err := m.files.BeginRename(filedict.Rename{Src: j.tmpRel, Dst: j.rel}); err != nil {
-		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
-	}
-	m.fail("reencrypt.after-intent")
-	if err := m.fs.Rename(j.tmpAbs, j.abs); err != nil {
-		if aerr := m.files.AbortRename(j.tmpRel, j.rel); aerr != nil {
-			// The intent stays; the next Open aborts it (the temporary
-			// file is still there) and ReencryptAll removes the file.
-			return fmt.Errorf("dict: reencrypt %s: %w", j.rel, errors.Join(err, aerr))
-		}
-		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
-	}
-	m.fail("reencrypt.after-rename")
-	// As in rename: the rename is visible, so the dictionary follows it
-	// even if the directory sync fails, and the sync error is returned.
-	syncErr := m.dirs.sync(filepath.Dir(j.abs))
+	// The entry the rename replaces, and releases (with, once no file
+	// uses it, its data key), is the one just checked to be j.old; the
+	// temporary file's entry, counted when it was created, now belongs to
+	// the file.
+	step, syncErr, err := m.renameFileLocked(j.tmpRel, j.rel, nil, renameFailpoints{
+		afterIntent: "reencrypt.after-intent",
+		afterRename: "reencrypt.after-rename",
+		afterCommit: "reencrypt.after-commit",
+	})
 	if syncErr != nil {
 		syncErr = fmt.Errorf("dict: reencrypt %s: syncing its directory: %w", j.rel, syncErr)
 	}
-	if err := m.files.CommitRename(j.tmpRel, j.rel); err != nil {
+	switch {
+	case err == nil:
+		return syncErr
+	case step == renameIntentLeft:
+		// The intent stays; the next Open aborts it (the temporary file
+		// is still there) and ReencryptAll removes the file.
+		return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
+	case step == renameUncommitted:
 		return errors.Join(syncErr, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
 	}
-	m.fail("reencrypt.after-commit")
-	// The temporary file's entry, counted when it was created, now
-	// belongs to the file; the old one is gone, and with its last file
-	// its data key.
-	m.ref(j.old, j.hadOld, -1)
-	m.afterRelease(j.old, j.hadOld)
-	return syncErr
+	// Nothing changed: the copy goes.
+	return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
 }
 
 // discardAfter removes the temporary file after a failed swap (names
@@ -674,13 +663,12 @@ func (m *Manager) discardAfter(j *reencryptJob, cause error) error {
 }
 
 // reencryptState is a Manager's re-encryption bookkeeping (its field
-// reenc): whether a ReencryptAll runs, and which names are being
-// re-encrypted (or their leftovers removed), so two re-encryptions of one
-// file never share its temporary file.
+// reenc): which names are being re-encrypted (or their leftovers removed),
+// so two re-encryptions of one file never share its temporary file.
+// Whether a ReencryptAll runs is its progress's Running (operatorState).
 type reencryptState struct {
-	mu      sync.Mutex
-	running bool
-	busy    map[string]struct{}
+	mu   sync.Mutex
+	busy map[string]struct{}
 }
 
 // claim marks rel busy; false if it already is.
@@ -703,23 +691,6 @@ func (s *reencryptState) release(rel string) {
 	s.mu.Unlock()
 }
 
-// startRun marks a ReencryptAll running; false if one already is.
-func (s *reencryptState) startRun() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.running {
-		return false
-	}
-	s.running = true
-	return true
-}
-
-func (s *reencryptState) endRun() {
-	s.mu.Lock()
-	s.running = false
-	s.mu.Unlock()
-}
-
 // reencryptRun is one ReencryptAll: its rate limit, copy buffer and the
 // progress it publishes.
 type reencryptRun struct {
@@ -728,6 +699,8 @@ type reencryptRun struct {
 	limit   *rateLimiter
 	buf     []byte
 	started time.Time
+	// finished: finish has run (see end).
+	finished bool
 
 	// Progress: doneBytes is BytesDone before the current file, curSize
 	// the current file's size when selected, curBytes what was copied of
@@ -737,14 +710,14 @@ type reencryptRun struct {
 	sinceReport                  int64
 }
 
-func newReencryptRun(m *Manager, opt ReencryptOptions) *reencryptRun {
+func newReencryptRun(m *Manager, opt ReencryptOptions, started time.Time) *reencryptRun {
 	chunk := int64(reencryptChunk)
 	if opt.Rate > 0 {
 		// About eight chunks a second: the limit is kept smoothly, and a
 		// cancellation is seen within a fraction of a second.
 		chunk = min(chunk, max(opt.Rate/8, reencryptMinChunk))
 	}
-	r := &reencryptRun{m: m, opt: opt, buf: make([]byte, chunk), started: time.Now()}
+	r := &reencryptRun{m: m, opt: opt, buf: make([]byte, chunk), started: started}
 	if opt.Rate > 0 {
 		r.limit = &rateLimiter{rate: float64(opt.Rate), burst: float64(chunk), last: r.started}
 	}
@@ -782,7 +755,7 @@ func (r *reencryptRun) file(ctx context.Context, c reencryptCandidate) error {
 		p.Remaining = r.remaining(p)
 	})
 	if !stopped {
-		r.report()
+		r.report(r.m.ops.reencryptProgress())
 	}
 	if done {
 		return nil
@@ -803,7 +776,7 @@ func (r *reencryptRun) advance(n int64) {
 		p.Remaining = r.remaining(p)
 	})
 	if r.sinceReport >= reencryptReportEvery {
-		r.report()
+		r.report(r.m.ops.reencryptProgress())
 	}
 }
 
@@ -817,22 +790,37 @@ func (r *reencryptRun) remaining(p *ReencryptProgress) time.Duration {
 	return time.Duration(float64(left) / float64(r.copied) * float64(elapsed))
 }
 
-func (r *reencryptRun) report() {
+// report passes p to the caller's Progress.
+func (r *reencryptRun) report(p ReencryptProgress) {
 	r.sinceReport = 0
 	if r.opt.Progress != nil {
-		r.opt.Progress(r.m.ops.reencryptProgress())
+		r.opt.Progress(p)
 	}
 }
 
-// finish marks the run over and reports its last progress.
+// finish marks the run over and reports its last progress. That is taken
+// as Running turns false, not read again: from then on another
+// ReencryptAll may start and replace it.
 func (r *reencryptRun) finish() ReencryptProgress {
+	var final ReencryptProgress
 	r.m.ops.setReencrypt(func(p *ReencryptProgress) {
 		p.Running = false
 		p.Current = ""
 		p.Remaining = 0
+		final = *p
 	})
-	r.report()
-	return r.m.ops.reencryptProgress()
+	r.finished = true
+	r.report(final)
+	return final
+}
+
+// end, deferred by ReencryptAll, marks the run over if it stopped without
+// finish (a panic in the caller's Filter or Progress): Running left true
+// would refuse every later ReencryptAll.
+func (r *reencryptRun) end() {
+	if !r.finished {
+		r.m.ops.setReencrypt(func(p *ReencryptProgress) { p.Running = false })
+	}
 }
 
 // rateLimiter is a token bucket on bytes: tokens accrue at rate per second

@@ -637,6 +637,32 @@ func TestReencryptBusy(t *testing.T) {
 	}
 }
 
+// TestReencryptAllPanic: a run stopped by a panic in the caller's
+// Progress does not leave the Manager busy, nor its progress running.
+func TestReencryptAllPanic(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	reWrite(t, m, reFiles)
+	m.Close()
+	m = env.open(ctr.SM4CTR)
+	defer m.Close()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic did not come through")
+			}
+		}()
+		m.ReencryptAll(context.Background(), ReencryptOptions{Progress: func(ReencryptProgress) { panic("caller's bug") }})
+	}()
+	if st, err := m.Stats(); err != nil || st.Reencrypt.Running {
+		t.Errorf("after the panic: %+v, %v", st.Reencrypt, err)
+	}
+	if p, err := m.ReencryptAll(context.Background(), ReencryptOptions{}); err != nil || p.Running || p.FilesDone != p.FilesTotal {
+		t.Fatalf("the next run: %+v, %v", p, err)
+	}
+	reCheckContent(t, m, reFiles)
+}
+
 // TestReencryptLeftovers: temporary files of an interrupted run go at the
 // next ReencryptAll (with their entries), or at the next Reencrypt of their
 // file.

@@ -122,7 +122,9 @@ type operatorState struct {
 
 	mu        sync.Mutex
 	rotations RotationStats
-	reenc     ReencryptProgress
+	// reenc.Running is also what keeps ReencryptAll to one run at a time
+	// (startReencrypt): the only record of a run under way.
+	reenc ReencryptProgress
 }
 
 func (o *operatorState) rotationStats() RotationStats {
@@ -135,6 +137,18 @@ func (o *operatorState) reencryptProgress() ReencryptProgress {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.reenc
+}
+
+// startReencrypt starts a run's progress afresh, unless a run is under
+// way: false then.
+func (o *operatorState) startReencrypt(started time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.reenc.Running {
+		return false
+	}
+	o.reenc = ReencryptProgress{Running: true, Started: started}
+	return true
 }
 
 // setReencrypt changes the re-encryption progress under the lock.

@@ -357,8 +357,8 @@ const (
 )
 
 // openManager loads the configuration and opens the data directory,
-// which must not have a single dictionary (see checkDictionaries). Opened
-// to modify or maintain, it must already be encrypted when the
+// which must not have a single dictionary (see refuseUninitialized).
+// Opened to modify or maintain, it must already be encrypted when the
 // configuration encrypts, since dict.Open would otherwise create the
 // dictionaries (and a wrong --data-dir would turn into an encrypted
 // directory).
@@ -374,14 +374,23 @@ func (e *env) openManager(mode openMode) (*dict.Manager, keyenv.Config, error) {
 	if !st.IsDir() {
 		return nil, cfg, fmt.Errorf("--data-dir %s is not a directory", e.dataDir)
 	}
-	if err := checkDictionaries(e.dataDir, cfg, mode != inspect); err != nil {
-		return nil, cfg, err
-	}
 	opts := []dict.Option{dict.WithKeyenvOptions(e.keyOpts...)}
 	if mode != maintain {
 		opts = append(opts, dict.WithInspection())
 	}
-	m, err := dict.Open(e.ctx, e.dataDir, cfg, opts...)
+	// Opened first only if both dictionaries exist: dict refuses any
+	// other directory before opening the master key, so that the refusal
+	// comes ahead of a master-key error, as the operator needs it.
+	m, err := dict.Open(e.ctx, e.dataDir, cfg, append(opts, dict.WithExistingDictionaries())...)
+	if errors.Is(err, dict.ErrNotInitialized) {
+		if refusal := refuseUninitialized(e.dataDir, err, cfg, mode != inspect); refusal != nil {
+			return nil, cfg, refusal
+		}
+		// Never encrypted, and to stay so: opened without the option,
+		// neither an inspection nor a plaintext method creates
+		// dictionaries.
+		m, err = dict.Open(e.ctx, e.dataDir, cfg, opts...)
+	}
 	if errors.Is(err, keyenv.ErrWrongMasterKey) || errors.Is(err, keyenv.ErrBothMasterKeysFailed) {
 		// The usual cause: a rotate-master-key whose new key the
 		// configuration does not name yet.

@@ -19,33 +19,18 @@ import (
 	"github.com/atrest/atrest/keyenv"
 )
 
-// checkDictionaries refuses a data directory with a single dictionary
-// (damaged, or a first start that crashed, whose empty file dictionary a
-// plain dict.Open would remove), and, when mustBeEncrypted (a modifying
-// command), one with none while the configuration encrypts (a plain
-// dict.Open would create them).
-func checkDictionaries(dir string, cfg keyenv.Config, mustBeEncrypted bool) error {
-	exists := func(name string) (bool, error) {
-		_, err := os.Lstat(filepath.Join(dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	haveKeys, err := exists(dict.KeyDictName)
-	if err != nil {
-		return err
-	}
-	haveFiles, err := exists(dict.FileDictName)
-	if err != nil {
-		return err
-	}
+// refuseUninitialized words dict.Open's refusal (dict.ErrNotInitialized,
+// under dict.WithExistingDictionaries) of dir, which lacks a dictionary or
+// both. It refuses a single dictionary whatever the command (damaged, or a
+// first start that crashed, whose empty file dictionary a plain dict.Open
+// would remove) and, when mustBeEncrypted (a modifying command), none while
+// the configuration encrypts (a plain dict.Open would create them). nil
+// means dir was never encrypted and may be opened as such.
+func refuseUninitialized(dir string, err error, cfg keyenv.Config, mustBeEncrypted bool) error {
 	switch {
-	case haveKeys && haveFiles:
-		return nil
-	case haveKeys:
+	case errors.Is(err, dict.ErrMissingFileDictionary):
 		return fmt.Errorf("%s has %s but no %s: the dictionaries are incomplete, refusing to open them", dir, dict.KeyDictName, dict.FileDictName)
-	case haveFiles:
+	case errors.Is(err, dict.ErrMissingKeyDictionary):
 		return fmt.Errorf("%s has %s but no %s: the dictionaries are incomplete, refusing to open them", dir, dict.FileDictName, dict.KeyDictName)
 	case mustBeEncrypted && cfg.DataEncryptionMethod != ctr.Plaintext:
 		return fmt.Errorf("%s has no %s and %s: not an encrypted data directory (check --data-dir; encctl does not create dictionaries)", dir, dict.KeyDictName, dict.FileDictName)
