@@ -45,7 +45,9 @@ const signatureSkip = "func(rk *[240]byte, hi uint64, lo uint64, dst *byte, src 
 var skipReg = R11
 
 // General registers, the same in every kernel: RBX holds the high half of
-// the counter and R8 the low half. R9-R11 are scratch.
+// the counter and R8 the low half. R9 and R10 are scratch; ctrSM4GFNI512
+// keeps skip in R11 (skipReg) and uses R12 and R13 besides while it writes
+// its first register.
 var (
 	rk  = RAX
 	dst = RDI
