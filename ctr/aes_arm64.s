@@ -4,6 +4,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "tail_arm64.h"
 
 // One AES round (AESE = AddRoundKey, SubBytes, ShiftRows; AESMC =
 // MixColumns) on one block. AESE and AESMC on the same register stay
@@ -261,27 +262,9 @@ enc1r128:
 	B	tail1
 
 partial:
-	// 1 to 15 bytes: XOR them from the keystream block's halves in
-	// general registers, a word and then bytes, so nothing is stored
-	// past dst+n or read past src+n.
-	VMOV	V0.D[0], R7
-	VMOV	V0.D[1], R8
-	CMP	$8, R6
-	BLT	partialBytes
-	MOVD.P	8(R5), R10
-	EOR	R7, R10, R10
-	MOVD.P	R10, 8(R4)
-	MOVD	R8, R7
-	SUB	$8, R6
-
-partialBytes:
-	CBZ	R6, done
-	MOVBU.P	1(R5), R10
-	EOR	R7, R10, R10
-	MOVB.P	R10, 1(R4)
-	LSR	$8, R7, R7
-	SUB	$1, R6
-	B	partialBytes
+	// 1 to 15 bytes, from the keystream block's halves in general
+	// registers (see tail_arm64.h).
+	PARTIAL_TAIL(V0, R7, R8, R5, R4, R6, R10, partialBytes, done)
 
 done:
 	RET

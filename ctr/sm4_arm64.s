@@ -4,6 +4,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "tail_arm64.h"
 
 // SM4E Vd.4S, Vn.4S (FEAT_SM4): four SM4 rounds on the state words in Vd
 // (lane 0 the oldest) with the four round keys in Vn. The Go assembler has
@@ -186,27 +187,9 @@ tail1:
 	B	tail1
 
 partial:
-	// 1 to 15 bytes: XOR them from the keystream block's halves in
-	// general registers, a word and then bytes, so nothing is stored
-	// past dst+n or read past src+n.
-	VMOV	V0.D[0], R6
-	VMOV	V0.D[1], R7
-	CMP	$8, R5
-	BLT	partialBytes
-	MOVD.P	8(R4), R8
-	EOR	R6, R8, R8
-	MOVD.P	R8, 8(R3)
-	MOVD	R7, R6
-	SUB	$8, R5
-
-partialBytes:
-	CBZ	R5, done
-	MOVBU.P	1(R4), R8
-	EOR	R6, R8, R8
-	MOVB.P	R8, 1(R3)
-	LSR	$8, R6, R6
-	SUB	$1, R5
-	B	partialBytes
+	// 1 to 15 bytes, from the keystream block's halves in general
+	// registers (see tail_arm64.h).
+	PARTIAL_TAIL(V0, R6, R7, R4, R3, R5, R8, partialBytes, done)
 
 done:
 	RET

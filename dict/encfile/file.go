@@ -214,16 +214,31 @@ func (f *File) WriteAtInPlace(p []byte, off int64) (int, error) {
 	}
 	f.s.XORKeyStreamAt(p, p, uint64(off))
 	n, err := f.f.WriteAt(p, off)
-	if n < len(p) {
-		// A caller may write the rest again: encrypting ciphertext a
-		// second time would put plaintext on disk.
-		rest := p[n:]
-		f.s.XORKeyStreamAt(rest, rest, uint64(off)+uint64(n))
-		if err == nil {
-			err = io.ErrShortWrite
-		}
+	RestoreUnwritten(f.s, p, off, n)
+	if n < len(p) && err == nil {
+		err = io.ErrShortWrite
 	}
 	return n, err
+}
+
+// RestoreUnwritten undoes an in-place encryption for the part of p a write
+// did not take: p was encrypted with s at offset off and handed to a write
+// that reported n bytes written, and RestoreUnwritten decrypts p[n:] back
+// to plaintext, leaving p[:n] as ciphertext. A negative n counts as 0, and
+// n >= len(p) leaves p alone. off must not be negative.
+//
+// It is the second half of every in-place write (File.WriteAtInPlace and
+// adapters such as pebblefs): a caller may write the unwritten rest again
+// after a short write (Pebble's disk-full handler does), and encrypting
+// ciphertext a second time would put plaintext on disk. It only XORs in
+// place, so it does not allocate.
+func RestoreUnwritten(s *ctr.Stream, p []byte, off int64, n int) {
+	n = max(n, 0)
+	if n >= len(p) {
+		return
+	}
+	rest := p[n:]
+	s.XORKeyStreamAt(rest, rest, uint64(off)+uint64(n))
 }
 
 // Seek sets the File's position for the next Read or Write to offset,

@@ -619,3 +619,57 @@ func TestAppendRefused(t *testing.T) {
 		t.Fatalf("Write on an O_APPEND file = %d, %v", n, err)
 	}
 }
+
+// TestRestoreUnwritten encrypts a buffer in place, as the in-place writes
+// do, and hands RestoreUnwritten each count a write may report: the first
+// n bytes must stay ciphertext at their offsets and the rest must be the
+// plaintext again, whatever the count (none, part, all, out of range).
+func TestRestoreUnwritten(t *testing.T) {
+	const (
+		size = 300 // several blocks
+		off  = 37  // not block-aligned, so the rest starts mid-block
+	)
+	cases := []struct {
+		name string
+		n    int // count the write reports
+		want int // bytes that stay ciphertext
+	}{
+		{"negative", -1, 0},
+		{"none", 0, 0},
+		{"one", 1, 1},
+		{"mid-block", 45, 45},
+		{"block end", 16 - off%16, 16 - off%16},
+		{"middle", size / 2, size / 2},
+		{"all but one", size - 1, size - 1},
+		{"all", size, size},
+		{"beyond", size + 5, size},
+	}
+	for _, m := range ctr.Methods {
+		if m == ctr.Plaintext {
+			continue // its keystream is zeros: nothing to tell apart
+		}
+		k := newKey(t, m)
+		s := k.stream(t)
+		ks := k.keystream(t, off+size)[off:]
+		for _, c := range cases {
+			t.Run(m.String()+"/"+c.name, func(t *testing.T) {
+				orig := randomBytes(t, size)
+				p := bytes.Clone(orig)
+				s.XORKeyStreamAt(p, p, off)
+				RestoreUnwritten(s, p, off, c.n)
+				if !bytes.Equal(p[:c.want], xorBytes(orig[:c.want], ks[:c.want])) {
+					t.Errorf("the first %d bytes are not the ciphertext", c.want)
+				}
+				if !bytes.Equal(p[c.want:], orig[c.want:]) {
+					t.Errorf("the %d bytes after %d are not the plaintext again", size-c.want, c.want)
+				}
+			})
+		}
+		if !raceEnabled {
+			p := make([]byte, size)
+			if allocs := testing.AllocsPerRun(100, func() { RestoreUnwritten(s, p, off, 7) }); allocs != 0 {
+				t.Errorf("%v: RestoreUnwritten allocates %v times per call", m, allocs)
+			}
+		}
+	}
+}

@@ -51,10 +51,7 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 func (f *file) Write(p []byte) (int, error) {
 	f.s.XORKeyStreamAt(p, p, uint64(f.pos))
 	n, err := f.base.Write(p)
-	if n < len(p) {
-		rest := p[max(n, 0):]
-		f.s.XORKeyStreamAt(rest, rest, uint64(f.pos)+uint64(max(n, 0)))
-	}
+	encfile.RestoreUnwritten(f.s, p, f.pos, n)
 	f.pos += int64(n)
 	return n, err
 }
