@@ -81,6 +81,36 @@ func BenchmarkXOR(b *testing.B) {
 	}
 }
 
+// BenchmarkXORKeyStreamShort is sequential XORKeyStream in short pieces
+// (a record at a time), on the default kernel, against the baseline's
+// reused stream; both buffer keystream ahead.
+func BenchmarkXORKeyStreamShort(b *testing.B) {
+	for _, m := range cipherMethods {
+		key, iv := randomBytes(b, m.KeySize()), randomBytes(b, IVSize)
+		for _, n := range []int{16, 64, 100} {
+			buf := make([]byte, n)
+			prefix := fmt.Sprintf("method=%v/size=%s/kernel=", m, sizeName(n))
+			b.Run(prefix+baselineName(m), func(b *testing.B) {
+				s := cipher.NewCTR(referenceBlock(b, m, key), iv)
+				b.SetBytes(int64(n))
+				for b.Loop() {
+					s.XORKeyStream(buf, buf)
+				}
+			})
+			b.Run(prefix+KernelName(m), func(b *testing.B) {
+				s, err := New(m, key, iv)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(n))
+				for b.Loop() {
+					s.XORKeyStream(buf, buf)
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkRandomRead is a storage engine's read path: decrypt 4 KiB at a
 // random byte offset in a 1 GiB file. A crypto/cipher (or gmsm) user has no
 // random access, so the baseline makes a stream at IV + offset/16 and skips

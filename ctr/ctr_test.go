@@ -308,6 +308,57 @@ func TestPiecesEqualOneCall(t *testing.T) {
 	}
 }
 
+// XORKeyStream's short calls go through its keystream buffer: pieces of
+// 0 to 300 bytes (most shorter than the buffer), in place and out of
+// place, with Seeks back into the buffer, forward past it, to odd offsets,
+// and to the last bytes of the 2^64-byte stream (where the buffer would
+// not fit) with an IV about to wrap 2^128, each piece checked against
+// crypto/cipher or gmsm at its offset.
+func TestXORKeyStreamShortPieces(t *testing.T) {
+	r := newRand(t)
+	seeks := []uint64{0, 5, 250, 256, 1000, 1<<32 + 7, 1<<64 - 300, 1<<64 - 17, 1<<64 - 1}
+	for _, m := range cipherMethods {
+		key := randomBytes(t, m.KeySize())
+		for _, ivHex := range []string{"0123456789abcdef0123456789abcdef", "fffffffffffffffffffffffffffffff0"} {
+			iv := unhex(t, ivHex)
+			forEachKernel(t, m, func(t *testing.T, kernel string) {
+				s := newWithKernel(t, m, kernel, key, iv)
+				pos := uint64(0)
+				buf := make([]byte, 300)
+				for i := range 400 {
+					if i%25 == 24 {
+						pos = seeks[r.IntN(len(seeks))]
+						if r.IntN(2) == 0 && pos > 40 {
+							pos -= uint64(r.IntN(40)) // back into a buffer just filled
+						}
+						s.Seek(pos)
+					}
+					n := r.IntN(64)
+					if r.IntN(8) == 0 {
+						n = r.IntN(len(buf) + 1)
+					}
+					if rest := -pos; pos != 0 && uint64(n) > rest {
+						n = int(rest) // up to the end of the stream, as XORKeyStreamAt allows
+					}
+					src := randomBytes(t, n)
+					want := referenceXOR(t, m, key, iv, pos, src)
+					got := buf[:n]
+					if i%2 == 0 {
+						s.XORKeyStream(got, src)
+					} else {
+						copy(got, src)
+						s.XORKeyStream(got, got)
+					}
+					if !bytes.Equal(got, want) {
+						t.Fatalf("IV %s piece %d at %d, %d bytes: mismatch at byte %d", ivHex, i, pos, n, firstDiff(got, want))
+					}
+					pos += uint64(n)
+				}
+			})
+		}
+	}
+}
+
 func TestSeek(t *testing.T) {
 	key, iv := randomBytes(t, 16), randomBytes(t, IVSize)
 	s, err := New(AES128CTR, key, iv)
