@@ -76,7 +76,7 @@ type Config struct {
 // DefaultConfig is the size used by the benchmarks: 200k keys of 16 bytes
 // with 256-byte values (about 54 MB of data) and an 8 MiB block cache:
 // room for the index blocks, while most data blocks are read from the
-// files.
+// files (see memTableSize for how the cache is sized).
 func DefaultConfig(dir string, method ctr.Method, mk keyenv.MasterKeyConfig) Config {
 	return Config{Dir: dir, Method: method, MasterKey: mk, Keys: 200_000, ValueSize: 256, CacheSize: 8 << 20, Seed: 1}
 }
@@ -92,6 +92,18 @@ type DB struct {
 	pool  []byte // random bytes values are cut from
 	next  int
 }
+
+// memTableSize is Pebble's default memtable size, set explicitly because
+// the cache is sized from it: Pebble charges its memtables to the block
+// cache (Cache.Reserve), the one in use and one kept for reuse, each
+// memTableSize once grown. A cache of only CacheSize bytes held no blocks
+// at all here (8 MiB: cache size 0, every Get reading its index blocks
+// from the files as well), so Open makes the cache memTableReserve larger
+// and CacheSize is what the blocks get.
+const (
+	memTableSize    = 4 << 20
+	memTableReserve = 2 * memTableSize
+)
 
 // valuePool is the size of the random bytes values are cut from: each key
 // gets its own window, so values do not compress (one value repeated would
@@ -116,8 +128,8 @@ func Open(ctx context.Context, w Workload, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache := pebble.NewCache(cfg.CacheSize)
-	opts := &pebble.Options{FS: efs, Cache: cache, Logger: quiet{}}
+	cache := pebble.NewCache(cfg.CacheSize + memTableReserve)
+	opts := &pebble.Options{FS: efs, Cache: cache, Logger: quiet{}, MemTableSize: memTableSize}
 	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
 		cache.Unref()
