@@ -72,6 +72,7 @@ type options struct {
 	fs         FS
 	inspect    bool
 	existing   bool
+	lock       bool
 }
 
 // WithMasterKeys uses mk instead of opening the master keys the
@@ -115,6 +116,16 @@ func WithInspection() Option {
 // was.
 func WithExistingDictionaries() Option {
 	return func(o *options) { o.existing = true }
+}
+
+// WithLock makes a Manager opened WithInspection take the data directory's
+// lock (LockName) as any other Manager does, refusing with ErrLocked a
+// directory another open Manager holds: for tools that inspect first and
+// then change what they are asked to (a master-key rotation, an import),
+// which must not do it under a running engine. Without WithInspection it
+// changes nothing.
+func WithLock() Option {
+	return func(o *options) { o.lock = true }
 }
 
 // WithFailpoint calls fn at named points of every multi-step operation
@@ -171,6 +182,10 @@ type Manager struct {
 
 	// inspect: opened WithInspection; existing: WithExistingDictionaries.
 	inspect, existing bool
+	// lock holds the data directory's lock (LockName) when locks is set:
+	// not for a plain inspection, which may run beside the engine.
+	lock  *os.File
+	locks bool
 
 	closed atomic.Bool
 }
@@ -211,7 +226,7 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*
 	if !st.IsDir() {
 		return nil, fmt.Errorf("dict: data directory %s is not a directory", abs)
 	}
-	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect, existing: o.existing}
+	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect, existing: o.existing, locks: !o.inspect || o.lock}
 	m.dirs.fs = o.fs
 	if m.fail == nil {
 		m.fail = func(string) {}
@@ -227,13 +242,23 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*
 			return nil, err
 		}
 	}
+	if m.locks {
+		// Before the master keys and before anything is read or cleaned
+		// up: another Manager's half-written temporary file is not a
+		// crash's leftover.
+		if err := m.lockIfManaged(); err != nil {
+			return nil, err
+		}
+	}
 	mk := o.masterKeys
 	if mk == nil {
 		if mk, err = keyenv.OpenMasterKeys(ctx, cfg, o.keyOpts...); err != nil {
+			m.unlock()
 			return nil, fmt.Errorf("dict: %w", err)
 		}
 		m.ownMK = true
 	} else if err := keyenv.CheckSecure(cfg.DataEncryptionMethod, mk.Current); err != nil {
+		m.unlock()
 		return nil, fmt.Errorf("dict: %w", err)
 	}
 	m.rawMK = mk
@@ -274,6 +299,12 @@ func (m *Manager) syncRemoved(names []string) error {
 }
 
 func (m *Manager) open(ctx context.Context) error {
+	if m.locks {
+		// Again, in case dictionaries appeared since Open looked.
+		if err := m.lockIfManaged(); err != nil {
+			return err
+		}
+	}
 	if !m.inspect { // an inspection leaves even temporary files alone
 		if err := atomicfile.Clean(m.keyPath()); err != nil {
 			return fmt.Errorf("dict: %w", err)
@@ -558,7 +589,34 @@ func (m *Manager) closeAll() error {
 	if own && raw != nil {
 		errs = append(errs, raw.Close())
 	}
+	m.unlock()
 	return errors.Join(errs...)
+}
+
+// lockIfManaged takes the data directory's lock (LockName) unless it is
+// held already or the Manager will keep no dictionaries: a directory never
+// encrypted, opened with the plaintext method, gets no lock file.
+func (m *Manager) lockIfManaged() error {
+	if m.lock != nil {
+		return nil
+	}
+	haveKeys, haveFiles, err := m.dictionaries()
+	if err != nil {
+		return err
+	}
+	if !haveKeys && !haveFiles && m.cfg.DataEncryptionMethod == ctr.Plaintext {
+		return nil
+	}
+	m.lock, err = lockDataDir(m.dir)
+	return err
+}
+
+// unlock lets another Manager open the data directory.
+func (m *Manager) unlock() {
+	if m.lock != nil {
+		m.lock.Close()
+		m.lock = nil
+	}
 }
 
 func (m *Manager) usable() error {
@@ -596,10 +654,10 @@ func (m *Manager) rel(name string) (string, error) {
 
 // IsDictionaryFile reports whether name (relative to the data directory,
 // with forward slashes) is one of the dictionaries' own files: key.dict,
-// file.dict or one of their temporary files. Adapters hide them from
+// file.dict, one of their temporary files or the lock file (LockName). Adapters hide them from
 // listings; the Manager refuses to open, remove or rename them.
 func IsDictionaryFile(name string) bool {
-	if name == KeyDictName || name == FileDictName {
+	if name == KeyDictName || name == FileDictName || name == LockName {
 		return true
 	}
 	// Temporary files: ".key.dict.tmp-…" from atomic writes,

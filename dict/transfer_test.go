@@ -541,7 +541,8 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 	ctx := context.Background()
 	src := newExportSource(t)
 	doc, key := src.export(t)
-	env, _, _ := importTarget(t, src)
+	env, target, _ := importTarget(t, src)
+	target.Close() // this test opens the directory with its own failpoint
 	snap := filepath.Join(t.TempDir(), "data")
 	var once sync.Once
 	m, err := Open(ctx, env.dir, env.config(ctr.AES128CTR), WithClock(env.clock), WithFailpoint(func(name string) {

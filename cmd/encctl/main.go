@@ -375,8 +375,13 @@ func (e *env) openManager(mode openMode) (*dict.Manager, keyenv.Config, error) {
 		return nil, cfg, fmt.Errorf("--data-dir %s is not a directory", e.dataDir)
 	}
 	opts := []dict.Option{dict.WithKeyenvOptions(e.keyOpts...)}
-	if mode != maintain {
+	switch mode {
+	case inspect:
 		opts = append(opts, dict.WithInspection())
+	case modify:
+		// A change under a running engine would be overwritten by it, or
+		// overwrite it: hold the directory's lock as the engine does.
+		opts = append(opts, dict.WithInspection(), dict.WithLock())
 	}
 	// Opened first only if both dictionaries exist: dict refuses any
 	// other directory before opening the master key, so that the refusal
@@ -395,6 +400,9 @@ func (e *env) openManager(mode openMode) (*dict.Manager, keyenv.Config, error) {
 		// The usual cause: a rotate-master-key whose new key the
 		// configuration does not name yet.
 		return nil, cfg, fmt.Errorf("%w (the master key --config %s names does not open the key dictionary; after rotate-master-key, master-key must name the new key)", err, e.config)
+	}
+	if errors.Is(err, dict.ErrLocked) {
+		return nil, cfg, fmt.Errorf("%w: stop the engine (or the other encctl) first; read-only commands may run beside it", err)
 	}
 	if err != nil {
 		return nil, cfg, err

@@ -885,6 +885,39 @@ func TestReadOnlyCommandsCreateNothing(t *testing.T) {
 	}
 }
 
+// While an engine holds the data directory (an open dict.Manager), every
+// command that changes it is refused, in one line naming the cause, and
+// leaves the directory as it was; the read-only ones run beside it.
+func TestRefusesWhileEngineRuns(t *testing.T) {
+	t.Parallel()
+	d := newDataDir(t, "aes256-ctr", map[string][]byte{"a.sst": []byte("some data"), "b.log": []byte("more")})
+	engine, err := dict.Open(context.Background(), d.dir, d.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer engine.Close()
+	newKey := filepath.Join(d.root, "new-master.key")
+	writeKeyFile(t, newKey)
+	newConfig := filepath.Join(d.root, "new.toml")
+	writeConfig(t, newConfig, "aes256-ctr", newKey, "")
+	g := []string{"--config", d.config, "--data-dir", d.dir}
+	before := snapshot(t, d.dir)
+	for _, args := range [][]string{
+		{"rotate-master-key", "--to", newConfig},
+		{"reencrypt"},
+		{"cleanup", "--yes"},
+	} {
+		r := inProcess(context.Background(), "", append(slices.Clone(g), args...)...)
+		mustFail(t, r, exitFailure, args[0]+" beside the engine", "in use by another open Manager", "stop the engine")
+	}
+	checkUnchanged(t, "refused commands", before, snapshot(t, d.dir))
+	for _, args := range [][]string{{"verify"}, {"dump-file"}} {
+		mustSucceed(t, inProcess(context.Background(), "", append(slices.Clone(g), args...)...), args[0]+" beside the engine")
+	}
+	engine.Close()
+	mustSucceed(t, inProcess(context.Background(), "", append(slices.Clone(g), "cleanup", "--yes")...), "cleanup once the engine stopped")
+}
+
 // TestReencryptInterrupted cancels a rate-limited re-encryption, as
 // Ctrl-C does, and checks every file still reads back and a second run
 // finishes the job.

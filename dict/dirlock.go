@@ -1,0 +1,43 @@
+package dict
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// LockName is the file in the data directory a Manager holds an exclusive
+// lock on for as long as it is open, unless it was opened WithInspection
+// (without WithLock) or keeps no dictionaries (plaintext on a directory
+// never encrypted). It
+// holds no data and is never removed: removing a lock file races whoever
+// opens it next.
+const LockName = "dict.lock"
+
+// ErrLocked: another open Manager, in this process or another, holds the
+// data directory. Two Managers writing one directory's dictionaries would
+// overwrite each other's records and key rotations, so the second is
+// refused; stop the engine before changing its directory with a tool.
+var ErrLocked = errors.New("data directory is in use by another open Manager")
+
+// errLockHeld is what lockFile reports for a lock held elsewhere.
+var errLockHeld = errors.New("lock held")
+
+// lockDataDir opens (creating it if need be) and locks LockName in dir.
+// The returned file holds the lock until it is closed.
+func lockDataDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, LockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("dict: lock %s: %w", path, err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLockHeld) {
+			return nil, fmt.Errorf("dict: %s: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("dict: lock %s: %w", path, err)
+	}
+	return f, nil
+}
