@@ -21,4 +21,15 @@
 //
 // Files outside the data directory (a WAL directory elsewhere, say) are
 // refused with dict.ErrOutsideDir rather than written in plaintext.
+//
+// The FS's Manager holds the data directory's lock (dict.LockName) while
+// open, so a second engine or a modifying encctl on the same directory is
+// refused with dict.ErrLocked; List hides the lock file and the
+// dictionaries from Pebble.
+//
+// Sizing a small block cache: Pebble charges its memtables to the block
+// cache (the one in use and one kept for reuse, MemTableSize each), so a
+// cache must be that much larger than the room meant for blocks; an 8 MiB
+// cache with 4 MiB memtables holds no blocks at all, and every read then
+// fetches, and decrypts, its index blocks from the files too.
 package pebblefs
