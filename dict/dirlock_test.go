@@ -49,13 +49,13 @@ func TestDataDirLock(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			before := snapshotFiles(t, env.dir)
+			before := dirContents(t, env.dir)
 			second, err := Open(context.Background(), env.dir, env.config(tc.second), append([]Option{WithClock(env.clock)}, tc.opts...)...)
 			if tc.locked {
 				if !errors.Is(err, ErrLocked) {
 					t.Fatalf("second Open: %v, want ErrLocked", err)
 				}
-				if after := snapshotFiles(t, env.dir); !maps.Equal(before, after) {
+				if after := dirContents(t, env.dir); !maps.Equal(before, after) {
 					t.Fatalf("a refused Open changed the directory:\nbefore %v\nafter  %v", before, after)
 				}
 				first.Close()
@@ -123,22 +123,4 @@ func TestDataDirLockChild(t *testing.T) {
 	}
 	os.Stdout.WriteString("open\n")
 	time.Sleep(time.Hour) // until killed
-}
-
-// snapshotFiles maps every file under dir to its contents.
-func snapshotFiles(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		out[p] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
