@@ -4,7 +4,7 @@
 //go:build !purego
 
 #include "textflag.h"
-#include "tail_arm64.h"
+#include "shared_arm64.h"
 
 // One AES round (AESE = AddRoundKey, SubBytes, ShiftRows; AESMC =
 // MixColumns) on one block. AESE and AESMC on the same register stay
@@ -186,16 +186,7 @@ enc8r192:
 enc8r128:
 	MIDDLE8
 	LAST8
-	VEOR	V8.B16, V0.B16, V0.B16
-	VEOR	V9.B16, V1.B16, V1.B16
-	VEOR	V10.B16, V2.B16, V2.B16
-	VEOR	V11.B16, V3.B16, V3.B16
-	VEOR	V12.B16, V4.B16, V4.B16
-	VEOR	V13.B16, V5.B16, V5.B16
-	VEOR	V14.B16, V6.B16, V6.B16
-	VEOR	V15.B16, V7.B16, V7.B16
-	VST1.P	[V0.B16, V1.B16, V2.B16, V3.B16], 64(R4)
-	VST1.P	[V4.B16, V5.B16, V6.B16, V7.B16], 64(R4)
+	XOR8_STORE(R4)
 	SUB	$128, R6
 	CMP	$128, R6
 	BGE	loop8
@@ -227,11 +218,7 @@ enc4r192:
 enc4r128:
 	MIDDLE4
 	LAST4
-	VEOR	V8.B16, V0.B16, V0.B16
-	VEOR	V9.B16, V1.B16, V1.B16
-	VEOR	V10.B16, V2.B16, V2.B16
-	VEOR	V11.B16, V3.B16, V3.B16
-	VST1.P	[V0.B16, V1.B16, V2.B16, V3.B16], 64(R4)
+	XOR4_STORE(R4)
 	SUB	$64, R6
 
 tail1:
@@ -263,7 +250,7 @@ enc1r128:
 
 partial:
 	// 1 to 15 bytes, from the keystream block's halves in general
-	// registers (see tail_arm64.h).
+	// registers (see shared_arm64.h).
 	PARTIAL_TAIL(V0, R7, R8, R5, R4, R6, R10, partialBytes, done)
 
 done:

@@ -4,7 +4,7 @@
 //go:build !purego
 
 #include "textflag.h"
-#include "tail_arm64.h"
+#include "shared_arm64.h"
 
 // SM4E Vd.4S, Vn.4S (FEAT_SM4): four SM4 rounds on the state words in Vd
 // (lane 0 the oldest) with the four round keys in Vn. The Go assembler has
@@ -135,16 +135,7 @@ loop8:
 	OUT(V5)
 	OUT(V6)
 	OUT(V7)
-	VEOR	V8.B16, V0.B16, V0.B16
-	VEOR	V9.B16, V1.B16, V1.B16
-	VEOR	V10.B16, V2.B16, V2.B16
-	VEOR	V11.B16, V3.B16, V3.B16
-	VEOR	V12.B16, V4.B16, V4.B16
-	VEOR	V13.B16, V5.B16, V5.B16
-	VEOR	V14.B16, V6.B16, V6.B16
-	VEOR	V15.B16, V7.B16, V7.B16
-	VST1.P	[V0.B16, V1.B16, V2.B16, V3.B16], 64(R3)
-	VST1.P	[V4.B16, V5.B16, V6.B16, V7.B16], 64(R3)
+	XOR8_STORE(R3)
 	SUB	$128, R5
 	CMP	$128, R5
 	BGE	loop8
@@ -164,11 +155,7 @@ tail4:
 	OUT(V1)
 	OUT(V2)
 	OUT(V3)
-	VEOR	V8.B16, V0.B16, V0.B16
-	VEOR	V9.B16, V1.B16, V1.B16
-	VEOR	V10.B16, V2.B16, V2.B16
-	VEOR	V11.B16, V3.B16, V3.B16
-	VST1.P	[V0.B16, V1.B16, V2.B16, V3.B16], 64(R3)
+	XOR4_STORE(R3)
 	SUB	$64, R5
 
 tail1:
@@ -188,7 +175,7 @@ tail1:
 
 partial:
 	// 1 to 15 bytes, from the keystream block's halves in general
-	// registers (see tail_arm64.h).
+	// registers (see shared_arm64.h).
 	PARTIAL_TAIL(V0, R6, R7, R4, R3, R5, R8, partialBytes, done)
 
 done:

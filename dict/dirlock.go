@@ -21,9 +21,6 @@ const LockName = "dict.lock"
 // refused; stop the engine before changing its directory with a tool.
 var ErrLocked = errors.New("data directory is in use by another open Manager")
 
-// errLockHeld is what lockFile reports for a lock held elsewhere.
-var errLockHeld = errors.New("lock held")
-
 // lockDataDir opens (creating it if need be) and locks LockName in dir.
 // The returned file holds the lock until it is closed.
 func lockDataDir(dir string) (*os.File, error) {
@@ -34,8 +31,8 @@ func lockDataDir(dir string) (*os.File, error) {
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()
-		if errors.Is(err, errLockHeld) {
-			return nil, fmt.Errorf("dict: %s: %w", dir, ErrLocked)
+		if errors.Is(err, ErrLocked) {
+			return nil, fmt.Errorf("dict: %s: %w", dir, err)
 		}
 		return nil, fmt.Errorf("dict: lock %s: %w", path, err)
 	}

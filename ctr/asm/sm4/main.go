@@ -44,6 +44,11 @@ const signatureSkip = "func(rk *[240]byte, hi uint64, lo uint64, dst *byte, src 
 // skipReg holds ctrSM4GFNI512's skip until the first batch has used it.
 var skipReg = R11
 
+// wideBatch512 is the bytes of ctrSM4GFNI512's wide batch, four sets of 16
+// blocks: a call with a skip must be at least this long, so that the first
+// batch is a wide one (package ctr's sm4WideBatch is the same number).
+const wideBatch512 = 4 * 16 * 16
+
 // General registers, the same in every kernel: RBX holds the high half of
 // the counter and R8 the low half. R9 and R10 are scratch; ctrSM4GFNI512
 // keeps skip in R11 (skipReg) and uses R12 and R13 besides while it writes
@@ -371,7 +376,7 @@ func gfni512() {
 	Comment("A skip with less than a kilobyte would reach before dst: refuse it.")
 	TESTQ(skipReg, skipReg)
 	JZ(LabelRef("skipok512"))
-	CMPQ(n, U32(1024))
+	CMPQ(n, U32(wideBatch512))
 	JAE(LabelRef("skipok512"))
 	UD2()
 	Label("skipok512")

@@ -1,7 +1,30 @@
-// The partial-block tail shared by the arm64 kernels (aes_arm64.s and
-// sm4_arm64.s). Both end the same way once the last keystream block is in
-// a vector register; only the registers differ, so the sequence lives here
-// once and each kernel names its own registers.
+// Code shared by the arm64 kernels (aes_arm64.s and sm4_arm64.s). Both
+// end a batch the same way once its keystream blocks are in V0-V7 and its
+// data in V8-V15, and end a call the same way once the last keystream
+// block is in a vector register; only the general registers differ, so
+// each sequence lives here once and each kernel names its own registers.
+
+// XOR8_STORE(dst) XORs the data in V8-V15 into the keystream in V0-V7 and
+// stores the 128 bytes at dst, advancing it.
+#define XOR8_STORE(dst) \
+	VEOR	V8.B16, V0.B16, V0.B16 \
+	VEOR	V9.B16, V1.B16, V1.B16 \
+	VEOR	V10.B16, V2.B16, V2.B16 \
+	VEOR	V11.B16, V3.B16, V3.B16 \
+	VEOR	V12.B16, V4.B16, V4.B16 \
+	VEOR	V13.B16, V5.B16, V5.B16 \
+	VEOR	V14.B16, V6.B16, V6.B16 \
+	VEOR	V15.B16, V7.B16, V7.B16 \
+	VST1.P	[V0.B16, V1.B16, V2.B16, V3.B16], 64(dst) \
+	VST1.P	[V4.B16, V5.B16, V6.B16, V7.B16], 64(dst)
+
+// XOR4_STORE(dst) is XOR8_STORE for four blocks: V8-V11 into V0-V3.
+#define XOR4_STORE(dst) \
+	VEOR	V8.B16, V0.B16, V0.B16 \
+	VEOR	V9.B16, V1.B16, V1.B16 \
+	VEOR	V10.B16, V2.B16, V2.B16 \
+	VEOR	V11.B16, V3.B16, V3.B16 \
+	VST1.P	[V0.B16, V1.B16, V2.B16, V3.B16], 64(dst)
 
 // PARTIAL_TAIL(ks, k0, k1, src, dst, n, t, bytes, done) XORs the last n
 // bytes (1 to 15) of src with the keystream block in vector register ks
