@@ -225,15 +225,11 @@ func TestRenameWithFailingDirectorySync(t *testing.T) {
 	if err := m.Rename("a", "b"); !errors.Is(err, errSync) {
 		t.Fatalf("rename: %v, want the sync error", err)
 	}
-	if got := readFile(t, m, "b"); !bytes.Equal(got, content("a", 3000)) {
-		t.Fatal("the renamed file does not read back in the same session")
-	}
+	wantReadBack(t, m, "b", content("a", 3000), "in the same session")
 	m.Close()
 	m = env.open(ctr.SM4CTR)
 	defer m.Close()
-	if got := readFile(t, m, "b"); !bytes.Equal(got, content("a", 3000)) {
-		t.Fatal("the renamed file does not read back after a reopen")
-	}
+	wantReadBack(t, m, "b", content("a", 3000), "after a reopen")
 	if _, ok, _ := m.Lookup("a"); ok {
 		t.Error("the old name keeps an entry")
 	}

@@ -228,6 +228,7 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*
 	}
 	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect, existing: o.existing, locks: !o.inspect || o.lock}
 	m.dirs.fs = o.fs
+	m.removing.write = m.forgetBatch
 	if m.fail == nil {
 		m.fail = func(string) {}
 	}

@@ -96,6 +96,15 @@ func writeFile(t *testing.T, m *Manager, name string, data []byte) {
 	}
 }
 
+// wantReadBack fails the test unless name reads back as want; when says
+// at which point of the test.
+func wantReadBack(t *testing.T, m *Manager, name string, want []byte, when string) {
+	t.Helper()
+	if got := readFile(t, m, name); !bytes.Equal(got, want) {
+		t.Fatalf("%s does not read back %s", name, when)
+	}
+}
+
 func readFile(t *testing.T, m *Manager, name string) []byte {
 	t.Helper()
 	f, err := m.Open(name)

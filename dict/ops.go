@@ -203,12 +203,12 @@ func (m *Manager) record(rel string, e Entry) (old Entry, hadOld bool, err error
 }
 
 // Remove deletes the file (or empty directory) name, then its entry. It
-// returns once the file is unlinked; the entry's removal follows in the
-// next group commit, after the directory is synced, so the entry never
-// goes while the file could come back after a crash (a crash before it
-// leaves an entry for no file, which is harmless). Removing a missing file
-// still removes a leftover entry, and returns the file system's not-exist
-// error.
+// returns once the file is unlinked; the entry's removal follows within
+// milliseconds, written with other removals in one group commit after the
+// directory is synced, so the entry never goes while the file could come
+// back after a crash (a crash before it leaves an entry for no file, which
+// is harmless). Removing a missing file still removes a leftover entry,
+// and returns the file system's not-exist error.
 func (m *Manager) Remove(name string) error {
 	rel, err := m.name(name)
 	if err != nil {
@@ -249,22 +249,35 @@ func (m *Manager) removeLocked(rel, abs string) error {
 	return rmErr
 }
 
-// forgetLater removes rel's entry in the background, riding the next
-// group commit; operations on rel settle it first. The name is locked.
+// forgetLater queues the removal of rel's entry (see pendingRemoves);
+// operations on rel settle it first. The name is locked.
 func (m *Manager) forgetLater(rel string) {
-	old, ok := m.files.Get(rel)
-	if !ok {
-		return
+	if old, ok := m.files.Get(rel); ok {
+		m.removing.add(rel, old)
 	}
-	done := m.removing.start(rel)
-	go func() {
-		defer done()
-		if err := m.files.Remove(rel); err != nil {
-			return // a leftover entry for no file: harmless; its key stays
+}
+
+// forgetBatch removes a batch of entries in one group commit and releases
+// the data keys of those that went. An entry that stays (the commit
+// failed) is left for no file: harmless, and its key stays.
+func (m *Manager) forgetBatch(batch []pendingRemove) {
+	names := make([]string, len(batch))
+	for i, r := range batch {
+		names[i] = r.name
+	}
+	_ = m.files.RemoveMany(names)
+	// No operation can give these names new entries meanwhile: each one
+	// waits for this batch first (settle).
+	gone := batch[:0:0]
+	for _, r := range batch {
+		if _, still := m.files.Get(r.name); !still {
+			m.ref(r.old, true, -1)
+			gone = append(gone, r)
 		}
-		m.ref(old, true, -1)
-		m.afterRelease(old, true)
-	}()
+	}
+	for _, r := range gone {
+		m.afterRelease(r.old, true)
+	}
 }
 
 // forgetTree removes the entries of every name under dir (and dir).

@@ -1,54 +1,117 @@
 package dict
 
-import "sync"
+import (
+	"cmp"
+	"sync"
+	"time"
+)
 
-// pendingRemoves tracks entry removals still on their way to the file
-// dictionary. Remove returns once the file is unlinked: its entry's
-// removal only has to become durable after the unlink does (the
-// dictionary's BeforeRemove hook sees to that), and it rides on the next
-// group commit instead of making the caller wait for one. An operation
-// that is about to record or read the entry of a name first waits for the
-// name's pending removal (settle), so a removal never lands after a newer
-// entry for the same name.
+// Removals are gathered into batches of at most removeBatchMax names, and
+// a removal waits at most removeBatchDelay for others to join it (or less,
+// when an operation needs it settled).
+const (
+	removeBatchMax   = 256
+	removeBatchDelay = 5 * time.Millisecond
+)
+
+// pendingRemoves holds entry removals on their way to the file dictionary.
+// Remove returns once the file is unlinked: its entry's removal only has to
+// become durable after the unlink does (the dictionary's BeforeRemove hook
+// sees to that). Removals are written in batches, each one group commit
+// with one fsync per directory their files were in. Were each removal to
+// ride on the next group commit instead, nearly every group of creates
+// would carry one and pay a directory fsync for it, and on ext4 a
+// directory's fsync holds the directory's lock, stalling every create and
+// unlink in it meanwhile.
+//
+// An operation that is about to record or read the entry of a name first
+// settles the name's pending removal (writing its batch at once), so a
+// removal never lands after a newer entry for the same name.
 type pendingRemoves struct {
-	mu   sync.Mutex
-	byID map[string]chan struct{}
-	wg   sync.WaitGroup
+	// write removes a batch's entries; set before the first add.
+	write func(batch []pendingRemove)
+	// delay and max replace removeBatchDelay and removeBatchMax when set
+	// (tests).
+	delay time.Duration
+	max   int
+
+	mu     sync.Mutex
+	byName map[string]chan struct{} // queued or being written; closed when done
+	queued []pendingRemove
+	timer  *time.Timer // writes the queue when its first has waited long enough
+	wg     sync.WaitGroup
 }
 
-// start registers a removal of name and returns the function that marks
-// it done.
-func (p *pendingRemoves) start(name string) (done func()) {
-	ch := make(chan struct{})
+// pendingRemove is an entry removal: the name, the entry it had, and the
+// channel closed once it is written (or has failed).
+type pendingRemove struct {
+	name string
+	old  Entry
+	done chan struct{}
+}
+
+// add queues the removal of name's entry, old.
+func (p *pendingRemoves) add(name string, old Entry) {
 	p.mu.Lock()
-	if p.byID == nil {
-		p.byID = make(map[string]chan struct{})
+	if p.byName == nil {
+		p.byName = make(map[string]chan struct{})
 	}
-	p.byID[name] = ch
+	done := make(chan struct{})
+	p.byName[name] = done
 	p.wg.Add(1)
+	p.queued = append(p.queued, pendingRemove{name, old, done})
+	n := len(p.queued)
+	if n == 1 {
+		p.timer = time.AfterFunc(cmp.Or(p.delay, removeBatchDelay), p.flush)
+	}
 	p.mu.Unlock()
-	return func() {
-		p.mu.Lock()
-		if p.byID[name] == ch {
-			delete(p.byID, name)
-		}
-		p.mu.Unlock()
-		close(ch)
-		p.wg.Done()
+	if n >= cmp.Or(p.max, removeBatchMax) {
+		go p.flush() // the caller's Remove is done: it does not wait for the batch
 	}
 }
 
-// settle waits for the pending removals of the given names.
+// flush writes the queued removals as one batch.
+func (p *pendingRemoves) flush() {
+	p.mu.Lock()
+	batch := p.queued
+	p.queued = nil
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	p.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	p.write(batch)
+	p.mu.Lock()
+	for _, r := range batch {
+		if p.byName[r.name] == r.done {
+			delete(p.byName, r.name)
+		}
+		close(r.done)
+	}
+	p.mu.Unlock()
+	p.wg.Add(-len(batch))
+}
+
+// settle waits for the pending removals of the given names, writing the
+// queue first if one of them is in it.
 func (p *pendingRemoves) settle(names ...string) {
 	for _, n := range names {
 		p.mu.Lock()
-		ch := p.byID[n]
+		ch := p.byName[n]
 		p.mu.Unlock()
-		if ch != nil {
-			<-ch
+		if ch == nil {
+			continue
 		}
+		p.flush()
+		<-ch
 	}
 }
 
-// settleAll waits for every pending removal.
-func (p *pendingRemoves) settleAll() { p.wg.Wait() }
+// settleAll writes the queue and waits for every pending removal.
+func (p *pendingRemoves) settleAll() {
+	p.flush()
+	p.wg.Wait()
+}

@@ -121,14 +121,20 @@ type Dict struct {
 	retryDead  int // after a failed compaction, wait until DeadRecords reaches this
 }
 
-// op is a mutation waiting for its group commit. The leader sets err,
-// then sends on wake: false when the op is done, true when its caller is
-// to lead the next group.
+// op is a caller's mutation waiting for its group commit: one record, or
+// the Remove records of one RemoveMany. The leader sets err, then sends on
+// wake: false when the op is done, true when its caller is to lead the
+// next group.
 type op struct {
-	rec  Record
+	recs []Record
+	one  [1]Record // recs' backing array for a single record
 	err  error
 	wake chan bool
 }
+
+// removes reports whether o removes entries: only an op of Remove records
+// does, and its records are all Removes.
+func (o *op) removes() bool { return o.recs[0].Type == RecordRemove }
 
 func newDict(path string, o Options) *Dict {
 	dir, base := filepath.Split(path)
@@ -470,6 +476,26 @@ func (d *Dict) Remove(name string) error {
 		return nil
 	}
 	return d.submit(Record{Type: RecordRemove, Name: name})
+}
+
+// RemoveMany deletes the entries of names in one group commit and returns
+// once that is durable: one write and one fsync however many there are,
+// and BeforeRemove sees them all at once. Names without an entry are
+// skipped; an invalid name fails the call before anything is written.
+func (d *Dict) RemoveMany(names []string) error {
+	recs := make([]Record, 0, len(names))
+	for _, n := range names {
+		if err := checkName("path", n); err != nil {
+			return err
+		}
+		if _, ok := d.Get(n); ok {
+			recs = append(recs, Record{Type: RecordRemove, Name: n})
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return d.submitOp(&op{recs: recs, wake: make(chan bool, 1)})
 }
 
 // RemovePrefix deletes the entries of dir and of every path under dir+"/"

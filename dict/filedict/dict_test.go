@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -620,5 +621,75 @@ func TestBeforeRemove(t *testing.T) {
 	defer d.Close()
 	if _, ok := d.Get("b"); !ok || d.Len() != 2 {
 		t.Fatalf("after reopen: %d entries", d.Len())
+	}
+}
+
+// RemoveMany makes all its removals durable with one write and one fsync,
+// shows BeforeRemove every name at once, skips names without an entry,
+// and writes nothing when a name is invalid or BeforeRemove fails.
+func TestRemoveMany(t *testing.T) {
+	errSync := errors.New("directory sync failed")
+	for _, v := range []int{1, 2} {
+		for _, tc := range []struct {
+			name      string
+			remove    []string
+			failDir   bool
+			wantErr   error
+			wantLeft  []string
+			wantSeen  []string
+			wantWrite bool
+		}{
+			{name: "some", remove: []string{"a", "b", "missing", "c"}, wantLeft: []string{"d"}, wantSeen: []string{"a", "b", "c"}, wantWrite: true},
+			{name: "one", remove: []string{"d"}, wantLeft: []string{"a", "b", "c"}, wantSeen: []string{"d"}, wantWrite: true},
+			{name: "none with an entry", remove: []string{"x", "y"}, wantLeft: []string{"a", "b", "c", "d"}},
+			{name: "empty", wantLeft: []string{"a", "b", "c", "d"}},
+			{name: "invalid name", remove: []string{"a", ""}, wantErr: fs.ErrInvalid, wantLeft: []string{"a", "b", "c", "d"}},
+			{name: "BeforeRemove fails", remove: []string{"a", "b"}, failDir: true, wantErr: errSync, wantLeft: []string{"a", "b", "c", "d"}, wantSeen: []string{"a", "b"}},
+		} {
+			t.Run(fmt.Sprintf("v%d/%s", v, tc.name), func(t *testing.T) {
+				ffs := &faultFS{}
+				var seen []string
+				path := dictPath(t)
+				d := mustCreate(t, path, Options{Version: v, fsys: ffs, BeforeRemove: func(names []string) error {
+					seen = append(seen, names...)
+					if tc.failDir {
+						return errSync
+					}
+					return nil
+				}})
+				defer d.Close()
+				for i, n := range []string{"a", "b", "c", "d"} {
+					must(t, d.Insert(n, entry(i)))
+				}
+				before := d.Stats()
+				syncs := ffs.syncs.Load()
+				err := d.RemoveMany(tc.remove)
+				if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+					t.Fatalf("RemoveMany: %v, want %v", err, tc.wantErr)
+				}
+				if !slices.Equal(seen, tc.wantSeen) {
+					t.Fatalf("BeforeRemove saw %q, want %q", seen, tc.wantSeen)
+				}
+				wantSyncs := int64(0)
+				if tc.wantWrite {
+					wantSyncs = 1
+				}
+				if got := ffs.syncs.Load() - syncs; got != wantSyncs {
+					t.Fatalf("%d fsyncs, want %d", got, wantSyncs)
+				}
+				after := d.Stats()
+				if removed := before.Entries - after.Entries; v == 2 && after.LogRecords-before.LogRecords != removed {
+					t.Fatalf("%d log records for %d removals", after.LogRecords-before.LogRecords, removed)
+				}
+				want := dictState{Entries: map[string]Entry{}}
+				for _, n := range tc.wantLeft {
+					want.Entries[n] = entry(int(n[0] - 'a'))
+				}
+				mustState(t, d, want)
+				mustClose(t, d)
+				d = mustOpen(t, path, Options{Version: v})
+				mustState(t, d, want)
+			})
+		}
 	}
 }

@@ -408,12 +408,12 @@ func TestBatchValidation(t *testing.T) {
 	defer d.Close()
 	must(t, d.Insert("s", entry(1)))
 	ops := []*op{
-		{rec: Record{Type: RecordRenameBegin, Name: "s", Dst: "d"}},
-		{rec: Record{Type: RecordRenameBegin, Name: "x", Dst: "d"}}, // d already pending in this group
-		{rec: Record{Type: RecordRenameCommit, Name: "s", Dst: "d"}},
-		{rec: Record{Type: RecordRemove, Name: "s"}}, // removed by the commit
-		{rec: Record{Type: RecordInsert, Name: "n", Entry: entry(2), HasEntry: true}},
-		{rec: Record{Type: RecordRemovePrefix, Name: "n"}},
+		{recs: []Record{{Type: RecordRenameBegin, Name: "s", Dst: "d"}}},
+		{recs: []Record{{Type: RecordRenameBegin, Name: "x", Dst: "d"}}}, // d already pending in this group
+		{recs: []Record{{Type: RecordRenameCommit, Name: "s", Dst: "d"}}},
+		{recs: []Record{{Type: RecordRemove, Name: "s"}}}, // removed by the commit
+		{recs: []Record{{Type: RecordInsert, Name: "n", Entry: entry(2), HasEntry: true}}},
+		{recs: []Record{{Type: RecordRemovePrefix, Name: "n"}}},
 	}
 	d.wmu.Lock()
 	d.commit(ops)

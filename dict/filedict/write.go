@@ -6,6 +6,15 @@ import (
 )
 
 // submit queues a mutation and returns once it is durable or has failed.
+func (d *Dict) submit(rec Record) error {
+	o := &op{wake: make(chan bool, 1)}
+	o.one[0] = rec
+	o.recs = o.one[:]
+	return d.submitOp(o)
+}
+
+// submitOp queues o and returns once its records are durable or have
+// failed.
 //
 // Group commit: at most one caller at a time is the leader. A caller that
 // finds no leader becomes it; the others wait on their op's channel. The
@@ -13,8 +22,7 @@ import (
 // hands the lead to the first op queued meanwhile (if any), and wakes every
 // op of its group with its result. Callers thus wait for at most the group
 // in progress and their own.
-func (d *Dict) submit(rec Record) error {
-	o := &op{rec: rec, wake: make(chan bool, 1)}
+func (d *Dict) submitOp(o *op) error {
 	d.qmu.Lock()
 	d.queue = append(d.queue, o)
 	lead := !d.leading
@@ -75,37 +83,47 @@ func (d *Dict) commit(batch []*op) {
 	if d.beforeRm != nil {
 		var names []string
 		for _, o := range batch {
-			if o.rec.Type == RecordRemove {
-				names = append(names, o.rec.Name)
+			if o.removes() {
+				for _, r := range o.recs {
+					names = append(names, r.Name)
+				}
 			}
 		}
 		if len(names) > 0 {
 			if err := d.beforeRm(names); err != nil {
 				for _, o := range batch {
-					if o.rec.Type == RecordRemove {
+					if o.removes() {
 						o.err = fmt.Errorf("filedict: before remove: %w", err)
 					}
 				}
-				batch = slices.DeleteFunc(slices.Clone(batch), func(o *op) bool { return o.rec.Type == RecordRemove })
+				batch = slices.DeleteFunc(slices.Clone(batch), (*op).removes)
 			}
 		}
 	}
 	ov := d.committed()
 	var buf []byte
 	live := batch[:0:0]
+	records := 0
 	for _, o := range batch {
-		changed, dead, err := applyRecord(ov, o.rec)
-		if err != nil {
-			o.err = fmt.Errorf("filedict: %w", err)
-			continue
+		wrote := false
+		for _, r := range o.recs {
+			changed, dead, err := applyRecord(ov, r)
+			if err != nil {
+				o.err = fmt.Errorf("filedict: %w", err)
+				continue
+			}
+			if !changed {
+				continue
+			}
+			ov.dead += dead
+			wrote = true
+			records++
+			if d.version == 2 {
+				buf = r.appendTo(buf)
+			}
 		}
-		if !changed {
-			continue
-		}
-		ov.dead += dead
-		live = append(live, o)
-		if d.version == 2 {
-			buf = o.rec.appendTo(buf)
+		if wrote {
+			live = append(live, o)
 		}
 	}
 	if len(live) == 0 {
@@ -139,7 +157,7 @@ func (d *Dict) commit(batch []*op) {
 		}
 	}
 	if d.version == 2 {
-		d.stats.LogRecords += len(live)
+		d.stats.LogRecords += records
 		d.stats.DeadRecords += ov.dead
 		d.stats.FileSize += int64(len(buf))
 	}
