@@ -49,7 +49,7 @@ var crashFailpoints = []string{
 	"create.after-entry", "truncate.after-sync", "remove.after-unlink",
 	"link.after-entry", "rename.after-intent", "rename.after-rename", "rename.after-sync",
 	"rotate.before-save", "rotate.after-save",
-	"append.before-write", "append.after-write", "append.after-sync",
+	"append.after-extend", "append.before-write", "append.after-write", "append.after-sync",
 	"rewrite.after-temp-sync", "rewrite.after-rename",
 }
 

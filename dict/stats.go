@@ -59,11 +59,13 @@ type Stats struct {
 	// 0 unless the key dictionary was damaged or replaced by hand.
 	FilesWithoutKey int
 
-	// KeyDictionaryBytes and FileDictionaryBytes are the sizes of
-	// key.dict and file.dict on disk. Each dictionary is one file: the
+	// KeyDictionaryBytes and FileDictionaryBytes are the sizes of the
+	// contents of key.dict and file.dict. Each dictionary is one file: the
 	// file dictionary's log (EnableFileDictionaryLog) is appended to the
-	// same file after its snapshot, so its size includes the log. The
-	// temporary files of an atomic rewrite in progress are not counted.
+	// same file after its snapshot, so its size includes the log; while
+	// open, up to 1 MiB of zeros follow the log on disk, which are not
+	// counted. The temporary files of an atomic rewrite in progress are
+	// not counted either.
 	KeyDictionaryBytes  int64
 	FileDictionaryBytes int64
 	// FileDictionary gives the file dictionary's format version, log

@@ -59,7 +59,8 @@ func checkStatsCounts(t *testing.T, m *Manager, s Stats) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != st.Size() || got == 0 {
+		// file.dict's contents are followed by zeros while it is open.
+		if got == 0 || got > st.Size() || name == KeyDictName && got != st.Size() {
 			t.Errorf("size of %s = %d, os.Stat says %d", name, got, st.Size())
 		}
 	}

@@ -33,8 +33,10 @@ type Options struct {
 	RewriteThreshold int
 
 	// Failpoint, if non-nil, is called at named points of the write path,
-	// so crash tests can kill the process there: "append.before-write",
-	// "append.after-write" (before the fsync), "append.after-sync" (before
+	// so crash tests can kill the process there: "append.after-extend"
+	// (zeros written ahead of the log, before their fsync),
+	// "append.before-write", "append.after-write" (before the fsync),
+	// "append.after-sync" (before
 	// the map changes), "rewrite.after-temp-sync" (the new file is durable
 	// under its temporary name) and "rewrite.after-rename" (before the
 	// directory fsync).
@@ -85,7 +87,10 @@ type Stats struct {
 	// records of a resolved rename and the entries it replaces or removes,
 	// each RemovePrefix and every entry it removes.
 	DeadRecords int
-	// FileSize is the length of the dictionary file in bytes.
+	// FileSize is the length of the dictionary file's contents in bytes.
+	// While the Dict is open the file of a version-2 dictionary may be
+	// longer: zeros follow the log, so appends need not change the file's
+	// size (see the package doc).
 	FileSize int64
 }
 
@@ -114,7 +119,8 @@ type Dict struct {
 
 	// wmu serializes I/O; the fields below belong to its holder.
 	wmu        sync.Mutex
-	f          writeFile // append handle (version 2), nil when unusable
+	f          writeFile // the log's handle (version 2), nil when unusable
+	alloc      int64     // the log file's size: FileSize, then zeros (see append)
 	needRepair bool      // the file may not match memory: rewrite before appending
 	broken     error     // wraps ErrBroken once a repair failed
 	closed     bool
@@ -181,8 +187,8 @@ func Create(path string, o Options) (*Dict, error) {
 
 // Open opens the dictionary at path; a missing file is an error wrapping
 // fs.ErrNotExist. It removes temporary files "<base>.tmp-*" an interrupted
-// rewrite left next to path, drops a torn last log record (truncating the
-// file there), and rewrites the file when it is of the other version than
+// rewrite left next to path, drops a torn last log record and the zeros a
+// writer left after the log (truncating the file there), and rewrites the file when it is of the other version than
 // o asks for, or when its log has more dead records than the threshold.
 // A damaged snapshot, or a damaged record with data after it, is
 // ErrCorrupt; an unknown version is ErrUnknownVersion.
@@ -224,7 +230,8 @@ func openDict(path string, o Options, maxVer int) (*Dict, error) {
 	case d.version == 2 && ld.dead > d.threshold:
 		err = d.rewrite(d.encodeState(d.committed()))
 	case d.version == 2:
-		d.f, err = d.fsys.OpenAppend(path)
+		d.alloc = ld.end
+		d.f, err = d.fsys.OpenLog(path)
 	}
 	if err != nil {
 		d.closeFile()
@@ -590,6 +597,17 @@ func (d *Dict) Close() error {
 	if d.needRepair && d.broken == nil {
 		if rerr := d.rewrite(d.encodeState(d.committed())); rerr != nil {
 			err = fmt.Errorf("filedict: close %s: repairing after a failed write: %w", d.path, rerr)
+		}
+	}
+	if err == nil && d.f != nil && d.alloc > d.stats.FileSize {
+		// Leave the file as long as its contents: the zeros ahead of the
+		// log are only for appends.
+		err = d.f.Truncate(d.stats.FileSize)
+		if err == nil {
+			err = d.f.Sync()
+		}
+		if err != nil {
+			err = fmt.Errorf("filedict: close %s: dropping the zeros after the log: %w", d.path, err)
 		}
 	}
 	if cerr := d.closeFile(); err == nil && cerr != nil {

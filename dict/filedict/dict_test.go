@@ -112,8 +112,8 @@ func TestOperations(t *testing.T) {
 					}
 				}
 				st := d.Stats()
-				if st.Version != v || st.Entries != len(s.want.Entries) || st.FileSize != fileSize(t, path) {
-					t.Fatalf("%s: stats %+v, file %d bytes", s.name, st, fileSize(t, path))
+				if st.Version != v || st.Entries != len(s.want.Entries) || st.FileSize != contentSize(t, path) {
+					t.Fatalf("%s: stats %+v, contents %d bytes", s.name, st, contentSize(t, path))
 				}
 				// Reopen after every step: the file alone holds the state.
 				mustClose(t, d)
@@ -129,7 +129,7 @@ func TestStats(t *testing.T) {
 	path := dictPath(t)
 	d := mustCreate(t, path, Options{})
 	empty := d.Stats()
-	if empty != (Stats{Version: 2, FileSize: fileSize(t, path)}) {
+	if empty != (Stats{Version: 2, FileSize: contentSize(t, path)}) {
 		t.Fatalf("empty stats %+v", empty)
 	}
 	must(t, d.Insert("a", entry(1)))
@@ -137,7 +137,7 @@ func TestStats(t *testing.T) {
 	must(t, d.Insert("a", entry(3))) // overwrite: 1 dead
 	must(t, d.Remove("b"))           // remove and its insert: 2 dead
 	must(t, d.Remove("b"))           // absent: nothing written
-	want := Stats{Version: 2, Entries: 1, LogRecords: 4, DeadRecords: 3, FileSize: fileSize(t, path)}
+	want := Stats{Version: 2, Entries: 1, LogRecords: 4, DeadRecords: 3, FileSize: contentSize(t, path)}
 	if got := d.Stats(); got != want {
 		t.Fatalf("stats %+v, want %+v", got, want)
 	}
@@ -468,8 +468,8 @@ func TestCompaction(t *testing.T) {
 		}
 		lastRecords = st.LogRecords
 		maxSize = max(maxSize, st.FileSize)
-		if st.FileSize != fileSize(t, path) {
-			t.Fatalf("op %d: FileSize %d, file %d", i, st.FileSize, fileSize(t, path))
+		if st.FileSize != contentSize(t, path) {
+			t.Fatalf("op %d: FileSize %d, contents %d", i, st.FileSize, contentSize(t, path))
 		}
 	}
 	if compactions < 5 {
@@ -564,7 +564,7 @@ func TestFailpointsHit(t *testing.T) {
 		mustClose(t, d)
 		want := []string{"rewrite.after-temp-sync", "rewrite.after-rename"}
 		if v == 2 {
-			want = append(want, "append.before-write", "append.after-write", "append.after-sync")
+			want = append(want, "append.after-extend", "append.before-write", "append.after-write", "append.after-sync")
 		}
 		for _, name := range want {
 			if hits[name] == 0 {
@@ -691,5 +691,80 @@ func TestRemoveMany(t *testing.T) {
 				mustState(t, d, want)
 			})
 		}
+	}
+}
+
+// The log's file is extended with zeros 1 MiB at a time ahead of its
+// records: one fsync per extension, an fdatasync per group, zeros after
+// the contents while open, none after Close; a file left with its zeros
+// (a crash) opens to the same state; a failed extension fails its group
+// only, and the next one repairs the file.
+func TestLogExtension(t *testing.T) {
+	long := strings.Repeat("n", 900) // about 950 bytes a record
+	for _, tc := range []struct {
+		name        string
+		inserts     int
+		failExtends int
+		wantExtends int64
+	}{
+		{name: "one extent", inserts: 10, wantExtends: 1},
+		{name: "past one extent", inserts: 1200, wantExtends: 2},
+		{name: "failed extension", inserts: 10, failExtends: 1, wantExtends: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ffs := &faultFS{failExtends: tc.failExtends}
+			path := dictPath(t)
+			d := mustCreate(t, path, Options{fsys: ffs})
+			created := ffs.syncs.Load() // the new file's own
+			want := dictState{Entries: map[string]Entry{}}
+			for i := range tc.inserts {
+				name := fmt.Sprintf("%s%05d", long, i)
+				err := d.Insert(name, entry(i))
+				if i == 0 && tc.failExtends > 0 {
+					if !errors.Is(err, errInjected) {
+						t.Fatalf("insert with a failing extension: %v", err)
+					}
+					continue
+				}
+				must(t, err)
+				want.Entries[name] = entry(i)
+			}
+			mustState(t, d, want)
+			if got := ffs.extends.Load(); got != tc.wantExtends {
+				t.Fatalf("%d extensions, want %d", got, tc.wantExtends)
+			}
+			if got := ffs.fullSyncs.Load(); got != ffs.extends.Load()-int64(tc.failExtends) {
+				t.Fatalf("%d fsyncs of the log for %d extensions", got, ffs.extends.Load())
+			}
+			if datasyncs := ffs.syncs.Load() - created - ffs.fullSyncs.Load(); tc.failExtends == 0 && datasyncs != int64(tc.inserts) {
+				t.Fatalf("%d fdatasyncs for %d inserts", datasyncs, tc.inserts)
+			}
+			size := d.Stats().FileSize
+			if onDisk := fileSize(t, path); onDisk <= size || onDisk%logExtent != 0 {
+				t.Fatalf("open file of %d bytes for %d of contents", onDisk, size)
+			}
+			if got := contentSize(t, path); got != size {
+				t.Fatalf("contents %d bytes, Stats says %d", got, size)
+			}
+			// A crash leaves the zeros: the file opens to the same state,
+			// and the zeros are gone.
+			crashed := filepath.Join(t.TempDir(), "crashed.dict")
+			data, err := os.ReadFile(path)
+			must(t, err)
+			must(t, os.WriteFile(crashed, data, 0o600))
+			c := mustOpen(t, crashed, Options{})
+			mustState(t, c, want)
+			if got := fileSize(t, crashed); got != size {
+				t.Fatalf("reopened crash copy of %d bytes, want %d", got, size)
+			}
+			mustClose(t, c)
+			mustClose(t, d)
+			if got := fileSize(t, path); got != size {
+				t.Fatalf("closed file of %d bytes, want %d", got, size)
+			}
+			d = mustOpen(t, path, Options{})
+			mustState(t, d, want)
+			mustClose(t, d)
+		})
 	}
 }

@@ -13,11 +13,17 @@
 //
 // Crash safety:
 //
-//   - A mutation returns only once its record is on disk (fsync). Concurrent
+//   - A mutation returns only once its record is on disk. Concurrent
 //     mutations are committed in groups: one goroutine writes the records of
 //     every waiting caller with one write and one fsync, and all of them
 //     return together. The in-memory map changes only after the group is
 //     durable, so Get never sees a change that a crash could undo.
+//   - The log's records overwrite zeros that are already durable: while
+//     open, the file is extended 1 MiB at a time (allocated, written with
+//     zeros, fsynced) ahead of them, so a group's sync is an fdatasync that
+//     changes neither the file's size nor its blocks, and on a journaling
+//     file system it does not wait for a journal commit. Close and Open
+//     drop the zeros that follow the last record.
 //   - A failed write or fsync fails every caller of its group and leaves the
 //     map unchanged. The file is then rewritten from memory before the next
 //     append, so a torn record never ends up in the middle of the log; if

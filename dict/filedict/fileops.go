@@ -8,18 +8,33 @@ import (
 	"github.com/atrest/atrest/internal/atomicfile"
 )
 
-// writeFile is the part of *os.File the writer uses.
+// writeFile is the part of *os.File the writer uses, and fdatasync.
 type writeFile interface {
 	Write(p []byte) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
 	Sync() error
+	// Datasync makes the file's bytes durable, and of its metadata only
+	// what reading them back needs (fdatasync): overwriting bytes inside
+	// the file's size then needs no journal commit.
+	Datasync() error
+	// Allocate reserves the bytes [off, off+n) for the file, reading as
+	// zeros, before they are written (where the OS can: see allocate).
+	Allocate(off, n int64) error
+	Truncate(size int64) error
 	Close() error
 }
+
+// osFile is a *os.File with Datasync and Allocate.
+type osFile struct{ *os.File }
+
+func (f osFile) Datasync() error             { return datasync(f.File) }
+func (f osFile) Allocate(off, n int64) error { return allocate(f.File, off, n) }
 
 // fileSystem holds every file operation of the write path, so tests can
 // make a write or an fsync fail and can count fsyncs.
 type fileSystem interface {
-	// OpenAppend opens an existing file for appending.
-	OpenAppend(path string) (writeFile, error)
+	// OpenLog opens an existing file for writing its log.
+	OpenLog(path string) (writeFile, error)
 	// CreateTemp creates a new file in dir as os.CreateTemp does.
 	CreateTemp(dir, pattern string) (writeFile, string, error)
 	Rename(oldpath, newpath string) error
@@ -30,8 +45,12 @@ type fileSystem interface {
 
 type osFS struct{}
 
-func (osFS) OpenAppend(path string) (writeFile, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+func (osFS) OpenLog(path string) (writeFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
 }
 
 func (osFS) CreateTemp(dir, pattern string) (writeFile, string, error) {
@@ -39,7 +58,7 @@ func (osFS) CreateTemp(dir, pattern string) (writeFile, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return f, f.Name(), nil
+	return osFile{f}, f.Name(), nil
 }
 
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }

@@ -108,6 +108,21 @@ func must(t testing.TB, err error) {
 	}
 }
 
+// contentSize returns the length of the dictionary file's contents: the
+// file's, less the zeros an open log keeps ahead of its records (which it
+// checks are zeros).
+func contentSize(t testing.TB, path string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	must(t, err)
+	ld, err := load(data, maxVersion)
+	must(t, err)
+	if !allZero(data[ld.end:]) {
+		t.Fatalf("%s: bytes after the contents' %d are not all zeros", path, ld.end)
+	}
+	return ld.end
+}
+
 func fileSize(t testing.TB, path string) int64 {
 	t.Helper()
 	st, err := os.Stat(path)
@@ -129,8 +144,11 @@ type faultFS struct {
 	partial     bool // a failing append writes the first half of its bytes
 	failSyncs   int  // the next fsyncs of the append handle that fail (after syncing)
 	failCreates int  // the next CreateTemp calls that fail
+	failExtends int  // the next extensions of the log (Allocate) that fail
 	syncDelay   time.Duration
-	syncs       atomic.Int64
+	syncs       atomic.Int64 // every fsync and fdatasync
+	fullSyncs   atomic.Int64 // the log handle's fsyncs (its extensions)
+	extends     atomic.Int64 // the log handle's Allocate calls
 	appends     atomic.Int64
 }
 
@@ -144,12 +162,12 @@ func (f *faultFS) take(n *int) bool {
 	return false
 }
 
-func (f *faultFS) OpenAppend(path string) (writeFile, error) {
-	w, err := osFS{}.OpenAppend(path)
+func (f *faultFS) OpenLog(path string) (writeFile, error) {
+	w, err := osFS{}.OpenLog(path)
 	if err != nil {
 		return nil, err
 	}
-	return &faultFile{File: w.(*os.File), fs: f}, nil
+	return &faultFile{osFile: w.(osFile), fs: f}, nil
 }
 
 func (f *faultFS) CreateTemp(dir, pattern string) (writeFile, string, error) {
@@ -160,36 +178,62 @@ func (f *faultFS) CreateTemp(dir, pattern string) (writeFile, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return &countingFile{File: w.(*os.File), fs: f}, name, nil
+	return &countingFile{osFile: w.(osFile), fs: f}, name, nil
 }
 
 func (f *faultFS) Rename(a, b string) error { return os.Rename(a, b) }
 func (f *faultFS) Remove(p string) error    { return os.Remove(p) }
 func (f *faultFS) SyncDir(dir string) error { return osFS{}.SyncDir(dir) }
 
+// faultFile is the log's handle: its record writes (the log's writes
+// that are not zeros extending it) and its syncs can fail.
 type faultFile struct {
-	*os.File
+	osFile
 	fs *faultFS
 }
 
-func (w *faultFile) Write(p []byte) (int, error) {
+func (w *faultFile) WriteAt(p []byte, off int64) (int, error) {
+	if isExtension(p) {
+		return w.osFile.WriteAt(p, off)
+	}
 	w.fs.appends.Add(1)
 	if w.fs.take(&w.fs.failWrites) {
 		n := 0
 		if w.fs.partial {
-			n, _ = w.File.Write(p[:len(p)/2])
+			n, _ = w.osFile.WriteAt(p[:len(p)/2], off)
 		}
 		return n, errInjected
 	}
-	return w.File.Write(p)
+	return w.osFile.WriteAt(p, off)
+}
+
+// isExtension tells the zeros that extend the log (slices of the package's
+// zeros array) from the writes of its records.
+func isExtension(p []byte) bool {
+	return len(p) > 0 && &p[0] == &zeros[0]
+}
+
+func (w *faultFile) Allocate(off, n int64) error {
+	w.fs.extends.Add(1)
+	if w.fs.take(&w.fs.failExtends) {
+		return errInjected
+	}
+	return w.osFile.Allocate(off, n)
 }
 
 func (w *faultFile) Sync() error {
+	w.fs.fullSyncs.Add(1)
+	return w.sync(w.osFile.Sync)
+}
+
+func (w *faultFile) Datasync() error { return w.sync(w.osFile.Datasync) }
+
+func (w *faultFile) sync(sync func() error) error {
 	w.fs.syncs.Add(1)
 	if w.fs.syncDelay > 0 {
 		time.Sleep(w.fs.syncDelay)
 	}
-	err := w.File.Sync()
+	err := sync()
 	if w.fs.take(&w.fs.failSyncs) {
 		return errInjected
 	}
@@ -197,13 +241,13 @@ func (w *faultFile) Sync() error {
 }
 
 type countingFile struct {
-	*os.File
+	osFile
 	fs *faultFS
 }
 
 func (w *countingFile) Sync() error {
 	w.fs.syncs.Add(1)
-	return w.File.Sync()
+	return w.osFile.Sync()
 }
 
 // recordOffsets returns the offsets of the log records of a version-2

@@ -165,8 +165,22 @@ func (d *Dict) commit(batch []*op) {
 	d.maybeCompact()
 }
 
+// logExtent is how far ahead of its records the log's file is extended
+// with zeros (see append).
+const logExtent = 1 << 20
+
+// zeros is what the log's file is extended with.
+var zeros [64 << 10]byte
+
 // append writes records to the log with one write and one fsync. A
 // failure marks the file for repair; a repair that fails breaks the Dict.
+//
+// The records overwrite zeros that an earlier extension made durable, so
+// the fsync is an fdatasync: the file's size and blocks do not change,
+// and on a journaling file system the group's commit waits for its own
+// bytes and a cache flush, not for a journal commit carrying every file
+// created or deleted meanwhile. A reader takes the zeros after the last
+// record for the end of the log (see load).
 func (d *Dict) append(buf []byte) error {
 	if d.needRepair || d.f == nil {
 		if err := d.rewrite(d.encodeState(d.committed())); err != nil {
@@ -174,17 +188,49 @@ func (d *Dict) append(buf []byte) error {
 			return d.broken
 		}
 	}
+	end := d.stats.FileSize
+	if need := end + int64(len(buf)); need > d.alloc {
+		if err := d.extend(need); err != nil {
+			d.needRepair = true
+			return fmt.Errorf("filedict: extending %s: %w", d.path, err)
+		}
+	}
 	d.fail("append.before-write")
-	if _, err := d.f.Write(buf); err != nil {
+	if _, err := d.f.WriteAt(buf, end); err != nil {
 		d.needRepair = true
 		return fmt.Errorf("filedict: appending to %s: %w", d.path, err)
 	}
 	d.fail("append.after-write")
-	if err := d.f.Sync(); err != nil {
+	if err := d.f.Datasync(); err != nil {
 		d.needRepair = true
 		return fmt.Errorf("filedict: syncing %s: %w", d.path, err)
 	}
 	d.fail("append.after-sync")
+	return nil
+}
+
+// extend makes the log's file at least need bytes long, logExtent at a
+// time, with zeros that are durable (fsync) before any record is written
+// over them. The range is allocated first: blocks a crash leaves
+// unwritten then read as zeros, never as stale bytes of a deleted file
+// (an old dictionary's records among them).
+func (d *Dict) extend(need int64) error {
+	size := (need + logExtent - 1) / logExtent * logExtent
+	if err := d.f.Allocate(d.alloc, size-d.alloc); err != nil {
+		return err
+	}
+	for off := d.alloc; off < size; {
+		n, err := d.f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
+		if err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	d.fail("append.after-extend")
+	if err := d.f.Sync(); err != nil {
+		return err
+	}
+	d.alloc = size
 	return nil
 }
 
@@ -226,7 +272,8 @@ func (d *Dict) rewrite(data []byte) error {
 		d.closeFile()
 	}
 	if err == nil && d.version == 2 {
-		d.f, err = d.fsys.OpenAppend(d.path)
+		d.alloc = int64(len(data))
+		d.f, err = d.fsys.OpenLog(d.path)
 		if err != nil {
 			d.f = nil
 			err = fmt.Errorf("reopening for appending: %w", err)

@@ -25,7 +25,7 @@
 //	data_key_rotations_total                    counter  data-key rotations
 //	file_num{method}                            gauge    files in the file dictionary per method
 //	data_key_file_num{key_id, method}           gauge    encrypted files per data key
-//	meta_file_size_bytes{name}                  gauge    key_dictionary and file_dictionary sizes on disk
+//	meta_file_size_bytes{name}                  gauge    key_dictionary and file_dictionary sizes (contents)
 //	file_dictionary_log_records                 gauge    records in the file dictionary's log
 //	file_dictionary_dead_log_records            gauge    log records the next compaction drops
 //	master_key_info{backend, id}                gauge    the master key in use, always 1
@@ -148,7 +148,7 @@ func NewCollector(m *dict.Manager, opts ...Option) *Collector {
 		"Number of encrypted files per data key. The method is the key's, or \"unknown\" when the key dictionary lacks the key, so that its files cannot be read.",
 		"key_id", "method")
 	c.metaFileSize = desc("meta_file_size_bytes",
-		"Size on disk of the encryption metadata files: key_dictionary (key.dict) and file_dictionary (file.dict, its snapshot and log).",
+		"Size of the encryption metadata files' contents: key_dictionary (key.dict) and file_dictionary (file.dict, its snapshot and log; while open, up to 1 MiB of zeros follow the log on disk).",
 		"name")
 	c.logRecords = desc("file_dictionary_log_records",
 		"Number of records in the file dictionary's log after its snapshot; always 0 for the whole-file format.")

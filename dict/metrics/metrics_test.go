@@ -262,7 +262,8 @@ func TestCollectKnownState(t *testing.T) {
 		{"atrest_encryption_data_key_file_num", gauge, []string{"key_id", id(sm4Key), "method", "sm4-ctr"}, 2},
 		{"atrest_encryption_data_key_file_num", gauge, []string{"key_id", id(curKey), "method", "sm4-ctr"}, 1},
 		{"atrest_encryption_meta_file_size_bytes", gauge, []string{"name", "key_dictionary"}, stat(dict.KeyDictName)},
-		{"atrest_encryption_meta_file_size_bytes", gauge, []string{"name", "file_dictionary"}, stat(dict.FileDictName)},
+		// The file dictionary's contents: while open, zeros follow its log.
+		{"atrest_encryption_meta_file_size_bytes", gauge, []string{"name", "file_dictionary"}, float64(s.FileDictionary.FileSize)},
 		{"atrest_encryption_file_dictionary_log_records", gauge, nil, float64(s.FileDictionary.LogRecords)},
 		{"atrest_encryption_file_dictionary_dead_log_records", gauge, nil, float64(s.FileDictionary.DeadRecords)},
 		{"atrest_encryption_master_key_info", gauge, []string{"backend", "file", "id", s.MasterKey.ID}, 1},
@@ -282,6 +283,9 @@ func TestCollectKnownState(t *testing.T) {
 		{"atrest_encryption_reencrypt_done_bytes", gauge, nil, 0},
 		{"atrest_encryption_reencrypt_start_timestamp_seconds", gauge, nil, 0},
 		{"atrest_encryption_reencrypt_remaining_seconds", gauge, nil, 0},
+	}
+	if onDisk := stat(dict.FileDictName); onDisk < float64(s.FileDictionary.FileSize) {
+		t.Errorf("file dictionary of %v bytes holds %d bytes of contents", onDisk, s.FileDictionary.FileSize)
 	}
 	for _, c := range checks {
 		if got := value(t, fams, c.name, c.typ, c.labels...); got != c.want {
