@@ -8,7 +8,8 @@ import (
 	"github.com/atrest/atrest/internal/atomicfile"
 )
 
-// writeFile is the part of *os.File the writer uses, and fdatasync.
+// writeFile is what the writer needs of a file: *os.File's methods, and
+// fdatasync and fallocate.
 type writeFile interface {
 	Write(p []byte) (int, error)
 	WriteAt(p []byte, off int64) (int, error)

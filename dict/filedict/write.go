@@ -172,11 +172,11 @@ const logExtent = 1 << 20
 // zeros is what the log's file is extended with.
 var zeros [64 << 10]byte
 
-// append writes records to the log with one write and one fsync. A
+// append writes records to the log with one write and one sync. A
 // failure marks the file for repair; a repair that fails breaks the Dict.
 //
 // The records overwrite zeros that an earlier extension made durable, so
-// the fsync is an fdatasync: the file's size and blocks do not change,
+// the sync is an fdatasync: the file's size and blocks do not change,
 // and on a journaling file system the group's commit waits for its own
 // bytes and a cache flush, not for a journal commit carrying every file
 // created or deleted meanwhile. A reader takes the zeros after the last
@@ -216,10 +216,13 @@ func (d *Dict) append(buf []byte) error {
 // (an old dictionary's records among them).
 func (d *Dict) extend(need int64) error {
 	size := (need + logExtent - 1) / logExtent * logExtent
-	if err := d.f.Allocate(d.alloc, size-d.alloc); err != nil {
+	// Never from before the contents' end, whatever alloc says: zeros
+	// there would erase records.
+	from := max(d.alloc, d.stats.FileSize)
+	if err := d.f.Allocate(from, size-from); err != nil {
 		return err
 	}
-	for off := d.alloc; off < size; {
+	for off := from; off < size; {
 		n, err := d.f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
 		if err != nil {
 			return err
