@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// Removals are gathered into batches of at most removeBatchMax names, and
-// a removal waits at most removeBatchDelay for others to join it (or less,
-// when an operation needs it settled).
+// Queued removals are written as a batch once removeBatchMax are queued,
+// or once the first has waited removeBatchDelay for others to join it
+// (sooner when an operation needs one settled).
 const (
 	removeBatchMax   = 256
 	removeBatchDelay = 5 * time.Millisecond

@@ -35,11 +35,11 @@ type Options struct {
 	// Failpoint, if non-nil, is called at named points of the write path,
 	// so crash tests can kill the process there: "append.after-extend"
 	// (zeros written ahead of the log, before their fsync),
-	// "append.before-write", "append.after-write" (before the fsync),
-	// "append.after-sync" (before
-	// the map changes), "rewrite.after-temp-sync" (the new file is durable
-	// under its temporary name) and "rewrite.after-rename" (before the
-	// directory fsync).
+	// "append.before-write", "append.after-write" (before the sync),
+	// "append.after-sync" (before the map changes),
+	// "rewrite.after-temp-sync" (the new file is durable under its
+	// temporary name) and "rewrite.after-rename" (before the directory
+	// fsync).
 	Failpoint func(name string)
 
 	// BeforeRemove, if non-nil, is called by the group's leader with the
@@ -188,8 +188,9 @@ func Create(path string, o Options) (*Dict, error) {
 // Open opens the dictionary at path; a missing file is an error wrapping
 // fs.ErrNotExist. It removes temporary files "<base>.tmp-*" an interrupted
 // rewrite left next to path, drops a torn last log record and the zeros a
-// writer left after the log (truncating the file there), and rewrites the file when it is of the other version than
-// o asks for, or when its log has more dead records than the threshold.
+// writer left after the log (truncating the file there), and rewrites the
+// file when it is of the other version than o asks for, or when its log
+// has more dead records than the threshold.
 // A damaged snapshot, or a damaged record with data after it, is
 // ErrCorrupt; an unknown version is ErrUnknownVersion.
 func Open(path string, o Options) (*Dict, error) {
