@@ -3,9 +3,10 @@ package dict
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
-	"time"
+
+	"github.com/atrest/atrest/fsys"
 )
 
 // LockName is the file in the data directory a Manager holds an exclusive
@@ -21,33 +22,17 @@ const LockName = "dict.lock"
 // refused; stop the engine before changing its directory with a tool.
 var ErrLocked = errors.New("data directory is in use by another open Manager")
 
-// lockPatience is how long lockDataDir retries a held lock.
-const lockPatience = 200 * time.Millisecond
-
-// lockDataDir opens (creating it if need be) and locks LockName in dir.
-// The returned file holds the lock until it is closed.
-func lockDataDir(dir string) (*os.File, error) {
-	path := filepath.Join(dir, LockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+// lockDataDir takes the lock on LockName in dir (creating the file if need
+// be) through the Manager's file system. Closing the returned Closer
+// releases it.
+func (m *Manager) lockDataDir() (io.Closer, error) {
+	path := filepath.Join(m.dir, LockName)
+	l, err := m.fs.Lock(path)
+	switch {
+	case errors.Is(err, fsys.ErrLocked):
+		return nil, fmt.Errorf("dict: %s: %w", m.dir, ErrLocked)
+	case err != nil:
 		return nil, fmt.Errorf("dict: lock %s: %w", path, err)
 	}
-	err = lockFile(f)
-	// A lock just released can still be held for a moment: a child the
-	// process forked shares the lock's open file until it execs and
-	// closes its copy (seen in tests that start processes in parallel).
-	// So a held lock is tried again for lockPatience before it is taken
-	// for another Manager's.
-	for deadline := time.Now().Add(lockPatience); errors.Is(err, ErrLocked) && time.Now().Before(deadline); {
-		time.Sleep(lockPatience / 20)
-		err = lockFile(f)
-	}
-	if err != nil {
-		f.Close()
-		if errors.Is(err, ErrLocked) {
-			return nil, fmt.Errorf("dict: %s: %w", dir, err)
-		}
-		return nil, fmt.Errorf("dict: lock %s: %w", path, err)
-	}
-	return f, nil
+	return l, nil
 }

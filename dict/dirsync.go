@@ -1,6 +1,10 @@
 package dict
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/atrest/atrest/fsys"
+)
 
 // dirSyncer shares directory fsyncs between concurrent callers, as the
 // file dictionary shares its own: a caller whose change to a directory
@@ -8,7 +12,7 @@ import "sync"
 // each round's fsync, which covers every change made before the round
 // began, and hands the result to all who joined it.
 type dirSyncer struct {
-	fs     FS
+	fs     fsys.FS
 	mu     sync.Mutex
 	groups map[string]*dirSyncGroup
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
@@ -206,12 +207,20 @@ func TestStatFailureIsNotAbsence(t *testing.T) {
 	}
 }
 
-// failingSyncFS fails every directory sync.
-type failingSyncFS struct{ osFS }
+// failingSyncFS fails every directory sync once armed.
+type failingSyncFS struct {
+	osFS
+	armed *atomic.Bool
+}
 
 var errSync = errors.New("injected directory sync failure")
 
-func (failingSyncFS) SyncDir(string) error { return errSync }
+func (f failingSyncFS) SyncDir(dir string) error {
+	if f.armed.Load() {
+		return errSync
+	}
+	return f.osFS.SyncDir(dir)
+}
 
 // TestRenameWithFailingDirectorySync: the rename is visible even though
 // its directory sync failed, so the dictionary follows it: the file reads
@@ -219,9 +228,11 @@ func (failingSyncFS) SyncDir(string) error { return errSync }
 // the error is still reported.
 func TestRenameWithFailingDirectorySync(t *testing.T) {
 	env := newEnv(t)
-	m := env.open(ctr.SM4CTR, WithFS(failingSyncFS{}))
+	fail := failingSyncFS{armed: new(atomic.Bool)}
+	m := env.open(ctr.SM4CTR, WithFS(fail))
 	writeFile(t, m, "a", content("a", 3000))
 	writeFile(t, m, "b", content("b", 100))
+	fail.armed.Store(true)
 	if err := m.Rename("a", "b"); !errors.Is(err, errSync) {
 		t.Fatalf("rename: %v, want the sync error", err)
 	}

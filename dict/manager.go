@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,7 +17,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict/filedict"
 	"github.com/atrest/atrest/dict/keydict"
-	"github.com/atrest/atrest/internal/atomicfile"
+	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -69,7 +69,7 @@ type options struct {
 	keyOpts    []keyenv.Option
 	now        func() time.Time
 	failpoint  func(string)
-	fs         FS
+	fs         fsys.FS
 	inspect    bool
 	existing   bool
 	lock       bool
@@ -91,15 +91,23 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
-// WithInspection opens a data directory for an operator's tool (encctl):
-// Open neither creates dictionaries where there are none (nor removes the
-// empty file dictionary a crashed first start leaves, nor temporary
-// files), nor rotates a data key that is due, nor drops unused keys. It
-// still finishes what a crash interrupted (renames, a master-key rotation
-// the configuration names), as any open must to show a consistent
-// directory. Only this open-time maintenance is skipped: the Manager may
-// then make the changes it is asked for (ForgetMissing, RotateMasterKey,
-// Import), and a data key due for rotation is rotated by the first create.
+// WithInspection opens a data directory for an operator's tool (encctl),
+// which may run beside the engine: the Manager runs on a read-only view of
+// the file system (fsys.ReadOnly), takes no lock and writes nothing, not
+// the lock file, not a temporary file, not the dictionaries' tails. What a
+// crash interrupted (renames, a master-key rotation the configuration
+// names, a torn last write of the file dictionary) it resolves in memory
+// only, so it shows the directory as the engine's next open will make it;
+// stale entries are shown, not dropped. Every change asked of it fails
+// with fsys.ErrReadOnly.
+//
+// With WithLock it takes the directory's lock, works on the writable file
+// system, repairs what a crash left (a torn tail, temporary files) and
+// makes the changes it is asked for (ForgetMissing, RotateMasterKey,
+// Import); the rest of the open-time maintenance is skipped all the same:
+// it creates no dictionaries where there are none (nor removes the empty
+// file dictionary a crashed first start leaves), rotates no data key that
+// is due, and drops no unused key or stale entry.
 func WithInspection() Option {
 	return func(o *options) { o.inspect = true }
 }
@@ -149,7 +157,9 @@ type Manager struct {
 	ownMK bool
 	now   func() time.Time
 	fail  func(string)
-	fs    FS // the data files' file system
+	// fs holds the whole directory: dictionaries, lock, temporaries and
+	// data files; a read-only view for an inspection without the lock.
+	fs fsys.FS
 
 	// files is nil while the directory has never been encrypted: no
 	// dictionaries exist and every file is plaintext.
@@ -184,7 +194,7 @@ type Manager struct {
 	inspect, existing bool
 	// lock holds the data directory's lock (LockName) when locks is set:
 	// not for a plain inspection, which may run beside the engine.
-	lock  *os.File
+	lock  io.Closer
 	locks bool
 
 	closed atomic.Bool
@@ -211,7 +221,7 @@ type Manager struct {
 //     passed, the method changed, or it was exposed under an insecure master
 //     key that is now secure; keys no file uses are dropped.
 func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*Manager, error) {
-	o := options{now: time.Now, fs: osFS{}}
+	o := options{now: time.Now, fs: fsys.OS()}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -219,15 +229,19 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*
 	if err != nil {
 		return nil, fmt.Errorf("dict: %w", err)
 	}
-	st, err := os.Stat(abs)
+	locks := !o.inspect || o.lock
+	if !locks {
+		o.fs = fsys.ReadOnly(o.fs)
+	}
+	st, err := o.fs.Stat(abs)
 	if err != nil {
 		return nil, fmt.Errorf("dict: data directory: %w", err)
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("dict: data directory %s is not a directory", abs)
 	}
-	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect, existing: o.existing, locks: !o.inspect || o.lock}
-	m.dirs.fs = o.fs
+	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect, existing: o.existing, locks: locks}
+	m.dirs.fs = m.fs
 	m.removing.write = m.forgetBatch
 	if m.fail == nil {
 		m.fail = func(string) {}
@@ -279,7 +293,7 @@ func (m *Manager) fileOptions() filedict.Options {
 	if !m.cfg.EnableFileDictionaryLog {
 		v = 1
 	}
-	return filedict.Options{Version: v, RewriteThreshold: m.cfg.FileDictionaryRewriteThreshold, Failpoint: m.fail, BeforeRemove: m.syncRemoved}
+	return filedict.Options{Version: v, RewriteThreshold: m.cfg.FileDictionaryRewriteThreshold, Failpoint: m.fail, BeforeRemove: m.syncRemoved, FS: m.fs}
 }
 
 // syncRemoved makes the unlinks of a group of removed files durable: one
@@ -306,8 +320,8 @@ func (m *Manager) open(ctx context.Context) error {
 			return err
 		}
 	}
-	if !m.inspect { // an inspection leaves even temporary files alone
-		if err := atomicfile.Clean(m.keyPath()); err != nil {
+	if m.locks { // a reader beside the engine leaves even temporary files alone
+		if err := fsys.CleanTemps(m.fs, m.keyPath()); err != nil {
 			return fmt.Errorf("dict: %w", err)
 		}
 	}
@@ -338,7 +352,7 @@ func (m *Manager) open(ctx context.Context) error {
 		if m.inspect {
 			return nil // as never encrypted; the next normal open cleans up
 		}
-		if err := os.Remove(m.filePath()); err != nil {
+		if err := m.fs.Remove(m.filePath()); err != nil {
 			return fmt.Errorf("dict: remove orphan %s: %w", m.filePath(), err)
 		}
 		return m.open(ctx)
@@ -356,12 +370,12 @@ func (m *Manager) open(ctx context.Context) error {
 		if _, err := m.keys.NewKey(m.cfg.DataEncryptionMethod, m.now()); err != nil {
 			return err
 		}
-		if err := m.keys.Save(ctx, m.keyPath(), m.mk); err != nil {
+		if err := m.keys.Save(ctx, m.fs, m.keyPath(), m.mk); err != nil {
 			return fmt.Errorf("dict: %w", err)
 		}
 		return nil
 	}
-	if m.keys, _, err = keydict.Load(ctx, m.keyPath(), m.mk); err != nil {
+	if m.keys, _, err = keydict.Load(ctx, m.fs, m.keyPath(), m.mk); err != nil {
 		return fmt.Errorf("dict: %w", err)
 	}
 	if m.files, err = filedict.Open(m.filePath(), m.fileOptions()); err != nil {
@@ -391,10 +405,10 @@ func (m *Manager) open(ctx context.Context) error {
 
 // dictionaries reports which of the dictionaries are in the directory.
 func (m *Manager) dictionaries() (haveKeys, haveFiles bool, err error) {
-	if haveKeys, err = pathExists(m.keyPath()); err != nil {
+	if haveKeys, err = fsys.Exists(m.fs, m.keyPath()); err != nil {
 		return false, false, fmt.Errorf("dict: %w", err)
 	}
-	if haveFiles, err = pathExists(m.filePath()); err != nil {
+	if haveFiles, err = fsys.Exists(m.fs, m.filePath()); err != nil {
 		return false, false, fmt.Errorf("dict: %w", err)
 	}
 	return haveKeys, haveFiles, nil
@@ -412,15 +426,6 @@ func (m *Manager) requireDictionaries(haveKeys, haveFiles bool) error {
 		return fmt.Errorf("dict: %s: %w, but %s exists (%w)", m.keyPath(), ErrMissingKeyDictionary, m.filePath(), ErrNotInitialized)
 	}
 	return fmt.Errorf("dict: %s: %w (no %s, no %s)", m.dir, ErrNotInitialized, KeyDictName, FileDictName)
-}
-
-// pathExists reports whether anything is at path.
-func pathExists(path string) (bool, error) {
-	_, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 // resolveRenames finishes or undoes renames a crash interrupted: the file
@@ -469,7 +474,7 @@ func (m *Manager) rotateLocked(ctx context.Context) error {
 		return fmt.Errorf("dict: rotate data key: %w", err)
 	}
 	m.fail("rotate.before-save")
-	if err := m.keys.Save(context.WithoutCancel(ctx), m.keyPath(), m.mk); err != nil {
+	if err := m.keys.Save(context.WithoutCancel(ctx), m.fs, m.keyPath(), m.mk); err != nil {
 		m.keys.Current = prev
 		m.keys.Drop(k.ID)
 		return fmt.Errorf("dict: rotate data key: %w", err)
@@ -498,7 +503,7 @@ func (m *Manager) dropUnusedLocked(ctx context.Context) error {
 	for _, id := range unused {
 		m.keys.Drop(id)
 	}
-	if err := m.keys.Save(context.WithoutCancel(ctx), m.keyPath(), m.mk); err != nil {
+	if err := m.keys.Save(context.WithoutCancel(ctx), m.fs, m.keyPath(), m.mk); err != nil {
 		// The keys stay on disk until the next save: harmless.
 		return fmt.Errorf("dict: drop unused data keys: %w", err)
 	}
@@ -608,7 +613,7 @@ func (m *Manager) lockIfManaged() error {
 	if !haveKeys && !haveFiles && m.cfg.DataEncryptionMethod == ctr.Plaintext {
 		return nil
 	}
-	m.lock, err = lockDataDir(m.dir)
+	m.lock, err = m.lockDataDir()
 	return err
 }
 

@@ -51,7 +51,7 @@ func (m *Manager) RotateMasterKey(ctx context.Context, to keyenv.MasterKeyConfig
 		m.fail("rotate-master.before-save")
 		// Not cancelled half-way: a KMS call abandoned after the file
 		// was written would only lose the caller's answer.
-		if err := m.keys.Save(context.WithoutCancel(ctx), m.keyPath(), mk); err != nil {
+		if err := m.keys.Save(context.WithoutCancel(ctx), m.fs, m.keyPath(), mk); err != nil {
 			raw.Close()
 			m.ops.backend.name(m.rawMK.Current) // the stats name the old key again
 			return fmt.Errorf("dict: rotate master key: %w", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict/encfile"
 	"github.com/atrest/atrest/dict/filedict"
+	"github.com/atrest/atrest/fsys"
 )
 
 // Create creates or truncates the file name for reading and writing, with
@@ -45,12 +46,12 @@ func (m *Manager) OpenReadWrite(name string) (*encfile.File, error) {
 // (a crash between leaves an empty file, readable under either entry).
 func (m *Manager) OpenFile(name string, flag int, perm fs.FileMode) (*encfile.File, error) {
 	h, s, err := m.openWith(name, flag, func(path string, flag int) (Handle, error) {
-		return os.OpenFile(path, flag, perm)
+		return m.fs.OpenFile(path, flag, perm)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return encfile.New(h.(*os.File), s), nil
+	return encfile.New(h.(fsys.File), s), nil
 }
 
 // OpenWith opens name as Manager.OpenFile does, except that the file itself
@@ -389,12 +390,12 @@ func (m *Manager) Rename(oldname, newname string) error {
 // reused (they would turn to noise): it is removed and newname created.
 func (m *Manager) ReuseForWrite(oldname, newname string) (*encfile.File, error) {
 	h, s, err := m.reuseWith(oldname, newname, func(path string, flag int) (Handle, error) {
-		return os.OpenFile(path, flag, 0o666)
+		return m.fs.OpenFile(path, flag, 0o666)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return encfile.New(h.(*os.File), s), nil
+	return encfile.New(h.(fsys.File), s), nil
 }
 
 // ReuseWith is Manager.ReuseForWrite with the file opened by open, as in

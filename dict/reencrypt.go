@@ -15,6 +15,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict/encfile"
+	"github.com/atrest/atrest/fsys"
 )
 
 // Re-encryption rewrites a file under the current data key and the
@@ -464,7 +465,7 @@ func (m *Manager) reencryptBegin(rel string) (*reencryptJob, error) {
 	if !m.reencryptNeeded(j.old, j.hadOld, 0, false) {
 		return nil, nil
 	}
-	f, err := os.Open(j.abs)
+	f, err := m.fs.OpenFile(j.abs, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("dict: reencrypt %s: %w", rel, err)
 	}
@@ -499,13 +500,13 @@ func (m *Manager) reencryptBegin(rel string) (*reencryptJob, error) {
 	}
 	// O_EXCL: never truncate a file the leftover check did not see.
 	h, ts, err := m.createFresh(j.tmpRel, j.tmpAbs, os.O_RDWR|os.O_CREATE|os.O_EXCL, func(path string, flag int) (Handle, error) {
-		return os.OpenFile(path, flag, 0o600)
+		return m.fs.OpenFile(path, flag, j.srcInfo.Mode().Perm())
 	})
 	if err != nil {
 		j.src.Close()
 		return nil, fmt.Errorf("dict: reencrypt %s: creating %s: %w", rel, j.tmpRel, err)
 	}
-	j.tmp = encfile.New(h.(*os.File), ts)
+	j.tmp = encfile.New(h.(fsys.File), ts)
 	if j.tmpInfo, err = j.tmp.Stat(); err != nil {
 		j.src.Close()
 		j.tmp.Close()
@@ -558,8 +559,11 @@ func (m *Manager) reencryptCopy(ctx context.Context, j *reencryptJob, run *reenc
 // before any intent names it: after a crash, its absence must mean it was
 // renamed.
 func (m *Manager) reencryptSyncTemp(j *reencryptJob) error {
-	if err := j.tmp.OSFile().Chmod(j.srcInfo.Mode().Perm()); err != nil {
-		return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
+	// The mode asked for at the create went through the umask.
+	if osf := j.tmp.OSFile(); osf != nil {
+		if err := osf.Chmod(j.srcInfo.Mode().Perm()); err != nil {
+			return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
+		}
 	}
 	if err := j.tmp.Sync(); err != nil {
 		return fmt.Errorf("dict: reencrypt %s: syncing %s: %w", j.rel, j.tmpRel, err)

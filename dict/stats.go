@@ -3,7 +3,6 @@ package dict
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/atrest/atrest/ctr"
@@ -175,7 +174,7 @@ func (m *Manager) Stats() (Stats, error) {
 	}
 
 	var errs []error
-	if st, err := os.Stat(m.keyPath()); err == nil {
+	if st, err := m.fs.Stat(m.keyPath()); err == nil {
 		s.KeyDictionaryBytes = st.Size()
 	} else {
 		errs = append(errs, err)

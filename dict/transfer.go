@@ -770,7 +770,7 @@ func (m *Manager) addImportedKeys(ctx context.Context, doc *exportDoc, todo []im
 		return ids, nil
 	}
 	m.fail("import.before-key-dict")
-	if err := m.keys.Save(ctx, m.keyPath(), m.mk); err != nil {
+	if err := m.keys.Save(ctx, m.fs, m.keyPath(), m.mk); err != nil {
 		undo()
 		return nil, fmt.Errorf("dict: import: store the key dictionary: %w", err)
 	}

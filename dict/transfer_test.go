@@ -242,7 +242,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	defer dst.Close()
 	check(dst)
 	srcMK := &keyenv.MasterKeys{Current: mustKeyFile(t, src.env.keyPath)}
-	if _, _, err := keydict.Load(ctx, dst.keyPath(), srcMK); !errors.Is(err, keyenv.ErrWrongMasterKey) {
+	if _, _, err := keydict.Load(ctx, osfs, dst.keyPath(), srcMK); !errors.Is(err, keyenv.ErrWrongMasterKey) {
 		t.Fatalf("the source's master key on the destination's key dictionary: %v", err)
 	}
 }
@@ -564,7 +564,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 
 	// What the crash left: the keys are stored...
 	mk := &keyenv.MasterKeys{Current: mustKeyFile(t, env.keyPath)}
-	kd, _, err := keydict.Load(ctx, filepath.Join(snap, KeyDictName), mk)
+	kd, _, err := keydict.Load(ctx, osfs, filepath.Join(snap, KeyDictName), mk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,7 +582,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 	if keys, _ := again.DataKeys(); !slices.Equal(keys, ownKeys) {
 		t.Fatalf("data keys %v after the reopen, want the own ones %v", keys, ownKeys)
 	}
-	kd, _, err = keydict.Load(ctx, filepath.Join(snap, KeyDictName), mk)
+	kd, _, err = keydict.Load(ctx, osfs, filepath.Join(snap, KeyDictName), mk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +647,7 @@ func TestImportKeyIDCollision(t *testing.T) {
 		t.Fatalf("Add: %v, id %d", err, k.ID)
 	}
 	src.keys.Current = taken
-	if err := src.keys.Save(ctx, src.keyPath(), src.mk); err != nil {
+	if err := src.keys.Save(ctx, osfs, src.keyPath(), src.mk); err != nil {
 		t.Fatal(err)
 	}
 	src.keyMu.Unlock()

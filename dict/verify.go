@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/fsys"
 )
 
 // VerifyReport is what Verify found: the dictionary compared with the disk.
@@ -82,20 +83,17 @@ func (m *Manager) Verify(ctx context.Context) (VerifyReport, error) {
 	}
 	m.keyMu.RUnlock()
 	for name := range recorded {
-		if _, err := os.Lstat(m.abs(name)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := m.fs.Lstat(m.abs(name)); errors.Is(err, fs.ErrNotExist) {
 			r.MissingFiles = append(r.MissingFiles, name)
 		} else if err != nil {
 			return r, fmt.Errorf("dict: verify %s: %w", name, err)
 		}
 	}
-	err := filepath.WalkDir(m.dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
+	err := fsys.Walk(m.fs, m.dir, func(path string, info fs.FileInfo) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if !info.Mode().IsRegular() {
 			return nil
 		}
 		rel, err := filepath.Rel(m.dir, path)
@@ -106,11 +104,8 @@ func (m *Manager) Verify(ctx context.Context) (VerifyReport, error) {
 		if _, ok := recorded[rel]; ok || IsDictionaryFile(rel) || IsReencryptTemp(rel) {
 			return nil
 		}
-		u := UnrecordedFile{Name: rel}
-		if info, err := d.Info(); err == nil {
-			u.Size = info.Size()
-		}
-		if u.LooksEncrypted, err = looksEncrypted(path); err != nil {
+		u := UnrecordedFile{Name: rel, Size: info.Size()}
+		if u.LooksEncrypted, err = looksEncrypted(m.fs, path); err != nil {
 			return err
 		}
 		r.Unrecorded = append(r.Unrecorded, u)
@@ -127,14 +122,14 @@ func (m *Manager) Verify(ctx context.Context) (VerifyReport, error) {
 
 // looksEncrypted samples the first 64 KiB of a file and reports whether
 // its byte distribution is as flat as ciphertext's.
-func looksEncrypted(path string) (bool, error) {
-	f, err := os.Open(path)
+func looksEncrypted(files fsys.FS, path string) (bool, error) {
+	f, err := files.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
 	buf := make([]byte, 64<<10)
-	n, err := io.ReadFull(f, buf)
+	n, err := f.ReadAt(buf, 0)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return false, err
 	}

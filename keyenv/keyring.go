@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
-	"github.com/atrest/atrest/internal/atomicfile"
+	"github.com/atrest/atrest/fsys"
 )
 
 // The keyring file format (docs/FORMAT.md has the table):
@@ -546,7 +546,7 @@ func (k *Keyring) saveLocked() error {
 	nonce := out[keyringHeaderSize:]
 	_, _ = rand.Read(nonce)
 	out = aead.Seal(out, nonce, k.payload.Bytes(), out[:keyringHeaderSize])
-	if err := atomicfile.Write(k.path, out, 0o600); err != nil {
+	if err := fsys.WriteAtomic(fsys.OS(), k.path, out); err != nil {
 		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
 	}
 	st, err := os.Stat(k.path)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
-	"github.com/atrest/atrest/internal/atomicfile"
+	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -168,7 +168,7 @@ func (o *output) commit() error {
 	o.committed = true
 	// Best effort: the file is already synced and complete under either
 	// name.
-	_ = atomicfile.SyncDir(filepath.Dir(o.path))
+	_ = fsys.OS().SyncDir(filepath.Dir(o.path))
 	return nil
 }
 

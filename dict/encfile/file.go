@@ -54,12 +54,14 @@ package encfile
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"sync"
 	"sync/atomic"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/fsys"
 )
 
 // chunkSize is the size of the pooled buffers Write and WriteAt encrypt
@@ -77,15 +79,26 @@ var (
 	errOffsetOverflow = errors.New("offset out of range")
 )
 
-// File is an encrypted view of an *os.File. A nil stream (or a Plaintext
-// stream) means the file is stored as it is, and every call goes straight
-// to the *os.File.
+// Base is the file a File encrypts: an *os.File, or a file of the
+// Manager's file system (fsys.File). Truncate, Fd, Name and fdatasync are
+// used where the base has them (see the File's methods).
+type Base interface {
+	io.ReaderAt
+	io.WriterAt
+	io.Closer
+	Stat() (fs.FileInfo, error)
+	Sync() error
+}
+
+// File is an encrypted view of a Base file, usually an *os.File. A nil
+// stream (or a Plaintext stream) means the file is stored as it is, and
+// every call goes straight to the base.
 //
 // Errors from the operating system are returned as *os.File returns them
 // (an *os.PathError, or io.EOF unwrapped); errors of the File's own are
 // *os.PathError values wrapping the cause.
 type File struct {
-	f      *os.File
+	f      Base
 	s      *ctr.Stream // nil: plaintext
 	closed atomic.Bool
 
@@ -97,7 +110,7 @@ type File struct {
 // 0 whatever f's own offset is. The File takes ownership of f: close the
 // File, not f. A nil s, or a Stream of the Plaintext method, stores the
 // file as it is. f must not have been opened with os.O_APPEND.
-func New(f *os.File, s *ctr.Stream) *File {
+func New(f Base, s *ctr.Stream) *File {
 	if s != nil && s.Method() == ctr.Plaintext {
 		s = nil
 	}
@@ -278,17 +291,34 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	return pos, nil
 }
 
-// Sync commits the file's contents and metadata to stable storage
-// (*os.File's Sync).
+// Sync commits the file's contents and metadata to stable storage (the
+// base's Sync).
 func (f *File) Sync() error { return f.f.Sync() }
 
 // SyncData commits the file's contents, and only the metadata needed to
-// read them back, to stable storage: fdatasync on Linux, Sync elsewhere.
-func (f *File) SyncData() error { return f.syncData() }
+// read them back, to stable storage: fdatasync on Linux (the base's
+// Datasync for a base that is not an *os.File but has one), Sync
+// elsewhere.
+func (f *File) SyncData() error {
+	if osf := f.OSFile(); osf != nil {
+		return f.syncData(osf)
+	}
+	if d, ok := f.f.(interface{ Datasync() error }); ok {
+		return d.Datasync()
+	}
+	return f.f.Sync()
+}
 
 // Truncate changes the size of the file. It does not move the File's
 // position. Growing the file leaves a hole, which reads back as keystream.
-func (f *File) Truncate(size int64) error { return f.f.Truncate(size) }
+// A base without Truncate fails with errors.ErrUnsupported.
+func (f *File) Truncate(size int64) error {
+	t, ok := f.f.(interface{ Truncate(int64) error })
+	if !ok {
+		return f.pathError("truncate", errors.ErrUnsupported)
+	}
+	return t.Truncate(size)
+}
 
 // Stat returns the FileInfo of the underlying file. Its size is the
 // plaintext size: counter mode adds no bytes.
@@ -302,22 +332,42 @@ func (f *File) Close() error {
 }
 
 // Fd returns the underlying file's descriptor (*os.File's Fd), for
-// readahead and preallocation hints. Bytes written through it bypass the
-// encryption.
-func (f *File) Fd() uintptr { return f.f.Fd() }
+// readahead and preallocation hints, or ^uintptr(0) when the base has
+// none. Bytes written through it bypass the encryption.
+func (f *File) Fd() uintptr {
+	if d, ok := f.f.(interface{ Fd() uintptr }); ok {
+		return d.Fd()
+	}
+	return ^uintptr(0)
+}
 
-// Name returns the name the underlying file was opened with.
-func (f *File) Name() string { return f.f.Name() }
+// Name returns the name the underlying file was opened with, or "" when
+// the base does not tell.
+func (f *File) Name() string {
+	if n, ok := f.f.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return ""
+}
 
-// OSFile returns the underlying file, for adapters that need it (prefetch,
-// preallocation, locking). Reading or writing through it bypasses the
-// encryption, and it must not be closed apart from the File.
-func (f *File) OSFile() *os.File { return f.f }
+// OSFile returns the underlying *os.File, for adapters that need it
+// (prefetch, preallocation, locking), or nil when the base is not one (nor
+// an fsys.OSFile). Reading or writing through it bypasses the encryption,
+// and it must not be closed apart from the File.
+func (f *File) OSFile() *os.File {
+	switch b := f.f.(type) {
+	case *os.File:
+		return b
+	case fsys.OSFile:
+		return b.File
+	}
+	return nil
+}
 
 // Stream returns the File's keystream, or nil when the file is stored as
 // plaintext (also when New was given a Plaintext stream).
 func (f *File) Stream() *ctr.Stream { return f.s }
 
 func (f *File) pathError(op string, err error) error {
-	return &os.PathError{Op: op, Path: f.f.Name(), Err: err}
+	return &os.PathError{Op: op, Path: f.Name(), Err: err}
 }

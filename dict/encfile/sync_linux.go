@@ -2,14 +2,15 @@ package encfile
 
 import (
 	"errors"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
 
 // syncData runs fdatasync on the descriptor. It goes through SyscallConn so
 // the descriptor cannot be closed and reused while the call runs.
-func (f *File) syncData() error {
-	rc, err := f.f.SyscallConn()
+func (f *File) syncData(osf *os.File) error {
+	rc, err := osf.SyscallConn()
 	if err != nil {
 		return err
 	}

@@ -2,5 +2,7 @@
 
 package encfile
 
+import "os"
+
 // syncData is Sync where fdatasync is not available or not reliable.
-func (f *File) syncData() error { return f.f.Sync() }
+func (f *File) syncData(osf *os.File) error { return osf.Sync() }

@@ -72,7 +72,7 @@ func BenchmarkGroupCommit(b *testing.B) {
 	for _, workers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("goroutines=%d", workers), func(b *testing.B) {
 			ffs := &faultFS{}
-			d := mustCreate(b, dictPath(b), Options{fsys: ffs})
+			d := mustCreate(b, dictPath(b), Options{FS: ffs})
 			defer d.Close()
 			syncs0 := ffs.syncs.Load()
 			b.ResetTimer()

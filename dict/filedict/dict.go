@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/fsys"
 )
 
 // defaultRewriteThreshold is the number of dead log records after which a
@@ -50,7 +51,13 @@ type Options struct {
 	// An error fails those removes.
 	BeforeRemove func(names []string) error
 
-	fsys fileSystem // nil: the operating system's
+	// FS is the file system the dictionary's file and its temporary files
+	// live on; nil means the operating system's. On a read-only view
+	// (fsys.ReadOnly) Open changes nothing on disk: a torn tail ends the
+	// log in memory only, no temporary file is removed and no rewrite is
+	// made, and every mutation fails with fsys.ErrReadOnly except the
+	// resolution of a pending rename (see CommitRename).
+	FS fsys.FS
 }
 
 func (o Options) normalize() (Options, error) {
@@ -67,8 +74,8 @@ func (o Options) normalize() (Options, error) {
 	case o.RewriteThreshold == 0:
 		o.RewriteThreshold = defaultRewriteThreshold
 	}
-	if o.fsys == nil {
-		o.fsys = osFS{}
+	if o.FS == nil {
+		o.FS = fsys.OS()
 	}
 	return o, nil
 }
@@ -103,7 +110,8 @@ type Dict struct {
 	threshold int
 	failpoint func(string)
 	beforeRm  func([]string) error
-	fsys      fileSystem
+	fs        fsys.FS
+	readOnly  bool // fs is a read-only view: nothing is written
 
 	// mu guards the maps and stats. Only the goroutine holding wmu changes
 	// them, and only while holding mu for writing; it may read them
@@ -119,7 +127,7 @@ type Dict struct {
 
 	// wmu serializes I/O; the fields below belong to its holder.
 	wmu        sync.Mutex
-	f          writeFile // the log's handle (version 2), nil when unusable
+	f          fsys.File // the log's handle (version 2), nil when unusable
 	alloc      int64     // the log file's size: FileSize, then zeros (see append)
 	needRepair bool      // the file may not match memory: rewrite before appending
 	broken     error     // wraps ErrBroken once a repair failed
@@ -155,7 +163,8 @@ func newDict(path string, o Options) *Dict {
 		threshold: o.RewriteThreshold,
 		failpoint: o.Failpoint,
 		beforeRm:  o.BeforeRemove,
-		fsys:      o.fsys,
+		fs:        o.FS,
+		readOnly:  fsys.IsReadOnly(o.FS),
 	}
 }
 
@@ -167,7 +176,7 @@ func Create(path string, o Options) (*Dict, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Lstat(path); err == nil {
+	if _, err := o.FS.Lstat(path); err == nil {
 		return nil, fmt.Errorf("filedict: create %s: %w", path, fs.ErrExist)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("filedict: create: %w", err)
@@ -175,7 +184,7 @@ func Create(path string, o Options) (*Dict, error) {
 	d := newDict(path, o)
 	d.entries = make(map[string]Entry)
 	d.pending = make(map[string]Rename)
-	removeStaleTemps(d.fsys, path)
+	removeStaleTemps(d.fs, path)
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	if err := d.rewrite(d.encodeState(d.committed())); err != nil {
@@ -188,9 +197,11 @@ func Create(path string, o Options) (*Dict, error) {
 // Open opens the dictionary at path; a missing file is an error wrapping
 // fs.ErrNotExist. It removes temporary files "<base>.tmp-*" an interrupted
 // rewrite left next to path, drops a torn last log record and the zeros a
-// writer left after the log (truncating the file there), and rewrites the
-// file when it is of the other version than o asks for, or when its log
-// has more dead records than the threshold.
+// writer left after the log (truncating the file there, or writing zeros
+// over a torn record where the file system cannot truncate), and rewrites
+// the file when it is of the other version than o asks for, or when its
+// log has more dead records than the threshold. On a read-only file
+// system (see Options.FS) it does none of these: it reads.
 // A damaged snapshot, or a damaged record with data after it, is
 // ErrCorrupt; an unknown version is ErrUnknownVersion.
 func Open(path string, o Options) (*Dict, error) {
@@ -204,8 +215,10 @@ func openDict(path string, o Options, maxVer int) (*Dict, error) {
 		return nil, err
 	}
 	d := newDict(path, o)
-	removeStaleTemps(d.fsys, path)
-	data, err := os.ReadFile(path)
+	if !d.readOnly {
+		removeStaleTemps(d.fs, path)
+	}
+	data, err := fsys.ReadFile(d.fs, path)
 	if err != nil {
 		return nil, fmt.Errorf("filedict: open: %w", err)
 	}
@@ -215,8 +228,14 @@ func openDict(path string, o Options, maxVer int) (*Dict, error) {
 	}
 	d.entries, d.pending = ld.entries, ld.pending
 	d.stats = Stats{LogRecords: ld.records, DeadRecords: ld.dead, FileSize: ld.end}
+	if d.readOnly {
+		// What a torn tail held stays on disk for the open that holds the
+		// directory; this one reads up to it.
+		return d, nil
+	}
+	size := int64(len(data))
 	if ld.torn {
-		if err := truncateFile(path, ld.end); err != nil {
+		if size, err = cutTail(d.fs, path, data, ld.end); err != nil {
 			return nil, fmt.Errorf("filedict: open %s: dropping a torn last record: %w", path, err)
 		}
 	}
@@ -231,8 +250,10 @@ func openDict(path string, o Options, maxVer int) (*Dict, error) {
 	case d.version == 2 && ld.dead > d.threshold:
 		err = d.rewrite(d.encodeState(d.committed()))
 	case d.version == 2:
-		d.alloc = ld.end
-		d.f, err = d.fsys.OpenLog(path)
+		// Zeros left after the log (a file that cannot be truncated)
+		// count as extension already made.
+		d.alloc = size
+		d.f, err = openLog(d.fs, path)
 	}
 	if err != nil {
 		d.closeFile()
@@ -545,6 +566,9 @@ func (d *Dict) BeginRename(r Rename) error {
 // the rename's Fresh entry, or else src's entry (or loses its own when src
 // has none), src's entry is removed and the intent cleared. Without such a
 // pending rename it fails with an error wrapping fs.ErrNotExist.
+// On a read-only file system (Options.FS) CommitRename and AbortRename
+// change the Dict in memory only, so a reader sees the directory as the
+// next writable open will make it.
 func (d *Dict) CommitRename(src, dst string) error {
 	return d.resolve(RecordRenameCommit, src, dst)
 }
@@ -578,6 +602,9 @@ func (d *Dict) Compact() error {
 	if d.broken != nil {
 		return d.broken
 	}
+	if d.readOnly {
+		return d.errReadOnly()
+	}
 	if err := d.rewrite(d.encodeState(d.committed())); err != nil {
 		return fmt.Errorf("filedict: compact %s: %w", d.path, err)
 	}
@@ -600,10 +627,11 @@ func (d *Dict) Close() error {
 			err = fmt.Errorf("filedict: close %s: repairing after a failed write: %w", d.path, rerr)
 		}
 	}
-	if err == nil && d.f != nil && d.alloc > d.stats.FileSize {
+	if t, ok := d.f.(fsys.Truncater); ok && err == nil && d.alloc > d.stats.FileSize {
 		// Leave the file as long as its contents: the zeros ahead of the
-		// log are only for appends.
-		err = d.f.Truncate(d.stats.FileSize)
+		// log are only for appends. (A file that cannot be truncated
+		// keeps them: readers take them for the end of the log.)
+		err = t.Truncate(d.stats.FileSize)
 		if err == nil {
 			err = d.f.Sync()
 		}

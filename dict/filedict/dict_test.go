@@ -156,7 +156,7 @@ func TestStats(t *testing.T) {
 func TestRemoveAbsentWritesNothing(t *testing.T) {
 	ffs := &faultFS{}
 	path := dictPath(t)
-	d := mustCreate(t, path, Options{fsys: ffs})
+	d := mustCreate(t, path, Options{FS: ffs})
 	defer d.Close()
 	must(t, d.Insert("a", entry(1)))
 	size, syncs := fileSize(t, path), ffs.syncs.Load()
@@ -650,7 +650,7 @@ func TestRemoveMany(t *testing.T) {
 				ffs := &faultFS{}
 				var seen []string
 				path := dictPath(t)
-				d := mustCreate(t, path, Options{Version: v, fsys: ffs, BeforeRemove: func(names []string) error {
+				d := mustCreate(t, path, Options{Version: v, FS: ffs, BeforeRemove: func(names []string) error {
 					seen = append(seen, names...)
 					if tc.failDir {
 						return errSync
@@ -714,7 +714,7 @@ func TestLogExtension(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ffs := &faultFS{failExtends: tc.failExtends}
 			path := dictPath(t)
-			d := mustCreate(t, path, Options{fsys: ffs})
+			d := mustCreate(t, path, Options{FS: ffs})
 			created := ffs.syncs.Load() // the new file's own
 			want := dictState{Entries: map[string]Entry{}}
 			for i := range tc.inserts {

@@ -3,6 +3,8 @@ package filedict
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/fsys"
 )
 
 // entry returns a distinct valid entry for n.
@@ -162,49 +165,57 @@ func (f *faultFS) take(n *int) bool {
 	return false
 }
 
-func (f *faultFS) OpenLog(path string) (writeFile, error) {
-	w, err := osFS{}.OpenLog(path)
+// OpenFile opens the log's handle (a write-only open of an existing file)
+// as a faultFile and a rewrite's temporary file (an exclusive create) as a
+// countingFile.
+func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (fsys.File, error) {
+	create := flag&os.O_CREATE != 0
+	if create && f.take(&f.failCreates) {
+		return nil, errInjected
+	}
+	w, err := fsys.OS().OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	return &faultFile{osFile: w.(osFile), fs: f}, nil
+	switch {
+	case create:
+		return &countingFile{File: w, fs: f}, nil
+	case flag&(os.O_WRONLY|os.O_RDWR) != 0:
+		return &faultFile{File: w, fs: f}, nil
+	}
+	return w, nil
 }
 
-func (f *faultFS) CreateTemp(dir, pattern string) (writeFile, string, error) {
-	if f.take(&f.failCreates) {
-		return nil, "", errInjected
-	}
-	w, name, err := osFS{}.CreateTemp(dir, pattern)
-	if err != nil {
-		return nil, "", err
-	}
-	return &countingFile{osFile: w.(osFile), fs: f}, name, nil
-}
-
-func (f *faultFS) Rename(a, b string) error { return os.Rename(a, b) }
-func (f *faultFS) Remove(p string) error    { return os.Remove(p) }
-func (f *faultFS) SyncDir(dir string) error { return osFS{}.SyncDir(dir) }
+func (f *faultFS) Stat(p string) (fs.FileInfo, error)  { return os.Stat(p) }
+func (f *faultFS) Lstat(p string) (fs.FileInfo, error) { return os.Lstat(p) }
+func (f *faultFS) List(dir string) ([]string, error)   { return fsys.OS().List(dir) }
+func (f *faultFS) Rename(a, b string) error            { return os.Rename(a, b) }
+func (f *faultFS) Remove(p string) error               { return os.Remove(p) }
+func (f *faultFS) RemoveAll(p string) error            { return os.RemoveAll(p) }
+func (f *faultFS) Link(a, b string) error              { return os.Link(a, b) }
+func (f *faultFS) SyncDir(dir string) error            { return fsys.OS().SyncDir(dir) }
+func (f *faultFS) Lock(name string) (io.Closer, error) { return fsys.OS().Lock(name) }
 
 // faultFile is the log's handle: its record writes (the log's writes
 // that are not zeros extending it) and its syncs can fail.
 type faultFile struct {
-	osFile
+	fsys.File
 	fs *faultFS
 }
 
 func (w *faultFile) WriteAt(p []byte, off int64) (int, error) {
 	if isExtension(p) {
-		return w.osFile.WriteAt(p, off)
+		return w.File.WriteAt(p, off)
 	}
 	w.fs.appends.Add(1)
 	if w.fs.take(&w.fs.failWrites) {
 		n := 0
 		if w.fs.partial {
-			n, _ = w.osFile.WriteAt(p[:len(p)/2], off)
+			n, _ = w.File.WriteAt(p[:len(p)/2], off)
 		}
 		return n, errInjected
 	}
-	return w.osFile.WriteAt(p, off)
+	return w.File.WriteAt(p, off)
 }
 
 // isExtension tells the zeros that extend the log (slices of the package's
@@ -218,15 +229,18 @@ func (w *faultFile) Allocate(off, n int64) error {
 	if w.fs.take(&w.fs.failExtends) {
 		return errInjected
 	}
-	return w.osFile.Allocate(off, n)
+	return w.File.Allocate(off, n)
 }
 
 func (w *faultFile) Sync() error {
 	w.fs.fullSyncs.Add(1)
-	return w.sync(w.osFile.Sync)
+	return w.sync(w.File.Sync)
 }
 
-func (w *faultFile) Datasync() error { return w.sync(w.osFile.Datasync) }
+// Truncate is the OS file's: the log's file can be truncated.
+func (w *faultFile) Truncate(size int64) error { return w.File.(fsys.Truncater).Truncate(size) }
+
+func (w *faultFile) Datasync() error { return w.sync(w.File.Datasync) }
 
 func (w *faultFile) sync(sync func() error) error {
 	w.fs.syncs.Add(1)
@@ -241,13 +255,13 @@ func (w *faultFile) sync(sync func() error) error {
 }
 
 type countingFile struct {
-	osFile
+	fsys.File
 	fs *faultFS
 }
 
 func (w *countingFile) Sync() error {
 	w.fs.syncs.Add(1)
-	return w.osFile.Sync()
+	return w.File.Sync()
 }
 
 // recordOffsets returns the offsets of the log records of a version-2

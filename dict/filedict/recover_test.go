@@ -253,7 +253,7 @@ func TestFailedAppend(t *testing.T) {
 			t.Run(tc.name+"/"+op.name, func(t *testing.T) {
 				ffs := &faultFS{}
 				path := dictPath(t)
-				d := mustCreate(t, path, Options{fsys: ffs})
+				d := mustCreate(t, path, Options{FS: ffs})
 				must(t, d.Insert("a", entry(1)))
 				must(t, d.Insert("b", entry(2)))
 				want := stateOf(d)
@@ -290,7 +290,7 @@ func TestFailedAppend(t *testing.T) {
 func TestBroken(t *testing.T) {
 	ffs := &faultFS{}
 	path := dictPath(t)
-	d := mustCreate(t, path, Options{fsys: ffs})
+	d := mustCreate(t, path, Options{FS: ffs})
 	must(t, d.Insert("a", entry(1)))
 	want := stateOf(d)
 	ffs.failWrites, ffs.partial = 1, true
@@ -321,7 +321,7 @@ func TestFailedRewrite(t *testing.T) {
 	for _, v := range versions {
 		ffs := &faultFS{}
 		path := dictPath(t)
-		d := mustCreate(t, path, Options{Version: v, fsys: ffs})
+		d := mustCreate(t, path, Options{Version: v, FS: ffs})
 		must(t, d.Insert("a", entry(1)))
 		want := stateOf(d)
 		ffs.failCreates = 1
@@ -356,7 +356,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
 			ffs := &faultFS{}
 			path := dictPath(t)
-			d := mustCreate(t, path, Options{Version: v, RewriteThreshold: 100, fsys: ffs})
+			d := mustCreate(t, path, Options{Version: v, RewriteThreshold: 100, FS: ffs})
 			syncs0 := ffs.syncs.Load()
 			var wg sync.WaitGroup
 			for w := range workers {

@@ -1,6 +1,8 @@
 package filedict
 
 import (
+	"github.com/atrest/atrest/fsys"
+
 	"fmt"
 	"slices"
 )
@@ -80,6 +82,9 @@ func (d *Dict) commit(batch []*op) {
 		}
 		return
 	}
+	if d.readOnly {
+		batch = d.refuseWrites(batch)
+	}
 	if d.beforeRm != nil {
 		var names []string
 		for _, o := range batch {
@@ -130,9 +135,12 @@ func (d *Dict) commit(batch []*op) {
 		return
 	}
 	var err error
-	if d.version == 1 {
+	switch {
+	case d.readOnly: // resolutions only, in memory
+		buf = buf[:0]
+	case d.version == 1:
 		err = d.rewrite(d.encodeState(ov))
-	} else {
+	default:
 		err = d.append(buf)
 	}
 	if err != nil {
@@ -165,12 +173,25 @@ func (d *Dict) commit(batch []*op) {
 	d.maybeCompact()
 }
 
+// refuseWrites fails every op of a Dict on a read-only file system but
+// the resolutions of pending renames, which the caller settles from what
+// the file system shows and which apply in memory only: the open that
+// holds the directory makes the same resolution durable.
+func (d *Dict) refuseWrites(batch []*op) []*op {
+	kept := batch[:0:0]
+	for _, o := range batch {
+		if t := o.recs[0].Type; len(o.recs) == 1 && (t == RecordRenameCommit || t == RecordRenameAbort) {
+			kept = append(kept, o)
+		} else {
+			o.err = d.errReadOnly()
+		}
+	}
+	return kept
+}
+
 // logExtent is how far ahead of its records the log's file is extended
 // with zeros (see append).
 const logExtent = 1 << 20
-
-// zeros is what the log's file is extended with.
-var zeros [64 << 10]byte
 
 // append writes records to the log with one write and one sync. A
 // failure marks the file for repair; a repair that fails breaks the Dict.
@@ -222,12 +243,8 @@ func (d *Dict) extend(need int64) error {
 	if err := d.f.Allocate(from, size-from); err != nil {
 		return err
 	}
-	for off := from; off < size; {
-		n, err := d.f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
-		if err != nil {
-			return err
-		}
-		off += int64(n)
+	if err := writeZeros(d.f, from, size); err != nil {
+		return err
 	}
 	d.fail("append.after-extend")
 	if err := d.f.Sync(); err != nil {
@@ -243,7 +260,7 @@ func (d *Dict) extend(need int64) error {
 // rewrite per commit.
 func (d *Dict) maybeCompact() {
 	dead := d.stats.DeadRecords
-	if d.version != 2 || dead <= d.threshold || dead < d.retryDead {
+	if d.readOnly || d.version != 2 || dead <= d.threshold || dead < d.retryDead {
 		return
 	}
 	if err := d.rewrite(d.encodeState(d.committed())); err != nil {
@@ -276,7 +293,7 @@ func (d *Dict) rewrite(data []byte) error {
 	}
 	if err == nil && d.version == 2 {
 		d.alloc = int64(len(data))
-		d.f, err = d.fsys.OpenLog(d.path)
+		d.f, err = openLog(d.fs, d.path)
 		if err != nil {
 			d.f = nil
 			err = fmt.Errorf("reopening for appending: %w", err)
@@ -297,16 +314,16 @@ func (d *Dict) rewrite(data []byte) error {
 }
 
 func (d *Dict) replace(data []byte) (renamed bool, err error) {
-	f, tmp, err := d.fsys.CreateTemp(d.dir, tempPattern(d.base))
+	f, tmp, err := fsys.CreateTemp(d.fs, d.dir, tempPattern(d.base))
 	if err != nil {
 		return false, fmt.Errorf("creating a temporary file: %w", err)
 	}
 	defer func() {
 		if !renamed {
-			d.fsys.Remove(tmp)
+			d.fs.Remove(tmp)
 		}
 	}()
-	_, err = f.Write(data)
+	_, err = f.WriteAt(data, 0)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -317,11 +334,11 @@ func (d *Dict) replace(data []byte) (renamed bool, err error) {
 		return false, fmt.Errorf("writing %s: %w", tmp, err)
 	}
 	d.fail("rewrite.after-temp-sync")
-	if err := d.fsys.Rename(tmp, d.path); err != nil {
+	if err := d.fs.Rename(tmp, d.path); err != nil {
 		return false, err
 	}
 	d.fail("rewrite.after-rename")
-	if err := d.fsys.SyncDir(d.dir); err != nil {
+	if err := d.fs.SyncDir(d.dir); err != nil {
 		return true, fmt.Errorf("syncing directory %s: %w", d.dir, err)
 	}
 	return true, nil

@@ -139,10 +139,10 @@ func TestImportAddSaveLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk := fileKeys(t, hexA)
-	if err := d.Save(ctx, path, mk); err != nil {
+	if err := d.Save(ctx, osfs, path, mk); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := Load(ctx, path, mk)
+	got, _, err := Load(ctx, osfs, path, mk)
 	if err != nil {
 		t.Fatal(err)
 	}

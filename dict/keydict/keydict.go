@@ -14,12 +14,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/internal/atomicfile"
+	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -252,13 +251,14 @@ func decode(p []byte) (*Dict, error) {
 	return d, nil
 }
 
-// Load reads and opens the key dictionary at path with the master keys.
-// When only the previous master key opened it, the dictionary is stored
-// again under the current one before Load returns (the rotation finishes),
-// and resealed is true. A missing file is an error wrapping
-// fs.ErrNotExist.
-func Load(ctx context.Context, path string, mk *keyenv.MasterKeys) (d *Dict, resealed bool, err error) {
-	blob, err := os.ReadFile(path)
+// Load reads and opens the key dictionary at path on fs with the master
+// keys. When only the previous master key opened it, the dictionary is
+// stored again under the current one before Load returns (the rotation
+// finishes), and resealed is true; on a read-only view (fsys.ReadOnly)
+// nothing is stored and resealed is false. A missing file is an error
+// wrapping fs.ErrNotExist.
+func Load(ctx context.Context, fs fsys.FS, path string, mk *keyenv.MasterKeys) (d *Dict, resealed bool, err error) {
+	blob, err := fsys.ReadFile(fs, path)
 	if err != nil {
 		return nil, false, fmt.Errorf("keydict: %w", err)
 	}
@@ -270,7 +270,7 @@ func Load(ctx context.Context, path string, mk *keyenv.MasterKeys) (d *Dict, res
 	if d, err = decode(secret.Bytes()); err != nil {
 		return nil, false, fmt.Errorf("%w (in %s)", err, path)
 	}
-	if again != nil {
+	if again != nil && !fsys.IsReadOnly(fs) {
 		if !mk.Current.Secure() {
 			d.markExposed()
 			// Sealed under plaintext: the flag must be inside the blob.
@@ -279,18 +279,19 @@ func Load(ctx context.Context, path string, mk *keyenv.MasterKeys) (d *Dict, res
 				return nil, false, err
 			}
 		}
-		if err := atomicfile.Write(path, again, 0o600); err != nil {
+		if err := fsys.WriteAtomic(fs, path, again); err != nil {
 			d.Release()
 			return nil, false, fmt.Errorf("keydict: store resealed %s: %w", path, err)
 		}
+		return d, true, nil
 	}
-	return d, again != nil, nil
+	return d, false, nil
 }
 
 // Save seals the dictionary under the current master key and replaces the
-// file at path atomically. Under an insecure master key every key is
+// file at path on fs atomically. Under an insecure master key every key is
 // marked exposed first, so the mark is stored with it.
-func (d *Dict) Save(ctx context.Context, path string, mk *keyenv.MasterKeys) error {
+func (d *Dict) Save(ctx context.Context, fs fsys.FS, path string, mk *keyenv.MasterKeys) error {
 	if !mk.Current.Secure() {
 		d.markExposed()
 	}
@@ -298,7 +299,7 @@ func (d *Dict) Save(ctx context.Context, path string, mk *keyenv.MasterKeys) err
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(path, blob, 0o600); err != nil {
+	if err := fsys.WriteAtomic(fs, path, blob); err != nil {
 		return fmt.Errorf("keydict: write %s: %w", path, err)
 	}
 	return nil

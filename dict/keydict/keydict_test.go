@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"github.com/atrest/atrest/fsys"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,7 @@ func TestSaveLoad(t *testing.T) {
 		made = append(made, k)
 	}
 	mk := fileKeys(t, hexA)
-	if err := d.Save(ctx, path, mk); err != nil {
+	if err := d.Save(ctx, osfs, path, mk); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(path)
@@ -60,7 +61,7 @@ func TestSaveLoad(t *testing.T) {
 			t.Fatal("a data key is visible in the sealed file")
 		}
 	}
-	got, resealed, err := Load(ctx, path, mk)
+	got, resealed, err := Load(ctx, osfs, path, mk)
 	if err != nil || resealed {
 		t.Fatal(err, resealed)
 	}
@@ -87,10 +88,10 @@ func TestExposure(t *testing.T) {
 	d := New()
 	d.NewKey(ctr.AES128CTR, time.Now())
 	plain := &keyenv.MasterKeys{Current: keyenv.Plaintext()}
-	if err := d.Save(ctx, path, plain); err != nil {
+	if err := d.Save(ctx, osfs, path, plain); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := Load(ctx, path, plain)
+	got, _, err := Load(ctx, osfs, path, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestExposure(t *testing.T) {
 	// Moving to a secure master key keeps the mark (the key was seen).
 	secure := fileKeys(t, hexA)
 	secure.Previous = keyenv.Plaintext()
-	again, resealed, err := Load(ctx, path, secure)
+	again, resealed, err := Load(ctx, osfs, path, secure)
 	if err != nil || !resealed {
 		t.Fatal(err, resealed)
 	}
@@ -108,22 +109,22 @@ func TestExposure(t *testing.T) {
 		t.Fatal("exposure forgotten")
 	}
 	// The resealed file opens with the secure key alone.
-	if _, _, err := Load(ctx, path, fileKeys(t, hexA)); err != nil {
+	if _, _, err := Load(ctx, osfs, path, fileKeys(t, hexA)); err != nil {
 		t.Fatal(err)
 	}
 	// And a secure key moving to plaintext (previous secure) marks them.
 	d2 := New()
 	d2.NewKey(ctr.SM4CTR, time.Now())
-	d2.Save(ctx, path, fileKeys(t, hexB))
+	d2.Save(ctx, osfs, path, fileKeys(t, hexB))
 	down := &keyenv.MasterKeys{Current: keyenv.Plaintext(), Previous: fileKeys(t, hexB).Current}
-	got2, resealed, err := Load(ctx, path, down)
+	got2, resealed, err := Load(ctx, osfs, path, down)
 	if err != nil || !resealed {
 		t.Fatal(err)
 	}
 	if k, _ := got2.CurrentKey(); !k.Exposed {
 		t.Fatal("not marked exposed after moving to a plaintext master key")
 	}
-	got3, _, _ := Load(ctx, path, &keyenv.MasterKeys{Current: keyenv.Plaintext()})
+	got3, _, _ := Load(ctx, osfs, path, &keyenv.MasterKeys{Current: keyenv.Plaintext()})
 	if k, _ := got3.CurrentKey(); !k.Exposed {
 		t.Fatal("exposure not stored in the file")
 	}
@@ -132,15 +133,15 @@ func TestExposure(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	_, _, err := Load(ctx, filepath.Join(dir, "missing"), fileKeys(t, hexA))
+	_, _, err := Load(ctx, osfs, filepath.Join(dir, "missing"), fileKeys(t, hexA))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing: %v", err)
 	}
 	path := filepath.Join(dir, "key.dict")
 	d := New()
 	d.NewKey(ctr.AES256CTR, time.Now())
-	d.Save(ctx, path, fileKeys(t, hexA))
-	_, _, err = Load(ctx, path, fileKeys(t, hexB))
+	d.Save(ctx, osfs, path, fileKeys(t, hexA))
+	_, _, err = Load(ctx, osfs, path, fileKeys(t, hexB))
 	if !errors.Is(err, keyenv.ErrWrongMasterKey) {
 		t.Fatalf("wrong master key: %v", err)
 	}
@@ -220,3 +221,6 @@ func TestDrop(t *testing.T) {
 	}
 	d.Release()
 }
+
+// osfs is the file system the tests' dictionaries live on.
+var osfs = fsys.OS()

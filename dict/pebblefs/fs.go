@@ -36,7 +36,7 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, base vfs.FS, opts 
 	if err := base.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("pebblefs: %w", err)
 	}
-	m, err := dict.Open(ctx, dir, cfg, append(opts, dict.WithFS(dictFS{base}))...)
+	m, err := dict.Open(ctx, dir, cfg, append(opts, dict.WithFS(NewFS(base)))...)
 	if err != nil {
 		return nil, fmt.Errorf("pebblefs: %w", err)
 	}

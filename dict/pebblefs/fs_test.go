@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/atrest/atrest/fsys"
 	"io"
 	"os"
 	"path/filepath"
@@ -152,7 +153,7 @@ func dataKey(t *testing.T, e *testEnv, id uint64) []byte {
 		t.Fatal(err)
 	}
 	defer mk.Close()
-	kd, _, err := keydict.Load(ctx, filepath.Join(e.dir, dict.KeyDictName), mk)
+	kd, _, err := keydict.Load(ctx, fsys.OS(), filepath.Join(e.dir, dict.KeyDictName), mk)
 	if err != nil {
 		t.Fatal(err)
 	}

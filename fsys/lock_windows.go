@@ -1,6 +1,6 @@
 //go:build windows
 
-package dict
+package fsys
 
 import (
 	"errors"

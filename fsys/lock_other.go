@@ -1,6 +1,6 @@
 //go:build !unix && !windows
 
-package dict
+package fsys
 
 import "os"
 

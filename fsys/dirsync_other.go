@@ -1,6 +1,6 @@
 //go:build !unix
 
-package atomicfile
+package fsys
 
 // dirSyncUnsupported: Windows and others cannot fsync a directory; the
 // rename is as durable as the OS makes it.

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package filedict
+package fsys
 
 import "os"
 

@@ -1,6 +1,6 @@
 //go:build unix
 
-package dict
+package fsys
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 // lockFile takes an exclusive lock on the open file f without waiting:
 // ErrLocked if another open of it holds one. flock locks belong to the
-// open file, so a second Manager in the same process is refused too, and
+// open file, so a second holder in the same process is refused too, and
 // the kernel drops the lock when its holder dies, SIGKILL included.
 func lockFile(f *os.File) error {
 	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)

@@ -1,4 +1,4 @@
-package filedict
+package fsys
 
 import (
 	"errors"
