@@ -189,6 +189,9 @@ type Manager struct {
 	ops operatorState
 	// reenc is the names being re-encrypted (reencrypt.go).
 	reenc reencryptState
+	// recovery is what Open found a crash had left (recovery.go); set
+	// before Open returns, read-only after.
+	recovery RecoveryStats
 
 	// inspect: opened WithInspection; existing: WithExistingDictionaries.
 	inspect, existing bool
@@ -383,6 +386,11 @@ func (m *Manager) open(ctx context.Context) error {
 	}
 	if err := m.resolveRenames(); err != nil {
 		return err
+	}
+	if !m.inspect {
+		if err := m.dropStaleEntries(); err != nil {
+			return err
+		}
 	}
 	m.files.Range(func(_ string, e Entry) bool {
 		if e.Method != ctr.Plaintext {

@@ -78,6 +78,8 @@ type Stats struct {
 	// MasterKey counts and times the master-key backend's calls since
 	// Open.
 	MasterKey BackendStats
+	// Recovery is what Open found a crash had left.
+	Recovery RecoveryStats
 }
 
 // DataKeyInfo describes a data key without its material.
@@ -129,6 +131,7 @@ func (m *Manager) Stats() (Stats, error) {
 		Rotation:      m.ops.rotationStats(),
 		Reencrypt:     m.ops.reencryptProgress(),
 		MasterKey:     m.ops.backend.snapshot(),
+		Recovery:      m.recovery,
 	}
 
 	// Files are counted from refs, which the Manager keeps per data key;

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"github.com/atrest/atrest/fsys"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -224,3 +224,36 @@ func TestDrop(t *testing.T) {
 
 // osfs is the file system the tests' dictionaries live on.
 var osfs = fsys.OS()
+
+// TestLoadReadOnly: a dictionary only the previous master key opens loads
+// through a read-only view with its keys, but is not stored again (the
+// file keeps every byte, and resealed is false); the same load on the
+// writable file system reseals it.
+func TestLoadReadOnly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "key.dict")
+	d := New()
+	k, _ := d.NewKey(ctr.AES256CTR, time.Now())
+	if err := d.Save(ctx, osfs, path, fileKeys(t, hexA)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	rotating := fileKeys(t, hexB)
+	rotating.Previous = fileKeys(t, hexA).Current
+	got, resealed, err := Load(ctx, fsys.ReadOnly(osfs), path, rotating)
+	if err != nil || resealed {
+		t.Fatalf("read-only load: resealed %v, %v", resealed, err)
+	}
+	if g, ok := got.Get(k.ID); !ok || !bytes.Equal(g.Bytes(), k.Bytes()) {
+		t.Fatal("read-only load lost the key")
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("a read-only load changed the file")
+	}
+	if _, resealed, err := Load(ctx, osfs, path, rotating); err != nil || !resealed {
+		t.Fatalf("writable load: resealed %v, %v", resealed, err)
+	}
+	if _, _, err := Load(ctx, osfs, path, fileKeys(t, hexB)); err != nil {
+		t.Fatalf("the resealed file does not open with the new key alone: %v", err)
+	}
+}

@@ -105,6 +105,7 @@ type Collector struct {
 	reencRunning, reencStart, reencRemaining     *prometheus.Desc
 	reencSelFiles, reencDoneFiles, reencFailed   *prometheus.Desc
 	reencSelBytes, reencDoneBytes                *prometheus.Desc
+	staleDropped                                 *prometheus.Desc
 
 	all []*prometheus.Desc
 }
@@ -185,6 +186,8 @@ func NewCollector(m *dict.Manager, opts ...Option) *Collector {
 		"When the running or last re-encryption run started, as a Unix timestamp; 0 if none since the Manager was opened.")
 	c.reencRemaining = desc("reencrypt_remaining_seconds",
 		"Estimated time left of the running re-encryption at its rate so far; 0 when unknown or not running.")
+	c.staleDropped = desc("recovery_stale_entries_dropped",
+		"File-dictionary entries the Manager's open dropped because their files were gone: what a crash between a file's entry and the file itself leaves.")
 	return c
 }
 
@@ -257,6 +260,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.backendErrors, float64(s.MasterKey.Errors))
 	counter(c.backendSeconds, s.MasterKey.Total.Seconds())
 	gauge(c.backendLast, s.MasterKey.Last.Seconds())
+	gauge(c.staleDropped, float64(s.Recovery.StaleEntriesDropped))
 
 	r := s.Reencrypt
 	gauge(c.reencRunning, boolValue(r.Running))

@@ -174,6 +174,7 @@ var allFamilies = []string{
 	"atrest_encryption_reencrypt_done_bytes",
 	"atrest_encryption_reencrypt_start_timestamp_seconds",
 	"atrest_encryption_reencrypt_remaining_seconds",
+	"atrest_encryption_recovery_stale_entries_dropped",
 }
 
 func TestDescribe(t *testing.T) {
@@ -283,6 +284,7 @@ func TestCollectKnownState(t *testing.T) {
 		{"atrest_encryption_reencrypt_done_bytes", gauge, nil, 0},
 		{"atrest_encryption_reencrypt_start_timestamp_seconds", gauge, nil, 0},
 		{"atrest_encryption_reencrypt_remaining_seconds", gauge, nil, 0},
+		{"atrest_encryption_recovery_stale_entries_dropped", gauge, nil, 0},
 	}
 	if onDisk := stat(dict.FileDictName); onDisk < float64(s.FileDictionary.FileSize) {
 		t.Errorf("file dictionary of %v bytes holds %d bytes of contents", onDisk, s.FileDictionary.FileSize)

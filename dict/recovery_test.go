@@ -1,0 +1,201 @@
+package dict
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict/filedict"
+	"github.com/atrest/atrest/fsys"
+)
+
+// TestOpenDropsStaleEntries: entries whose files a crash left gone (the
+// file removed but not its entry, the entry recorded but not the file, a
+// whole directory gone) are dropped by the engine's next open, which
+// counts them; the files that are there keep their entries and read back,
+// Verify then finds nothing missing, and the data key only the stale
+// entries used is dropped with them. An inspection of the same directory
+// shows the stale entries and changes nothing.
+func TestOpenDropsStaleEntries(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	for _, n := range []string{"kept", "gone", "sub/kept", "sub/gone", "dir/x", "dir/y"} {
+		os.MkdirAll(filepath.Join(env.dir, filepath.Dir(n)), 0o755)
+		writeFile(t, m, n, content(n, 300))
+	}
+	oldKey, _ := m.DataKeys()
+	m.Close()
+	// What a crash leaves: files gone behind the dictionary's back.
+	os.Remove(filepath.Join(env.dir, "gone"))
+	os.Remove(filepath.Join(env.dir, "sub", "gone"))
+	os.RemoveAll(filepath.Join(env.dir, "dir"))
+
+	before := dirContents(t, env.dir)
+	insp := env.open(ctr.AES128CTR, WithInspection())
+	r, err := insp.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"dir/x", "dir/y", "gone", "sub/gone"}; !slices.Equal(r.MissingFiles, want) {
+		t.Errorf("inspection: missing %v, want %v", r.MissingFiles, want)
+	}
+	if s, _ := insp.Stats(); s.Recovery.StaleEntriesDropped != 0 || s.Files != 6 {
+		t.Errorf("inspection dropped entries: %+v, %d files", s.Recovery, s.Files)
+	}
+	insp.Close()
+	if after := dirContents(t, env.dir); !mapsEqual(before, after) {
+		t.Fatal("the inspection changed the directory")
+	}
+
+	// The method changes too, so the old key is no longer current: once
+	// its last live files are the kept ones it stays; nothing else keeps
+	// a key alive.
+	m = env.open(ctr.SM4CTR)
+	defer m.Close()
+	s, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Recovery.StaleEntriesDropped != 4 || s.Files != 2 {
+		t.Errorf("stats after open: %+v, %d files; want 4 dropped, 2 files", s.Recovery, s.Files)
+	}
+	for _, n := range []string{"kept", "sub/kept"} {
+		wantReadBack(t, m, n, content(n, 300), "after the stale entries went")
+	}
+	r, err = m.Verify(context.Background())
+	if err != nil || len(r.MissingFiles) != 0 {
+		t.Errorf("verify after open: missing %v, %v", r.MissingFiles, err)
+	}
+	if ids, _ := m.DataKeys(); !slices.Contains(ids, oldKey[0]) {
+		t.Errorf("the key of the kept files was dropped: %v", ids)
+	}
+	for _, n := range []string{"kept", "sub/kept"} {
+		if err := m.Remove(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids, _ := m.DataKeys(); slices.Contains(ids, oldKey[0]) {
+		t.Errorf("the old key outlived its last file: %v", ids)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestInspectionWritesNothing: an inspection open (WithInspection without
+// WithLock) of a directory a crash left in every repairable state (a
+// torn last record after file.dict's log, temporary files
+// of both dictionaries, a rename begun and not resolved, the key
+// dictionary sealed under the previous master key) sees the directory as
+// the engine's next open will make it and changes not one byte, nor
+// creates the lock; every change asked of it fails with ErrReadOnly.
+// The engine's open afterwards repairs all of it.
+func TestInspectionWritesNothing(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	writeFile(t, m, "a", content("a", 500))
+	writeFile(t, m, "b", content("b", 500))
+	writeFile(t, m, "gone", content("gone", 500))
+	m.Close()
+	os.Remove(filepath.Join(env.dir, "gone")) // a stale entry
+	// A rename begun, the file renamed, the intent not resolved: what a
+	// crash between the two leaves.
+	fd := openFileDict(t, env)
+	e, _ := fd.Get("b")
+	if err := fd.BeginRename(filedictRename("b", "c")); err != nil {
+		t.Fatal(err)
+	}
+	fd.Close()
+	if err := os.Rename(filepath.Join(env.dir, "b"), filepath.Join(env.dir, "c")); err != nil {
+		t.Fatal(err)
+	}
+	// A torn tail and the leftovers of interrupted atomic writes.
+	f, _ := os.OpenFile(filepath.Join(env.dir, FileDictName), os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte{1, 2, 3, 4, 0, 0, 1, 0, 1, 'x', 'y'}) // a record cut short
+	f.Close()
+	for _, tmp := range []string{".key.dict.tmp-1", "file.dict.tmp-2"} {
+		os.WriteFile(filepath.Join(env.dir, tmp), []byte("leftover"), 0o600)
+	}
+	os.Remove(filepath.Join(env.dir, LockName))
+	before := dirContents(t, env.dir)
+
+	insp := env.open(ctr.AES128CTR, WithInspection())
+	if got, ok, _ := insp.Lookup("c"); !ok || got != e {
+		t.Errorf("inspection: c's entry %+v (%v), want b's %+v (the rename resolved in memory)", got, ok, e)
+	}
+	if _, ok, _ := insp.Lookup("b"); ok {
+		t.Error("inspection: b keeps an entry")
+	}
+	wantReadBack(t, insp, "c", content("b", 500), "through the inspection")
+	changes := []struct {
+		name string
+		do   func() error
+	}{
+		{"create", func() error { _, err := insp.Create("new"); return err }},
+		{"remove", func() error { return insp.Remove("a") }},
+		{"rename", func() error { return insp.Rename("a", "z") }},
+		{"rotate data key", func() error { return insp.RotateDataKey(context.Background()) }},
+		{"forget missing", func() error { _, err := insp.ForgetMissing([]string{"gone"}); return err }},
+	}
+	for _, c := range changes {
+		if err := c.do(); !errors.Is(err, fsys.ErrReadOnly) {
+			t.Errorf("%s through the inspection: %v, want ErrReadOnly", c.name, err)
+		}
+	}
+	insp.Close()
+	if after := dirContents(t, env.dir); !mapsEqual(before, after) {
+		t.Fatalf("the inspection changed the directory:\nbefore %q\nafter  %q", keys(before), keys(after))
+	}
+
+	m = env.open(ctr.AES128CTR)
+	defer m.Close()
+	wantReadBack(t, m, "c", content("b", 500), "after the engine's open")
+	wantReadBack(t, m, "a", content("a", 500), "after the engine's open")
+	if _, ok, _ := m.Lookup("gone"); ok {
+		t.Error("the engine's open kept the stale entry")
+	}
+	after := dirContents(t, env.dir)
+	for _, tmp := range []string{".key.dict.tmp-1", "file.dict.tmp-2"} {
+		if _, ok := after[tmp]; ok {
+			t.Errorf("the engine's open left %s", tmp)
+		}
+	}
+	if _, ok := after[LockName]; !ok {
+		t.Error("the engine holds no lock file")
+	}
+}
+
+func keys(m map[string]string) []string {
+	var k []string
+	for n := range m {
+		k = append(k, n)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// openFileDict opens the directory's file dictionary directly, as a crash
+// test does to leave a state only a crash makes.
+func openFileDict(t *testing.T, env *testEnv) *filedict.Dict {
+	t.Helper()
+	fd, err := filedict.Open(filepath.Join(env.dir, FileDictName), filedict.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+func filedictRename(src, dst string) filedict.Rename { return filedict.Rename{Src: src, Dst: dst} }
