@@ -1,9 +1,13 @@
 // Package pebblefs makes Pebble (github.com/cockroachdb/pebble/v2) encrypt
 // every file it writes: FS is a vfs.FS that keeps the data directory's
 // file and key dictionaries through a dict.Manager and encrypts each file
-// with its own IV under the current data key, on top of any base vfs.FS
-// that reaches the operating system's files (vfs.Default, or a wrapper of
-// it for fault injection or health checks).
+// with its own IV under the current data key, on top of any base vfs.FS:
+// vfs.Default, a wrapper of it for fault injection or health checks, or
+// Pebble's in-memory and crash-simulating MemFS. The whole data directory
+// lives on the base, dictionaries, their temporary files and the lock
+// included (NewFS adapts a vfs.FS to the Manager's file-system interface),
+// so a test on vfs.NewCrashableMem cuts the power under the dictionaries
+// too.
 //
 // Every file under the data directory is encrypted: tables, the WAL, the
 // MANIFEST, OPTIONS, CURRENT and marker files. The LOCK file (made by
