@@ -1,0 +1,6 @@
+//go:build unix
+
+package fsys
+
+// dirSyncUnsupported: on unix a failed directory fsync is a real failure.
+func dirSyncUnsupported(error) bool { return false }
