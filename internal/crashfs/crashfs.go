@@ -74,6 +74,7 @@ type PartialWrite struct {
 	Err error
 }
 
+// Error describes the partial write and its cause.
 func (e *PartialWrite) Error() string {
 	if e.Err == nil {
 		return "partial write"
@@ -704,7 +705,9 @@ func (f *FS) Mkdir(name string, perm fs.FileMode) error {
 	return nil
 }
 
-func (f *FS) mkdir(p string, perm fs.FileMode) (*inode, error) {
+// mkdir makes the directory p, an un-synced create, and returns its
+// parent; the lock is held.
+func (f *FS) mkdir(p string, perm fs.FileMode) (parent *inode, err error) {
 	d, base, err := f.parent(p)
 	if err != nil {
 		return nil, err
