@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/atrest/atrest/fsys"
 )
 
 // replace replaces path with data through a temporary file; the flags
@@ -120,4 +122,30 @@ func fsysRead(g *FS, path string) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// TestWriteAtomicHolds runs fsys.WriteAtomic, the stack's own atomic
+// replace, through the same crash loop: old or new, and new once it
+// returned.
+func TestWriteAtomicHolds(t *testing.T) {
+	const path = "/data/file"
+	oldData, newData := blocks('o', 2), blocks('n', 3)
+	for seed := range uint64(100) {
+		f := newFS(t, "/data")
+		mustNoErr(t, fsys.WriteAtomic(f, path, oldData))
+		step := 0
+		f.InjectError(func(op Op, p string) error {
+			step++
+			g := f.Crash(RandomCrash(seed*100 + uint64(step)))
+			if got, _ := get(t, g, path); !bytes.Equal(got, oldData) && !bytes.Equal(got, newData) {
+				t.Errorf("seed %d, before %v %s: torn (%d bytes)", seed, op, p, len(got))
+			}
+			return nil
+		})
+		mustNoErr(t, fsys.WriteAtomic(f, path, newData))
+		f.InjectError(nil)
+		if got, _ := get(t, f.Crash(RandomCrash(seed)), path); !bytes.Equal(got, newData) {
+			t.Fatalf("seed %d: new contents not durable after WriteAtomic returned", seed)
+		}
+	}
 }
