@@ -55,6 +55,12 @@ var (
 	ErrAppendUnsupported = errors.New("O_APPEND is not supported on encrypted files")
 	// ErrClosed: the Manager was closed.
 	ErrClosed = errors.New("dict: manager is closed")
+	// ErrNeedsReopen: a directory sync failed after a rename had reached
+	// the file system, so whether the rename survives a crash is unknown
+	// and the dictionary cannot record it either way. The Manager refuses
+	// every operation from then on; close and reopen it, and the open
+	// settles the rename from what the disk shows, as after a crash.
+	ErrNeedsReopen = errors.New("dict: a directory sync failed; close and reopen the Manager")
 )
 
 // Entry is a file's encryption: data-key id, method and IV. A file with no
@@ -201,6 +207,9 @@ type Manager struct {
 	locks bool
 
 	closed atomic.Bool
+	// stopped holds the error that stopped the Manager (ErrNeedsReopen),
+	// nil while it works.
+	stopped atomic.Pointer[error]
 }
 
 // Open opens the dictionaries of the data directory dir (which must
@@ -637,7 +646,18 @@ func (m *Manager) usable() error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
+	if err := m.stopped.Load(); err != nil {
+		return *err
+	}
 	return nil
+}
+
+// stop makes every later operation fail with ErrNeedsReopen and cause,
+// which it returns.
+func (m *Manager) stop(cause error) error {
+	err := fmt.Errorf("%w: %w", ErrNeedsReopen, cause)
+	m.stopped.CompareAndSwap(nil, &err)
+	return err
 }
 
 // rel turns a caller's path into the dictionary's name for it: relative to

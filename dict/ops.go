@@ -467,18 +467,16 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 		m.keyMu.RUnlock()
 		fresh = &e
 	}
-	step, syncErr, err := m.renameFileLocked(oldRel, newRel, fresh, renameFailpoints{
+	step, err := m.renameFileLocked(oldRel, newRel, fresh, renameFailpoints{
 		afterIntent: "rename.after-intent",
 		afterRename: "rename.after-rename",
 		afterSync:   "rename.after-sync",
 	})
 	switch {
 	case err == nil:
-		return syncErr
-	case step == renameNoIntent:
+		return nil
+	case step == renameNoIntent, step == renameUncommitted:
 		return fmt.Errorf("dict: rename %s: %w", oldRel, err)
-	case step == renameUncommitted:
-		return errors.Join(syncErr, fmt.Errorf("dict: rename %s: %w", oldRel, err))
 	}
 	return err // the file system's, as os.Rename's
 }
@@ -503,8 +501,10 @@ const (
 	// failed too; the intent stays, and the next Open aborts it (the
 	// source is still there).
 	renameIntentLeft
-	// renameUncommitted: the file was renamed but the commit failed; the
-	// next Open commits the intent (the source is gone).
+	// renameUncommitted: the file was renamed but the commit failed, or
+	// was not made because the rename may not be durable; the next Open
+	// commits the intent if the source is gone, and aborts it if a crash
+	// brought the source back.
 	renameUncommitted
 )
 
@@ -517,9 +517,10 @@ const (
 // Rename and re-encryption share it, so that their crash safety is one
 // piece of code. A failure comes back as the file dictionary or the file
 // system gave it, with its step, for the caller to word (step means
-// nothing when err is nil); syncErr, the directory sync's, does not stop
-// the commit and is returned on success too.
-func (m *Manager) renameFileLocked(src, dst string, fresh *Entry, fp renameFailpoints) (step renameStep, syncErr, err error) {
+// nothing when err is nil). When the directory sync fails the intent is
+// left uncommitted and the Manager stopped (err wraps ErrNeedsReopen and
+// the sync's error).
+func (m *Manager) renameFileLocked(src, dst string, fresh *Entry, fp renameFailpoints) (step renameStep, err error) {
 	srcAbs, dstAbs := m.abs(src), m.abs(dst)
 	srcEntry, srcOK := m.files.Get(src)
 	dstEntry, dstOK := m.files.Get(dst)
@@ -530,7 +531,7 @@ func (m *Manager) renameFileLocked(src, dst string, fresh *Entry, fp renameFailp
 	}
 	if err := m.files.BeginRename(filedict.Rename{Src: src, Dst: dst, Fresh: fresh}); err != nil {
 		unref()
-		return renameNoIntent, nil, err
+		return renameNoIntent, err
 	}
 	m.failAt(fp.afterIntent)
 	if err := m.fs.Rename(srcAbs, dstAbs); err != nil {
@@ -539,18 +540,23 @@ func (m *Manager) renameFileLocked(src, dst string, fresh *Entry, fp renameFailp
 			step, err = renameIntentLeft, errors.Join(err, aerr)
 		}
 		unref()
-		return step, nil, err
+		return step, err
 	}
 	m.failAt(fp.afterRename)
-	// The rename is visible now, so the dictionary follows it even when the
-	// directory sync fails: the files in this process must read under the
-	// names they have. (A failed directory fsync means a failing disk; the
-	// file dictionary's own fsync, on a journaling file system, commits
-	// the rename's metadata too.) The sync error is still returned.
-	syncErr = m.syncParents(srcAbs, dstAbs)
+	// The commit may be recorded only once the rename is durable: a commit
+	// that outlives a rename lost in a power cut leaves the file under its
+	// old name with no entry, its content unreadable. (The dictionary's own
+	// fdatasync commits no file-system metadata.) When the directory sync
+	// fails, whether the rename survives a crash is unknown, so the intent
+	// stays, the next open settles it from what the disk shows, and until
+	// then the Manager refuses everything (ErrNeedsReopen): in this process
+	// the file is under its new name without its entry.
+	if err := m.syncParents(srcAbs, dstAbs); err != nil {
+		return renameUncommitted, m.stop(fmt.Errorf("syncing the directory of %s: %w", dst, err))
+	}
 	m.failAt(fp.afterSync)
 	if err := m.files.CommitRename(src, dst); err != nil {
-		return renameUncommitted, syncErr, err
+		return renameUncommitted, err
 	}
 	m.failAt(fp.afterCommit)
 	m.ref(dstEntry, dstOK, -1)
@@ -559,7 +565,7 @@ func (m *Manager) renameFileLocked(src, dst string, fresh *Entry, fp renameFailp
 		m.afterRelease(srcEntry, srcOK)
 	}
 	m.afterRelease(dstEntry, dstOK)
-	return 0, syncErr, nil
+	return 0, nil
 }
 
 // failAt fires the failpoint name, unless it is "" (a step its caller

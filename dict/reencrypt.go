@@ -638,23 +638,20 @@ func (m *Manager) reencryptSwap(j *reencryptJob) error {
 	// uses it, its data key), is the one just checked to be j.old; the
 	// temporary file's entry, counted when it was created, now belongs to
 	// the file.
-	step, syncErr, err := m.renameFileLocked(j.tmpRel, j.rel, nil, renameFailpoints{
+	step, err := m.renameFileLocked(j.tmpRel, j.rel, nil, renameFailpoints{
 		afterIntent: "reencrypt.after-intent",
 		afterRename: "reencrypt.after-rename",
 		afterCommit: "reencrypt.after-commit",
 	})
-	if syncErr != nil {
-		syncErr = fmt.Errorf("dict: reencrypt %s: syncing its directory: %w", j.rel, syncErr)
-	}
 	switch {
 	case err == nil:
-		return syncErr
+		return nil
 	case step == renameIntentLeft:
 		// The intent stays; the next Open aborts it (the temporary file
 		// is still there) and ReencryptAll removes the file.
 		return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
 	case step == renameUncommitted:
-		return errors.Join(syncErr, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
+		return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
 	}
 	// Nothing changed: the copy goes.
 	return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))
