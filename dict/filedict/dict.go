@@ -229,7 +229,7 @@ func openDict(path string, o Options, maxVer int) (*Dict, error) {
 	d.tail = ld.tail
 	if ld.torn {
 		if err := truncateFile(path, ld.end); err != nil {
-			return nil, fmt.Errorf("filedict: open %s: dropping a torn tail: %w", path, err)
+			return nil, fmt.Errorf("filedict: open %s: dropping a torn last record: %w", path, err)
 		}
 	}
 	d.wmu.Lock()
