@@ -205,7 +205,7 @@ func BenchmarkOpen1M(b *testing.B) {
 		}
 		s.Entries[name] = Entry{KeyID: key, Method: ctr.AES128CTR, IV: [16]byte{byte(i), byte(i >> 8), byte(i >> 16)}}
 	}
-	data := append(filedict.Header{Version: 2}.Encode(), s.Encode()...)
+	data := append(filedict.Header{Version: 3}.Encode(), s.Encode()...)
 	s = nil
 	if err := os.WriteFile(filepath.Join(env.dir, FileDictName), data, 0o600); err != nil {
 		b.Fatal(err)

@@ -137,7 +137,7 @@ func TestStatsCountsPerMethodAndKey(t *testing.T) {
 	if s.Rotation.DataKeyRotations != 1 || s.MasterKey.Calls != 2 {
 		t.Errorf("after a rotation at open: Rotation = %+v, MasterKey = %+v", s.Rotation, s.MasterKey)
 	}
-	if s.FileDictionary.Entries != 5 || s.FileDictionary.Version != 2 || s.FileDictionary.LogRecords == 0 {
+	if s.FileDictionary.Entries != 5 || s.FileDictionary.Version != 3 || s.FileDictionary.LogRecords == 0 {
 		t.Errorf("FileDictionary = %+v", s.FileDictionary)
 	}
 

@@ -13,7 +13,7 @@ var (
 	bigFile []byte
 )
 
-// bigDictFile returns a version-2 file of 1,000,000 entries, half
+// bigDictFile returns a version-3 file of 1,000,000 entries, half
 // "000123.sst" and half "db/wal/000123.log".
 func bigDictFile() []byte {
 	bigOnce.Do(func() {
@@ -25,7 +25,7 @@ func bigDictFile() []byte {
 			}
 			s.Entries[name] = entry(i)
 		}
-		bigFile = append(Header{Version: 2}.Encode(), s.Encode()...)
+		bigFile = append(Header{Version: logVersion}.Encode(), s.Encode()...)
 	})
 	return bigFile
 }

@@ -17,11 +17,13 @@ import (
 // Sizes and limits of the format (docs/FORMAT.md).
 const (
 	magic             = "ATFD"
-	maxVersion        = 2        // the newest version this build reads and writes
+	maxVersion        = 3        // the newest version this build reads and writes
+	logVersion        = 3        // the log format the writer writes
 	headerSize        = 8        // magic, version, 3 reserved bytes
 	snapshotFrameSize = 12       // body length (8) and CRC32C (4)
 	recordHeaderSize  = 9        // CRC32C (4), payload length (4), type (1)
 	maxRecordPayload  = 64 << 10 // cap on a record's payload length
+	maxGroupPayload   = 16 << 20 // cap on a group frame's payload length
 	maxNameLen        = 4096     // longest path, in bytes
 	entrySize         = 25       // key id (8), method (1), IV (16)
 )
@@ -41,8 +43,9 @@ var (
 
 	// ErrCorrupt means a file dictionary fails a checksum or a structural
 	// check in a way a torn write at the end of the file cannot explain: a
-	// bad header or snapshot, or a damaged log record with data after it.
-	// The message gives the offset.
+	// bad header or snapshot, a damaged log group (version 3) or record
+	// (version 2) with a valid one after it, or a valid group holding a
+	// record that does not decode or apply. The message gives the offset.
 	ErrCorrupt = errors.New("file dictionary is corrupt")
 
 	// ErrBroken means a write failed and the rewrite that should have
@@ -79,13 +82,15 @@ type Rename struct {
 
 // Header is the fixed start of a dictionary file.
 type Header struct {
-	// Version is the format version: 1 or 2.
+	// Version is the format version: 1 (a snapshot only), 2 (a snapshot
+	// and a log of records, read but no longer written) or 3 (a snapshot
+	// and a log of group frames).
 	Version int
 }
 
 // DecodeHeader decodes the header at the start of b and returns it with
-// the number of bytes it takes. A version other than 1 or 2 is an error
-// wrapping ErrUnknownVersion ("unknown version N"), and the returned
+// the number of bytes it takes. A version other than 1, 2 or 3 is an
+// error wrapping ErrUnknownVersion ("unknown version N"), and the returned
 // Header still carries N; anything else wrong is ErrCorrupt.
 func DecodeHeader(b []byte) (Header, int, error) {
 	h, n, err := decodeHeader(b, maxVersion)
@@ -401,6 +406,10 @@ const (
 	RecordRenameCommit
 	// RecordRenameAbort drops the pending rename of Name to Dst.
 	RecordRenameAbort
+	// RecordGroup is the type of a group frame, which holds the records of
+	// one group commit in a version-3 log (see EncodeGroup). It is never
+	// the Type of a Record.
+	RecordGroup
 )
 
 var recordTypeNames = [...]string{
@@ -410,18 +419,24 @@ var recordTypeNames = [...]string{
 	RecordRenameBegin:  "rename-begin",
 	RecordRenameCommit: "rename-commit",
 	RecordRenameAbort:  "rename-abort",
+	RecordGroup:        "group",
 }
 
 // String returns the type's name, "insert" through "rename-abort", or
-// "RecordType(N)".
+// "group", or "RecordType(N)".
 func (t RecordType) String() string {
-	if t >= RecordInsert && t <= RecordRenameAbort {
+	if t >= RecordInsert && t <= RecordGroup {
 		return recordTypeNames[t]
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
 
-// Record is one change in the log of a version-2 dictionary.
+// isChange reports whether t is the type of a Record: a change, not a
+// group frame.
+func (t RecordType) isChange() bool { return t >= RecordInsert && t <= RecordRenameAbort }
+
+// Record is one change in the log of a dictionary: a frame of its own in
+// version 2, inside a group frame in version 3.
 type Record struct {
 	// Type says which change this is and which fields it uses.
 	Type RecordType
@@ -529,29 +544,44 @@ func readFrame(b []byte) (RecordType, []byte, int, frameStatus) {
 }
 
 func decodePayload(typ RecordType, p []byte) (Record, error) {
+	r, q, err := parseBody(typ, p)
+	if err != nil {
+		return Record{}, err
+	}
+	if q != len(p) {
+		return Record{}, fmt.Errorf("%w: %d bytes after the %s payload", ErrCorrupt, len(p)-q, typ)
+	}
+	return r, nil
+}
+
+// parseBody decodes the fields of a record of type typ at the start of p
+// and returns the record with the number of bytes its fields take: the
+// fields delimit themselves, so this works without the frame's length
+// (which a best-effort parse of a damaged record cannot trust).
+func parseBody(typ RecordType, p []byte) (Record, int, error) {
 	r := Record{Type: typ}
 	var q int
 	switch typ {
 	case RecordInsert:
 		name, next, err := readName(p, 0)
 		if err != nil {
-			return Record{}, fmt.Errorf("%s: %w", typ, err)
+			return Record{}, 0, fmt.Errorf("%s: %w", typ, err)
 		}
 		if err := checkEntryBytes(p, next); err != nil {
-			return Record{}, fmt.Errorf("%s %q: %w", typ, name, err)
+			return Record{}, 0, fmt.Errorf("%s %q: %w", typ, name, err)
 		}
 		r.Name, r.Entry, r.HasEntry = string(name), decodeEntry(p[next:]), true
 		q = next + entrySize
 	case RecordRemove, RecordRemovePrefix:
 		name, next, err := readName(p, 0)
 		if err != nil {
-			return Record{}, fmt.Errorf("%s: %w", typ, err)
+			return Record{}, 0, fmt.Errorf("%s: %w", typ, err)
 		}
 		r.Name, q = string(name), next
 	case RecordRenameBegin:
 		rn, next, err := readRename(p, 0)
 		if err != nil {
-			return Record{}, fmt.Errorf("%s: %w", typ, err)
+			return Record{}, 0, fmt.Errorf("%s: %w", typ, err)
 		}
 		r.Name, r.Dst, q = rn.Src, rn.Dst, next
 		if rn.Fresh != nil {
@@ -560,21 +590,20 @@ func decodePayload(typ RecordType, p []byte) (Record, error) {
 	case RecordRenameCommit, RecordRenameAbort:
 		src, next, err := readName(p, 0)
 		if err != nil {
-			return Record{}, fmt.Errorf("%s source: %w", typ, err)
+			return Record{}, 0, fmt.Errorf("%s source: %w", typ, err)
 		}
 		dst, next, err := readName(p, next)
 		if err != nil {
-			return Record{}, fmt.Errorf("%s destination: %w", typ, err)
+			return Record{}, 0, fmt.Errorf("%s destination: %w", typ, err)
 		}
 		if bytes.Equal(src, dst) {
-			return Record{}, fmt.Errorf("%w: %s of %q to itself", ErrCorrupt, typ, src)
+			return Record{}, 0, fmt.Errorf("%w: %s of %q to itself", ErrCorrupt, typ, src)
 		}
 		r.Name, r.Dst, q = string(src), string(dst), next
+	case RecordGroup:
+		return Record{}, 0, fmt.Errorf("%w: a group frame where a record belongs", ErrCorrupt)
 	default:
-		return Record{}, fmt.Errorf("%w: unknown record type %d", ErrCorrupt, uint8(typ))
+		return Record{}, 0, fmt.Errorf("%w: unknown record type %d", ErrCorrupt, uint8(typ))
 	}
-	if q != len(p) {
-		return Record{}, fmt.Errorf("%w: %d bytes after the %s payload", ErrCorrupt, len(p)-q, typ)
-	}
-	return r, nil
+	return r, q, nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestHeaderRoundTrip(t *testing.T) {
-	for _, v := range []int{1, 2} {
+	for _, v := range []int{1, 2, 3} {
 		b := Header{Version: v}.Encode()
 		if len(b) != headerSize || string(b[:4]) != "ATFD" || b[4] != byte(v) {
 			t.Fatalf("version %d: header %x", v, b)
@@ -31,15 +31,16 @@ func TestHeaderRejects(t *testing.T) {
 		wantErr error
 		wantMsg string
 	}{
-		{"short", []byte("ATFD\x02\x00\x00"), 2, ErrCorrupt, "7 bytes"},
-		{"empty", nil, 2, ErrCorrupt, "0 bytes"},
-		{"magic", []byte("ATFX\x02\x00\x00\x00"), 2, ErrCorrupt, "magic"},
-		{"version 0", []byte("ATFD\x00\x00\x00\x00"), 2, ErrUnknownVersion, "unknown version 0"},
-		{"version 3", []byte("ATFD\x03\x00\x00\x00"), 2, ErrUnknownVersion, "unknown version 3"},
-		{"version 9", []byte("ATFD\x09\x00\x00\x00"), 2, ErrUnknownVersion, "unknown version 9"},
-		{"version 9 with reserved bits", []byte("ATFD\x09\x01\x00\x00"), 2, ErrUnknownVersion, "unknown version 9"},
-		{"reserved", []byte("ATFD\x02\x00\x01\x00"), 2, ErrCorrupt, "reserved"},
+		{"short", []byte("ATFD\x03\x00\x00"), 3, ErrCorrupt, "7 bytes"},
+		{"empty", nil, 3, ErrCorrupt, "0 bytes"},
+		{"magic", []byte("ATFX\x03\x00\x00\x00"), 3, ErrCorrupt, "magic"},
+		{"version 0", []byte("ATFD\x00\x00\x00\x00"), 3, ErrUnknownVersion, "unknown version 0"},
+		{"version 4", []byte("ATFD\x04\x00\x00\x00"), 3, ErrUnknownVersion, "unknown version 4"},
+		{"version 9", []byte("ATFD\x09\x00\x00\x00"), 3, ErrUnknownVersion, "unknown version 9"},
+		{"version 9 with reserved bits", []byte("ATFD\x09\x01\x00\x00"), 3, ErrUnknownVersion, "unknown version 9"},
+		{"reserved", []byte("ATFD\x03\x00\x01\x00"), 3, ErrCorrupt, "reserved"},
 		{"version-1 reader, version 2", []byte("ATFD\x02\x00\x00\x00"), 1, ErrUnknownVersion, "unknown version 2"},
+		{"version-2 reader, version 3", []byte("ATFD\x03\x00\x00\x00"), 2, ErrUnknownVersion, "unknown version 3"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,7 +223,8 @@ func TestRecordRejects(t *testing.T) {
 		{"type covered by checksum", flipped(8), ErrCorrupt, "checksum"},
 		{"payload", flipped(12), ErrCorrupt, "checksum"},
 		{"too long", tooLong, ErrCorrupt, "longer than 64 KiB"},
-		{"unknown type", reframe(7, nil), ErrCorrupt, "unknown record type 7"},
+		{"unknown type", reframe(8, nil), ErrCorrupt, "unknown record type 8"},
+		{"group type", reframe(7, ins), ErrCorrupt, "a group frame where a record belongs"},
 		{"type 0", reframe(0, nil), ErrCorrupt, "unknown record type 0"},
 		{"trailing payload", reframe(2, []byte{0, 1, 'a', 0}), ErrCorrupt, "after the remove payload"},
 		{"empty name", reframe(2, []byte{0, 0}), ErrCorrupt, "path length 0"},
@@ -248,6 +250,9 @@ func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 func TestRecordTypeString(t *testing.T) {
 	if s := RecordRenameAbort.String(); s != "rename-abort" {
+		t.Fatal(s)
+	}
+	if s := RecordGroup.String(); s != "group" {
 		t.Fatal(s)
 	}
 	if s := RecordType(42).String(); s != "RecordType(42)" {

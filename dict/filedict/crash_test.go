@@ -294,7 +294,7 @@ func TestCrash(t *testing.T) {
 		if run > 4*kills {
 			t.Fatalf("%d runs for %d kills", run, killed)
 		}
-		version, threshold := 2, 5+rng.IntN(40)
+		version, threshold := logVersion, 5+rng.IntN(40)
 		if rng.IntN(4) == 0 {
 			version = 1
 		}

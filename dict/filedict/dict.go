@@ -17,27 +17,31 @@ import (
 )
 
 // defaultRewriteThreshold is the number of dead log records after which a
-// version-2 dictionary is compacted when Options.RewriteThreshold is 0
+// dictionary with a log is compacted when Options.RewriteThreshold is 0
 // (TiKV's file-rewrite-threshold).
 const defaultRewriteThreshold = 1000000
 
 // Options configure Create and Open.
 type Options struct {
 	// Version is the format to write: 1 rewrites the whole file on every
-	// change, 2 appends records to a log after a snapshot. 0 means 2. Open
-	// rewrites a file of the other version in this one.
+	// change, 3 appends each group commit to a log after a snapshot as one
+	// group frame. 0 means 3, and so does 2: version 2, whose log holds
+	// bare records, is still read but no longer written. Open rewrites a
+	// file of another version in this one (a version-2 file as version 3
+	// when the log format is asked for).
 	Version int
 
-	// RewriteThreshold is how many dead log records (version 2) trigger a
-	// compaction: the file is rewritten as one snapshot with an empty log.
-	// 0 means 1000000.
+	// RewriteThreshold is how many dead log records trigger a compaction
+	// (versions with a log): the file is rewritten as one snapshot with an
+	// empty log. 0 means 1000000.
 	RewriteThreshold int
 
 	// Failpoint, if non-nil, is called at named points of the write path,
 	// so crash tests can kill the process there: "append.after-extend"
-	// (zeros written ahead of the log, before their fsync),
-	// "append.before-write", "append.after-write" (before the sync),
-	// "append.after-sync" (before the map changes),
+	// (zeros written ahead of the log, before their fsync), and for each
+	// group frame "append.before-write", "append.after-write" (before the
+	// sync) and "append.after-sync" (before the next frame or the map
+	// changes),
 	// "rewrite.after-temp-sync" (the new file is durable under its
 	// temporary name) and "rewrite.after-rename" (before the directory
 	// fsync).
@@ -62,9 +66,9 @@ type Options struct {
 
 func (o Options) normalize() (Options, error) {
 	switch o.Version {
-	case 0:
-		o.Version = maxVersion
-	case 1, 2:
+	case 0, 2, logVersion:
+		o.Version = logVersion
+	case 1:
 	default:
 		return o, fmt.Errorf("filedict: options: %w %d", ErrUnknownVersion, o.Version)
 	}
@@ -82,7 +86,7 @@ func (o Options) normalize() (Options, error) {
 
 // Stats describe a Dict.
 type Stats struct {
-	// Version is the format version being written.
+	// Version is the format version being written: 1 or 3.
 	Version int
 	// Entries is the number of paths with an entry.
 	Entries int
@@ -95,7 +99,7 @@ type Stats struct {
 	// each RemovePrefix and every entry it removes.
 	DeadRecords int
 	// FileSize is the length of the dictionary file's contents in bytes.
-	// While the Dict is open the file of a version-2 dictionary may be
+	// While the Dict is open the file of a dictionary with a log may be
 	// longer: zeros follow the log, so appends need not change the file's
 	// size (see the package doc).
 	FileSize int64
@@ -108,6 +112,7 @@ type Dict struct {
 	dir, base string
 	version   int
 	threshold int
+	groupMax  int // cap on a group frame's payload the writer makes (see commit)
 	failpoint func(string)
 	beforeRm  func([]string) error
 	fs        fsys.FS
@@ -121,13 +126,15 @@ type Dict struct {
 	pending map[string]Rename // by Dst; Fresh is never shared with callers
 	stats   Stats             // LogRecords, DeadRecords, FileSize
 
+	tail Tail // what Open dropped; set before the Dict is shared, then read-only
+
 	qmu     sync.Mutex
 	queue   []*op // mutations waiting for a group commit
 	leading bool  // a caller is committing groups (see submit)
 
 	// wmu serializes I/O; the fields below belong to its holder.
 	wmu        sync.Mutex
-	f          fsys.File // the log's handle (version 2), nil when unusable
+	f          fsys.File // the log's handle (version 3), nil when unusable
 	alloc      int64     // the log file's size: FileSize, then zeros (see append)
 	needRepair bool      // the file may not match memory: rewrite before appending
 	broken     error     // wraps ErrBroken once a repair failed
@@ -161,6 +168,7 @@ func newDict(path string, o Options) *Dict {
 		base:      base,
 		version:   o.Version,
 		threshold: o.RewriteThreshold,
+		groupMax:  maxGroupPayload,
 		failpoint: o.Failpoint,
 		beforeRm:  o.BeforeRemove,
 		fs:        o.FS,
@@ -196,13 +204,16 @@ func Create(path string, o Options) (*Dict, error) {
 
 // Open opens the dictionary at path; a missing file is an error wrapping
 // fs.ErrNotExist. It removes temporary files "<base>.tmp-*" an interrupted
-// rewrite left next to path, drops a torn last log record and the zeros a
-// writer left after the log (truncating the file there, or writing zeros
-// over a torn record where the file system cannot truncate), and rewrites
-// the file when it is of the other version than o asks for, or when its
-// log has more dead records than the threshold. On a read-only file
-// system (see Options.FS) it does none of these: it reads.
-// A damaged snapshot, or a damaged record with data after it, is
+// rewrite left next to path, drops a torn tail (the last group of a
+// version-3 log, or the last record of a version-2 log, when its write was
+// interrupted) and the zeros a writer left after the log (truncating the
+// file there, or writing zeros over a torn tail where the file system
+// cannot truncate), and rewrites the file when it is of another version
+// than o asks for, or when its log has more dead records than the
+// threshold. On a read-only file system (see Options.FS) it does none of
+// these: it reads. DroppedTail reports what the torn tail held.
+// A damaged snapshot, a damaged group or record with a valid one after it,
+// or a valid group holding a record that does not decode or apply is
 // ErrCorrupt; an unknown version is ErrUnknownVersion.
 func Open(path string, o Options) (*Dict, error) {
 	return openDict(path, o, maxVersion)
@@ -228,6 +239,7 @@ func openDict(path string, o Options, maxVer int) (*Dict, error) {
 	}
 	d.entries, d.pending = ld.entries, ld.pending
 	d.stats = Stats{LogRecords: ld.records, DeadRecords: ld.dead, FileSize: ld.end}
+	d.tail = ld.tail
 	if d.readOnly {
 		// What a torn tail held stays on disk for the open that holds the
 		// directory; this one reads up to it.
@@ -247,9 +259,9 @@ func openDict(path string, o Options, maxVer int) (*Dict, error) {
 		if err != nil {
 			err = fmt.Errorf("rewriting version %d as version %d: %w", ld.version, d.version, err)
 		}
-	case d.version == 2 && ld.dead > d.threshold:
+	case d.version == logVersion && ld.dead > d.threshold:
 		err = d.rewrite(d.encodeState(d.committed()))
-	case d.version == 2:
+	case d.version == logVersion:
 		// Zeros left after the log (a file that cannot be truncated)
 		// count as extension already made.
 		d.alloc = size
@@ -290,12 +302,14 @@ type loaded struct {
 	entries map[string]Entry
 	pending map[string]Rename
 	end     int64 // length of the valid content
-	torn    bool  // bytes after end are a torn tail
+	torn    bool  // bytes after end are zeros or a torn tail
+	tail    Tail  // what follows end
 	records int
 	dead    int
 }
 
-// load decodes a whole dictionary file, replaying the log of version 2.
+// load decodes a whole dictionary file, replaying the log of versions 2
+// and 3.
 func load(data []byte, maxVer int) (*loaded, error) {
 	h, off, err := decodeHeader(data, maxVer)
 	if err != nil {
@@ -310,47 +324,102 @@ func load(data []byte, maxVer int) (*loaded, error) {
 	for _, r := range pend {
 		ld.pending[r.Dst] = r
 	}
-	if h.Version == 1 {
+	st := &mapState{entries: ld.entries, pending: ld.pending}
+	switch h.Version {
+	case 1:
 		if off != len(data) {
 			return nil, fmt.Errorf("%w: %d bytes after the version-1 snapshot", ErrCorrupt, len(data)-off)
 		}
 		ld.end = int64(off)
+		ld.tail.Offset = ld.end
 		return ld, nil
+	case 2:
+		err = ld.replayRecords(data, off, st)
+	default:
+		err = ld.replayGroups(data, off, st)
 	}
-	st := &mapState{entries: ld.entries, pending: ld.pending}
+	if err != nil {
+		return nil, err
+	}
+	return ld, nil
+}
+
+// apply applies the log record r, at offset off, to st.
+func (ld *loaded) apply(st *mapState, off int, r Record) error {
+	_, dead, err := applyRecord(st, r)
+	if err != nil {
+		return fmt.Errorf("%w: record at offset %d: %w", ErrCorrupt, off, err)
+	}
+	ld.records++
+	ld.dead += dead
+	return nil
+}
+
+// replayGroups replays a version-3 log, group frames from data[off:] on.
+//
+// The first group whose framing fails ends the log: zeros from there on
+// are its normal end (the writer's zeros ahead of the log), anything else
+// a torn tail, dropped, when no valid group starts at any later offset.
+// The writer syncs a group before it writes the next, so a valid group
+// after a failed one proves the failed one was synced, and damaged since:
+// ErrCorrupt. A torn group may have lost any of its blocks, so what its
+// bytes hold does not matter, only what follows it.
+func (ld *loaded) replayGroups(data []byte, off int, st *mapState) error {
+	for off < len(data) {
+		g := readGroup(data[off:])
+		if g.problem != "" {
+			if next := validGroupAfter(data, off+1); next >= 0 {
+				return fmt.Errorf("%w: group at offset %d: %s, and a valid group follows at offset %d", ErrCorrupt, off, g.problem, next)
+			}
+			break
+		}
+		err := groupRecords(g.payload, off+recordHeaderSize, func(roff int, r Record) error {
+			return ld.apply(st, roff, r)
+		})
+		if err != nil {
+			return fmt.Errorf("group at offset %d: %w", off, err)
+		}
+		off += g.n
+	}
+	ld.end = int64(off)
+	ld.torn = off < len(data)
+	ld.tail = describeTail(data, off, true)
+	return nil
+}
+
+// replayRecords replays a version-2 log, records from data[off:] on.
+func (ld *loaded) replayRecords(data []byte, off int, st *mapState) error {
 	for off < len(data) {
 		typ, payload, n, fst := readFrame(data[off:])
 		if fst != frameOK {
 			if !tornTail(data, off, fst) {
-				return nil, fmt.Errorf("%w: record at offset %d: %s, and data follows it", ErrCorrupt, off, fst)
+				return fmt.Errorf("%w: record at offset %d: %s, and data follows it", ErrCorrupt, off, fst)
 			}
-			ld.torn = true
 			break
 		}
 		r, err := decodePayload(typ, payload)
 		if err != nil {
-			return nil, fmt.Errorf("record at offset %d: %w", off, err)
+			return fmt.Errorf("record at offset %d: %w", off, err)
 		}
-		_, dead, err := applyRecord(st, r)
-		if err != nil {
-			return nil, fmt.Errorf("%w: record at offset %d: %w", ErrCorrupt, off, err)
+		if err := ld.apply(st, off, r); err != nil {
+			return err
 		}
-		ld.records++
-		ld.dead += dead
 		off += n
 	}
 	ld.end = int64(off)
-	return ld, nil
+	ld.torn = off < len(data)
+	ld.tail = describeTail(data, off, false)
+	return nil
 }
 
-// tornTail decides whether the record at data[off:], whose frame failed
-// with fst, is the torn tail of an interrupted append rather than damage in
-// the middle of the log. It is torn when nothing after it decodes as a
-// record and it is all zeros, or runs past the end of the file, or fails
-// its checksum with only zeros (or nothing) after its end. A payload length
-// over the cap counts as torn only when it runs past the end or all is
-// zero. The search for a later valid record keeps a damaged length field in
-// a middle record from passing for a torn tail.
+// tornTail decides whether the version-2 record at data[off:], whose frame
+// failed with fst, is the torn tail of an interrupted append rather than
+// damage in the middle of the log. It is torn when nothing after it
+// decodes as a record and it is all zeros, or runs past the end of the
+// file, or fails its checksum with only zeros (or nothing) after its end.
+// A payload length over the cap counts as torn only when it runs past the
+// end or all is zero. The search for a later valid record keeps a damaged
+// length field in a middle record from passing for a torn tail.
 func tornTail(data []byte, off int, fst frameStatus) bool {
 	if validRecordAfter(data, off+1) {
 		return false
@@ -375,7 +444,7 @@ func validRecordAfter(data []byte, from int) bool {
 	for p := from; p+recordHeaderSize <= len(data); p++ {
 		n := binary.BigEndian.Uint32(data[p+4:])
 		t := RecordType(data[p+8])
-		if n > maxRecordPayload || uint64(p)+recordHeaderSize+uint64(n) > uint64(len(data)) || t < RecordInsert || t > RecordRenameAbort {
+		if n > maxRecordPayload || uint64(p)+recordHeaderSize+uint64(n) > uint64(len(data)) || !t.isChange() {
 			continue
 		}
 		if _, _, _, st := readFrame(data[p:]); st == frameOK {
@@ -453,6 +522,18 @@ func (d *Dict) PendingRenames() []Rename {
 	return list
 }
 
+// DroppedTail reports what Open dropped after the end of the log as a
+// torn write (see Tail): the zero Tail for a Dict made by Create, and
+// Bytes 0 when nothing but zeros followed the log. A torn write is a group
+// commit whose callers were never answered, but damage to the last
+// acknowledged group looks the same, so the dictionary's owner may check
+// the records listed against the files they name.
+func (d *Dict) DroppedTail() Tail {
+	t := d.tail
+	t.Records = slices.Clone(t.Records)
+	return t
+}
+
 // Stats returns the dictionary's counters.
 func (d *Dict) Stats() Stats {
 	d.mu.RLock()
@@ -508,8 +589,10 @@ func (d *Dict) Remove(name string) error {
 }
 
 // RemoveMany deletes the entries of names in one group commit and returns
-// once that is durable: one write and one fsync however many there are,
-// and BeforeRemove sees them all at once. Names without an entry are
+// once that is durable: one write and one fsync however many there are
+// (unless their records take more than 16 MiB, the cap on a group, which
+// takes one write and one fsync per 16 MiB; see docs/FORMAT.md), and
+// BeforeRemove sees them all at once. Names without an entry are
 // skipped; an invalid name fails the call before anything is written.
 func (d *Dict) RemoveMany(names []string) error {
 	recs := make([]Record, 0, len(names))
@@ -591,7 +674,7 @@ func (d *Dict) resolve(t RecordType, src, dst string) error {
 }
 
 // Compact rewrites the file atomically as a snapshot of the current state
-// (with an empty log for version 2). Lookups keep working meanwhile;
+// (with an empty log for version 3). Lookups keep working meanwhile;
 // mutations wait.
 func (d *Dict) Compact() error {
 	d.wmu.Lock()

@@ -16,7 +16,8 @@ import (
 	"github.com/atrest/atrest/ctr"
 )
 
-var versions = []int{1, 2}
+// versions are the versions a Dict writes.
+var versions = []int{1, logVersion}
 
 func TestCreateOpenErrors(t *testing.T) {
 	path := dictPath(t)
@@ -27,7 +28,7 @@ func TestCreateOpenErrors(t *testing.T) {
 	if _, err := Create(path, Options{}); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("Create over an existing file: %v", err)
 	}
-	for _, o := range []Options{{Version: 3}, {Version: -1}} {
+	for _, o := range []Options{{Version: 4}, {Version: -1}} {
 		if _, err := Open(path, o); !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), fmt.Sprintf("unknown version %d", o.Version)) {
 			t.Fatalf("Options.Version %d: %v", o.Version, err)
 		}
@@ -129,7 +130,7 @@ func TestStats(t *testing.T) {
 	path := dictPath(t)
 	d := mustCreate(t, path, Options{})
 	empty := d.Stats()
-	if empty != (Stats{Version: 2, FileSize: contentSize(t, path)}) {
+	if empty != (Stats{Version: 3, FileSize: contentSize(t, path)}) {
 		t.Fatalf("empty stats %+v", empty)
 	}
 	must(t, d.Insert("a", entry(1)))
@@ -137,7 +138,7 @@ func TestStats(t *testing.T) {
 	must(t, d.Insert("a", entry(3))) // overwrite: 1 dead
 	must(t, d.Remove("b"))           // remove and its insert: 2 dead
 	must(t, d.Remove("b"))           // absent: nothing written
-	want := Stats{Version: 2, Entries: 1, LogRecords: 4, DeadRecords: 3, FileSize: contentSize(t, path)}
+	want := Stats{Version: 3, Entries: 1, LogRecords: 4, DeadRecords: 3, FileSize: contentSize(t, path)}
 	if got := d.Stats(); got != want {
 		t.Fatalf("stats %+v, want %+v", got, want)
 	}
@@ -298,7 +299,7 @@ func TestUpgradeDowngrade(t *testing.T) {
 	for i := range 40 {
 		want.Entries[fmt.Sprintf("db/%06d.sst", i)] = entry(i)
 	}
-	for _, tc := range []struct{ from, to int }{{1, 2}, {2, 1}, {2, 2}, {1, 1}} {
+	for _, tc := range []struct{ from, to int }{{1, 3}, {3, 1}, {3, 3}, {1, 1}} {
 		t.Run(fmt.Sprintf("v%d-to-v%d", tc.from, tc.to), func(t *testing.T) {
 			path := dictPath(t)
 			d := mustCreate(t, path, Options{Version: tc.from})
@@ -335,25 +336,27 @@ func TestUpgradeDowngrade(t *testing.T) {
 
 func TestVersionRejection(t *testing.T) {
 	path := dictPath(t)
-	d := mustCreate(t, path, Options{Version: 2})
+	d := mustCreate(t, path, Options{Version: 3})
 	must(t, d.Insert("a", entry(1)))
 	mustClose(t, d)
 	before, _ := os.ReadFile(path)
 
-	// A reader that knows only version 1 refuses a version-2 file, and
-	// leaves it as it was.
-	_, err := openDict(path, Options{Version: 1}, 1)
-	if !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), "unknown version 2") {
-		t.Fatalf("version-1 reader: %v", err)
-	}
-	if after, _ := os.ReadFile(path); string(after) != string(before) {
-		t.Fatal("a refused Open changed the file")
+	// Readers that know only version 1, or 1 and 2, refuse a version-3
+	// file, and leave it as it was.
+	for _, maxVer := range []int{1, 2} {
+		_, err := openDict(path, Options{Version: 1}, maxVer)
+		if !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), "unknown version 3") {
+			t.Fatalf("version-%d reader: %v", maxVer, err)
+		}
+		if after, _ := os.ReadFile(path); string(after) != string(before) {
+			t.Fatal("a refused Open changed the file")
+		}
 	}
 
 	data := append([]byte(nil), before...)
 	data[4] = 9
 	must(t, os.WriteFile(path, data, 0o600))
-	for _, o := range []Options{{Version: 1}, {Version: 2}} {
+	for _, o := range []Options{{Version: 1}, {Version: 2}, {Version: 3}} {
 		if _, err := Open(path, o); !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), "unknown version 9") {
 			t.Fatalf("version 9: %v", err)
 		}
@@ -563,7 +566,7 @@ func TestFailpointsHit(t *testing.T) {
 		}
 		mustClose(t, d)
 		want := []string{"rewrite.after-temp-sync", "rewrite.after-rename"}
-		if v == 2 {
+		if v == logVersion {
 			want = append(want, "append.after-extend", "append.before-write", "append.after-write", "append.after-sync")
 		}
 		for _, name := range want {
@@ -629,7 +632,7 @@ func TestBeforeRemove(t *testing.T) {
 // and writes nothing when a name is invalid or BeforeRemove fails.
 func TestRemoveMany(t *testing.T) {
 	errSync := errors.New("directory sync failed")
-	for _, v := range []int{1, 2} {
+	for _, v := range versions {
 		for _, tc := range []struct {
 			name      string
 			remove    []string
@@ -678,7 +681,7 @@ func TestRemoveMany(t *testing.T) {
 					t.Fatalf("%d fsyncs, want %d", got, wantSyncs)
 				}
 				after := d.Stats()
-				if removed := before.Entries - after.Entries; v == 2 && after.LogRecords-before.LogRecords != removed {
+				if removed := before.Entries - after.Entries; v == logVersion && after.LogRecords-before.LogRecords != removed {
 					t.Fatalf("%d log records for %d removals", after.LogRecords-before.LogRecords, removed)
 				}
 				want := dictState{Entries: map[string]Entry{}}

@@ -5,19 +5,22 @@
 //
 // The dictionary lives in one file. Version 1 of the format is a header and
 // a snapshot, replaced atomically (temporary file, fsync, rename, fsync of
-// the directory) on every change. Version 2 adds an append-only log of
-// checksummed records after the snapshot; a change costs one append and one
-// fsync, and the file is compacted (rewritten atomically as a snapshot with
-// an empty log) once enough of the log is dead. docs/FORMAT.md describes
-// both byte by byte.
+// the directory) on every change. Version 3 adds an append-only log after
+// the snapshot: one checksummed group frame per group commit, holding that
+// group's checksummed records. A change costs one append and one fsync,
+// and the file is compacted (rewritten atomically as a snapshot with an
+// empty log) once enough of the log is dead. Version 2, a log of records
+// without group frames, is still read; Open rewrites it as version 3 (or
+// 1). docs/FORMAT.md describes them byte by byte.
 //
 // Crash safety:
 //
 //   - A mutation returns only once its record is on disk. Concurrent
 //     mutations are committed in groups: one goroutine writes the records of
-//     every waiting caller with one write and one fsync, and all of them
-//     return together. The in-memory map changes only after the group is
-//     durable, so Get never sees a change that a crash could undo.
+//     every waiting caller as one group frame with one write and one fsync,
+//     and all of them return together. The in-memory map changes only after
+//     the group is durable, so Get never sees a change that a crash could
+//     undo.
 //   - The log's records overwrite zeros that are already durable: while
 //     open, the file is extended 1 MiB at a time (allocated, written with
 //     zeros, fsynced) ahead of them, so a group's sync is an fdatasync that
@@ -28,10 +31,15 @@
 //     map unchanged. The file is then rewritten from memory before the next
 //     append, so a torn record never ends up in the middle of the log; if
 //     that rewrite fails too, the Dict reports ErrBroken until reopened.
-//   - At Open, a torn last record (cut short, failing its checksum at the
-//     end of the file, or followed only by zero bytes) is dropped and the
-//     file truncated before it. A damaged record with data after it is
-//     ErrCorrupt, naming its offset.
+//   - At Open, the first group frame that fails its framing (checksum,
+//     length, type) ends the log. A power cut can leave any subset of a
+//     group's disk blocks written, so its contents say nothing; what counts
+//     is what follows. With no valid group at any later offset it is a torn
+//     tail: dropped, the file truncated before it, and reported by
+//     DroppedTail so the owner can check the records it held. A valid group
+//     after it proves it was synced, hence acknowledged: ErrCorrupt, naming
+//     its offset. A valid group holding a record that does not decode or
+//     apply is ErrCorrupt too.
 //   - A rename is recorded as an intent (BeginRename) before the file-system
 //     rename and resolved (CommitRename or AbortRename) after it. Intents
 //     outlive crashes; PendingRenames lists them so the caller can settle

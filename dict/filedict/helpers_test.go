@@ -264,21 +264,114 @@ func (w *countingFile) Sync() error {
 	return w.File.Sync()
 }
 
-// recordOffsets returns the offsets of the log records of a version-2
-// file, and the offset where the log starts.
-func recordOffsets(t testing.TB, data []byte) (logStart int, offs []int) {
+// logFrames returns where the log of a version-2 or version-3 file
+// starts and the offsets of its frames: records (version 2) or groups
+// (version 3). The file must hold no torn tail or zeros.
+func logFrames(t testing.TB, data []byte) (logStart int, offs []int) {
 	t.Helper()
-	_, n, err := decodeHeader(data, maxVersion)
+	h, n, err := decodeHeader(data, maxVersion)
 	must(t, err)
 	_, _, m, err := decodeSnapshotSection(data[n:])
 	must(t, err)
 	off := n + m
 	logStart = off
 	for off < len(data) {
-		_, k, err := DecodeRecord(data[off:])
+		var k int
+		if h.Version == 2 {
+			_, k, err = DecodeRecord(data[off:])
+		} else {
+			_, k, err = DecodeGroup(data[off:])
+		}
 		must(t, err)
 		offs = append(offs, off)
 		off += k
 	}
 	return logStart, offs
+}
+
+// toV2 returns the version-2 file that holds what the version-3 file data
+// holds: the records of its groups, one after another, without the group
+// frames.
+func toV2(t testing.TB, data []byte) []byte {
+	t.Helper()
+	logStart, offs := logFrames(t, data)
+	out := append(Header{Version: 2}.Encode(), data[headerSize:logStart]...)
+	for _, off := range offs {
+		_, n, err := DecodeGroup(data[off:])
+		must(t, err)
+		out = append(out, data[off+recordHeaderSize:off+n]...)
+	}
+	return out
+}
+
+// inVersion returns data, a version-3 file, as a file of version v (2 or
+// 3).
+func inVersion(t testing.TB, data []byte, v int) []byte {
+	if v == 2 {
+		return toV2(t, data)
+	}
+	return data
+}
+
+// logVersions are the versions with a log that a reader must read.
+var logVersions = []int{2, 3}
+
+// contentsState is the state Decode found.
+func contentsState(c *Contents) dictState {
+	return dictState{Entries: c.State.Entries, Pending: c.State.Pending}
+}
+
+// nonZeroLen is the length of b up to and including its last non-zero
+// byte.
+func nonZeroLen(b []byte) int64 {
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return int64(n)
+}
+
+// decodeDropped checks that data decodes to want with the log ending at
+// end and a tail after it, and returns what Decode found.
+func decodeDropped(t testing.TB, data []byte, end int, want dictState) *Contents {
+	t.Helper()
+	c, err := Decode(data)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if c.End != int64(end) || !sameState(contentsState(c), want) {
+		t.Fatalf("Decode: end %d, want %d; state\n got %v\nwant %v", c.End, end, contentsState(c), want)
+	}
+	if c.Tail.Offset != int64(end) || c.Tail.Bytes != nonZeroLen(data[end:]) {
+		t.Fatalf("tail at %d of %d bytes, want at %d of %d", c.Tail.Offset, c.Tail.Bytes, end, nonZeroLen(data[end:]))
+	}
+	return c
+}
+
+// openDropped writes data to a file and checks that it decodes and opens
+// to want with the log ending at end, a tail dropped after it (truncated
+// away; a version-2 file is rewritten as version 3), and DroppedTail
+// reporting that tail as Decode does. It returns the open Dict.
+func openDropped(t testing.TB, data []byte, end int, want dictState) (*Dict, string) {
+	t.Helper()
+	c := decodeDropped(t, data, end, want)
+	path := filepath.Join(t.TempDir(), "file.dict")
+	must(t, os.WriteFile(path, data, 0o600))
+	d, err := Open(path, Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	mustState(t, d, want)
+	if got := d.DroppedTail(); !reflect.DeepEqual(got, c.Tail) {
+		t.Fatalf("DroppedTail %+v, Decode's tail %+v", got, c.Tail)
+	}
+	st := d.Stats()
+	if c.Version == logVersion {
+		if size := fileSize(t, path); size != int64(end) || st.FileSize != int64(end) || st.LogRecords != c.LogRecords {
+			t.Fatalf("file %d bytes, stats %+v; want %d bytes, %d records", size, st, end, c.LogRecords)
+		}
+	} else if v, err := ReadVersion(path); v != logVersion || err != nil || st.FileSize != contentSize(t, path) {
+		t.Fatalf("version-%d file: version %d (%v) after Open, stats %+v", c.Version, v, err, st)
+	}
+	return d, path
 }

@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// buildLog writes a version-2 dictionary whose log ends with last, and
-// returns its bytes and the state before and after each record.
+// buildLog writes a dictionary whose log ends with last, one group per
+// operation, and returns its bytes and the state before and after each
+// operation.
 func buildLog(t *testing.T, last func(d *Dict) error) (data []byte, states []dictState) {
 	t.Helper()
 	path := dictPath(t)
@@ -36,8 +37,8 @@ func buildLog(t *testing.T, last func(d *Dict) error) (data []byte, states []dic
 	mustClose(t, d)
 	data, err := os.ReadFile(path)
 	must(t, err)
-	if _, offs := recordOffsets(t, data); len(offs) != len(ops) {
-		t.Fatalf("%d records for %d ops", len(offs), len(ops))
+	if _, offs := logFrames(t, data); len(offs) != len(ops) {
+		t.Fatalf("%d groups for %d ops", len(offs), len(ops))
 	}
 	return data, states
 }
@@ -66,109 +67,105 @@ func openBytes(t *testing.T, data []byte) (*Dict, string, error) {
 	return d, path, err
 }
 
-// TestTornTail cuts the file at every byte inside the last record: Open
-// drops that record, truncates the file before it and keeps all the others.
+// TestTornTail cuts the file at every byte inside the last group (version
+// 3) or record (version 2): Open drops it, truncates the file before it,
+// reports the bytes it dropped and keeps everything else.
 func TestTornTail(t *testing.T) {
-	for _, tc := range lastRecords {
-		t.Run(tc.name, func(t *testing.T) {
-			data, states := buildLog(t, tc.do)
-			_, offs := recordOffsets(t, data)
-			lastOff := offs[len(offs)-1]
-			before, after := states[len(states)-2], states[len(states)-1]
-			for cut := lastOff; cut < len(data); cut++ {
-				d, path, err := openBytes(t, data[:cut])
-				if err != nil {
-					t.Fatalf("cut at %d (record at %d..%d): %v", cut, lastOff, len(data), err)
+	for _, v := range logVersions {
+		for _, tc := range lastRecords {
+			t.Run(fmt.Sprintf("v%d/%s", v, tc.name), func(t *testing.T) {
+				data, states := buildLog(t, tc.do)
+				data = inVersion(t, data, v)
+				_, offs := logFrames(t, data)
+				lastOff := offs[len(offs)-1]
+				before, after := states[len(states)-2], states[len(states)-1]
+				for cut := lastOff; cut < len(data); cut++ {
+					d, path := openDropped(t, data[:cut], lastOff, before)
+					if tail := d.DroppedTail(); len(tail.Records) != 0 {
+						t.Fatalf("cut at %d: a record cut short is reported: %+v", cut, tail.Records)
+					}
+					// The log goes on cleanly after the cut.
+					must(t, d.Insert("later", entry(42)))
+					mustClose(t, d)
+					d = mustOpen(t, path, Options{})
+					want := dictState{Entries: map[string]Entry{"later": entry(42)}, Pending: before.Pending}
+					for n, e := range before.Entries {
+						want.Entries[n] = e
+					}
+					mustState(t, d, want)
+					if tail := d.DroppedTail(); tail.Bytes != 0 {
+						t.Fatalf("cut at %d: reopen reports a tail %+v", cut, tail)
+					}
+					mustClose(t, d)
 				}
-				mustState(t, d, before)
-				if st := d.Stats(); st.LogRecords != len(offs)-1 || st.FileSize != int64(lastOff) {
-					t.Fatalf("cut at %d: stats %+v", cut, st)
-				}
-				if s := fileSize(t, path); s != int64(lastOff) {
-					t.Fatalf("cut at %d: file is %d bytes, want it truncated to %d", cut, s, lastOff)
-				}
-				// The log goes on cleanly after the cut.
-				must(t, d.Insert("later", entry(42)))
+				// The whole file opens to the state after every record.
+				d, _ := openDropped(t, data, len(data), after)
 				mustClose(t, d)
-				d = mustOpen(t, path, Options{})
-				want := dictState{Entries: map[string]Entry{"later": entry(42)}, Pending: before.Pending}
-				for n, e := range before.Entries {
-					want.Entries[n] = e
-				}
-				mustState(t, d, want)
-				mustClose(t, d)
-			}
-			// The whole file opens to the state after every record.
-			d, _, err := openBytes(t, data)
-			must(t, err)
-			mustState(t, d, after)
-			mustClose(t, d)
-		})
-	}
-}
-
-// TestZeroTail covers file systems that leave zeros after a crash: a
-// complete log followed by zeros, and a record cut anywhere followed by
-// zeros.
-func TestZeroTail(t *testing.T) {
-	for _, tc := range lastRecords {
-		t.Run(tc.name, func(t *testing.T) {
-			data, states := buildLog(t, tc.do)
-			_, offs := recordOffsets(t, data)
-			lastOff := offs[len(offs)-1]
-			zeros := make([]byte, 4096)
-			d, path, err := openBytes(t, append(bytes.Clone(data), zeros...))
-			must(t, err)
-			mustState(t, d, states[len(states)-1])
-			if s := fileSize(t, path); s != int64(len(data)) {
-				t.Fatalf("file %d bytes after dropping the zeros, want %d", s, len(data))
-			}
-			mustClose(t, d)
-			for cut := lastOff + 1; cut < len(data); cut++ {
-				torn := append(bytes.Clone(data[:cut]), zeros...)
-				d, path, err := openBytes(t, torn)
-				if err != nil {
-					t.Fatalf("cut at %d + zeros: %v", cut, err)
-				}
-				// Usually the record is dropped; when the cut only lost bytes
-				// that were zero anyway, the record is whole again.
-				got, size := stateOf(d), fileSize(t, path)
-				switch {
-				case sameState(got, states[len(states)-2]) && size == int64(lastOff):
-				case sameState(got, states[len(states)-1]) && size == int64(len(data)):
-				default:
-					t.Fatalf("cut at %d + zeros: state %v, file %d bytes", cut, got, size)
-				}
-				mustClose(t, d)
-			}
-		})
-	}
-}
-
-// TestCorruptMiddle flips bits in every byte of a record that has another
-// after it: always ErrCorrupt naming the offset, never a panic or a silent
-// drop.
-func TestCorruptMiddle(t *testing.T) {
-	data, _ := buildLog(t, lastRecords[0].do)
-	_, offs := recordOffsets(t, data)
-	for _, idx := range []int{0, len(offs) / 2, len(offs) - 2} {
-		start, end := offs[idx], offs[idx+1]
-		for i := start; i < end; i++ {
-			for _, bit := range []byte{0x01, 0x80} {
-				bad := bytes.Clone(data)
-				bad[i] ^= bit
-				_, _, err := openBytes(t, bad)
-				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("offset %d", start)) {
-					t.Fatalf("record %d, byte %d ^ %#x: %v", idx, i-start, bit, err)
-				}
-			}
+			})
 		}
 	}
-	// Also with zeros after the log: the damage is still in the middle.
-	bad := append(bytes.Clone(data), make([]byte, 512)...)
-	bad[offs[1]+10] ^= 4
-	if _, _, err := openBytes(t, bad); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("damage before a zero tail: %v", err)
+}
+
+// TestZeroTail covers the zeros a writer keeps after the log and file
+// systems that leave zeros after a crash: a complete log followed by
+// zeros, and the last group or record cut anywhere followed by zeros.
+func TestZeroTail(t *testing.T) {
+	for _, v := range logVersions {
+		for _, tc := range lastRecords {
+			t.Run(fmt.Sprintf("v%d/%s", v, tc.name), func(t *testing.T) {
+				data, states := buildLog(t, tc.do)
+				data = inVersion(t, data, v)
+				_, offs := logFrames(t, data)
+				lastOff := offs[len(offs)-1]
+				zeros := make([]byte, 4096)
+				d, _ := openDropped(t, append(bytes.Clone(data), zeros...), len(data), states[len(states)-1])
+				mustClose(t, d)
+				for cut := lastOff + 1; cut < len(data); cut++ {
+					torn := append(bytes.Clone(data[:cut]), zeros...)
+					// Usually the last one is dropped; when the cut only lost
+					// bytes that were zero anyway, it is whole again.
+					end, want := lastOff, states[len(states)-2]
+					if bytes.Equal(torn[:len(data)], data) {
+						end, want = len(data), states[len(states)-1]
+					}
+					d, _ := openDropped(t, torn, end, want)
+					mustClose(t, d)
+				}
+			})
+		}
+	}
+}
+
+// TestCorruptMiddle flips bits in every byte of a group (version 3) or
+// record (version 2) that has another after it: always ErrCorrupt naming
+// its offset, never a panic or a silent drop.
+func TestCorruptMiddle(t *testing.T) {
+	for _, v := range logVersions {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			data, _ := buildLog(t, lastRecords[0].do)
+			data = inVersion(t, data, v)
+			_, offs := logFrames(t, data)
+			for _, idx := range []int{0, len(offs) / 2, len(offs) - 2} {
+				start, end := offs[idx], offs[idx+1]
+				for i := start; i < end; i++ {
+					for _, bit := range []byte{0x01, 0x80} {
+						bad := bytes.Clone(data)
+						bad[i] ^= bit
+						_, _, err := openBytes(t, bad)
+						if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("offset %d", start)) {
+							t.Fatalf("frame %d, byte %d ^ %#x: %v", idx, i-start, bit, err)
+						}
+					}
+				}
+			}
+			// Also with zeros after the log: the damage is still in the
+			// middle.
+			bad := append(bytes.Clone(data), make([]byte, 512)...)
+			bad[offs[1]+10] ^= 4
+			if _, _, err := openBytes(t, bad); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("damage before a zero tail: %v", err)
+			}
+		})
 	}
 }
 
@@ -183,13 +180,13 @@ func TestCorruptHeaderAndSnapshot(t *testing.T) {
 	must(t, d.Insert("c", entry(3)))
 	mustClose(t, d)
 	data, _ := os.ReadFile(path)
-	logStart, _ := recordOffsets(t, data)
+	logStart, _ := logFrames(t, data)
 	for i := range logStart {
 		bad := bytes.Clone(data)
 		bad[i] ^= 0x02
 		_, _, err := openBytes(t, bad)
 		if i == 4 {
-			if !errors.Is(err, ErrUnknownVersion) {
+			if !errors.Is(err, ErrUnknownVersion) && !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("version byte: %v", err)
 			}
 			continue
@@ -207,22 +204,23 @@ func TestCorruptHeaderAndSnapshot(t *testing.T) {
 	}
 }
 
+// TestLastChecksumFlipDropped flips a bit in the frame of the last group
+// or record: it is dropped as torn, and the tail reports its bytes.
 func TestLastChecksumFlipDropped(t *testing.T) {
-	data, states := buildLog(t, lastRecords[0].do)
-	_, offs := recordOffsets(t, data)
-	lastOff := offs[len(offs)-1]
-	for _, i := range []int{lastOff, lastOff + 3, lastOff + 5, lastOff + 8, len(data) - 1} {
-		bad := bytes.Clone(data)
-		bad[i] ^= 0x01
-		d, path, err := openBytes(t, bad)
-		if err != nil {
-			t.Fatalf("byte %d of the last record: %v", i-lastOff, err)
+	for _, v := range logVersions {
+		data, states := buildLog(t, lastRecords[0].do)
+		data = inVersion(t, data, v)
+		_, offs := logFrames(t, data)
+		lastOff := offs[len(offs)-1]
+		for _, i := range []int{lastOff, lastOff + 3, lastOff + 5, lastOff + 8, len(data) - 1} {
+			bad := bytes.Clone(data)
+			bad[i] ^= 0x01
+			d, _ := openDropped(t, bad, lastOff, states[len(states)-2])
+			if tail := d.DroppedTail(); tail.Bytes != int64(len(data)-lastOff) || len(tail.Records) == 0 && i != lastOff+8 {
+				t.Fatalf("v%d, byte %d of the last frame: tail %+v", v, i-lastOff, tail)
+			}
+			mustClose(t, d)
 		}
-		mustState(t, d, states[len(states)-2])
-		if s := fileSize(t, path); s != int64(lastOff) {
-			t.Fatalf("file %d bytes, want %d", s, lastOff)
-		}
-		mustClose(t, d)
 	}
 }
 
@@ -316,7 +314,7 @@ func TestBroken(t *testing.T) {
 }
 
 // TestFailedRewrite covers version 1, where every change is a rewrite, and
-// a failed compaction in version 2.
+// a failed compaction in version 3.
 func TestFailedRewrite(t *testing.T) {
 	for _, v := range versions {
 		ffs := &faultFS{}

@@ -71,6 +71,16 @@ func (d *Dict) committed() *overlay {
 // commit validates a group of ops in order against the committed state and
 // the ops before them, makes the valid ones durable together, and only then
 // applies them to the maps. Called with wmu held.
+//
+// In a version-3 log the group's records go into one group frame, written
+// with one WriteAt and synced with one fdatasync; a reader takes the frame
+// whole or, when its write was torn, not at all. A group whose records
+// would take more than groupMax bytes is written as several frames, each
+// written and synced before the next, so that a frame is only ever torn
+// when every frame before it is durable; its ops are answered once all
+// are. A frame ends between ops, except when one op's records alone take
+// more than groupMax: a RemoveMany of names adding up to over 16 MiB is
+// then spread over frames, and a crash may leave some of them.
 func (d *Dict) commit(batch []*op) {
 	if d.closed || d.broken != nil {
 		err := d.broken
@@ -106,7 +116,7 @@ func (d *Dict) commit(batch []*op) {
 		}
 	}
 	ov := d.committed()
-	var buf []byte
+	enc := groupEncoder{max: d.groupMax}
 	live := batch[:0:0]
 	records := 0
 	for _, o := range batch {
@@ -123,10 +133,11 @@ func (d *Dict) commit(batch []*op) {
 			ov.dead += dead
 			wrote = true
 			records++
-			if d.version == 2 {
-				buf = r.appendTo(buf)
+			if d.version == logVersion {
+				enc.add(r)
 			}
 		}
+		enc.endOp()
 		if wrote {
 			live = append(live, o)
 		}
@@ -135,13 +146,17 @@ func (d *Dict) commit(batch []*op) {
 		return
 	}
 	var err error
+	var written int64
 	switch {
 	case d.readOnly: // resolutions only, in memory
-		buf = buf[:0]
 	case d.version == 1:
 		err = d.rewrite(d.encodeState(ov))
 	default:
-		err = d.append(buf)
+		frames := enc.frames()
+		for _, f := range frames {
+			written += int64(len(f))
+		}
+		err = d.append(frames, written)
 	}
 	if err != nil {
 		for _, o := range live {
@@ -164,10 +179,10 @@ func (d *Dict) commit(batch []*op) {
 			d.pending[dst] = *p
 		}
 	}
-	if d.version == 2 {
+	if d.version == logVersion {
 		d.stats.LogRecords += records
 		d.stats.DeadRecords += ov.dead
-		d.stats.FileSize += int64(len(buf))
+		d.stats.FileSize += written
 	}
 	d.mu.Unlock()
 	d.maybeCompact()
@@ -193,16 +208,17 @@ func (d *Dict) refuseWrites(batch []*op) []*op {
 // with zeros (see append).
 const logExtent = 1 << 20
 
-// append writes records to the log with one write and one sync. A
-// failure marks the file for repair; a repair that fails breaks the Dict.
+// append writes group frames, size bytes in all, to the log: each with
+// one write and one sync, in order. A failure marks the file for repair; a
+// repair that fails breaks the Dict.
 //
-// The records overwrite zeros that an earlier extension made durable, so
+// The frames overwrite zeros that an earlier extension made durable, so
 // the sync is an fdatasync: the file's size and blocks do not change,
 // and on a journaling file system the group's commit waits for its own
 // bytes and a cache flush, not for a journal commit carrying every file
 // created or deleted meanwhile. A reader takes the zeros after the last
-// record for the end of the log (see load).
-func (d *Dict) append(buf []byte) error {
+// frame for the end of the log (see load).
+func (d *Dict) append(frames [][]byte, size int64) error {
 	if d.needRepair || d.f == nil {
 		if err := d.rewrite(d.encodeState(d.committed())); err != nil {
 			d.broken = fmt.Errorf("filedict: %s: %w: %w", d.path, ErrBroken, err)
@@ -210,24 +226,88 @@ func (d *Dict) append(buf []byte) error {
 		}
 	}
 	end := d.stats.FileSize
-	if need := end + int64(len(buf)); need > d.alloc {
+	if need := end + size; need > d.alloc {
 		if err := d.extend(need); err != nil {
 			d.needRepair = true
 			return fmt.Errorf("filedict: extending %s: %w", d.path, err)
 		}
 	}
-	d.fail("append.before-write")
-	if _, err := d.f.WriteAt(buf, end); err != nil {
-		d.needRepair = true
-		return fmt.Errorf("filedict: appending to %s: %w", d.path, err)
+	for _, f := range frames {
+		d.fail("append.before-write")
+		if _, err := d.f.WriteAt(f, end); err != nil {
+			d.needRepair = true
+			return fmt.Errorf("filedict: appending to %s: %w", d.path, err)
+		}
+		d.fail("append.after-write")
+		if err := d.f.Datasync(); err != nil {
+			d.needRepair = true
+			return fmt.Errorf("filedict: syncing %s: %w", d.path, err)
+		}
+		d.fail("append.after-sync")
+		end += int64(len(f))
 	}
-	d.fail("append.after-write")
-	if err := d.f.Datasync(); err != nil {
-		d.needRepair = true
-		return fmt.Errorf("filedict: syncing %s: %w", d.path, err)
-	}
-	d.fail("append.after-sync")
 	return nil
+}
+
+// groupEncoder lays the records of a commit out in group frames whose
+// payloads take at most max bytes. An op's records share a frame unless
+// they alone take more than max.
+type groupEncoder struct {
+	max    int
+	buf    []byte // the frames, the last one open
+	starts []int  // where each frame starts in buf
+	op     []byte // the current op's records
+	ends   []int  // where each of them ends in op
+}
+
+// add encodes r as a record of the current op.
+func (g *groupEncoder) add(r Record) {
+	g.op = r.appendTo(g.op)
+	g.ends = append(g.ends, len(g.op))
+}
+
+// endOp puts the current op's records into frames: the open frame if
+// they fit in it, else a new one, and more when they alone do not fit.
+func (g *groupEncoder) endOp() {
+	if len(g.ends) == 0 {
+		return
+	}
+	if len(g.starts) == 0 || g.payload() > 0 && g.payload()+len(g.op) > g.max {
+		g.open()
+	}
+	from := 0
+	for _, end := range g.ends {
+		if g.payload() > 0 && g.payload()+end-from > g.max {
+			g.open()
+		}
+		g.buf = append(g.buf, g.op[from:end]...)
+		from = end
+	}
+	g.op, g.ends = g.op[:0], g.ends[:0]
+}
+
+// payload is the length of the open frame's payload so far.
+func (g *groupEncoder) payload() int {
+	return len(g.buf) - g.starts[len(g.starts)-1] - recordHeaderSize
+}
+
+func (g *groupEncoder) open() {
+	g.starts = append(g.starts, len(g.buf))
+	g.buf = appendGroupHeader(g.buf)
+}
+
+// frames seals the frames and returns them.
+func (g *groupEncoder) frames() [][]byte {
+	out := make([][]byte, 0, len(g.starts))
+	for i, s := range g.starts {
+		end := len(g.buf)
+		if i+1 < len(g.starts) {
+			end = g.starts[i+1]
+		}
+		sealGroup(g.buf[s:end])
+		out = append(out, g.buf[s:end])
+	}
+	return out
 }
 
 // extend makes the log's file at least need bytes long, logExtent at a
@@ -254,13 +334,13 @@ func (d *Dict) extend(need int64) error {
 	return nil
 }
 
-// maybeCompact compacts a version-2 file whose dead records exceed the
+// maybeCompact compacts a version-3 file whose dead records exceed the
 // threshold. A compaction that fails is retried only after the dead count
 // grows by a quarter of the threshold, so a full disk does not cost a
 // rewrite per commit.
 func (d *Dict) maybeCompact() {
 	dead := d.stats.DeadRecords
-	if d.readOnly || d.version != 2 || dead <= d.threshold || dead < d.retryDead {
+	if d.readOnly || d.version != logVersion || dead <= d.threshold || dead < d.retryDead {
 		return
 	}
 	if err := d.rewrite(d.encodeState(d.committed())); err != nil {
@@ -280,7 +360,7 @@ func (d *Dict) encodeState(ov *overlay) []byte {
 
 // rewrite replaces the file with data atomically: a temporary file in the
 // same directory, fsync, rename over the file, fsync of the directory. For
-// version 2 it then reopens the append handle. Called with wmu held.
+// version 3 it then reopens the append handle. Called with wmu held.
 //
 // A failure before the rename leaves the old file, and the append handle,
 // as they were. Once the rename has happened the old handle points at the
@@ -291,7 +371,7 @@ func (d *Dict) rewrite(data []byte) error {
 	if renamed {
 		d.closeFile()
 	}
-	if err == nil && d.version == 2 {
+	if err == nil && d.version == logVersion {
 		d.alloc = int64(len(data))
 		d.f, err = openLog(d.fs, d.path)
 		if err != nil {
