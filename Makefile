@@ -105,12 +105,15 @@ encbench-quick:
 # The crash tests at length: the dictionary's child process, online
 # master-key rotation and re-encryption, then a Pebble DB on dict/pebblefs,
 # each killed with SIGKILL CRASHKILLS times (make test runs 200, 30, 24
-# and 100).
+# and 100); then encctl's inspecting commands beside a writing engine (a
+# Manager, Pebble), killed BESIDEROUNDS times per engine (make test: once).
 CRASHKILLS ?= 2000
+BESIDEROUNDS ?= 40
 crash:
 	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) ATREST_MK_CRASH_KILLS=$(CRASHKILLS) ATREST_DICT_REENC_KILLS=$(CRASHKILLS) \
 		$(GO) test -count=1 -timeout 60m -run '^(TestCrashRecovery|TestMasterKeyRotationCrash|TestReencryptCrash)$$' -v ./dict
 	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./dict/pebblefs
+	ATREST_BESIDE_ROUNDS=$(BESIDEROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestInspectorsBesideEngine$$' -v ./cmd/encctl
 
 # Regenerate the assembly from the avo programs in ctr/asm.
 generate:

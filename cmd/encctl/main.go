@@ -16,8 +16,10 @@
 // command that works on a data directory (all but keyring). Both may also
 // be given after the command.
 //
-// Inspecting (these never create dictionaries, and change them only to
-// finish what a crash interrupted, as any open must):
+// Inspecting (these change nothing in the data directory, not even to
+// finish what a crash interrupted, which they resolve in memory as the
+// engine's next open will; they take no lock and may run beside the
+// engine):
 //
 //	dump-file [--path P] [--json]
 //	    every file entry (or only P's): path, data-key id, method, IV in
@@ -34,6 +36,9 @@
 //	    the dictionary against the disk: entries whose file is gone,
 //	    entries whose data key is missing, files with no entry (marked when
 //	    they look encrypted). Exit status 1 when anything is wrong.
+//	    Beside a running engine it also reports what is in flight: an
+//	    entry whose file is being created or was just removed, a file
+//	    created after verify read the dictionary.
 //	export --out FILE [--transfer-key-file K] NAME...
 //	    an export document for the named files, sealed under a fresh
 //	    transfer key, which is printed once or written to K (mode 0600).
