@@ -71,14 +71,15 @@ type Entry = filedict.Entry
 type Option func(*options)
 
 type options struct {
-	masterKeys *keyenv.MasterKeys
-	keyOpts    []keyenv.Option
-	now        func() time.Time
-	failpoint  func(string)
-	fs         fsys.FS
-	inspect    bool
-	existing   bool
-	lock       bool
+	masterKeys  *keyenv.MasterKeys
+	keyOpts     []keyenv.Option
+	now         func() time.Time
+	failpoint   func(string)
+	fs          fsys.FS
+	inspect     bool
+	existing    bool
+	lock        bool
+	lostEntries bool
 }
 
 // WithMasterKeys uses mk instead of opening the master keys the
@@ -199,8 +200,9 @@ type Manager struct {
 	// before Open returns, read-only after.
 	recovery RecoveryStats
 
-	// inspect: opened WithInspection; existing: WithExistingDictionaries.
-	inspect, existing bool
+	// inspect: opened WithInspection; existing: WithExistingDictionaries;
+	// allowLost: WithLostEntries.
+	inspect, existing, allowLost bool
 	// lock holds the data directory's lock (LockName) when locks is set:
 	// not for a plain inspection, which may run beside the engine.
 	lock  io.Closer
@@ -252,7 +254,7 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, opts ...Option) (*
 	if !st.IsDir() {
 		return nil, fmt.Errorf("dict: data directory %s is not a directory", abs)
 	}
-	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect, existing: o.existing, locks: locks}
+	m := &Manager{dir: abs, cfg: cfg, now: o.now, fail: o.failpoint, fs: o.fs, refs: make(map[uint64]int), seed: maphash.MakeSeed(), inspect: o.inspect, existing: o.existing, allowLost: o.lostEntries, locks: locks}
 	m.dirs.fs = m.fs
 	m.removing.write = m.forgetBatch
 	if m.fail == nil {
@@ -305,7 +307,7 @@ func (m *Manager) fileOptions() filedict.Options {
 	if !m.cfg.EnableFileDictionaryLog {
 		v = 1
 	}
-	return filedict.Options{Version: v, RewriteThreshold: m.cfg.FileDictionaryRewriteThreshold, Failpoint: m.fail, BeforeRemove: m.syncRemoved, FS: m.fs}
+	return filedict.Options{Version: v, RewriteThreshold: m.cfg.FileDictionaryRewriteThreshold, Failpoint: m.fail, BeforeRemove: m.syncRemoved, CheckTail: m.checkTail, FS: m.fs}
 }
 
 // syncRemoved makes the unlinks of a group of removed files durable: one
@@ -407,6 +409,9 @@ func (m *Manager) open(ctx context.Context) error {
 		}
 		return true
 	})
+	if !m.locks {
+		return m.catchUpKeys(ctx)
+	}
 	if m.inspect {
 		return nil
 	}
@@ -418,6 +423,34 @@ func (m *Manager) open(ctx context.Context) error {
 		}
 	}
 	return m.dropUnusedLocked(ctx)
+}
+
+// catchUpKeys reads the key dictionary again when a file's entry names a
+// key it lacks, a few times: an open beside the engine reads key.dict
+// before file.dict, and a data key the engine made in between is only in
+// the newer key.dict. A key still missing after that is really missing
+// (Verify reports it).
+func (m *Manager) catchUpKeys(ctx context.Context) error {
+	for try := 0; try < 3 && m.keyMissing(); try++ {
+		keys, _, err := keydict.Load(ctx, m.fs, m.keyPath(), m.mk)
+		if err != nil {
+			return fmt.Errorf("dict: %w", err)
+		}
+		m.keys.Release()
+		m.keys = keys
+	}
+	return nil
+}
+
+// keyMissing reports whether an entry names a data key the key
+// dictionary does not hold.
+func (m *Manager) keyMissing() bool {
+	for id := range m.refs {
+		if _, ok := m.keys.Get(id); !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // dictionaries reports which of the dictionaries are in the directory.

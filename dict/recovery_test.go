@@ -1,11 +1,15 @@
 package dict
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
@@ -199,3 +203,110 @@ func openFileDict(t *testing.T, env *testEnv) *filedict.Dict {
 }
 
 func filedictRename(src, dst string) filedict.Rename { return filedict.Rename{Src: src, Dst: dst} }
+
+// TestLostEntry: a damaged last record of file.dict reads like a torn
+// write, but when the entry it held is for a file that exists and holds
+// data, the write was acknowledged: every open refuses the directory with
+// ErrLostEntry naming the file, and leaves file.dict as it was (a second
+// open refuses again: the damage is never repaired away silently). An
+// open WithLostEntries goes on and lists the file in Stats. A torn entry
+// for a file that was never created is what a crash leaves, and opens.
+func TestLostEntry(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES256CTR)
+	writeFile(t, m, "kept", content("kept", 700))
+	writeFile(t, m, "victim", content("victim", 700)) // its entry is the log's last record
+	m.Close()
+	path := filepath.Join(env.dir, FileDictName)
+	data, _ := os.ReadFile(path)
+	data[len(data)-1] ^= 0x10 // in the last byte of the entry's IV
+	os.WriteFile(path, data, 0o600)
+
+	for _, opts := range [][]Option{nil, {WithInspection()}, nil} {
+		_, err := Open(context.Background(), env.dir, env.config(ctr.AES256CTR), opts...)
+		if !errors.Is(err, ErrLostEntry) || !strings.Contains(err.Error(), "victim") {
+			t.Fatalf("open %v: %v, want ErrLostEntry naming victim", opts, err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
+			t.Fatal("a refused open changed file.dict")
+		}
+	}
+	m = env.open(ctr.AES256CTR, WithLostEntries())
+	s, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Recovery.LostEntries, []string{"victim"}) || s.Recovery.TornBytes == 0 || s.Recovery.TornRecords != 1 {
+		t.Errorf("recovery %+v, want victim lost in one torn record", s.Recovery)
+	}
+	wantReadBack(t, m, "kept", content("kept", 700), "beside a lost entry")
+	m.Close()
+
+	// A crash between a new file's entry and the file: the torn entry
+	// names no file, and the open drops it.
+	env = newEnv(t)
+	m = env.open(ctr.AES256CTR)
+	writeFile(t, m, "kept", content("kept", 700))
+	f, err := m.Create("never-written")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	m.Close()
+	os.Remove(filepath.Join(env.dir, "never-written"))
+	path = filepath.Join(env.dir, FileDictName)
+	data, _ = os.ReadFile(path)
+	data[len(data)-1] ^= 0x10
+	os.WriteFile(path, data, 0o600)
+	m = env.open(ctr.AES256CTR)
+	defer m.Close()
+	if s, _ := m.Stats(); len(s.Recovery.LostEntries) != 0 || s.Recovery.TornRecords != 1 {
+		t.Errorf("recovery %+v, want one torn record and nothing lost", s.Recovery)
+	}
+	wantReadBack(t, m, "kept", content("kept", 700), "after the torn entry went")
+}
+
+// staleKeyDictFS serves the first read of key.dict from an older copy,
+// as an inspection beside the engine sees it when the engine rotates the
+// data key between its reads of key.dict and file.dict.
+type staleKeyDictFS struct {
+	osFS
+	old    string // path of the older key.dict
+	served *atomic.Bool
+}
+
+func (s staleKeyDictFS) OpenFile(name string, flag int, perm fs.FileMode) (fsys.File, error) {
+	if filepath.Base(name) == KeyDictName && s.served.CompareAndSwap(false, true) {
+		name = s.old
+	}
+	return s.osFS.OpenFile(name, flag, perm)
+}
+
+// TestInspectionCatchesUpKeys: an inspection whose key.dict predates a
+// file's data key reads key.dict again and finds it, rather than report
+// the file's key missing.
+func TestInspectionCatchesUpKeys(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	writeFile(t, m, "old", content("old", 300))
+	old := filepath.Join(t.TempDir(), "key.dict.old")
+	b, _ := os.ReadFile(filepath.Join(env.dir, KeyDictName))
+	os.WriteFile(old, b, 0o600)
+	if err := m.RotateDataKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, m, "new", content("new", 300))
+	m.Close()
+
+	stale := staleKeyDictFS{old: old, served: new(atomic.Bool)}
+	insp := env.open(ctr.AES128CTR, WithInspection(), WithFS(stale))
+	defer insp.Close()
+	if !stale.served.Load() {
+		t.Fatal("the stale key dictionary was never served: the test tests nothing")
+	}
+	r, err := insp.Verify(context.Background())
+	if err != nil || len(r.MissingKeys) != 0 {
+		t.Fatalf("verify: keys missing for %v, %v", r.MissingKeys, err)
+	}
+	wantReadBack(t, insp, "new", content("new", 300), "through the inspection")
+}

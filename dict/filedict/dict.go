@@ -55,6 +55,12 @@ type Options struct {
 	// An error fails those removes.
 	BeforeRemove func(names []string) error
 
+	// CheckTail, if non-nil, is called by Open with what a torn tail holds
+	// (see DroppedTail) before the tail is dropped from the file, when
+	// there is one. An error fails Open and leaves the file as it was, so
+	// the caller can refuse a tail that is not what a torn write leaves.
+	CheckTail func(Tail) error
+
 	// FS is the file system the dictionary's file and its temporary files
 	// live on; nil means the operating system's. On a read-only view
 	// (fsys.ReadOnly) Open changes nothing on disk: a torn tail ends the
@@ -240,6 +246,11 @@ func openDict(path string, o Options, maxVer int) (*Dict, error) {
 	d.entries, d.pending = ld.entries, ld.pending
 	d.stats = Stats{LogRecords: ld.records, DeadRecords: ld.dead, FileSize: ld.end}
 	d.tail = ld.tail
+	if ld.tail.Bytes > 0 && o.CheckTail != nil {
+		if err := o.CheckTail(ld.tail); err != nil {
+			return nil, err
+		}
+	}
 	if d.readOnly {
 		// What a torn tail held stays on disk for the open that holds the
 		// directory; this one reads up to it.

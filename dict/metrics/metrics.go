@@ -105,7 +105,7 @@ type Collector struct {
 	reencRunning, reencStart, reencRemaining     *prometheus.Desc
 	reencSelFiles, reencDoneFiles, reencFailed   *prometheus.Desc
 	reencSelBytes, reencDoneBytes                *prometheus.Desc
-	staleDropped                                 *prometheus.Desc
+	staleDropped, tornBytes, lostEntries         *prometheus.Desc
 
 	all []*prometheus.Desc
 }
@@ -188,6 +188,10 @@ func NewCollector(m *dict.Manager, opts ...Option) *Collector {
 		"Estimated time left of the running re-encryption at its rate so far; 0 when unknown or not running.")
 	c.staleDropped = desc("recovery_stale_entries_dropped",
 		"File-dictionary entries the Manager's open dropped because their files were gone: what a crash between a file's entry and the file itself leaves.")
+	c.tornBytes = desc("recovery_torn_bytes",
+		"Length of the torn last write the Manager's open dropped from the file dictionary's log: what a crash during a group commit leaves; 0 after a clean shutdown.")
+	c.lostEntries = desc("recovery_lost_entries",
+		"Files whose entries the dropped torn write held although they exist and hold data: damage in the file dictionary, which only an open that accepts it (WithLostEntries) reports here; such files read as noise.")
 	return c
 }
 
@@ -261,6 +265,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.backendSeconds, s.MasterKey.Total.Seconds())
 	gauge(c.backendLast, s.MasterKey.Last.Seconds())
 	gauge(c.staleDropped, float64(s.Recovery.StaleEntriesDropped))
+	gauge(c.tornBytes, float64(s.Recovery.TornBytes))
+	gauge(c.lostEntries, float64(len(s.Recovery.LostEntries)))
 
 	r := s.Reencrypt
 	gauge(c.reencRunning, boolValue(r.Running))

@@ -175,6 +175,8 @@ var allFamilies = []string{
 	"atrest_encryption_reencrypt_start_timestamp_seconds",
 	"atrest_encryption_reencrypt_remaining_seconds",
 	"atrest_encryption_recovery_stale_entries_dropped",
+	"atrest_encryption_recovery_torn_bytes",
+	"atrest_encryption_recovery_lost_entries",
 }
 
 func TestDescribe(t *testing.T) {
@@ -285,6 +287,8 @@ func TestCollectKnownState(t *testing.T) {
 		{"atrest_encryption_reencrypt_start_timestamp_seconds", gauge, nil, 0},
 		{"atrest_encryption_reencrypt_remaining_seconds", gauge, nil, 0},
 		{"atrest_encryption_recovery_stale_entries_dropped", gauge, nil, 0},
+		{"atrest_encryption_recovery_torn_bytes", gauge, nil, 0},
+		{"atrest_encryption_recovery_lost_entries", gauge, nil, 0},
 	}
 	if onDisk := stat(dict.FileDictName); onDisk < float64(s.FileDictionary.FileSize) {
 		t.Errorf("file dictionary of %v bytes holds %d bytes of contents", onDisk, s.FileDictionary.FileSize)
@@ -429,5 +433,42 @@ func TestLint(t *testing.T) {
 			continue
 		}
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestCollectRecovery: what an open found a crash had left shows in the
+// recovery metrics: a stale entry dropped, and a damaged last record whose
+// file holds data (opened WithLostEntries).
+func TestCollectRecovery(t *testing.T) {
+	e := newEnv(t)
+	m := e.open(ctr.SM4CTR)
+	create(t, m, "stale", "victim")
+	m.Close()
+	if err := os.Remove(filepath.Join(e.dir, "stale")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(e.dir, dict.FileDictName)
+	data, _ := os.ReadFile(path)
+	data[len(data)-1] ^= 1 // the last record: victim's entry
+	os.WriteFile(path, data, 0o600)
+
+	m, err := dict.Open(context.Background(), e.dir, e.config(ctr.SM4CTR), dict.WithLostEntries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	fams, err := scrape(t, metrics.NewCollector(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := dto.MetricType_GAUGE
+	if v := value(t, fams, "atrest_encryption_recovery_stale_entries_dropped", gauge); v != 1 {
+		t.Errorf("stale entries dropped %v, want 1", v)
+	}
+	if v := value(t, fams, "atrest_encryption_recovery_lost_entries", gauge); v != 1 {
+		t.Errorf("lost entries %v, want 1", v)
+	}
+	if v := value(t, fams, "atrest_encryption_recovery_torn_bytes", gauge); v <= 0 {
+		t.Errorf("torn bytes %v, want the damaged record's", v)
 	}
 }
