@@ -106,14 +106,18 @@ encbench-quick:
 # master-key rotation and re-encryption, then a Pebble DB on dict/pebblefs,
 # each killed with SIGKILL CRASHKILLS times (make test runs 200, 30, 24
 # and 100); then encctl's inspecting commands beside a writing engine (a
-# Manager, Pebble), killed BESIDEROUNDS times per engine (make test: once).
+# Manager, Pebble), killed BESIDEROUNDS times per engine (make test: once);
+# then POWERCUTS simulated power cuts of the Manager on the crash-model
+# file system (internal/crashfs; make test: 2000).
 CRASHKILLS ?= 2000
 BESIDEROUNDS ?= 40
+POWERCUTS ?= 100000
 crash:
 	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) ATREST_MK_CRASH_KILLS=$(CRASHKILLS) ATREST_DICT_REENC_KILLS=$(CRASHKILLS) \
 		$(GO) test -count=1 -timeout 60m -run '^(TestCrashRecovery|TestMasterKeyRotationCrash|TestReencryptCrash)$$' -v ./dict
 	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./dict/pebblefs
 	ATREST_BESIDE_ROUNDS=$(BESIDEROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestInspectorsBesideEngine$$' -v ./cmd/encctl
+	ATREST_POWERCUTS=$(POWERCUTS) $(GO) test -count=1 -timeout 60m -run '^TestPowerCuts$$' -v ./dict
 
 # Regenerate the assembly from the avo programs in ctr/asm.
 generate:
