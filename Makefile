@@ -111,6 +111,7 @@ crash:
 	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) ATREST_MK_CRASH_KILLS=$(CRASHKILLS) ATREST_DICT_REENC_KILLS=$(CRASHKILLS) \
 		$(GO) test -count=1 -timeout 60m -run '^(TestCrashRecovery|TestMasterKeyRotationCrash|TestReencryptCrash)$$' -v ./dict
 	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./dict/pebblefs
+	ATREST_PEBBLE_POWERCUTS=$(CRASHKILLS) ATREST_PEBBLE_METAMORPHIC_RUNS=$$(( $(CRASHKILLS) / 20 + 1 )) $(GO) test -count=1 -timeout 60m -run '^(TestPowerCut|TestMetamorphic)$$' -v ./dict/pebblefs
 
 # Regenerate the assembly from the avo programs in ctr/asm.
 generate:

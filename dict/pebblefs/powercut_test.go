@@ -490,7 +490,11 @@ func write(db *pebble.DB, l *pcLane, r *rand.Rand) error {
 	default:
 		ws = pickWrites(r, 2+r.IntN(8), 4)
 	}
-	i := l.begin(pcOp{what: fmt.Sprintf("write%s", map[bool]string{true: " synced", false: ""}[synced]), writes: ws})
+	what := "write"
+	if synced {
+		what = "write synced"
+	}
+	i := l.begin(pcOp{what: what, writes: ws})
 	b := db.NewBatch()
 	for _, w := range ws {
 		var err error
@@ -777,8 +781,12 @@ func (p *pcRun) check(c *pcCut) {
 		prefix, msg, lost := pcMatch(c.base[i], c.ops[i], c.s[i], c.n[i], state)
 		if msg != "" {
 			p.st.lost += lost
-			fail("lane %c (%d operations since its base, %d acknowledged, %d durable, %d issued at the cut): %s",
-				l.name, len(c.ops[i]), c.acked[i], c.s[i], c.n[i], msg)
+			var inFlight []string
+			for _, op := range c.ops[i][c.s[i]:c.n[i]] {
+				inFlight = append(inFlight, fmt.Sprintf("%s (%d keys)", op.what, len(op.writes)))
+			}
+			fail("lane %c (%d operations since its base, %d acknowledged, %d durable, %d issued at the cut; not durable: %s): %s",
+				l.name, len(c.ops[i]), c.acked[i], c.s[i], c.n[i], strings.Join(inFlight, ", "), msg)
 		}
 		for _, op := range c.ops[i][:c.s[i]] {
 			p.st.ackedChecked += len(op.writes)
