@@ -108,7 +108,10 @@ encbench-quick:
 # and 100); then encctl's inspecting commands beside a writing engine (a
 # Manager, Pebble), killed BESIDEROUNDS times per engine (make test: once);
 # then POWERCUTS simulated power cuts of the Manager on the crash-model
-# file system (internal/crashfs; make test: 2000).
+# file system (internal/crashfs; make test: 2000), and CRASHKILLS power
+# cuts of Pebble on pebblefs over Pebble's crash-simulating MemFS with
+# Pebble's metamorphic test on pebblefs for CRASHKILLS/20+1 seeds (make
+# test: 300 cuts, 3 seeds).
 CRASHKILLS ?= 2000
 BESIDEROUNDS ?= 40
 POWERCUTS ?= 100000
@@ -118,6 +121,7 @@ crash:
 	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./dict/pebblefs
 	ATREST_BESIDE_ROUNDS=$(BESIDEROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestInspectorsBesideEngine$$' -v ./cmd/encctl
 	ATREST_POWERCUTS=$(POWERCUTS) $(GO) test -count=1 -timeout 60m -run '^TestPowerCuts$$' -v ./dict
+	ATREST_PEBBLE_POWERCUTS=$(CRASHKILLS) ATREST_PEBBLE_METAMORPHIC_RUNS=$$(( $(CRASHKILLS) / 20 + 1 )) $(GO) test -count=1 -timeout 60m -run '^(TestPowerCut|TestMetamorphic)$$' -v ./dict/pebblefs
 
 # Regenerate the assembly from the avo programs in ctr/asm.
 generate:

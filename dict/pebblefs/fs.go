@@ -2,8 +2,10 @@ package pebblefs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 
@@ -23,7 +25,9 @@ type FS struct {
 
 var _ vfs.FS = (*FS)(nil)
 
-// Open makes the data directory dir on base if it does not exist, opens
+// Open makes the data directory dir on base if it does not exist (its new
+// entries synced, so a power cut cannot lose it with what is written in
+// it), opens
 // its dictionaries (creating them on the first start with encryption on)
 // and returns an FS that encrypts every file under dir. Give Pebble the
 // same dir and the returned FS. cfg is the TiKV-style configuration (data
@@ -33,7 +37,7 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, base vfs.FS, opts 
 	if base == nil {
 		base = vfs.Default
 	}
-	if err := base.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirAllSynced(base, dir); err != nil {
 		return nil, fmt.Errorf("pebblefs: %w", err)
 	}
 	m, err := dict.Open(ctx, dir, cfg, append(opts, dict.WithFS(NewFS(base)))...)
@@ -41,6 +45,48 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, base vfs.FS, opts 
 		return nil, fmt.Errorf("pebblefs: %w", err)
 	}
 	return &FS{m: m, base: base}, nil
+}
+
+// mkdirAllSynced makes dir and its missing parents, then syncs the parent
+// of each new directory, from dir's up to the closest one that existed:
+// a directory's entry is durable only once its parent is synced. Pebble's
+// Open does the same for a directory it makes, but after Open made dir it
+// finds dir there and syncs only dir's parent; the entries of the parents
+// made here would stay unsynced, and a power cut could take the whole
+// data directory with them.
+func mkdirAllSynced(fs vfs.FS, dir string) error {
+	var parents []string // the directories to sync, innermost first
+	for p := dir; ; {
+		_, err := fs.Stat(p)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, iofs.ErrNotExist) {
+			return err
+		}
+		parent := fs.PathDir(p)
+		parents = append(parents, parent)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	if len(parents) == 0 {
+		return nil // dir exists
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range parents {
+		d, err := fs.OpenDir(p)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(d.Sync(), d.Close()); err != nil {
+			return fmt.Errorf("sync directory %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // Manager returns the dictionaries' Manager, for data-key rotation,
