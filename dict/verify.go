@@ -67,6 +67,8 @@ func (m *Manager) Verify(ctx context.Context) (VerifyReport, error) {
 	if err := m.usable(); err != nil {
 		return r, err
 	}
+	// Removed files whose entries wait in a batch are not missing files.
+	m.removing.settleAll()
 	recorded := map[string]Entry{}
 	for name, e := range m.Entries() {
 		recorded[name] = e

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -210,5 +211,24 @@ func TestInspectionLeavesOrphan(t *testing.T) {
 	}
 	if _, err := os.Stat(orphan); err != nil {
 		t.Errorf("inspection removed a temporary file: %v", err)
+	}
+}
+
+// TestVerifyAfterRemove: a file removed a moment ago, whose entry's
+// removal still waits in a batch, is not reported missing.
+func TestVerifyAfterRemove(t *testing.T) {
+	env := newEnv(t)
+	m := env.open(ctr.AES128CTR)
+	defer m.Close()
+	for i := range 20 {
+		name := fmt.Sprintf("f%d", i)
+		writeFile(t, m, name, content(name, 100))
+		if err := m.Remove(name); err != nil {
+			t.Fatal(err)
+		}
+		r, err := m.Verify(context.Background())
+		if err != nil || len(r.MissingFiles) != 0 {
+			t.Fatalf("verify right after removing %s: missing %v, %v", name, r.MissingFiles, err)
+		}
 	}
 }
