@@ -142,6 +142,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFileDictHeader$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzFileDictRecord$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzFileDictSnapshot$$' -fuzztime $(FUZZTIME) ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzFileDictGroup$$' -fuzztime $(FUZZTIME) ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzFileDictLog$$' -fuzztime $(FUZZTIME) ./fuzz
 
 lint:
 	test -z "$$(gofmt -l . | tee /dev/stderr)"
