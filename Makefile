@@ -80,16 +80,16 @@ bench-dict:
 		{ TMPDIR=$$mnt $(GROUPCOMMIT) | tee $(RESULTS)/dict-group-commit-journaled-ext4.txt; umount $$mnt; rm -f $$img; rmdir $$mnt; }; \
 	else echo "bench-dict: not root or no mkfs.ext4: no run on a journaled ext4"; fi
 	$(DICTTEST) -test.run '^$$' -test.bench 'Open1M' -test.count 3 | tee $(RESULTS)/dict-open1m.txt
-	$(GO) test -run '^$$' -bench 'ReadAt4K' -count $(BENCHCOUNT) ./dict/encfile | tee $(RESULTS)/dict-readat.txt
+	$(GO) test -run '^$$' -bench 'ReadAt4K' -count $(BENCHCOUNT) ./encfile | tee $(RESULTS)/dict-readat.txt
 
-# What encryption costs Pebble (dict/pebblefs): every method against
+# What encryption costs Pebble (pebblefs): every method against
 # plaintext in one process, rounds interleaved, medians compared
 # (BenchmarkPebbleVsPlaintext), then the per-method workloads
 # (BenchmarkPebble) summarised by benchstat against plaintext.
 bench-pebble:
 	mkdir -p $(RESULTS)
-	$(GO) test -run '^$$' -bench 'PebbleVsPlaintext' -benchtime 1x -timeout 30m ./dict/pebblefs | tee $(RESULTS)/pebble-vs-plaintext.txt
-	$(GO) test -run '^$$' -bench 'Pebble$$' -benchtime 200000x -count $(BENCHCOUNT) -timeout 30m ./dict/pebblefs | tee $(RESULTS)/pebble-bench.txt
+	$(GO) test -run '^$$' -bench 'PebbleVsPlaintext' -benchtime 1x -timeout 30m ./pebblefs | tee $(RESULTS)/pebble-vs-plaintext.txt
+	$(GO) test -run '^$$' -bench 'Pebble$$' -benchtime 200000x -count $(BENCHCOUNT) -timeout 30m ./pebblefs | tee $(RESULTS)/pebble-bench.txt
 	$(GO) run $(BENCHSTAT) -col /method $(RESULTS)/pebble-bench.txt > $(RESULTS)/pebble-methods.txt
 	cat $(RESULTS)/pebble-methods.txt
 
@@ -103,7 +103,7 @@ encbench-quick:
 	$(GO) run ./cmd/encbench --quick --out $(RESULTS)/encbench-quick
 
 # The crash tests at length: the dictionary's child process, online
-# master-key rotation and re-encryption, then a Pebble DB on dict/pebblefs,
+# master-key rotation and re-encryption, then a Pebble DB on pebblefs,
 # each killed with SIGKILL CRASHKILLS times (make test runs 200, 30, 24
 # and 100); then encctl's inspecting commands beside a writing engine (a
 # Manager, Pebble), killed BESIDEROUNDS times per engine (make test: once);
@@ -118,10 +118,10 @@ POWERCUTS ?= 100000
 crash:
 	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) ATREST_MK_CRASH_KILLS=$(CRASHKILLS) ATREST_DICT_REENC_KILLS=$(CRASHKILLS) \
 		$(GO) test -count=1 -timeout 60m -run '^(TestCrashRecovery|TestMasterKeyRotationCrash|TestReencryptCrash)$$' -v ./dict
-	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./dict/pebblefs
+	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./pebblefs
 	ATREST_BESIDE_ROUNDS=$(BESIDEROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestInspectorsBesideEngine$$' -v ./cmd/encctl
 	ATREST_POWERCUTS=$(POWERCUTS) $(GO) test -count=1 -timeout 60m -run '^TestPowerCuts$$' -v ./dict
-	ATREST_PEBBLE_POWERCUTS=$(CRASHKILLS) ATREST_PEBBLE_METAMORPHIC_RUNS=$$(( $(CRASHKILLS) / 20 + 1 )) $(GO) test -count=1 -timeout 60m -run '^(TestPowerCut|TestMetamorphic)$$' -v ./dict/pebblefs
+	ATREST_PEBBLE_POWERCUTS=$(CRASHKILLS) ATREST_PEBBLE_METAMORPHIC_RUNS=$$(( $(CRASHKILLS) / 20 + 1 )) $(GO) test -count=1 -timeout 60m -run '^(TestPowerCut|TestMetamorphic)$$' -v ./pebblefs
 
 # Regenerate the assembly from the avo programs in ctr/asm.
 generate:

@@ -6,7 +6,7 @@
 // the core clock calibrated in the same run) and one Figure per measured
 // quantity. The workloads are listed in Workloads: the raw keystream at
 // several sizes, 4 KiB random reads, the parallel path's scaling, files
-// written and read through a dict.Manager, and Pebble on dict/pebblefs.
+// written and read through a dict.Manager, and Pebble on pebblefs.
 //
 // Every figure is measured in rounds, and its baseline is measured in the
 // same rounds, the two taking turns: crypto/cipher (AES) or gmsm (SM4) for

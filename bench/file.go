@@ -9,7 +9,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
-	"github.com/atrest/atrest/dict/encfile"
+	"github.com/atrest/atrest/encfile"
 	"github.com/atrest/atrest/keyenv"
 )
 

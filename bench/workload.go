@@ -32,7 +32,7 @@ const (
 	// and the degradation against plaintext.
 	FileRead = "file-read"
 	// PebbleFillSeq, PebbleFillRandom and PebbleReadRandom are Pebble's
-	// workloads (package bench/pebblework) on dict/pebblefs: operations
+	// workloads (package bench/pebblework) on pebblefs: operations
 	// per second and the degradation against plaintext.
 	PebbleFillSeq    = "pebble-fillseq"
 	PebbleFillRandom = "pebble-fillrandom"

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict/encfile"
+	"github.com/atrest/atrest/encfile"
 	"github.com/atrest/atrest/dict/filedict"
 	"github.com/atrest/atrest/fsys"
 )

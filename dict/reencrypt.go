@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict/encfile"
+	"github.com/atrest/atrest/encfile"
 	"github.com/atrest/atrest/fsys"
 )
 

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict/encfile"
+	"github.com/atrest/atrest/encfile"
 )
 
 // reContent is name's test content: n pseudo-random bytes seeded by the

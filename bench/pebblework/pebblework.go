@@ -1,5 +1,5 @@
 // Package pebblework runs storage-engine workloads on Pebble over an
-// encrypted file system (package dict/pebblefs), to measure what each
+// encrypted file system (package pebblefs), to measure what each
 // encryption method costs a real engine: sequential and random fills, and
 // random point reads with a block cache small enough that reads go to the
 // files (and so through decryption).
@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict/pebblefs"
+	"github.com/atrest/atrest/pebblefs"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble/v2"
 )

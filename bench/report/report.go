@@ -44,9 +44,9 @@ var about = map[string]string{
 	bench.Parallel:         "one large XORKeyStreamAt split over threads",
 	bench.FileWrite:        "64 KiB writes through dict.Manager, fsync every MiB",
 	bench.FileRead:         "random aligned 4 KiB reads through dict.Manager, page cache",
-	bench.PebbleFillSeq:    "Pebble on dict/pebblefs: sequential fill",
-	bench.PebbleFillRandom: "Pebble on dict/pebblefs: random fill",
-	bench.PebbleReadRandom: "Pebble on dict/pebblefs: random reads",
+	bench.PebbleFillSeq:    "Pebble on pebblefs: sequential fill",
+	bench.PebbleFillRandom: "Pebble on pebblefs: random fill",
+	bench.PebbleReadRandom: "Pebble on pebblefs: random reads",
 }
 
 // section is one workload's part of a report: a title and one or more

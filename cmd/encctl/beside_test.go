@@ -32,7 +32,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
-	"github.com/atrest/atrest/dict/pebblefs"
+	"github.com/atrest/atrest/pebblefs"
 	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble/v2"

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/atrest/atrest/dict/pebblefs"
+	"github.com/atrest/atrest/pebblefs"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble/v2"
 )

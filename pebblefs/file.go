@@ -2,7 +2,7 @@ package pebblefs
 
 import (
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict/encfile"
+	"github.com/atrest/atrest/encfile"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
