@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/encfile"
 	"github.com/atrest/atrest/dict/filedict"
+	"github.com/atrest/atrest/encfile"
 	"github.com/atrest/atrest/fsys"
 )
 

@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/atrest/atrest/pebblefs"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/pebblefs"
 	"github.com/cockroachdb/pebble/v2"
 )
 

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/pebblefs"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/pebblefs"
 	"github.com/cockroachdb/pebble/v2"
 )
 

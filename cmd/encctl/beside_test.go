@@ -32,9 +32,9 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
-	"github.com/atrest/atrest/pebblefs"
 	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/pebblefs"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
