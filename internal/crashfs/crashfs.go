@@ -561,15 +561,8 @@ func (f *FS) Rename(oldname, newname string) error {
 }
 
 func (f *FS) rename(oldname, newname string) error {
-	op, err := clean(oldname)
+	op, np, err := f.twoPaths(OpRename, oldname, newname)
 	if err != nil {
-		return err
-	}
-	np, err := clean(newname)
-	if err != nil {
-		return err
-	}
-	if err := f.injected(OpRename, np); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -618,6 +611,18 @@ func (f *FS) rename(oldname, newname string) error {
 	return nil
 }
 
+// twoPaths cleans the two names of a rename or link and asks the fault
+// hook about the call (by the new name).
+func (f *FS) twoPaths(o Op, oldname, newname string) (op, np string, err error) {
+	if op, err = clean(oldname); err != nil {
+		return "", "", err
+	}
+	if np, err = clean(newname); err != nil {
+		return "", "", err
+	}
+	return op, np, f.injected(o, np)
+}
+
 // Link makes newname a hard link to the file oldname: an un-synced
 // create in newname's directory.
 func (f *FS) Link(oldname, newname string) error {
@@ -628,15 +633,8 @@ func (f *FS) Link(oldname, newname string) error {
 }
 
 func (f *FS) link(oldname, newname string) error {
-	op, err := clean(oldname)
+	op, np, err := f.twoPaths(OpLink, oldname, newname)
 	if err != nil {
-		return err
-	}
-	np, err := clean(newname)
-	if err != nil {
-		return err
-	}
-	if err := f.injected(OpLink, np); err != nil {
 		return err
 	}
 	f.mu.Lock()
