@@ -263,7 +263,11 @@ func (r *pcRun) step(i int) bool {
 			r.setShared(moved, other)
 		}
 	case k < 62: // link onto a free name
-		if _, taken := r.model.files[other]; !exists || taken || cur.any {
+		if _, taken := r.model.files[other]; !exists || taken || cur.any || !r.m.Encrypted() {
+			// Without dictionaries the Manager is the file system itself:
+			// a truncate or reuse keeps a linked file's inode, which the
+			// model, not knowing which names share one, cannot follow; so
+			// that mode makes no links.
 			return true
 		}
 		r.begin("link "+name+" "+other, []string{other}, []pcState{cur})
@@ -287,10 +291,14 @@ func (r *pcRun) step(i int) bool {
 		}
 		data := pcContent(r.rng, fmt.Sprintf("%s@%d|", other, i))
 		r.begin("reuse "+name+" "+other, []string{name, other}, []pcState{{}, {present: true, content: data}})
-		r.setShared(r.model.shared[name] || r.model.shared[other], other)
+		moved := r.model.shared[name]
+		r.setShared(moved || r.model.shared[other], other)
 		err = r.reuse(name, other, data)
 		if err == nil {
-			r.setShared(false, other)
+			// Encrypted, a file with other names is not reused (the new
+			// name gets a new file); without dictionaries it is renamed
+			// as it is, links and all.
+			r.setShared(moved && !r.m.Encrypted(), other)
 		}
 	case k < 86: // re-encrypt under the current key
 		if !exists || cur.any || r.cfg.DataEncryptionMethod == ctr.Plaintext {
