@@ -1,7 +1,6 @@
 package keyenv
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -259,26 +258,6 @@ func parseMasterKey(name string, v any) (MasterKeyConfig, error) {
 		return mk, fmt.Errorf("keyenv: %w: %s: a keyring master key needs exactly one of password-env and password-file", ErrConfig, name)
 	}
 	return mk, nil
-}
-
-// OpenBackend opens the backend a master-key section describes.
-func OpenBackend(ctx context.Context, mk MasterKeyConfig, opts ...Option) (Backend, error) {
-	switch mk.Type {
-	case KindPlaintext:
-		return Plaintext(), nil
-	case KindFile:
-		return OpenKeyFile(mk.Path, opts...)
-	case KindKMS:
-		return OpenKMS(ctx, KMSConfig{KeyID: mk.KeyID, Region: mk.Region, Endpoint: mk.Endpoint}, opts...)
-	case KindKeyring:
-		pw, err := ReadPassword(mk.PasswordEnv, mk.PasswordFile, opts...)
-		if err != nil {
-			return nil, err
-		}
-		defer pw.Release()
-		return OpenKeyringBackend(mk.Path, mk.KeyID, pw.Bytes(), opts...)
-	}
-	return nil, fmt.Errorf("keyenv: %w: unknown master key type %s", ErrConfig, mk.Type)
 }
 
 func asString(name string, v any) (string, error) {

@@ -26,6 +26,7 @@ var (
 
 	// ErrKMSUnreachable means KMS could not be reached or did not answer in
 	// time, after retries: network errors, timeouts, 5xx and throttling.
+	// The KMS errors are the same for every vendor's backend.
 	ErrKMSUnreachable = errors.New("KMS unreachable")
 
 	// ErrKMSKeyNotFound means KMS does not know the configured key id.
@@ -70,6 +71,11 @@ var (
 
 	// ErrNoPassword means a keyring password source is unset or empty.
 	ErrNoPassword = errors.New("no keyring password")
+
+	// ErrBackendNotLinked means a master key's type and vendor need a
+	// backend package the program did not import (a backend that needs an
+	// SDK registers itself when imported); the message names the package.
+	ErrBackendNotLinked = errors.New("backend not linked into this program")
 
 	// ErrConfig means the configuration is invalid; the message names the
 	// key and the value.

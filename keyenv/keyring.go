@@ -97,9 +97,9 @@ func CreateKeyring(path string, password []byte, params KDFParams) (*Keyring, er
 // file, or one asking for argon2id parameters beyond the limits (see
 // WithKDFLimits), ErrBadKeyring; a later format version ErrUnknownVersion.
 func OpenKeyring(path string, password []byte, opts ...Option) (*Keyring, error) {
-	o := buildOptions(opts)
+	o := ApplyOptions(opts...)
 	k := &Keyring{path: path}
-	if err := k.load(password, o.kdfLimits); err != nil {
+	if err := k.load(password, o.KDFLimits); err != nil {
 		return nil, err
 	}
 	return k, nil

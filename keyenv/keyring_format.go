@@ -98,7 +98,7 @@ func parseKeyringHeader(data []byte, limits KDFLimits) (keyringHeader, error) {
 }
 
 func deriveKEK(password, salt []byte, p KDFParams) (*Secret, error) {
-	return secretFrom(argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, masterKeyBytes))
+	return SecretFrom(argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, masterKeyBytes))
 }
 
 // passwordCheck tells a wrong password apart from an altered file.

@@ -10,16 +10,16 @@ import (
 // newline is dropped). Passwords never come from command-line arguments,
 // which other users can read in /proc.
 func ReadPassword(env, path string, opts ...Option) (*Secret, error) {
-	o := buildOptions(opts)
+	o := ApplyOptions(opts...)
 	switch {
 	case env != "" && path != "":
 		return nil, fmt.Errorf("keyenv: %w: set either password-env or password-file, not both", ErrConfig)
 	case env != "":
-		v := o.getenv(env)
+		v := o.Getenv(env)
 		if v == "" {
 			return nil, fmt.Errorf("keyenv: %w: environment variable %s is unset or empty", ErrNoPassword, env)
 		}
-		return secretFrom([]byte(v))
+		return SecretFrom([]byte(v))
 	case path != "":
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -36,7 +36,7 @@ func ReadPassword(env, path string, opts ...Option) (*Secret, error) {
 			clear(data)
 			return nil, fmt.Errorf("keyenv: %w: password file %s is empty", ErrNoPassword, path)
 		}
-		s, err := secretFrom(data[:n])
+		s, err := SecretFrom(data[:n])
 		clear(data)
 		return s, err
 	}
