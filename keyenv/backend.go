@@ -83,7 +83,7 @@ func (e *envelope) Seal(ctx context.Context, label string, secret []byte) ([]byt
 	defer key.Release()
 	blob, err := sealGCM(e.Kind(), label, ref, key.Bytes(), secret)
 	if err != nil {
-		return nil, fmt.Errorf("keyenv: %s: %w", e.ID(), err)
+		return nil, errorf("%s: %w", e.ID(), err)
 	}
 	return blob, nil
 }
@@ -100,7 +100,7 @@ func (e *envelope) Unseal(ctx context.Context, label string, blob []byte) (*Secr
 	defer key.Release()
 	s, err := openGCM(sb, key.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("keyenv: %s: %w", e.ID(), err)
+		return nil, errorf("%s: %w", e.ID(), err)
 	}
 	return s, nil
 }

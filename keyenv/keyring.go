@@ -59,10 +59,10 @@ func stampOf(st fs.FileInfo) fileStamp {
 // exist) protected by password, stretched with params.
 func CreateKeyring(path string, password []byte, params KDFParams) (*Keyring, error) {
 	if len(password) == 0 {
-		return nil, fmt.Errorf("keyenv: keyring %s: %w", path, ErrNoPassword)
+		return nil, errorf("keyring %s: %w", path, ErrNoPassword)
 	}
 	if err := params.check(KDFLimits{MaxTime: ^uint32(0), MaxMemoryKiB: ^uint32(0)}); err != nil {
-		return nil, fmt.Errorf("keyenv: keyring %s: %w", path, err)
+		return nil, errorf("keyring %s: %w", path, err)
 	}
 	k := &Keyring{path: path, params: params, salt: make([]byte, saltBytes)}
 	_, _ = rand.Read(k.salt)
@@ -78,12 +78,12 @@ func CreateKeyring(path string, password []byte, params KDFParams) (*Keyring, er
 	unlock, err := lockFile(path + ".lock")
 	if err != nil {
 		k.Close()
-		return nil, fmt.Errorf("keyenv: keyring %s: %w", path, err)
+		return nil, errorf("keyring %s: %w", path, err)
 	}
 	defer unlock()
 	if _, err := os.Lstat(path); err == nil {
 		k.Close()
-		return nil, fmt.Errorf("keyenv: keyring %s: %w", path, fs.ErrExist)
+		return nil, errorf("keyring %s: %w", path, fs.ErrExist)
 	}
 	if err := k.saveLocked(); err != nil {
 		k.Close()
@@ -111,16 +111,16 @@ func OpenKeyring(path string, password []byte, opts ...Option) (*Keyring, error)
 func (k *Keyring) load(password []byte, limits KDFLimits) error {
 	data, st, err := readStamped(k.path)
 	if err != nil {
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return errorf("keyring %s: %w", k.path, err)
 	}
 	h, err := parseKeyringHeader(data, limits)
 	if err != nil {
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return errorf("keyring %s: %w", k.path, err)
 	}
 	kek := k.kek
 	if password != nil {
 		if kek, err = deriveKEK(password, h.salt, h.params); err != nil {
-			return err
+			return errorf("keyring %s: %w", k.path, err)
 		}
 	} else if kek == nil || h.params != k.params || !bytes.Equal(h.salt, k.salt) {
 		return fmt.Errorf("keyenv: keyring %s: its password was changed: reopen it with the new password: %w", k.path, ErrWrongPassword)
@@ -132,18 +132,18 @@ func (k *Keyring) load(password []byte, limits KDFLimits) error {
 	}
 	if !hmac.Equal(passwordCheck(kek.Bytes()), h.check) {
 		release()
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, ErrWrongPassword)
+		return errorf("keyring %s: %w", k.path, ErrWrongPassword)
 	}
 	payload, err := openKeyringPayload(kek.Bytes(), data, h)
 	if err != nil {
 		release()
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return errorf("keyring %s: %w", k.path, err)
 	}
 	entries, err := decodeKeyringPayload(payload.Bytes())
 	if err != nil {
 		payload.Release()
 		release()
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return errorf("keyring %s: %w", k.path, err)
 	}
 	if kek != k.kek {
 		k.kek.Release()
@@ -215,7 +215,7 @@ func (k *Keyring) RotateKey(name string) (KeyringEntry, error) {
 
 func (k *Keyring) addVersion(name string, rotate bool) (KeyringEntry, error) {
 	if err := checkKeyName(name); err != nil {
-		return KeyringEntry{}, fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return KeyringEntry{}, errorf("keyring %s: %w", k.path, err)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -224,7 +224,7 @@ func (k *Keyring) addVersion(name string, rotate bool) (KeyringEntry, error) {
 	}
 	unlock, err := lockFile(k.path + ".lock")
 	if err != nil {
-		return KeyringEntry{}, fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return KeyringEntry{}, errorf("keyring %s: %w", k.path, err)
 	}
 	defer unlock()
 	// Another process may have changed the file since we read it: start
@@ -257,10 +257,10 @@ func (k *Keyring) addVersion(name string, rotate bool) (KeyringEntry, error) {
 // parameters (a fresh salt too) and saves it.
 func (k *Keyring) ChangePassword(password []byte, params KDFParams) error {
 	if len(password) == 0 {
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, ErrNoPassword)
+		return errorf("keyring %s: %w", k.path, ErrNoPassword)
 	}
 	if err := params.check(KDFLimits{MaxTime: ^uint32(0), MaxMemoryKiB: ^uint32(0)}); err != nil {
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return errorf("keyring %s: %w", k.path, err)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -269,7 +269,7 @@ func (k *Keyring) ChangePassword(password []byte, params KDFParams) error {
 	}
 	unlock, err := lockFile(k.path + ".lock")
 	if err != nil {
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return errorf("keyring %s: %w", k.path, err)
 	}
 	defer unlock()
 	if err := k.refreshLocked(); err != nil {
@@ -296,7 +296,7 @@ func (k *Keyring) ChangePassword(password []byte, params KDFParams) error {
 func (k *Keyring) refreshLocked() error {
 	st, err := os.Stat(k.path)
 	if err != nil {
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return errorf("keyring %s: %w", k.path, err)
 	}
 	if stampOf(st) == k.stamp {
 		return nil
@@ -361,11 +361,11 @@ func (k *Keyring) saveLocked() error {
 		return err
 	}
 	if err := fsys.WriteAtomic(fsys.OS(), k.path, out); err != nil {
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return errorf("keyring %s: %w", k.path, err)
 	}
 	st, err := os.Stat(k.path)
 	if err != nil {
-		return fmt.Errorf("keyenv: keyring %s: %w", k.path, err)
+		return errorf("keyring %s: %w", k.path, err)
 	}
 	k.stamp = stampOf(st)
 	return nil

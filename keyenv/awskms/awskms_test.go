@@ -333,3 +333,32 @@ func TestRegistered(t *testing.T) {
 	_, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "gcp", KeyID: id, Region: testRegion})
 	wantErr(t, err, keyenv.ErrConfig)
 }
+
+// KMS errors passed up through keyenv say "keyenv:" and the key once.
+func TestKMSErrorsReadOnce(t *testing.T) {
+	srv := kmsEnv(t)
+	current := openKMS(t, srv, srv.CreateKey(), testRegion)
+	previous := newFileBackend(t)
+	blob := mustSeal(t, previous, "key-dictionary", []byte("dict"))
+	srv.InjectFaults(kmstest.FaultInternal, -1)
+	defer srv.InjectFaults(kmstest.FaultNone, 0)
+	_, _, resealErr := (&keyenv.MasterKeys{Current: current, Previous: previous}).Unseal(context.Background(), "key-dictionary", blob)
+	_, rotateErr := keyenv.Rotate(context.Background(), previous, current, "key-dictionary", blob)
+	c := keyenv.DefaultConfig()
+	c.MasterKey = keyenv.MasterKeyConfig{Type: keyenv.KindKMS, KeyID: "k"}
+	_, openErr := keyenv.OpenMasterKeys(context.Background(), c)
+	for _, err := range []error{resealErr, rotateErr, openErr} {
+		if err == nil {
+			t.Fatal("no error")
+		}
+		if n := strings.Count(err.Error(), "keyenv:"); n != 1 {
+			t.Errorf("%q says keyenv: %d times", err, n)
+		}
+		if n := strings.Count(err.Error(), current.ID()); n > 1 {
+			t.Errorf("%q names the key %d times", err, n)
+		}
+	}
+	wantErr(t, resealErr, keyenv.ErrResealFailed, keyenv.ErrKMSUnreachable)
+	wantErr(t, rotateErr, keyenv.ErrKMSUnreachable)
+	wantErr(t, openErr, keyenv.ErrConfig)
+}
