@@ -186,9 +186,6 @@ var masterKeyFields = map[Kind]struct{ required, optional []string }{
 	KindKeyring:   {required: []string{"path", "key-id"}, optional: []string{"password-env", "password-file"}},
 }
 
-// kmsVendors are the vendors a kms master key may name.
-var kmsVendors = []string{"aws"}
-
 // decodeMasterKey decodes the master-key section at key and checks it has
 // the keys its type needs and no others.
 func decodeMasterKey(md *toml.MetaData, p toml.Primitive, key toml.Key) (MasterKeyConfig, error) {
@@ -209,8 +206,8 @@ func decodeMasterKey(md *toml.MetaData, p toml.Primitive, key toml.Key) (MasterK
 			return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s.%s: not a key of a %s master key", ErrConfig, key, k, mk.Type)
 		}
 	}
-	if mk.Vendor != "" && !slices.Contains(kmsVendors, mk.Vendor) {
-		return MasterKeyConfig{}, badValue(key.String()+".vendor", mk.Vendor, "only %s is supported", quotedList(kmsVendors))
+	if mk.Vendor != "" && mk.Vendor != "aws" { // the vendors of kms master keys
+		return MasterKeyConfig{}, badValue(key.String()+".vendor", mk.Vendor, `only "aws" is supported`)
 	}
 	for _, k := range fields.required {
 		if !md.IsDefined(subKey(key, k)...) {

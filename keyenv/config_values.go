@@ -193,15 +193,3 @@ func tomlNames(v any) []string {
 func subKey(key toml.Key, name string) toml.Key {
 	return append(slices.Clip(key), name)
 }
-
-// quotedList is `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
-func quotedList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	if len(q) < 2 {
-		return strings.Join(q, "")
-	}
-	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
-}
