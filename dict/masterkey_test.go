@@ -16,6 +16,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/internal/kmstest"
 	"github.com/atrest/atrest/keyenv"
+	_ "github.com/atrest/atrest/keyenv/awskms" // the rotation goes through KMS
 )
 
 // writeKeyFile writes a master key file of 32 bytes of b and returns its

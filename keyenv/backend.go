@@ -29,32 +29,45 @@ type Backend interface {
 	Close() error
 }
 
-// keySource is what differs between the encrypting backends: where the
-// 256-bit sealing key comes from, and what a blob records to find it again.
-type keySource interface {
-	kind() Kind
-	id() string
-	// sealingKey returns the key to seal under and the key reference to
-	// store in the blob.
-	sealingKey(ctx context.Context, label string) (key *Secret, ref []byte, err error)
-	// unsealingKey finds the key a blob's reference names; a reference to
+// KeySource is what differs between the encrypting backends: where the
+// 256-bit sealing key comes from, and what a blob records to find it
+// again. NewEnvelope makes a Backend of one; a backend package (see
+// RegisterBackend) supplies a KeySource and leaves the blob format and
+// AES-256-GCM to this package.
+type KeySource interface {
+	// Kind is the backend's type, recorded in every blob it seals.
+	Kind() Kind
+	// ID identifies the key without revealing it (Backend.ID); the
+	// source's errors name it.
+	ID() string
+	// SealingKey returns the key to seal under (SealingKeyBytes long) and
+	// the key reference to store in the blob; the reference must reveal
+	// nothing of the key.
+	SealingKey(ctx context.Context, label string) (key *Secret, ref []byte, err error)
+	// UnsealingKey finds the key a blob's reference names; a reference to
 	// a key this source does not hold wraps ErrWrongMasterKey.
-	unsealingKey(ctx context.Context, label string, ref []byte) (*Secret, error)
-	close() error
+	UnsealingKey(ctx context.Context, label string, ref []byte) (*Secret, error)
+	// Close releases the source's key material.
+	Close() error
 }
 
-// envelope turns a keySource into a Backend: the blob format and GCM are
+// NewEnvelope returns the Backend that seals with the keys src gives, in
+// this package's sealed-blob format under AES-256-GCM. The backend owns
+// src and closes it.
+func NewEnvelope(src KeySource) Backend { return &envelope{src: src} }
+
+// envelope turns a KeySource into a Backend: the blob format and GCM are
 // the same for every encrypting backend.
 type envelope struct {
-	src keySource
+	src KeySource
 }
 
 var errClosed = errors.New("keyenv: backend is closed")
 
-func (e *envelope) Kind() Kind   { return e.src.kind() }
-func (e *envelope) ID() string   { return e.src.id() }
+func (e *envelope) Kind() Kind   { return e.src.Kind() }
+func (e *envelope) ID() string   { return e.src.ID() }
 func (e *envelope) Secure() bool { return true }
-func (e *envelope) Close() error { return e.src.close() }
+func (e *envelope) Close() error { return e.src.Close() }
 
 func (e *envelope) Seal(ctx context.Context, label string, secret []byte) ([]byte, error) {
 	if len(secret) == 0 {
@@ -63,14 +76,14 @@ func (e *envelope) Seal(ctx context.Context, label string, secret []byte) ([]byt
 	if err := checkLabel(label); err != nil {
 		return nil, err
 	}
-	key, ref, err := e.src.sealingKey(ctx, label)
+	key, ref, err := e.src.SealingKey(ctx, label)
 	if err != nil {
 		return nil, err
 	}
 	defer key.Release()
 	blob, err := sealGCM(e.Kind(), label, ref, key.Bytes(), secret)
 	if err != nil {
-		return nil, fmt.Errorf("keyenv: %s: %w", e.ID(), err)
+		return nil, errorf("%s: %w", e.ID(), err)
 	}
 	return blob, nil
 }
@@ -80,14 +93,14 @@ func (e *envelope) Unseal(ctx context.Context, label string, blob []byte) (*Secr
 	if err != nil {
 		return nil, err
 	}
-	key, err := e.src.unsealingKey(ctx, label, sb.KeyRef)
+	key, err := e.src.UnsealingKey(ctx, label, sb.KeyRef)
 	if err != nil {
 		return nil, err
 	}
 	defer key.Release()
 	s, err := openGCM(sb, key.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("keyenv: %s: %w", e.ID(), err)
+		return nil, errorf("%s: %w", e.ID(), err)
 	}
 	return s, nil
 }

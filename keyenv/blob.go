@@ -66,6 +66,15 @@ const (
 	maxKeyRefBytes = 1<<16 - 1
 )
 
+// SealingKeyBytes is the length of every sealing key a KeySource gives:
+// the envelope seals with AES-256-GCM.
+const SealingKeyBytes = masterKeyBytes
+
+// BlobVersion is the sealed-blob format version this build writes. A
+// KeySource may bind it into how a remote service wraps its keys (the AWS
+// KMS backend puts it in the encryption context).
+const BlobVersion = blobVersion
+
 // SealedBlob is a parsed sealed blob. ParseSealedBlob checks its structure
 // only; whether it opens is for a Backend to find out.
 type SealedBlob struct {

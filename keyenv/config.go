@@ -1,8 +1,6 @@
 package keyenv
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -79,8 +77,6 @@ func LoadConfig(path string) (Config, error) {
 	return c, nil
 }
 
-const section = "security.encryption"
-
 // ParseConfig reads the [security.encryption] section of a TOML document,
 // with TiKV's key names:
 //
@@ -102,90 +98,87 @@ const section = "security.encryption"
 // unknown method is an error wrapping ErrConfig that names the key and the
 // value.
 func ParseConfig(data []byte) (Config, error) {
-	var doc map[string]any
-	if _, err := toml.Decode(string(data), &doc); err != nil {
+	var doc map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &doc)
+	if err != nil {
 		return Config{}, fmt.Errorf("keyenv: %w: %w", ErrConfig, err)
 	}
 	c := DefaultConfig()
-	sec, ok := doc["security"]
+	p, ok := doc["security"]
 	if !ok {
 		return c, nil
 	}
-	secTable, ok := sec.(map[string]any)
-	if !ok {
-		return Config{}, badValue("security", sec, "must be a table")
+	var security map[string]toml.Primitive
+	if err := decodeTable(&md, p, toml.Key{"security"}, &security); err != nil {
+		return Config{}, err
 	}
-	enc, ok := secTable["encryption"]
-	if !ok {
+	if p, ok = security["encryption"]; !ok {
 		return c, nil
 	}
-	t, ok := enc.(map[string]any)
-	if !ok {
-		return Config{}, badValue(section, enc, "must be a table")
+	key := toml.Key{"security", "encryption"}
+	t := encryptionTOML{
+		DataEncryptionMethod:           methodValue(c.DataEncryptionMethod),
+		DataKeyRotationPeriod:          periodValue(c.DataKeyRotationPeriod),
+		EnableFileDictionaryLog:        boolValue(c.EnableFileDictionaryLog),
+		FileDictionaryRewriteThreshold: thresholdValue(c.FileDictionaryRewriteThreshold),
 	}
-	for _, key := range sortedKeys(t) {
-		v := t[key]
-		name := section + "." + key
-		var err error
-		switch key {
-		case "data-encryption-method":
-			var s string
-			if s, err = asString(name, v); err == nil {
-				if c.DataEncryptionMethod, err = ctr.ParseMethod(s); err != nil {
-					err = badValue(name, v, "%v", errors.Unwrap(err))
-					err = fmt.Errorf("%w (valid: %s)", err, methodList())
-				}
-			}
-		case "data-key-rotation-period":
-			var s string
-			if s, err = asString(name, v); err == nil {
-				var d time.Duration
-				if d, err = ParseDuration(s); err != nil {
-					err = badValue(name, v, "%v", err)
-				} else if d <= 0 {
-					err = badValue(name, v, "must be longer than zero")
-				}
-				c.DataKeyRotationPeriod = d
-			}
-		case "enable-file-dictionary-log":
-			b, isBool := v.(bool)
-			if !isBool {
-				err = badValue(name, v, "must be true or false")
-			}
-			c.EnableFileDictionaryLog = b
-		case "file-dictionary-rewrite-threshold":
-			n, isInt := v.(int64)
-			if !isInt || n < 1 || n > 1<<31-1 {
-				err = badValue(name, v, "must be a whole number from 1 to %d", 1<<31-1)
-			}
-			c.FileDictionaryRewriteThreshold = int(n)
-		case "master-key":
-			c.MasterKey, err = parseMasterKey(name, v)
-		case "previous-master-key":
-			var mk MasterKeyConfig
-			if mk, err = parseMasterKey(name, v); err == nil {
-				c.PreviousMasterKey = &mk
-			}
-		default:
-			err = fmt.Errorf("keyenv: %w: %s: unknown key (valid: data-encryption-method, data-key-rotation-period, enable-file-dictionary-log, file-dictionary-rewrite-threshold, master-key, previous-master-key)", ErrConfig, name)
+	names := tomlNames(t)
+	for _, k := range keysIn(&md, key) {
+		if !slices.Contains(names, k) {
+			return Config{}, fmt.Errorf("keyenv: %w: %s.%s: unknown key (valid: %s)", ErrConfig, key, k, strings.Join(names, ", "))
 		}
+	}
+	if err := decodeTable(&md, p, key, &t); err != nil {
+		return Config{}, err
+	}
+	c.DataEncryptionMethod = ctr.Method(t.DataEncryptionMethod)
+	c.DataKeyRotationPeriod = time.Duration(t.DataKeyRotationPeriod)
+	c.EnableFileDictionaryLog = bool(t.EnableFileDictionaryLog)
+	c.FileDictionaryRewriteThreshold = int(t.FileDictionaryRewriteThreshold)
+	if k := subKey(key, "master-key"); md.IsDefined(k...) {
+		if c.MasterKey, err = decodeMasterKey(&md, t.MasterKey, k); err != nil {
+			return Config{}, err
+		}
+	}
+	if k := subKey(key, "previous-master-key"); md.IsDefined(k...) {
+		mk, err := decodeMasterKey(&md, t.PreviousMasterKey, k)
 		if err != nil {
 			return Config{}, err
 		}
+		c.PreviousMasterKey = &mk
 	}
 	return c, nil
 }
 
-func methodList() string {
-	names := make([]string, len(ctr.Methods))
-	for i, m := range ctr.Methods {
-		names[i] = m.String()
-	}
-	return strings.Join(names, ", ")
+// encryptionTOML is the [security.encryption] section as written. The
+// master keys are decoded apart, once their section is known to be a
+// table.
+type encryptionTOML struct {
+	DataEncryptionMethod           methodValue    `toml:"data-encryption-method"`
+	DataKeyRotationPeriod          periodValue    `toml:"data-key-rotation-period"`
+	EnableFileDictionaryLog        boolValue      `toml:"enable-file-dictionary-log"`
+	FileDictionaryRewriteThreshold thresholdValue `toml:"file-dictionary-rewrite-threshold"`
+	MasterKey                      toml.Primitive `toml:"master-key"`
+	PreviousMasterKey              toml.Primitive `toml:"previous-master-key"`
 }
 
-// masterKeyFields lists the keys each master-key type takes; the first
-// ones of each list are required.
+// masterKeyTOML is a master-key section as written. A backend's own
+// settings, when one needs more than these, go in a sub-table named after
+// it ([security.encryption.master-key.aws], say): a field here and an
+// entry in masterKeyFields.
+type masterKeyTOML struct {
+	Type         kindValue   `toml:"type"`
+	Path         stringValue `toml:"path"`
+	KeyID        stringValue `toml:"key-id"`
+	Region       stringValue `toml:"region"`
+	Endpoint     stringValue `toml:"endpoint"`
+	Vendor       stringValue `toml:"vendor"`
+	PasswordEnv  stringValue `toml:"password-env"`
+	PasswordFile stringValue `toml:"password-file"`
+}
+
+// masterKeyFields lists the keys each master-key type takes besides type;
+// the first ones of each list are required.
 var masterKeyFields = map[Kind]struct{ required, optional []string }{
 	KindPlaintext: {},
 	KindFile:      {required: []string{"path"}},
@@ -193,116 +186,36 @@ var masterKeyFields = map[Kind]struct{ required, optional []string }{
 	KindKeyring:   {required: []string{"path", "key-id"}, optional: []string{"password-env", "password-file"}},
 }
 
-func parseMasterKey(name string, v any) (MasterKeyConfig, error) {
-	t, ok := v.(map[string]any)
-	if !ok {
-		return MasterKeyConfig{}, badValue(name, v, "must be a table")
+// decodeMasterKey decodes the master-key section at key and checks it has
+// the keys its type needs and no others.
+func decodeMasterKey(md *toml.MetaData, p toml.Primitive, key toml.Key) (MasterKeyConfig, error) {
+	var t masterKeyTOML
+	if err := decodeTable(md, p, key, &t); err != nil {
+		return MasterKeyConfig{}, err
 	}
-	var mk MasterKeyConfig
-	typ, ok := t["type"]
-	if !ok {
-		return mk, fmt.Errorf("keyenv: %w: %s.type is missing (plaintext, file, kms or keyring)", ErrConfig, name)
+	if !md.IsDefined(subKey(key, "type")...) {
+		return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s.type is missing (plaintext, file, kms or keyring)", ErrConfig, key)
 	}
-	s, err := asString(name+".type", typ)
-	if err != nil {
-		return mk, err
-	}
-	for k, n := range kindNames {
-		if n == s {
-			mk.Type = k
-		}
-	}
-	if mk.Type == 0 {
-		return mk, badValue(name+".type", typ, "unknown master key type (valid: plaintext, file, kms, keyring)")
+	mk := MasterKeyConfig{
+		Type: Kind(t.Type), Path: string(t.Path), KeyID: string(t.KeyID), Region: string(t.Region),
+		Endpoint: string(t.Endpoint), Vendor: string(t.Vendor), PasswordEnv: string(t.PasswordEnv), PasswordFile: string(t.PasswordFile),
 	}
 	fields := masterKeyFields[mk.Type]
-	for _, key := range sortedKeys(t) {
-		if key == "type" {
-			continue
-		}
-		if !slices.Contains(fields.required, key) && !slices.Contains(fields.optional, key) {
-			return mk, fmt.Errorf("keyenv: %w: %s.%s: not a key of a %s master key", ErrConfig, name, key, mk.Type)
-		}
-		s, err := asString(name+"."+key, t[key])
-		if err != nil {
-			return mk, err
-		}
-		if s == "" {
-			return mk, badValue(name+"."+key, s, "must not be empty")
-		}
-		switch key {
-		case "path":
-			mk.Path = s
-		case "key-id":
-			mk.KeyID = s
-		case "region":
-			mk.Region = s
-		case "endpoint":
-			mk.Endpoint = s
-		case "vendor":
-			if s != "aws" {
-				return mk, badValue(name+"."+key, s, "only \"aws\" is supported")
-			}
-			mk.Vendor = s
-		case "password-env":
-			mk.PasswordEnv = s
-		case "password-file":
-			mk.PasswordFile = s
+	for _, k := range keysIn(md, key) {
+		if k != "type" && !slices.Contains(fields.required, k) && !slices.Contains(fields.optional, k) {
+			return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s.%s: not a key of a %s master key", ErrConfig, key, k, mk.Type)
 		}
 	}
-	for _, key := range fields.required {
-		if _, ok := t[key]; !ok {
-			return mk, fmt.Errorf("keyenv: %w: %s.%s is missing (required for a %s master key)", ErrConfig, name, key, mk.Type)
+	if mk.Vendor != "" && mk.Vendor != "aws" { // the vendors of kms master keys
+		return MasterKeyConfig{}, badValue(key.String()+".vendor", mk.Vendor, `only "aws" is supported`)
+	}
+	for _, k := range fields.required {
+		if !md.IsDefined(subKey(key, k)...) {
+			return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s.%s is missing (required for a %s master key)", ErrConfig, key, k, mk.Type)
 		}
 	}
 	if mk.Type == KindKeyring && (mk.PasswordEnv == "") == (mk.PasswordFile == "") {
-		return mk, fmt.Errorf("keyenv: %w: %s: a keyring master key needs exactly one of password-env and password-file", ErrConfig, name)
+		return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s: a keyring master key needs exactly one of password-env and password-file", ErrConfig, key)
 	}
 	return mk, nil
-}
-
-// OpenBackend opens the backend a master-key section describes.
-func OpenBackend(ctx context.Context, mk MasterKeyConfig, opts ...Option) (Backend, error) {
-	switch mk.Type {
-	case KindPlaintext:
-		return Plaintext(), nil
-	case KindFile:
-		return OpenKeyFile(mk.Path, opts...)
-	case KindKMS:
-		return OpenKMS(ctx, KMSConfig{KeyID: mk.KeyID, Region: mk.Region, Endpoint: mk.Endpoint}, opts...)
-	case KindKeyring:
-		pw, err := ReadPassword(mk.PasswordEnv, mk.PasswordFile, opts...)
-		if err != nil {
-			return nil, err
-		}
-		defer pw.Release()
-		return OpenKeyringBackend(mk.Path, mk.KeyID, pw.Bytes(), opts...)
-	}
-	return nil, fmt.Errorf("keyenv: %w: unknown master key type %s", ErrConfig, mk.Type)
-}
-
-func asString(name string, v any) (string, error) {
-	s, ok := v.(string)
-	if !ok {
-		return "", badValue(name, v, "must be a string")
-	}
-	return s, nil
-}
-
-// badValue names the key and shows the value the way TOML would.
-func badValue(name string, v any, format string, args ...any) error {
-	shown := fmt.Sprint(v)
-	if s, ok := v.(string); ok {
-		shown = fmt.Sprintf("%q", s)
-	}
-	return fmt.Errorf("keyenv: %w: %s = %s: %s", ErrConfig, name, shown, fmt.Sprintf(format, args...))
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,6 +2,7 @@ package keyenv
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"previous unknown key", "[security.encryption.previous-master-key]\ntype = \"file\"\npath = \"/k\"\nkeyid = \"x\"\n", []string{"previous-master-key.keyid"}},
 		{"toml syntax", sec + "data-encryption-method = \n", []string{"toml"}},
 		{"encryption not a table", "[security]\nencryption = 1\n", []string{"security.encryption = 1"}},
+		{"key in another case", sec + "DATA-ENCRYPTION-METHOD = \"aes128-ctr\"\n", []string{"security.encryption.DATA-ENCRYPTION-METHOD", "unknown key"}},
+		{"master key in another case", sec + "MASTER-KEY = {type = \"file\", path = \"/k\"}\n", []string{"security.encryption.MASTER-KEY", "unknown key"}},
+		{"master key key in another case", mk + "type = \"file\"\npath = \"/k\"\nPATH = \"/j\"\n", []string{"master-key.PATH", "not a key of a file master key"}},
+		{"backend sub-table", mk + "type = \"kms\"\nkey-id = \"k\"\nregion = \"r\"\n[security.encryption.master-key.aws]\nprofile = \"p\"\n", []string{"master-key.aws", "not a key of a kms master key"}},
+		{"master key array of tables", sec + "[[security.encryption.master-key]]\ntype = \"file\"\n", []string{"master-key", "table"}},
+		{"security not a table", "security = 1\n", []string{"security = 1", "table"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig([]byte(tt.doc))
@@ -124,6 +131,40 @@ func TestParseConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Inline tables are tables, and the rest of a TiKV configuration is not
+// looked at, whatever its keys and values.
+func TestParseConfigInlineAndOthers(t *testing.T) {
+	c, err := ParseConfig([]byte(`
+[server]
+addr = 1
+[security]
+ca-path = 2
+ENCRYPTION = "not ours: keys are exact"
+encryption = {data-encryption-method = "aes256-ctr", master-key = {type = "file", path = "/k"}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataEncryptionMethod != ctr.AES256CTR || c.MasterKey != (MasterKeyConfig{Type: KindFile, Path: "/k"}) {
+		t.Fatalf("%+v", c)
+	}
+}
+
+// Every key a master-key type takes has a field to be decoded into.
+func TestMasterKeyFieldsDecoded(t *testing.T) {
+	names := tomlNames(masterKeyTOML{})
+	for kind, f := range masterKeyFields {
+		for _, k := range append(f.required, f.optional...) {
+			if !slices.Contains(names, k) {
+				t.Errorf("%s master key: %s has no field in masterKeyTOML", kind, k)
+			}
+		}
+	}
+	if len(masterKeyFields) != len(kindNames) {
+		t.Errorf("masterKeyFields has %d types, kindNames %d", len(masterKeyFields), len(kindNames))
 	}
 }
 

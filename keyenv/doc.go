@@ -10,6 +10,15 @@
 // swapped for another's. MasterKeys adds TiKV's previous-master-key fallback
 // and master-key rotation.
 //
+// Backends that need an SDK live in packages of their own, which register
+// themselves with OpenBackend when imported (RegisterBackend), so that only
+// a program that uses one links its SDK. AWS KMS is keyenv/awskms:
+//
+//	import _ "github.com/atrest/atrest/keyenv/awskms"
+//
+// A configuration naming a backend the program did not import fails with
+// ErrBackendNotLinked and the package to import.
+//
 // Key bytes never leave locked memory that is excluded from core dumps
 // (see Secret), and no error or identity string contains them.
 //

@@ -1,6 +1,10 @@
 package keyenv
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // Sentinel errors. Every error this package returns wraps at most a few of
 // these with context (which backend, which file, which field), and none
@@ -26,6 +30,7 @@ var (
 
 	// ErrKMSUnreachable means KMS could not be reached or did not answer in
 	// time, after retries: network errors, timeouts, 5xx and throttling.
+	// The KMS errors are the same for every vendor's backend.
 	ErrKMSUnreachable = errors.New("KMS unreachable")
 
 	// ErrKMSKeyNotFound means KMS does not know the configured key id.
@@ -71,7 +76,50 @@ var (
 	// ErrNoPassword means a keyring password source is unset or empty.
 	ErrNoPassword = errors.New("no keyring password")
 
+	// ErrBackendNotLinked means a master key's type and vendor need a
+	// backend package the program did not import (a backend that needs an
+	// SDK registers itself when imported); the message names the package.
+	ErrBackendNotLinked = errors.New("backend not linked into this program")
+
 	// ErrConfig means the configuration is invalid; the message names the
 	// key and the value.
 	ErrConfig = errors.New("invalid encryption configuration")
 )
+
+// prefix begins every error message of this package and of the backend
+// packages built on it.
+const prefix = "keyenv: "
+
+// errorf is fmt.Errorf for this package's errors: it puts prefix in front,
+// and shows an error argument that already begins with prefix (from a
+// lower layer, or a backend package) without it, so that a message says
+// "keyenv:" once however many layers add to it. errors.Is and errors.As
+// see the arguments as they are.
+func errorf(format string, args ...any) error {
+	for i, a := range args {
+		if err, ok := a.(error); ok && strings.HasPrefix(err.Error(), prefix) {
+			args[i] = trimmed{err: err, prefix: prefix}
+		}
+	}
+	return fmt.Errorf(prefix+format, args...)
+}
+
+// afterName is err for a message that has just named the backend id: it
+// shows err without prefix and id when err begins with them (a Backend's
+// errors name it), so the name is not said twice.
+func afterName(id string, err error) error {
+	if p := prefix + id + ": "; strings.HasPrefix(err.Error(), p) {
+		return trimmed{err: err, prefix: p}
+	}
+	return err
+}
+
+// trimmed shows err without a prefix that the message around it already
+// says; it unwraps to err.
+type trimmed struct {
+	err    error
+	prefix string
+}
+
+func (t trimmed) Error() string { return strings.TrimPrefix(t.err.Error(), t.prefix) }
+func (t trimmed) Unwrap() error { return t.err }

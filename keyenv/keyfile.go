@@ -23,7 +23,7 @@ const (
 // that says what is wrong. A key file that group or others can read is
 // accepted with a warning to the logger.
 func OpenKeyFile(path string, opts ...Option) (Backend, error) {
-	o := buildOptions(opts)
+	o := ApplyOptions(opts...)
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("keyenv: key file %s: %w: %w", path, ErrBadKeyFile, err)
@@ -32,10 +32,10 @@ func OpenKeyFile(path string, opts ...Option) (Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &envelope{src: &fileKey{path: abs, key: key, check: keyCheck(key.Bytes())}}, nil
+	return NewEnvelope(&fileKey{path: abs, key: key, check: keyCheck(key.Bytes())}), nil
 }
 
-func readKeyFile(path string, o options) (*Secret, error) {
+func readKeyFile(path string, o Settings) (*Secret, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("keyenv: key file %s: %w: "+format, append([]any{path, ErrBadKeyFile}, args...)...)
 	}
@@ -62,7 +62,7 @@ func readKeyFile(path string, o options) (*Secret, error) {
 		return nil, bad("wrong length: the file is %d bytes, want %d hex characters and a newline", st.Size(), keyFileHexChars)
 	}
 	if perm := st.Mode().Perm(); perm&0o044 != 0 {
-		o.logger.Warn("master key file is readable by group or others; chmod 600 it",
+		o.Logger.Warn("master key file is readable by group or others; chmod 600 it",
 			"path", path, "mode", fmt.Sprintf("%04o", perm))
 	}
 	raw, err := NewSecret(int(st.Size()) + 1)
@@ -130,14 +130,14 @@ type fileKey struct {
 	key   *Secret // nil once closed
 }
 
-func (k *fileKey) kind() Kind { return KindFile }
-func (k *fileKey) id() string { return "file:" + k.path }
+func (k *fileKey) Kind() Kind { return KindFile }
+func (k *fileKey) ID() string { return "file:" + k.path }
 
 func (k *fileKey) copyKey() (*Secret, error) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	if k.key == nil {
-		return nil, fmt.Errorf("%w: %s", errClosed, k.id())
+		return nil, fmt.Errorf("%w: %s", errClosed, k.ID())
 	}
 	c, err := NewSecret(masterKeyBytes)
 	if err != nil {
@@ -147,24 +147,24 @@ func (k *fileKey) copyKey() (*Secret, error) {
 	return c, nil
 }
 
-func (k *fileKey) sealingKey(context.Context, string) (*Secret, []byte, error) {
+func (k *fileKey) SealingKey(context.Context, string) (*Secret, []byte, error) {
 	key, err := k.copyKey()
 	return key, k.check, err
 }
 
-func (k *fileKey) unsealingKey(_ context.Context, _ string, ref []byte) (*Secret, error) {
+func (k *fileKey) UnsealingKey(_ context.Context, _ string, ref []byte) (*Secret, error) {
 	key, err := k.copyKey()
 	if err != nil {
 		return nil, err
 	}
 	if !keyCheckMatches(key.Bytes(), ref) {
 		key.Release()
-		return nil, fmt.Errorf("keyenv: %s: %w", k.id(), ErrWrongMasterKey)
+		return nil, fmt.Errorf("keyenv: %s: %w", k.ID(), ErrWrongMasterKey)
 	}
 	return key, nil
 }
 
-func (k *fileKey) close() error {
+func (k *fileKey) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.key.Release()

@@ -21,7 +21,7 @@ func OpenKeyringBackend(path, name string, password []byte, opts ...Option) (Bac
 		kr.Close()
 		return nil, err
 	}
-	return &envelope{src: &keyringKey{kr: kr, name: name}}, nil
+	return NewEnvelope(&keyringKey{kr: kr, name: name}), nil
 }
 
 type keyringKey struct {
@@ -29,9 +29,9 @@ type keyringKey struct {
 	name string
 }
 
-func (k *keyringKey) kind() Kind { return KindKeyring }
-func (k *keyringKey) id() string { return "keyring:" + k.kr.path + "#" + k.name }
-func (k *keyringKey) close() error {
+func (k *keyringKey) Kind() Kind { return KindKeyring }
+func (k *keyringKey) ID() string { return "keyring:" + k.kr.path + "#" + k.name }
+func (k *keyringKey) Close() error {
 	k.kr.Close()
 	return nil
 }
@@ -42,13 +42,13 @@ func (k *keyringKey) refresh() error {
 	k.kr.mu.Lock()
 	defer k.kr.mu.Unlock()
 	if k.kr.kek == nil {
-		return fmt.Errorf("%w: %s", errClosed, k.id())
+		return fmt.Errorf("%w: %s", errClosed, k.ID())
 	}
 	return k.kr.refreshLocked()
 }
 
 // A keyring key reference: u8 name length, name, u32 version, key check.
-func (k *keyringKey) sealingKey(context.Context, string) (*Secret, []byte, error) {
+func (k *keyringKey) SealingKey(context.Context, string) (*Secret, []byte, error) {
 	if err := k.refresh(); err != nil {
 		return nil, nil, err
 	}
@@ -63,15 +63,15 @@ func (k *keyringKey) sealingKey(context.Context, string) (*Secret, []byte, error
 	return key, append(ref, keyCheck(key.Bytes())...), nil
 }
 
-func (k *keyringKey) unsealingKey(_ context.Context, _ string, ref []byte) (*Secret, error) {
+func (k *keyringKey) UnsealingKey(_ context.Context, _ string, ref []byte) (*Secret, error) {
 	if len(ref) < 1 || len(ref) != 1+int(ref[0])+4+keyCheckBytes {
-		return nil, fmt.Errorf("keyenv: %s: %w: bad keyring key reference", k.id(), ErrCorruptBlob)
+		return nil, fmt.Errorf("keyenv: %s: %w: bad keyring key reference", k.ID(), ErrCorruptBlob)
 	}
 	name := string(ref[1 : 1+ref[0]])
 	version := binary.BigEndian.Uint32(ref[1+ref[0]:])
 	check := ref[len(ref)-keyCheckBytes:]
 	if name != k.name {
-		return nil, fmt.Errorf("keyenv: %s: %w: sealed under keyring key %q", k.id(), ErrWrongMasterKey, name)
+		return nil, fmt.Errorf("keyenv: %s: %w: sealed under keyring key %q", k.ID(), ErrWrongMasterKey, name)
 	}
 	key, _, err := k.kr.key(name, version)
 	if err != nil {
@@ -80,12 +80,12 @@ func (k *keyringKey) unsealingKey(_ context.Context, _ string, ref []byte) (*Sec
 			return nil, rerr
 		}
 		if key, _, err = k.kr.key(name, version); err != nil {
-			return nil, fmt.Errorf("keyenv: %s: %w: the keyring has no version %d", k.id(), ErrWrongMasterKey, version)
+			return nil, fmt.Errorf("keyenv: %s: %w: the keyring has no version %d", k.ID(), ErrWrongMasterKey, version)
 		}
 	}
 	if !keyCheckMatches(key.Bytes(), check) {
 		key.Release()
-		return nil, fmt.Errorf("keyenv: %s: %w: version %d is another key", k.id(), ErrWrongMasterKey, version)
+		return nil, fmt.Errorf("keyenv: %s: %w: version %d is another key", k.ID(), ErrWrongMasterKey, version)
 	}
 	return key, nil
 }

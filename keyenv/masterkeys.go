@@ -23,7 +23,7 @@ type MasterKeys struct {
 func OpenMasterKeys(ctx context.Context, c Config, opts ...Option) (*MasterKeys, error) {
 	cur, err := OpenBackend(ctx, c.MasterKey, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("keyenv: master-key: %w", err)
+		return nil, errorf("master-key: %w", err)
 	}
 	if err := CheckSecure(c.DataEncryptionMethod, cur); err != nil {
 		cur.Close()
@@ -33,7 +33,7 @@ func OpenMasterKeys(ctx context.Context, c Config, opts ...Option) (*MasterKeys,
 	if c.PreviousMasterKey != nil {
 		if m.Previous, err = OpenBackend(ctx, *c.PreviousMasterKey, opts...); err != nil {
 			cur.Close()
-			return nil, fmt.Errorf("keyenv: previous-master-key: %w", err)
+			return nil, errorf("previous-master-key: %w", err)
 		}
 	}
 	return m, nil
@@ -71,13 +71,13 @@ func (m *MasterKeys) Unseal(ctx context.Context, label string, blob []byte) (sec
 	secret, errPrev := m.Previous.Unseal(ctx, label, blob)
 	if errPrev != nil {
 		// Each error names its backend already.
-		return nil, nil, fmt.Errorf("keyenv: %w: master key: %w; previous master key: %w",
+		return nil, nil, errorf("%w: master key: %w; previous master key: %w",
 			ErrBothMasterKeysFailed, errCur, errPrev)
 	}
 	resealed, err = m.Current.Seal(ctx, label, secret.Bytes())
 	if err != nil {
 		secret.Release()
-		return nil, nil, fmt.Errorf("keyenv: %w: %s: %w", ErrResealFailed, m.Current.ID(), err)
+		return nil, nil, errorf("%w: %s: %w", ErrResealFailed, m.Current.ID(), afterName(m.Current.ID(), err))
 	}
 	return secret, resealed, nil
 }
@@ -104,16 +104,16 @@ func (m *MasterKeys) Close() error {
 func Rotate(ctx context.Context, from, to Backend, label string, blob []byte) ([]byte, error) {
 	secret, err := from.Unseal(ctx, label, blob)
 	if err != nil {
-		return nil, fmt.Errorf("keyenv: rotate: open with %s: %w", from.ID(), err)
+		return nil, errorf("rotate: open with %s: %w", from.ID(), afterName(from.ID(), err))
 	}
 	defer secret.Release()
 	out, err := to.Seal(ctx, label, secret.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("keyenv: rotate: seal with %s: %w", to.ID(), err)
+		return nil, errorf("rotate: seal with %s: %w", to.ID(), afterName(to.ID(), err))
 	}
 	check, err := to.Unseal(ctx, label, out)
 	if err != nil {
-		return nil, fmt.Errorf("keyenv: rotate: the new blob does not open with %s: %w", to.ID(), err)
+		return nil, errorf("rotate: the new blob does not open with %s: %w", to.ID(), afterName(to.ID(), err))
 	}
 	defer check.Release()
 	if subtle.ConstantTimeCompare(check.Bytes(), secret.Bytes()) != 1 {

@@ -36,10 +36,10 @@ func RandomSecret(n int) (*Secret, error) {
 	return s, nil
 }
 
-// secretFrom copies b into a new Secret and zeroes b, so a secret that
+// SecretFrom copies b into a new Secret and zeroes b, so a secret that
 // had to pass through the Go heap (a KMS response, say) does not linger
-// there longer than needed.
-func secretFrom(b []byte) (*Secret, error) {
+// there longer than needed. b is zeroed even when SecretFrom fails.
+func SecretFrom(b []byte) (*Secret, error) {
 	s, err := NewSecret(len(b))
 	if err != nil {
 		clear(b)

@@ -1,4 +1,4 @@
-package keyenv
+package awskms
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/internal/kmstest"
+	"github.com/atrest/atrest/keyenv"
 )
 
 const (
@@ -36,11 +37,11 @@ func kmsEnv(t *testing.T) *kmstest.Server {
 }
 
 // fastKMS keeps retries real but short.
-var fastKMS = []Option{WithKMSAttempts(3), WithKMSTimeouts(5*time.Second, 300*time.Millisecond), WithKMSMaxBackoff(5 * time.Millisecond)}
+var fastKMS = []keyenv.Option{keyenv.WithKMSAttempts(3), keyenv.WithKMSTimeouts(5*time.Second, 300*time.Millisecond), keyenv.WithKMSMaxBackoff(5 * time.Millisecond)}
 
-func openKMS(t *testing.T, srv *kmstest.Server, keyID, region string) Backend {
+func openKMS(t *testing.T, srv *kmstest.Server, keyID, region string) keyenv.Backend {
 	t.Helper()
-	b, err := OpenKMS(context.Background(), KMSConfig{KeyID: keyID, Region: region, Endpoint: srv.URL}, fastKMS...)
+	b, err := Open(context.Background(), Config{KeyID: keyID, Region: region, Endpoint: srv.URL}, fastKMS...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestKMSRoundTrip(t *testing.T) {
 	secret := []byte("key dictionary under KMS")
 	for _, ref := range []string{id, srv.ARN(id), "alias/atrest"} {
 		b := openKMS(t, srv, ref, testRegion)
-		if b.Kind() != KindKMS || !b.Secure() || !strings.Contains(b.ID(), ref) || !strings.Contains(b.ID(), testRegion) {
+		if b.Kind() != keyenv.KindKMS || !b.Secure() || !strings.Contains(b.ID(), ref) || !strings.Contains(b.ID(), testRegion) {
 			t.Fatalf("kind %v secure %v id %q", b.Kind(), b.Secure(), b.ID())
 		}
 		gen, dec := srv.Calls("GenerateDataKey"), srv.Calls("Decrypt")
@@ -83,9 +84,9 @@ func TestKMSWrongKeyFallsBackToPrevious(t *testing.T) {
 	blob := mustSeal(t, oldKey, "key-dictionary", []byte("dict"))
 
 	_, err := newKey.Unseal(context.Background(), "key-dictionary", blob)
-	wantErr(t, err, ErrWrongMasterKey)
+	wantErr(t, err, keyenv.ErrWrongMasterKey)
 
-	m := &MasterKeys{Current: newKey, Previous: oldKey}
+	m := &keyenv.MasterKeys{Current: newKey, Previous: oldKey}
 	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
 	if err != nil || resealed == nil {
 		t.Fatalf("fallback: %v", err)
@@ -95,32 +96,32 @@ func TestKMSWrongKeyFallsBackToPrevious(t *testing.T) {
 
 	// Both wrong: another stranger key.
 	stranger := openKMS(t, srv, srv.CreateKey(), testRegion)
-	m = &MasterKeys{Current: stranger, Previous: oldKey}
+	m = &keyenv.MasterKeys{Current: stranger, Previous: oldKey}
 	_, _, err = m.Unseal(context.Background(), "key-dictionary", resealed)
-	wantErr(t, err, ErrBothMasterKeysFailed, ErrWrongMasterKey)
+	wantErr(t, err, keyenv.ErrBothMasterKeysFailed, keyenv.ErrWrongMasterKey)
 }
 
 func TestKMSTamperedBlob(t *testing.T) {
 	srv := kmsEnv(t)
 	b := openKMS(t, srv, srv.CreateKey(), testRegion)
 	blob := mustSeal(t, b, "key-dictionary", []byte("dict"))
-	sb, _ := ParseSealedBlob(blob)
-	refStart := len(sb.header) - len(sb.KeyRef)
+	sb, _ := keyenv.ParseSealedBlob(blob)
+	refStart := bytes.Index(blob, sb.KeyRef)
 	// A flip in the KMS ciphertext: KMS cannot decrypt it, which looks to
 	// KMS like another key's blob.
 	bad := bytes.Clone(blob)
 	bad[refStart+len(sb.KeyRef)/2] ^= 0x10
 	_, err := b.Unseal(context.Background(), "key-dictionary", bad)
-	wantErr(t, err, ErrWrongMasterKey)
+	wantErr(t, err, keyenv.ErrWrongMasterKey)
 	// A flip in the sealed body: the data key opens, authentication fails.
 	bad = bytes.Clone(blob)
 	bad[len(bad)-3] ^= 0x01
 	_, err = b.Unseal(context.Background(), "key-dictionary", bad)
-	wantErr(t, err, ErrCorruptBlob)
+	wantErr(t, err, keyenv.ErrCorruptBlob)
 	// Moved to another label: refused before KMS is asked.
 	calls := srv.Calls("Decrypt")
 	_, err = b.Unseal(context.Background(), "transfer-key", blob)
-	wantErr(t, err, ErrWrongLabel)
+	wantErr(t, err, keyenv.ErrWrongLabel)
 	if srv.Calls("Decrypt") != calls {
 		t.Fatal("asked KMS to decrypt a blob of another label")
 	}
@@ -128,21 +129,21 @@ func TestKMSTamperedBlob(t *testing.T) {
 	// does not get the data key out of KMS.
 	forged := bytes.Replace(blob, []byte("key-dictionary"), []byte("key-dictionarz"), 1)
 	_, err = b.Unseal(context.Background(), "key-dictionarz", forged)
-	wantErr(t, err, ErrWrongMasterKey)
+	wantErr(t, err, keyenv.ErrWrongMasterKey)
 }
 
 func TestKMSUnknownKey(t *testing.T) {
 	srv := kmsEnv(t)
 	b := openKMS(t, srv, "00000000-1111-2222-3333-444444444444", testRegion)
 	_, err := b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, ErrKMSKeyNotFound)
+	wantErr(t, err, keyenv.ErrKMSKeyNotFound)
 	if !strings.Contains(err.Error(), "00000000-1111-2222-3333-444444444444") {
 		t.Errorf("error %q does not name the key", err)
 	}
 }
 
 // Throttling, 5xx and timeouts are retried a bounded number of times,
-// then fail with ErrKMSUnreachable, never with ErrWrongMasterKey.
+// then fail with keyenv.ErrKMSUnreachable, never with keyenv.ErrWrongMasterKey.
 func TestKMSFaults(t *testing.T) {
 	srv := kmsEnv(t)
 	b := openKMS(t, srv, srv.CreateKey(), testRegion)
@@ -184,8 +185,8 @@ func TestKMSFaults(t *testing.T) {
 				mustUnseal(t, b, "l", blob, []byte("s"))
 				return
 			}
-			wantErr(t, err, ErrKMSUnreachable)
-			if errors.Is(err, ErrWrongMasterKey) {
+			wantErr(t, err, keyenv.ErrKMSUnreachable)
+			if errors.Is(err, keyenv.ErrWrongMasterKey) {
 				t.Fatal("an unreachable KMS reported as a wrong master key")
 			}
 			if !strings.Contains(err.Error(), tt.says) {
@@ -199,8 +200,8 @@ func TestKMSFaults(t *testing.T) {
 func TestKMSCallTimeout(t *testing.T) {
 	srv := kmsEnv(t)
 	id := srv.CreateKey()
-	b, err := OpenKMS(context.Background(), KMSConfig{KeyID: id, Region: testRegion, Endpoint: srv.URL},
-		WithKMSAttempts(10), WithKMSTimeouts(400*time.Millisecond, 5*time.Second))
+	b, err := Open(context.Background(), Config{KeyID: id, Region: testRegion, Endpoint: srv.URL},
+		keyenv.WithKMSAttempts(10), keyenv.WithKMSTimeouts(400*time.Millisecond, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,13 +209,13 @@ func TestKMSCallTimeout(t *testing.T) {
 	defer srv.InjectFaults(kmstest.FaultNone, 0)
 	start := time.Now()
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, ErrKMSUnreachable)
+	wantErr(t, err, keyenv.ErrKMSUnreachable)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("a 400 ms call took %v", took)
 	}
 }
 
-// An unreachable KMS is not a wrong master key: MasterKeys does not fall
+// An unreachable KMS is not a wrong master key: keyenv.MasterKeys does not fall
 // back to the previous key, and the error says what happened.
 func TestKMSUnreachable(t *testing.T) {
 	kmsEnv(t)
@@ -224,28 +225,28 @@ func TestKMSUnreachable(t *testing.T) {
 	}
 	dead := "http://" + l.Addr().String()
 	l.Close()
-	b, err := OpenKMS(context.Background(), KMSConfig{KeyID: "k", Region: testRegion, Endpoint: dead}, fastKMS...)
+	b, err := Open(context.Background(), Config{KeyID: "k", Region: testRegion, Endpoint: dead}, fastKMS...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	file, _ := newFileBackend(t)
+	file := newFileBackend(t)
 	blob := mustSeal(t, file, "l", []byte("s"))
 	// The blob is a file blob, so KMS is not even asked: wrong master key.
 	_, err = b.Unseal(context.Background(), "l", blob)
-	wantErr(t, err, ErrWrongMasterKey)
+	wantErr(t, err, keyenv.ErrWrongMasterKey)
 	// A KMS blob with KMS down: unreachable, and no fallback.
 	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
 	defer srv.Close()
 	live := openKMS(t, srv, srv.CreateKey(), testRegion)
 	kmsBlob := mustSeal(t, live, "l", []byte("s"))
-	m := &MasterKeys{Current: b, Previous: file}
+	m := &keyenv.MasterKeys{Current: b, Previous: file}
 	_, _, err = m.Unseal(context.Background(), "l", kmsBlob)
-	wantErr(t, err, ErrKMSUnreachable)
-	if errors.Is(err, ErrBothMasterKeysFailed) {
+	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	if errors.Is(err, keyenv.ErrBothMasterKeysFailed) {
 		t.Fatal("fell back to the previous key because KMS was down")
 	}
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, ErrKMSUnreachable)
+	wantErr(t, err, keyenv.ErrKMSUnreachable)
 }
 
 // Requests are SigV4-signed for the configured region: a backend
@@ -256,14 +257,14 @@ func TestKMSSignatureAndRegion(t *testing.T) {
 	id := srv.CreateKey()
 	other := openKMS(t, srv, id, "eu-central-1")
 	_, err := other.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, ErrKMSAccessDenied)
+	wantErr(t, err, keyenv.ErrKMSAccessDenied)
 	if srv.SignatureFailures() == 0 {
 		t.Fatal("the server did not see a bad signature")
 	}
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
 	wrong := openKMS(t, srv, id, testRegion)
 	_, err = wrong.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, ErrKMSAccessDenied)
+	wantErr(t, err, keyenv.ErrKMSAccessDenied)
 }
 
 // The reseal failing: the previous master key opens the blob but KMS, the
@@ -271,19 +272,19 @@ func TestKMSSignatureAndRegion(t *testing.T) {
 func TestKMSResealFails(t *testing.T) {
 	srv := kmsEnv(t)
 	current := openKMS(t, srv, srv.CreateKey(), testRegion)
-	previous, _ := newFileBackend(t)
+	previous := newFileBackend(t)
 	blob := mustSeal(t, previous, "key-dictionary", []byte("dict"))
 	srv.InjectFaults(kmstest.FaultInternal, -1)
 	defer srv.InjectFaults(kmstest.FaultNone, 0)
-	m := &MasterKeys{Current: current, Previous: previous}
+	m := &keyenv.MasterKeys{Current: current, Previous: previous}
 	_, _, err := m.Unseal(context.Background(), "key-dictionary", blob)
-	wantErr(t, err, ErrResealFailed, ErrKMSUnreachable)
+	wantErr(t, err, keyenv.ErrResealFailed, keyenv.ErrKMSUnreachable)
 }
 
 func TestKMSFromConfig(t *testing.T) {
 	srv := kmsEnv(t)
 	id := srv.CreateKey()
-	c, err := ParseConfig([]byte(`[security.encryption]
+	c, err := keyenv.ParseConfig([]byte(`[security.encryption]
 data-encryption-method = "sm4-ctr"
 [security.encryption.master-key]
 type = "kms"
@@ -294,7 +295,7 @@ endpoint = "` + srv.URL + `"
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := OpenMasterKeys(context.Background(), c, fastKMS...)
+	m, err := keyenv.OpenMasterKeys(context.Background(), c, fastKMS...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,9 +306,59 @@ endpoint = "` + srv.URL + `"
 		t.Fatal(err)
 	}
 	s.Release()
-	for _, bad := range []KMSConfig{{Region: "r"}, {KeyID: "k"}, {KeyID: "k", Region: "r", Endpoint: "kms.example.com"}} {
-		if _, err := OpenKMS(context.Background(), bad); !errors.Is(err, ErrConfig) {
+	for _, bad := range []Config{{Region: "r"}, {KeyID: "k"}, {KeyID: "k", Region: "r", Endpoint: "kms.example.com"}} {
+		if _, err := Open(context.Background(), bad); !errors.Is(err, keyenv.ErrConfig) {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}
+}
+
+// Importing the package registers it for type "kms" with vendor "aws" and
+// without a vendor (TiKV's default).
+func TestRegistered(t *testing.T) {
+	srv := kmsEnv(t)
+	id := srv.CreateKey()
+	for _, vendor := range []string{"", "aws"} {
+		mk := keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: vendor, KeyID: id, Region: testRegion, Endpoint: srv.URL}
+		b, err := keyenv.OpenBackend(context.Background(), mk, fastKMS...)
+		if err != nil {
+			t.Fatalf("vendor %q: %v", vendor, err)
+		}
+		if b.Kind() != keyenv.KindKMS || !strings.HasPrefix(b.ID(), "kms:"+id) {
+			t.Fatalf("vendor %q: kind %v id %q", vendor, b.Kind(), b.ID())
+		}
+		mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
+		b.Close()
+	}
+	_, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "gcp", KeyID: id, Region: testRegion})
+	wantErr(t, err, keyenv.ErrConfig)
+}
+
+// KMS errors passed up through keyenv say "keyenv:" and the key once.
+func TestKMSErrorsReadOnce(t *testing.T) {
+	srv := kmsEnv(t)
+	current := openKMS(t, srv, srv.CreateKey(), testRegion)
+	previous := newFileBackend(t)
+	blob := mustSeal(t, previous, "key-dictionary", []byte("dict"))
+	srv.InjectFaults(kmstest.FaultInternal, -1)
+	defer srv.InjectFaults(kmstest.FaultNone, 0)
+	_, _, resealErr := (&keyenv.MasterKeys{Current: current, Previous: previous}).Unseal(context.Background(), "key-dictionary", blob)
+	_, rotateErr := keyenv.Rotate(context.Background(), previous, current, "key-dictionary", blob)
+	c := keyenv.DefaultConfig()
+	c.MasterKey = keyenv.MasterKeyConfig{Type: keyenv.KindKMS, KeyID: "k"}
+	_, openErr := keyenv.OpenMasterKeys(context.Background(), c)
+	for _, err := range []error{resealErr, rotateErr, openErr} {
+		if err == nil {
+			t.Fatal("no error")
+		}
+		if n := strings.Count(err.Error(), "keyenv:"); n != 1 {
+			t.Errorf("%q says keyenv: %d times", err, n)
+		}
+		if n := strings.Count(err.Error(), current.ID()); n > 1 {
+			t.Errorf("%q names the key %d times", err, n)
+		}
+	}
+	wantErr(t, resealErr, keyenv.ErrResealFailed, keyenv.ErrKMSUnreachable)
+	wantErr(t, rotateErr, keyenv.ErrKMSUnreachable)
+	wantErr(t, openErr, keyenv.ErrConfig)
 }

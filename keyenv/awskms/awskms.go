@@ -1,4 +1,14 @@
-package keyenv
+// Package awskms is the AWS KMS master-key backend of keyenv, in a package
+// of its own so that only a program that imports it links the AWS SDK.
+// Importing it registers the backend for master-key sections of type "kms"
+// with vendor "aws" (or none, TiKV's default):
+//
+//	import _ "github.com/atrest/atrest/keyenv/awskms"
+//
+// Open opens a key directly. Errors wrap keyenv's sentinels:
+// keyenv.ErrWrongMasterKey, keyenv.ErrKMSUnreachable,
+// keyenv.ErrKMSKeyNotFound, keyenv.ErrKMSAccessDenied, keyenv.ErrConfig.
+package awskms
 
 import (
 	"context"
@@ -15,43 +25,55 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/atrest/atrest/keyenv"
 )
 
-// KMSConfig names an AWS KMS key, as the master-key section does.
-type KMSConfig struct {
+func init() {
+	keyenv.RegisterBackend(keyenv.KindKMS, "aws", openSection)
+}
+
+// openSection opens the key a master-key section names.
+func openSection(ctx context.Context, mk keyenv.MasterKeyConfig, opts ...keyenv.Option) (keyenv.Backend, error) {
+	return Open(ctx, Config{KeyID: mk.KeyID, Region: mk.Region, Endpoint: mk.Endpoint}, opts...)
+}
+
+// Config names an AWS KMS key, as the master-key section does.
+type Config struct {
 	KeyID    string // key id, key ARN, alias name or alias ARN
 	Region   string // the key's region; requests are signed for it
 	Endpoint string // optional: a VPC endpoint or a KMS-compatible service
 }
 
-// OpenKMS returns the backend for an AWS KMS key. Credentials come from the
+// Open returns the backend for an AWS KMS key. Credentials come from the
 // SDK's default chain (environment, shared files, web identity, container
 // or instance roles). Each blob is sealed under a fresh 256-bit data key
 // from GenerateDataKey; the blob keeps the KMS-encrypted copy, and
 // unsealing asks KMS to Decrypt it under the configured key, with the
 // blob's label as encryption context. Calls time out and are retried a
-// bounded number of times (WithKMSTimeouts, WithKMSAttempts).
+// bounded number of times (keyenv.WithKMSTimeouts, keyenv.WithKMSAttempts,
+// keyenv.WithKMSMaxBackoff).
 //
-// OpenKMS does not call KMS: a KMS that cannot be reached shows at the
-// first Seal or Unseal, as an error wrapping ErrKMSUnreachable.
-func OpenKMS(ctx context.Context, c KMSConfig, opts ...Option) (Backend, error) {
+// Open does not call KMS: a KMS that cannot be reached shows at the
+// first Seal or Unseal, as an error wrapping keyenv.ErrKMSUnreachable.
+func Open(ctx context.Context, c Config, opts ...keyenv.Option) (keyenv.Backend, error) {
 	if c.KeyID == "" || c.Region == "" {
-		return nil, fmt.Errorf("keyenv: %w: kms master key needs key-id and region", ErrConfig)
+		return nil, fmt.Errorf("keyenv: %w: kms master key needs key-id and region", keyenv.ErrConfig)
 	}
 	if c.Endpoint != "" {
 		if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("keyenv: %w: kms endpoint %q is not an http(s) URL", ErrConfig, c.Endpoint)
+			return nil, fmt.Errorf("keyenv: %w: kms endpoint %q is not an http(s) URL", keyenv.ErrConfig, c.Endpoint)
 		}
 	}
-	o := buildOptions(opts)
+	o := keyenv.ApplyOptions(opts...)
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(c.Region),
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(o.kmsTryTimeout)),
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(o.KMSAttemptTimeout)),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = o.kmsAttempts
-				if o.kmsMaxBackoff > 0 {
-					so.MaxBackoff = o.kmsMaxBackoff
+				so.MaxAttempts = o.KMSAttempts
+				if o.KMSMaxBackoff > 0 {
+					so.MaxBackoff = o.KMSMaxBackoff
 				}
 			})
 		}),
@@ -64,18 +86,20 @@ func OpenKMS(ctx context.Context, c KMSConfig, opts ...Option) (Backend, error) 
 			ko.BaseEndpoint = aws.String(c.Endpoint)
 		}
 	})
-	return &envelope{src: &kmsKey{cfg: c, client: client, opts: o}}, nil
+	return keyenv.NewEnvelope(&kmsKey{cfg: c, client: client, opts: o}), nil
 }
 
+// kmsKey is the keyenv.KeySource of a KMS key: each seal gets a fresh data
+// key from GenerateDataKey, and the blob keeps its KMS-encrypted copy.
 type kmsKey struct {
-	cfg    KMSConfig
+	cfg    Config
 	client *kms.Client
-	opts   options
+	opts   keyenv.Settings
 }
 
-func (k *kmsKey) kind() Kind { return KindKMS }
+func (k *kmsKey) Kind() keyenv.Kind { return keyenv.KindKMS }
 
-func (k *kmsKey) id() string {
+func (k *kmsKey) ID() string {
 	s := "kms:" + k.cfg.KeyID + " in " + k.cfg.Region
 	if k.cfg.Endpoint != "" {
 		s += " via " + k.cfg.Endpoint
@@ -83,16 +107,16 @@ func (k *kmsKey) id() string {
 	return s
 }
 
-func (k *kmsKey) close() error { return nil }
+func (k *kmsKey) Close() error { return nil }
 
 // encryptionContext binds the KMS data key to what it seals, so KMS itself
 // refuses to decrypt a data key moved to another label.
 func encryptionContext(label string) map[string]string {
-	return map[string]string{"atrest-label": label, "atrest-format": strconv.Itoa(blobVersion)}
+	return map[string]string{"atrest-label": label, "atrest-format": strconv.Itoa(keyenv.BlobVersion)}
 }
 
-func (k *kmsKey) sealingKey(ctx context.Context, label string) (*Secret, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, k.opts.kmsTimeout)
+func (k *kmsKey) SealingKey(ctx context.Context, label string) (*keyenv.Secret, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, k.opts.KMSTimeout)
 	defer cancel()
 	out, err := k.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             aws.String(k.cfg.KeyID),
@@ -102,19 +126,19 @@ func (k *kmsKey) sealingKey(ctx context.Context, label string) (*Secret, []byte,
 	if err != nil {
 		return nil, nil, k.classify("GenerateDataKey", err)
 	}
-	if len(out.Plaintext) != masterKeyBytes || len(out.CiphertextBlob) == 0 {
+	if len(out.Plaintext) != keyenv.SealingKeyBytes || len(out.CiphertextBlob) == 0 {
 		clear(out.Plaintext)
-		return nil, nil, fmt.Errorf("keyenv: %s: GenerateDataKey returned a %d-byte key, want %d", k.id(), len(out.Plaintext), masterKeyBytes)
+		return nil, nil, fmt.Errorf("keyenv: %s: GenerateDataKey returned a %d-byte key, want %d", k.ID(), len(out.Plaintext), keyenv.SealingKeyBytes)
 	}
-	key, err := secretFrom(out.Plaintext)
+	key, err := keyenv.SecretFrom(out.Plaintext)
 	if err != nil {
 		return nil, nil, err
 	}
 	return key, out.CiphertextBlob, nil
 }
 
-func (k *kmsKey) unsealingKey(ctx context.Context, label string, ref []byte) (*Secret, error) {
-	ctx, cancel := context.WithTimeout(ctx, k.opts.kmsTimeout)
+func (k *kmsKey) UnsealingKey(ctx context.Context, label string, ref []byte) (*keyenv.Secret, error) {
+	ctx, cancel := context.WithTimeout(ctx, k.opts.KMSTimeout)
 	defer cancel()
 	out, err := k.client.Decrypt(ctx, &kms.DecryptInput{
 		CiphertextBlob:    ref,
@@ -124,47 +148,47 @@ func (k *kmsKey) unsealingKey(ctx context.Context, label string, ref []byte) (*S
 	if err != nil {
 		return nil, k.classify("Decrypt", err)
 	}
-	if len(out.Plaintext) != masterKeyBytes {
+	if len(out.Plaintext) != keyenv.SealingKeyBytes {
 		clear(out.Plaintext)
-		return nil, fmt.Errorf("keyenv: %s: %w: Decrypt returned a %d-byte key", k.id(), ErrCorruptBlob, len(out.Plaintext))
+		return nil, fmt.Errorf("keyenv: %s: %w: Decrypt returned a %d-byte key", k.ID(), keyenv.ErrCorruptBlob, len(out.Plaintext))
 	}
-	return secretFrom(out.Plaintext)
+	return keyenv.SecretFrom(out.Plaintext)
 }
 
 // classify maps an SDK error to this package's sentinels, keeping the
 // SDK's error in the chain for detail.
 func (k *kmsKey) classify(op string, err error) error {
 	wrap := func(sentinel error, why string) error {
-		return fmt.Errorf("keyenv: %s: %w: %s: %s: %w", k.id(), sentinel, op, why, err)
+		return fmt.Errorf("keyenv: %s: %w: %s: %s: %w", k.ID(), sentinel, op, why, err)
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		switch code := apiErr.ErrorCode(); code {
 		case "IncorrectKeyException", "InvalidCiphertextException":
-			return wrap(ErrWrongMasterKey, "KMS cannot decrypt the data key with this key")
+			return wrap(keyenv.ErrWrongMasterKey, "KMS cannot decrypt the data key with this key")
 		case "NotFoundException":
-			return wrap(ErrKMSKeyNotFound, "no such key")
+			return wrap(keyenv.ErrKMSKeyNotFound, "no such key")
 		case "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "LimitExceededException",
 			"KMSInternalException", "InternalFailure", "InternalServerError", "ServiceUnavailable",
 			"ServiceUnavailableException", "DependencyTimeoutException", "RequestTimeout":
-			return wrap(ErrKMSUnreachable, fmt.Sprintf("%s after %d attempts", code, k.opts.kmsAttempts))
+			return wrap(keyenv.ErrKMSUnreachable, fmt.Sprintf("%s after %d attempts", code, k.opts.KMSAttempts))
 		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
 			"IncompleteSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException",
 			"DisabledException", "KMSInvalidStateException", "KeyUnavailableException", "InvalidKeyUsageException":
-			return wrap(ErrKMSAccessDenied, code)
+			return wrap(keyenv.ErrKMSAccessDenied, code)
 		}
 	}
 	var respErr *awshttp.ResponseError
 	if errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500 {
-		return wrap(ErrKMSUnreachable, fmt.Sprintf("HTTP %d after %d attempts", respErr.HTTPStatusCode(), k.opts.kmsAttempts))
+		return wrap(keyenv.ErrKMSUnreachable, fmt.Sprintf("HTTP %d after %d attempts", respErr.HTTPStatusCode(), k.opts.KMSAttempts))
 	}
 	var netErr net.Error
 	var urlErr *url.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return wrap(ErrKMSUnreachable, "timed out")
+		return wrap(keyenv.ErrKMSUnreachable, "timed out")
 	case errors.As(err, &netErr), errors.As(err, &urlErr):
-		return wrap(ErrKMSUnreachable, "network error")
+		return wrap(keyenv.ErrKMSUnreachable, "network error")
 	}
-	return fmt.Errorf("keyenv: %s: %s: %w", k.id(), op, err)
+	return fmt.Errorf("keyenv: %s: %s: %w", k.ID(), op, err)
 }
