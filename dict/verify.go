@@ -108,6 +108,9 @@ func (m *Manager) Verify(ctx context.Context) (VerifyReport, error) {
 		}
 		u := UnrecordedFile{Name: rel, Size: info.Size()}
 		if u.LooksEncrypted, err = looksEncrypted(m.fs, path); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed since the listing: beside a live engine
+			}
 			return err
 		}
 		r.Unrecorded = append(r.Unrecorded, u)
