@@ -3,25 +3,19 @@ package dict
 import (
 	"cmp"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"maps"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict/exportdoc"
 	"github.com/atrest/atrest/dict/keydict"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -31,37 +25,16 @@ import (
 // operator as they are on disk (ciphertext), and the export document
 // carries what the other directory needs to read them: each file's entry
 // and the data keys, sealed under a transfer key that exists only in the
-// caller's hands. docs/FORMAT.md ("Export document") has the layout.
+// caller's hands. Package exportdoc is the document's codec;
+// docs/FORMAT.md ("Export document") has the layout.
 
 // TransferKeySize is the length in bytes of a transfer key: an AES-256 key.
-const TransferKeySize = 32
+const TransferKeySize = exportdoc.KeySize
 
-// The export document (docs/FORMAT.md has the table):
-//
-//	magic "ATEX" | version u8 | key check (8) | manifest length u32 |
-//	manifest | nonce (12) | GCM ciphertext and tag of the key section
-//
-// The manifest (file count u32, then per file: path length u16 | path |
-// key id u64 | method u8 | IV (16) | size u64) is in the clear but is the
-// associated data of the GCM body, as are magic, version and key check:
-// the tag covers every byte of the document.
-const (
-	exportMagic       = "ATEX"
-	exportVersion     = 1
-	exportCheckBytes  = 8
-	exportHeaderBytes = len(exportMagic) + 1 + exportCheckBytes + 4
-	exportNonceBytes  = 12
-	exportTagBytes    = 16
-	exportEntryFixed  = 2 + 8 + 1 + ctr.IVSize + 8
-	exportKeyFixed    = 8 + 1 + 8 + 1 + 1
-	exportFlagExposed = 1
-	exportMaxPath     = 4096 // the file dictionary's limit
-	exportCheckLabel  = "atrest export key check v1"
-	// importWorkers bounds the entries recorded at once: the file
-	// dictionary commits concurrent inserts with one fsync, so an import
-	// of many files costs a few fsyncs rather than one each.
-	importWorkers = 8
-)
+// importWorkers bounds the entries recorded at once: the file dictionary
+// commits concurrent inserts with one fsync, so an import of many files
+// costs a few fsyncs rather than one each.
+const importWorkers = 8
 
 // maxExportBytes bounds what Import reads, so a wrong file (a database,
 // say) given as the document fails fast instead of filling memory. A
@@ -73,14 +46,14 @@ var (
 	// ErrTransferKey: the transfer key is not the one the document was
 	// sealed under (its key check differs), or is not TransferKeySize
 	// bytes long.
-	ErrTransferKey = errors.New("wrong transfer key")
+	ErrTransferKey = exportdoc.ErrTransferKey
 	// ErrCorruptExport: the document is not an export document, is
 	// truncated, or was altered (it fails authentication under the right
 	// transfer key).
-	ErrCorruptExport = errors.New("export document is corrupt")
+	ErrCorruptExport = exportdoc.ErrCorrupt
 	// ErrExportVersion: the document was written in a format version this
 	// build does not read.
-	ErrExportVersion = errors.New("unknown export format version")
+	ErrExportVersion = exportdoc.ErrVersion
 	// ErrImportConflict: a destination file is missing, is not the size
 	// the document gives, or already has an entry in the file dictionary.
 	ErrImportConflict = errors.New("import conflict")
@@ -88,25 +61,6 @@ var (
 	// directory has no dictionaries (encryption was never turned on).
 	ErrNotEncrypted = errors.New("the data directory is not encrypted")
 )
-
-// exportedFile is one file of an export document.
-type exportedFile struct {
-	name string // relative to the data directory, slash-separated
-	// e is the file's entry; a plaintext file has Method ctr.Plaintext,
-	// key id 0 and a zero IV.
-	e    Entry
-	size int64
-}
-
-// exportedKey is one data key of an export document. key aliases locked
-// memory (a Secret) that its owner releases.
-type exportedKey struct {
-	id      uint64
-	method  ctr.Method
-	created time.Time
-	exposed bool
-	key     []byte
-}
 
 // Export writes to w an export document for the named files (paths as
 // the Manager takes them) and returns the transfer key it is sealed under:
@@ -138,7 +92,7 @@ func (m *Manager) Export(ctx context.Context, names []string, w io.Writer) (tran
 			k.secret.Release()
 		}
 	}()
-	files := make([]exportedFile, 0, len(names))
+	files := make([]exportdoc.File, 0, len(names))
 	seen := make(map[string]bool, len(names))
 	for _, n := range names {
 		if err := ctx.Err(); err != nil {
@@ -158,15 +112,18 @@ func (m *Manager) Export(ctx context.Context, names []string, w io.Writer) (tran
 		}
 		files = append(files, f)
 	}
-	slices.SortFunc(files, func(a, b exportedFile) int { return strings.Compare(a.name, b.name) })
-	keys := make([]exportedKey, 0, len(held))
+	slices.SortFunc(files, func(a, b exportdoc.File) int { return strings.Compare(a.Name, b.Name) })
+	keys := make([]exportdoc.Key, 0, len(held))
 	for _, k := range held {
-		keys = append(keys, k.exportedKey)
+		keys = append(keys, k.Key)
 	}
-	slices.SortFunc(keys, func(a, b exportedKey) int { return cmp.Compare(a.id, b.id) })
-	doc, transferKey, err := sealExport(files, keys)
+	slices.SortFunc(keys, func(a, b exportdoc.Key) int { return cmp.Compare(a.ID, b.ID) })
+	doc, transferKey, err := exportdoc.Seal(files, keys)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dict: export: %w", err)
+	}
+	if len(doc) > maxExportBytes {
+		return nil, fmt.Errorf("dict: export: a document of %d bytes is larger than Import reads (%d): export fewer files at once", len(doc), maxExportBytes)
 	}
 	if _, err := w.Write(doc); err != nil {
 		return nil, fmt.Errorf("dict: export: write the document: %w", err)
@@ -175,10 +132,10 @@ func (m *Manager) Export(ctx context.Context, names []string, w io.Writer) (tran
 }
 
 // heldKey is a copy of a data key Export took, in its own locked memory
-// (which key aliases), so the key dictionary's lock is held only while
-// copying.
+// (which Key.Bytes aliases), so the key dictionary's lock is held only
+// while copying.
 type heldKey struct {
-	exportedKey
+	exportdoc.Key
 	secret *keyenv.Secret
 }
 
@@ -186,9 +143,9 @@ type heldKey struct {
 // held. The name is locked meanwhile, so the entry read is the one the
 // file has, and its key, counted as used, cannot be dropped before it is
 // copied.
-func (m *Manager) exportFile(rel string, held map[uint64]*heldKey) (exportedFile, error) {
-	if len(rel) > exportMaxPath {
-		return exportedFile{}, fmt.Errorf("dict: export %s: a path of %d bytes (at most %d)", rel, len(rel), exportMaxPath)
+func (m *Manager) exportFile(rel string, held map[uint64]*heldKey) (exportdoc.File, error) {
+	if len(rel) > exportdoc.MaxPath {
+		return exportdoc.File{}, fmt.Errorf("dict: export %s: a path of %d bytes (at most %d)", rel, len(rel), exportdoc.MaxPath)
 	}
 	if m.files != nil {
 		defer m.lockNames(rel, rel).unlock()
@@ -196,12 +153,12 @@ func (m *Manager) exportFile(rel string, held map[uint64]*heldKey) (exportedFile
 	}
 	st, err := m.fs.Lstat(m.abs(rel))
 	if err != nil {
-		return exportedFile{}, fmt.Errorf("dict: export %s: %w", rel, err)
+		return exportdoc.File{}, fmt.Errorf("dict: export %s: %w", rel, err)
 	}
 	if !st.Mode().IsRegular() {
-		return exportedFile{}, fmt.Errorf("dict: export %s: not a regular file but %s", rel, describeType(st.Mode()))
+		return exportdoc.File{}, fmt.Errorf("dict: export %s: not a regular file but %s", rel, describeType(st.Mode()))
 	}
-	f := exportedFile{name: rel, e: Entry{Method: ctr.Plaintext}, size: st.Size()}
+	f := exportdoc.File{Name: rel, Entry: Entry{Method: ctr.Plaintext}, Size: st.Size()}
 	if m.files == nil {
 		return f, nil
 	}
@@ -209,10 +166,10 @@ func (m *Manager) exportFile(rel string, held map[uint64]*heldKey) (exportedFile
 	if !ok || e.Method == ctr.Plaintext {
 		return f, nil
 	}
-	f.e = e
+	f.Entry = e
 	if k, ok := held[e.KeyID]; ok {
-		if k.method != e.Method {
-			return exportedFile{}, fmt.Errorf("dict: export %s: entry says %s but data key %d is %s", rel, e.Method, e.KeyID, k.method)
+		if k.Method != e.Method {
+			return exportdoc.File{}, fmt.Errorf("dict: export %s: entry says %s but data key %d is %s", rel, e.Method, e.KeyID, k.Method)
 		}
 		return f, nil
 	}
@@ -220,295 +177,18 @@ func (m *Manager) exportFile(rel string, held map[uint64]*heldKey) (exportedFile
 	defer m.keyMu.RUnlock()
 	k, found := m.keys.Get(e.KeyID)
 	if !found {
-		return exportedFile{}, fmt.Errorf("dict: export %s: %w (key id %d)", rel, ErrDataKeyMissing, e.KeyID)
+		return exportdoc.File{}, fmt.Errorf("dict: export %s: %w (key id %d)", rel, ErrDataKeyMissing, e.KeyID)
 	}
 	if k.Method != e.Method {
-		return exportedFile{}, fmt.Errorf("dict: export %s: entry says %s but data key %d is %s", rel, e.Method, e.KeyID, k.Method)
+		return exportdoc.File{}, fmt.Errorf("dict: export %s: entry says %s but data key %d is %s", rel, e.Method, e.KeyID, k.Method)
 	}
 	s, err := keyenv.NewSecret(len(k.Bytes()))
 	if err != nil {
-		return exportedFile{}, fmt.Errorf("dict: export: %w", err)
+		return exportdoc.File{}, fmt.Errorf("dict: export: %w", err)
 	}
 	copy(s.Bytes(), k.Bytes())
-	held[e.KeyID] = &heldKey{exportedKey{id: k.ID, method: k.Method, created: k.Created, exposed: k.Exposed, key: s.Bytes()}, s}
+	held[e.KeyID] = &heldKey{exportdoc.Key{ID: k.ID, Method: k.Method, Created: k.Created, Exposed: k.Exposed, Bytes: s.Bytes()}, s}
 	return f, nil
-}
-
-// sealExport builds the document for files (sorted by name) and keys
-// (sorted by id, each used by some file) under a fresh transfer key.
-func sealExport(files []exportedFile, keys []exportedKey) (doc, transferKey []byte, err error) {
-	manifest := binary.BigEndian.AppendUint32(nil, uint32(len(files)))
-	for _, f := range files {
-		manifest = binary.BigEndian.AppendUint16(manifest, uint16(len(f.name)))
-		manifest = append(manifest, f.name...)
-		manifest = binary.BigEndian.AppendUint64(manifest, f.e.KeyID)
-		manifest = append(manifest, byte(f.e.Method))
-		manifest = append(manifest, f.e.IV[:]...)
-		manifest = binary.BigEndian.AppendUint64(manifest, uint64(f.size))
-	}
-	// The key section goes into locked memory: it is data keys in the
-	// clear until sealed.
-	n := 4
-	for _, k := range keys {
-		n += exportKeyFixed + len(k.key)
-	}
-	plain, err := keyenv.NewSecret(n)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dict: export: %w", err)
-	}
-	defer plain.Release()
-	b := binary.BigEndian.AppendUint32(plain.Bytes()[:0], uint32(len(keys)))
-	for _, k := range keys {
-		b = binary.BigEndian.AppendUint64(b, k.id)
-		b = append(b, byte(k.method))
-		b = binary.BigEndian.AppendUint64(b, uint64(k.created.Unix()))
-		var flags byte
-		if k.exposed {
-			flags |= exportFlagExposed
-		}
-		b = append(b, flags, byte(len(k.key)))
-		b = append(b, k.key...)
-	}
-
-	transferKey = make([]byte, TransferKeySize)
-	// crypto/rand.Read never fails on supported platforms (Go 1.24+).
-	_, _ = rand.Read(transferKey)
-	aead, err := exportGCM(transferKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	ad := make([]byte, 0, exportHeaderBytes+len(manifest))
-	ad = append(ad, exportMagic...)
-	ad = append(ad, exportVersion)
-	ad = append(ad, exportKeyCheck(transferKey)...)
-	ad = binary.BigEndian.AppendUint32(ad, uint32(len(manifest)))
-	ad = append(ad, manifest...)
-	nonce := make([]byte, exportNonceBytes)
-	_, _ = rand.Read(nonce)
-	// Sealed into its own slice: GCM's output must not overlap its
-	// associated data.
-	body := aead.Seal(nil, nonce, plain.Bytes(), ad)
-	doc = slices.Concat(ad, nonce, body)
-	if len(doc) > maxExportBytes {
-		return nil, nil, fmt.Errorf("dict: export: a document of %d bytes is larger than Import reads (%d): export fewer files at once", len(doc), maxExportBytes)
-	}
-	return doc, transferKey, nil
-}
-
-// exportKeyCheck is a fingerprint of a transfer key stored in the
-// document, so that a wrong key is told apart from an altered document.
-// It is an HMAC, which reveals nothing of the key, and not a GCM
-// encryption of a known block under it.
-func exportKeyCheck(transferKey []byte) []byte {
-	h := hmac.New(sha256.New, transferKey)
-	h.Write([]byte(exportCheckLabel))
-	return h.Sum(nil)[:exportCheckBytes]
-}
-
-func exportGCM(transferKey []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(transferKey)
-	if err != nil {
-		return nil, fmt.Errorf("dict: transfer key: %w", err)
-	}
-	return cipher.NewGCM(block)
-}
-
-// exportDoc is an opened, verified export document. Its keys alias
-// secret, which release zeroes.
-type exportDoc struct {
-	files  []exportedFile // sorted by name
-	keys   map[uint64]exportedKey
-	secret *keyenv.Secret
-}
-
-func (d *exportDoc) release() { d.secret.Release() }
-
-func corruptExport(format string, args ...any) error {
-	return fmt.Errorf("dict: import: %w: "+format, append([]any{ErrCorruptExport}, args...)...)
-}
-
-// openExport checks the document's framing and key check, authenticates
-// it under transferKey, and only then parses what it holds: nothing of an
-// altered document is ever acted on.
-func openExport(doc, transferKey []byte) (*exportDoc, error) {
-	if len(doc) < len(exportMagic)+1 || string(doc[:len(exportMagic)]) != exportMagic {
-		return nil, corruptExport("not an export document")
-	}
-	if v := doc[len(exportMagic)]; v != exportVersion {
-		return nil, fmt.Errorf("dict: import: %w %d (this build reads version %d)", ErrExportVersion, v, exportVersion)
-	}
-	if len(doc) < exportHeaderBytes {
-		return nil, corruptExport("truncated header")
-	}
-	check := doc[len(exportMagic)+1 : len(exportMagic)+1+exportCheckBytes]
-	if !hmac.Equal(check, exportKeyCheck(transferKey)) {
-		return nil, fmt.Errorf("dict: import: %w: the document was sealed under another transfer key", ErrTransferKey)
-	}
-	mlen := uint64(binary.BigEndian.Uint32(doc[exportHeaderBytes-4:]))
-	adLen := uint64(exportHeaderBytes) + mlen
-	if uint64(len(doc)) < adLen+exportNonceBytes+exportTagBytes+4 {
-		return nil, corruptExport("truncated")
-	}
-	ad := doc[:adLen]
-	nonce := doc[adLen : adLen+exportNonceBytes]
-	body := doc[adLen+exportNonceBytes:]
-	aead, err := exportGCM(transferKey)
-	if err != nil {
-		return nil, err
-	}
-	secret, err := keyenv.NewSecret(len(body) - exportTagBytes)
-	if err != nil {
-		return nil, fmt.Errorf("dict: import: %w", err)
-	}
-	if _, err := aead.Open(secret.Bytes()[:0], nonce, body, ad); err != nil {
-		secret.Release()
-		// The key check matched, so the key is right: the bytes changed.
-		return nil, corruptExport("authentication failed")
-	}
-	d := &exportDoc{secret: secret}
-	if err := d.parse(ad[exportHeaderBytes:], secret.Bytes()); err != nil {
-		secret.Release()
-		return nil, err
-	}
-	return d, nil
-}
-
-// parse decodes an authenticated manifest and key section. The encoding is
-// canonical (sorted, no repeats, every key used, nothing left over), so a
-// document that decodes means exactly one thing.
-func (d *exportDoc) parse(manifest, keySection []byte) error {
-	p := manifest
-	if len(p) < 4 {
-		return corruptExport("truncated manifest")
-	}
-	n := uint64(binary.BigEndian.Uint32(p))
-	p = p[4:]
-	if n > uint64(len(p)/exportEntryFixed) {
-		return corruptExport("%d files do not fit in the manifest", n)
-	}
-	d.files = make([]exportedFile, 0, n)
-	for i := uint64(0); i < n; i++ {
-		if len(p) < 2 {
-			return corruptExport("truncated at file %d of %d", i, n)
-		}
-		l := int(binary.BigEndian.Uint16(p))
-		if l == 0 || l > exportMaxPath || len(p) < 2+l+exportEntryFixed-2 {
-			return corruptExport("file %d of %d: path length %d", i, n, l)
-		}
-		f := exportedFile{name: string(p[2 : 2+l])}
-		p = p[2+l:]
-		f.e.KeyID = binary.BigEndian.Uint64(p)
-		f.e.Method = ctr.Method(p[8])
-		copy(f.e.IV[:], p[9:9+ctr.IVSize])
-		size := binary.BigEndian.Uint64(p[9+ctr.IVSize:])
-		p = p[exportEntryFixed-2:]
-		if err := checkExportName(f.name); err != nil {
-			return corruptExport("file %d: %v", i, err)
-		}
-		if len(d.files) > 0 && f.name <= d.files[len(d.files)-1].name {
-			return corruptExport("%s: files unsorted or repeated", f.name)
-		}
-		if !f.e.Method.Valid() {
-			return fmt.Errorf("dict: import: %s: %w %d", f.name, ctr.ErrUnknownMethod, uint8(f.e.Method))
-		}
-		if f.e.Method == ctr.Plaintext && (f.e.KeyID != 0 || f.e.IV != [ctr.IVSize]byte{}) {
-			return corruptExport("%s: a plaintext file with a key id or an IV", f.name)
-		}
-		if f.e.Method != ctr.Plaintext && f.e.KeyID == 0 {
-			return corruptExport("%s: an encrypted file with key id 0", f.name)
-		}
-		if size > 1<<63-1 {
-			return corruptExport("%s: size %d", f.name, size)
-		}
-		f.size = int64(size)
-		d.files = append(d.files, f)
-	}
-	if len(p) != 0 {
-		return corruptExport("%d bytes after the last file", len(p))
-	}
-
-	p = keySection
-	if len(p) < 4 {
-		return corruptExport("truncated key section")
-	}
-	n = uint64(binary.BigEndian.Uint32(p))
-	p = p[4:]
-	if n > uint64(len(p)/exportKeyFixed) {
-		return corruptExport("%d keys do not fit in the key section", n)
-	}
-	d.keys = make(map[uint64]exportedKey, n)
-	var last uint64
-	for i := uint64(0); i < n; i++ {
-		if len(p) < exportKeyFixed {
-			return corruptExport("truncated at key %d of %d", i, n)
-		}
-		k := exportedKey{
-			id:      binary.BigEndian.Uint64(p),
-			method:  ctr.Method(p[8]),
-			created: time.Unix(int64(binary.BigEndian.Uint64(p[9:])), 0).UTC(),
-			exposed: p[17]&exportFlagExposed != 0,
-		}
-		flags, klen := p[17], int(p[18])
-		p = p[exportKeyFixed:]
-		switch {
-		case k.id == 0 || k.id <= last:
-			return corruptExport("key id %d is zero, unsorted or repeated", k.id)
-		case !k.method.Valid():
-			return fmt.Errorf("dict: import: key %d: %w %d", k.id, ctr.ErrUnknownMethod, uint8(k.method))
-		case k.method == ctr.Plaintext:
-			return corruptExport("key %d: method plaintext", k.id)
-		case klen != k.method.KeySize():
-			return corruptExport("key %d: a %d-byte %s key", k.id, klen, k.method)
-		case flags&^exportFlagExposed != 0:
-			return corruptExport("key %d: unknown flags %#x", k.id, flags)
-		case len(p) < klen:
-			return corruptExport("key %d truncated", k.id)
-		}
-		k.key = p[:klen:klen]
-		p = p[klen:]
-		last = k.id
-		d.keys[k.id] = k
-	}
-	if len(p) != 0 {
-		return corruptExport("%d bytes after the last key", len(p))
-	}
-
-	used := make(map[uint64]bool, len(d.keys))
-	for _, f := range d.files {
-		if f.e.Method == ctr.Plaintext {
-			continue
-		}
-		k, ok := d.keys[f.e.KeyID]
-		if !ok {
-			return corruptExport("%s: data key %d is not in the document", f.name, f.e.KeyID)
-		}
-		if k.method != f.e.Method {
-			return corruptExport("%s: entry says %s but data key %d is %s", f.name, f.e.Method, k.id, k.method)
-		}
-		used[k.id] = true
-	}
-	if len(used) != len(d.keys) {
-		return corruptExport("%d data keys no file uses", len(d.keys)-len(used))
-	}
-	return nil
-}
-
-// checkExportName refuses a name that would not stay inside the data
-// directory, on this system or any other: a document authenticated under
-// the transfer key is still not allowed to write anywhere but below the
-// destination.
-func checkExportName(name string) error {
-	switch {
-	case strings.IndexByte(name, 0) >= 0:
-		return fmt.Errorf("path %q holds a NUL byte", name)
-	case path.Clean(name) != name, path.IsAbs(name), name == ".", name == "..", strings.HasPrefix(name, "../"):
-		return fmt.Errorf("path %q is not a clean relative path", name)
-	case !filepath.IsLocal(filepath.FromSlash(name)):
-		return fmt.Errorf("path %q is not local to the data directory here", name)
-	case IsDictionaryFile(name):
-		return fmt.Errorf("path %q is reserved for the dictionaries", name)
-	}
-	return nil
 }
 
 // ImportOption adjusts Import.
@@ -594,22 +274,29 @@ func (m *Manager) Import(ctx context.Context, r io.Reader, transferKey []byte, o
 		return nil, fmt.Errorf("dict: import: read the document: %w", err)
 	}
 	if len(raw) > maxExportBytes {
-		return nil, corruptExport("longer than %d bytes", maxExportBytes)
+		return nil, fmt.Errorf("dict: import: %w: longer than %d bytes", ErrCorruptExport, maxExportBytes)
 	}
-	doc, err := openExport(raw, transferKey)
+	doc, err := exportdoc.Open(raw, transferKey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dict: import: %w", err)
 	}
-	defer doc.release()
-	dsts := make([]string, len(doc.files))
-	for i, f := range doc.files {
-		dst := path.Join(prefix, f.name)
+	defer doc.Release()
+	// The codec keeps names inside the data directory; which of them are
+	// reserved here is this package's rule.
+	for i, f := range doc.Files {
+		if IsDictionaryFile(f.Name) {
+			return nil, fmt.Errorf("dict: import: %w: file %d: path %q is reserved for the dictionaries", ErrCorruptExport, i, f.Name)
+		}
+	}
+	dsts := make([]string, len(doc.Files))
+	for i, f := range doc.Files {
+		dst := path.Join(prefix, f.Name)
 		rel, err := m.rel(dst)
 		if err != nil {
-			return nil, fmt.Errorf("dict: import %s: %w", f.name, err)
+			return nil, fmt.Errorf("dict: import %s: %w", f.Name, err)
 		}
-		if rel != dst || len(dst) > exportMaxPath {
-			return nil, fmt.Errorf("dict: import %s: %w: destination %s is not usable", f.name, ErrImportConflict, dst)
+		if rel != dst || len(dst) > exportdoc.MaxPath {
+			return nil, fmt.Errorf("dict: import %s: %w: destination %s is not usable", f.Name, ErrImportConflict, dst)
 		}
 		dsts[i] = dst
 	}
@@ -624,7 +311,7 @@ func (m *Manager) Import(ctx context.Context, r io.Reader, transferKey []byte, o
 	if err := m.usable(); err != nil {
 		return nil, err
 	}
-	encrypted := slices.ContainsFunc(doc.files, func(f exportedFile) bool { return f.e.Method != ctr.Plaintext })
+	encrypted := slices.ContainsFunc(doc.Files, func(f exportdoc.File) bool { return f.Entry.Method != ctr.Plaintext })
 	if m.files == nil && encrypted {
 		return nil, fmt.Errorf("dict: import: %w: open it once with a data encryption method to create its dictionaries", ErrNotEncrypted)
 	}
@@ -665,10 +352,10 @@ type importItem struct {
 // checkImport checks every destination of the document and returns those
 // whose entries are to be recorded. treeMu is held for writing, keyMu too
 // when there is a key dictionary.
-func (m *Manager) checkImport(doc *exportDoc, dsts []string, resume bool) ([]importItem, error) {
+func (m *Manager) checkImport(doc *exportdoc.Doc, dsts []string, resume bool) ([]importItem, error) {
 	var conflicts []string
 	var todo []importItem
-	for i, f := range doc.files {
+	for i, f := range doc.Files {
 		dst := dsts[i]
 		st, exists, err := m.lstat(m.abs(dst))
 		switch {
@@ -680,8 +367,8 @@ func (m *Manager) checkImport(doc *exportDoc, dsts []string, resume bool) ([]imp
 		case !st.Mode().IsRegular():
 			conflicts = append(conflicts, fmt.Sprintf("%s: not a regular file but %s", dst, describeType(st.Mode())))
 			continue
-		case st.Size() != f.size:
-			conflicts = append(conflicts, fmt.Sprintf("%s: %d bytes, but %d were exported (an incomplete copy, or another file)", dst, st.Size(), f.size))
+		case st.Size() != f.Size:
+			conflicts = append(conflicts, fmt.Sprintf("%s: %d bytes, but %d were exported (an incomplete copy, or another file)", dst, st.Size(), f.Size))
 			continue
 		}
 		if m.files == nil {
@@ -694,8 +381,8 @@ func (m *Manager) checkImport(doc *exportDoc, dsts []string, resume bool) ([]imp
 		case has:
 			conflicts = append(conflicts, fmt.Sprintf("%s: already has an entry (%s, key %d)", dst, cur.Method, cur.KeyID))
 			continue
-		case f.e.Method != ctr.Plaintext:
-			todo = append(todo, importItem{dst: dst, e: f.e})
+		case f.Entry.Method != ctr.Plaintext:
+			todo = append(todo, importItem{dst: dst, e: f.Entry})
 		}
 	}
 	if len(conflicts) > 0 {
@@ -712,8 +399,8 @@ func (m *Manager) checkImport(doc *exportDoc, dsts []string, resume bool) ([]imp
 // sameEntry reports whether cur, an entry of this Manager, is what
 // importing f would record: same method and IV, and a data key with the
 // same bytes (its id may differ). keyMu held.
-func (m *Manager) sameEntry(cur Entry, f exportedFile, doc *exportDoc) bool {
-	if cur.Method != f.e.Method || cur.IV != f.e.IV {
+func (m *Manager) sameEntry(cur Entry, f exportdoc.File, doc *exportdoc.Doc) bool {
+	if cur.Method != f.Entry.Method || cur.IV != f.Entry.IV {
 		return false
 	}
 	if cur.Method == ctr.Plaintext {
@@ -723,16 +410,16 @@ func (m *Manager) sameEntry(cur Entry, f exportedFile, doc *exportDoc) bool {
 	if !ok {
 		return false
 	}
-	xk := doc.keys[f.e.KeyID]
-	return k.Method == xk.method && hmac.Equal(k.Bytes(), xk.key)
+	xk, _ := doc.Key(f.Entry.KeyID)
+	return k.Method == xk.Method && hmac.Equal(k.Bytes(), xk.Bytes)
 }
 
 // addImportedKeys puts the data keys todo needs into the key dictionary
 // and stores it, returning the map from the document's key ids to this
 // dictionary's. When it fails, nothing is changed. keyMu held for
 // writing.
-func (m *Manager) addImportedKeys(ctx context.Context, doc *exportDoc, todo []importItem) (map[uint64]uint64, error) {
-	needed := make(map[uint64]bool, len(doc.keys))
+func (m *Manager) addImportedKeys(ctx context.Context, doc *exportdoc.Doc, todo []importItem) (map[uint64]uint64, error) {
+	needed := make(map[uint64]bool, len(doc.Keys))
 	for _, it := range todo {
 		needed[it.e.KeyID] = true
 	}
@@ -748,17 +435,17 @@ func (m *Manager) addImportedKeys(ctx context.Context, doc *exportDoc, todo []im
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(needed)) {
-		xk := doc.keys[id]
-		if k, ok := m.keys.Find(xk.method, xk.key); ok {
+		xk, _ := doc.Key(id)
+		if k, ok := m.keys.Find(xk.Method, xk.Bytes); ok {
 			ids[id] = k.ID
-			if xk.exposed && !k.Exposed {
+			if xk.Exposed && !k.Exposed {
 				// Known to whoever read the other disk: so it is here.
 				k.Exposed = true
 				marked = append(marked, k)
 			}
 			continue
 		}
-		k, err := m.keys.Add(id, xk.method, xk.created, xk.exposed, xk.key)
+		k, err := m.keys.Add(id, xk.Method, xk.Created, xk.Exposed, xk.Bytes)
 		if err != nil {
 			undo()
 			return nil, fmt.Errorf("dict: import: %w", err)
