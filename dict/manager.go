@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"io/fs"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,23 +121,6 @@ type Manager struct {
 	// stopped holds the error that stopped the Manager (ErrNeedsReopen),
 	// nil while it works.
 	stopped atomic.Pointer[error]
-}
-
-// syncRemoved makes the unlinks of a group of removed files durable: one
-// fsync per directory they were in.
-func (m *Manager) syncRemoved(names []string) error {
-	done := make(map[string]bool, 1)
-	for _, n := range names {
-		dir := filepath.Dir(m.abs(n))
-		if done[dir] {
-			continue
-		}
-		done[dir] = true
-		if err := m.fs.SyncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
 }
 
 // Dir returns the data directory's absolute path.

@@ -52,3 +52,28 @@ func IsDictionaryFile(name string) bool {
 func (m *Manager) abs(rel string) string {
 	return filepath.Join(m.dir, filepath.FromSlash(rel))
 }
+
+// name checks the Manager is open and turns a caller's path into its
+// dictionary name. The data directory itself is refused: removing or
+// renaming it would take the dictionaries along.
+func (m *Manager) name(p string) (string, error) {
+	if err := m.usable(); err != nil {
+		return "", err
+	}
+	rel, err := m.rel(p)
+	if err == nil && rel == "." {
+		return "", fmt.Errorf("dict: %s: %w", p, ErrDataDir)
+	}
+	return rel, err
+}
+
+// twoNames is name for the two paths of a link or rename.
+func (m *Manager) twoNames(oldname, newname string) (oldRel, newRel string, err error) {
+	if oldRel, err = m.name(oldname); err != nil {
+		return "", "", err
+	}
+	if newRel, err = m.name(newname); err != nil {
+		return "", "", err
+	}
+	return oldRel, newRel, nil
+}
