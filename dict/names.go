@@ -77,3 +77,19 @@ func (m *Manager) twoNames(oldname, newname string) (oldRel, newRel string, err 
 	}
 	return oldRel, newRel, nil
 }
+
+// ReencryptTempSuffix ends the name of the temporary file Reencrypt writes
+// next to a file: "000123.sst" is re-encrypted through
+// "000123.sst.atrest-reencrypt". Names with this suffix are reserved:
+// Reencrypt refuses them, ReencryptAll never selects them and removes any
+// it finds (with their entries) as leftovers of an interrupted run, so a
+// storage engine must not create files with such names.
+const ReencryptTempSuffix = ".atrest-reencrypt"
+
+// IsReencryptTemp reports whether name is a re-encryption temporary file
+// (see ReencryptTempSuffix). Adapters may hide such files from listings,
+// as they hide the dictionaries' files (IsDictionaryFile).
+func IsReencryptTemp(name string) bool {
+	return strings.HasSuffix(name, ReencryptTempSuffix) && len(name) > len(ReencryptTempSuffix) &&
+		!strings.HasSuffix(name, "/"+ReencryptTempSuffix)
+}
