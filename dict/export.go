@@ -100,8 +100,7 @@ func (m *Manager) exportFile(rel string, held map[uint64]*heldKey) (exportdoc.Fi
 		return exportdoc.File{}, fmt.Errorf("dict: export %s: a path of %d bytes (at most %d)", rel, len(rel), exportdoc.MaxPath)
 	}
 	if m.files != nil {
-		defer m.lockNames(rel, rel).unlock()
-		m.removing.settle(rel)
+		defer m.lockSettled(rel, rel).unlock()
 	}
 	st, err := m.fs.Lstat(m.abs(rel))
 	if err != nil {

@@ -36,6 +36,19 @@ func (m *Manager) lockNames(a, b string) heldNames {
 	return h
 }
 
+// lockSettled is lockNames, then the settling of the names' pending
+// removals (pendingRemoves): the way in for an operation that reads or
+// records their entries.
+func (m *Manager) lockSettled(a, b string) heldNames {
+	h := m.lockNames(a, b)
+	if a == b {
+		m.removing.settle(a)
+	} else {
+		m.removing.settle(a, b)
+	}
+	return h
+}
+
 func (h heldNames) unlock() {
 	if h.second >= 0 {
 		h.m.names[h.second].Unlock()

@@ -100,8 +100,7 @@ func (m *Manager) openWith(name string, flag int, open opener) (Handle, *ctr.Str
 		}
 		return h, nil, nil
 	}
-	defer m.lockNames(rel, rel).unlock()
-	m.removing.settle(rel)
+	defer m.lockSettled(rel, rel).unlock()
 	// Only a create or a truncate needs to know whether the file is there:
 	// a plain open costs no extra syscall.
 	var st fs.FileInfo

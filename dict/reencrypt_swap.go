@@ -201,8 +201,7 @@ func (m *Manager) discardTempLocked(j *reencryptJob) error {
 // names locked from the checks that the file is still the one copied to
 // the commit, so that nothing can replace it in between.
 func (m *Manager) reencryptSwap(j *reencryptJob) error {
-	defer m.lockNames(j.rel, j.tmpRel).unlock()
-	m.removing.settle(j.rel, j.tmpRel)
+	defer m.lockSettled(j.rel, j.tmpRel).unlock()
 	tst, tmpThere, err := m.lstat(j.tmpAbs)
 	if err != nil {
 		return m.discardAfter(j, fmt.Errorf("dict: reencrypt %s: %w", j.rel, err))

@@ -34,8 +34,7 @@ func (m *Manager) removeRel(rel string) error {
 	if m.files == nil {
 		return m.fs.Remove(abs)
 	}
-	defer m.lockNames(rel, rel).unlock()
-	m.removing.settle(rel)
+	defer m.lockSettled(rel, rel).unlock()
 	return m.removeLocked(rel, abs)
 }
 

@@ -31,8 +31,7 @@ func (m *Manager) Link(oldname, newname string) error {
 	if m.files == nil {
 		return m.fs.Link(oldAbs, newAbs)
 	}
-	defer m.lockNames(oldRel, newRel).unlock()
-	m.removing.settle(oldRel, newRel)
+	defer m.lockSettled(oldRel, newRel).unlock()
 	if _, exists, err := m.lstat(newAbs); err != nil || exists {
 		// The existing file's entry must not be touched; nor may one be
 		// written for a name the file system would not describe.
@@ -133,8 +132,7 @@ func (m *Manager) rename(oldname, newname string, reuse bool) error {
 	if oldRel == newRel {
 		return nil
 	}
-	defer m.lockNames(oldRel, newRel).unlock()
-	m.removing.settle(oldRel, newRel)
+	defer m.lockSettled(oldRel, newRel).unlock()
 	dst, dstExists, err := m.lstat(newAbs)
 	if err != nil {
 		// Whether newname is another link to the same file decides what
