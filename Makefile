@@ -144,6 +144,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFileDictSnapshot$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzFileDictGroup$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzFileDictLog$$' -fuzztime $(FUZZTIME) ./fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzExportDoc$$' -fuzztime $(FUZZTIME) ./fuzz
 
 lint:
 	test -z "$$(gofmt -l . | tee /dev/stderr)"

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/fsys"
 )
 
@@ -35,4 +36,30 @@ func (m *Manager) lockDataDir() (io.Closer, error) {
 		return nil, fmt.Errorf("dict: lock %s: %w", path, err)
 	}
 	return l, nil
+}
+
+// lockIfManaged takes the data directory's lock (LockName) unless it is
+// held already or the Manager will keep no dictionaries: a directory never
+// encrypted, opened with the plaintext method, gets no lock file.
+func (m *Manager) lockIfManaged() error {
+	if m.lock != nil {
+		return nil
+	}
+	haveKeys, haveFiles, err := m.dictionaries()
+	if err != nil {
+		return err
+	}
+	if !haveKeys && !haveFiles && m.cfg.DataEncryptionMethod == ctr.Plaintext {
+		return nil
+	}
+	m.lock, err = m.lockDataDir()
+	return err
+}
+
+// unlock lets another Manager open the data directory.
+func (m *Manager) unlock() {
+	if m.lock != nil {
+		m.lock.Close()
+		m.lock = nil
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict/exportdoc"
 	"github.com/atrest/atrest/dict/keydict"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -277,12 +277,12 @@ func TestExportTransferKeyIsFreshAndRandom(t *testing.T) {
 		t.Fatal("the transfer key is in the document")
 	}
 	// Each document opens with its own key only.
-	if d, err := openExport(doc1, key1); err != nil {
+	if d, err := exportdoc.Open(doc1, key1); err != nil {
 		t.Fatal(err)
 	} else {
-		d.release()
+		d.Release()
 	}
-	if _, err := openExport(doc1, key2); !errors.Is(err, ErrTransferKey) {
+	if _, err := exportdoc.Open(doc1, key2); !errors.Is(err, ErrTransferKey) {
 		t.Fatalf("the other export's key: %v", err)
 	}
 }
@@ -405,7 +405,7 @@ func TestImportNotAnExport(t *testing.T) {
 	}
 	defer func(n int) { maxExportBytes = n }(maxExportBytes)
 	maxExportBytes = 1 << 10
-	big := io.MultiReader(strings.NewReader(exportMagic+"\x01"), io.LimitReader(zeroReader{}, int64(maxExportBytes)))
+	big := io.MultiReader(strings.NewReader("ATEX\x01"), io.LimitReader(zeroReader{}, int64(maxExportBytes)))
 	if _, err := dst.Import(context.Background(), big, key); !errors.Is(err, ErrCorruptExport) || !strings.Contains(err.Error(), "longer than") {
 		t.Fatalf("an oversized document: %v", err)
 	}
@@ -966,129 +966,23 @@ func writeRead(m *Manager, name string, data []byte) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
-// docBuilder seals hand-made manifests and key sections under a transfer
-// key, to check what Import refuses inside an authentic document.
-type docBuilder struct{ key []byte }
-
-func (b docBuilder) seal(t *testing.T, manifest, keySection []byte) []byte {
-	t.Helper()
-	aead, err := exportGCM(b.key)
-	if err != nil {
-		t.Fatal(err)
+// TestImportRefusesReservedName: a document that authenticates but names
+// a dictionary file, which the codec cannot know is reserved here.
+func TestImportRefusesReservedName(t *testing.T) {
+	src := newExportSource(t)
+	_, dst, before := importTarget(t, src)
+	sm4 := exportdoc.Key{ID: 7, Method: ctr.SM4CTR, Created: time.Unix(1_700_000_000, 0), Bytes: bytes.Repeat([]byte{0x42}, 16)}
+	for _, name := range []string{KeyDictName, FileDictName, LockName, "." + KeyDictName + ".tmp-1"} {
+		f := exportdoc.File{Name: name, Entry: Entry{KeyID: 7, Method: ctr.SM4CTR, IV: [16]byte{15: 1}}, Size: 3}
+		doc, key, err := exportdoc.Seal([]exportdoc.File{f}, []exportdoc.Key{sm4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dst.Import(context.Background(), bytes.NewReader(doc), key); !errors.Is(err, ErrCorruptExport) {
+			t.Fatalf("%s: Import = %v, want ErrCorruptExport", name, err)
+		}
 	}
-	ad := append([]byte(exportMagic), exportVersion)
-	ad = append(ad, exportKeyCheck(b.key)...)
-	ad = binary.BigEndian.AppendUint32(ad, uint32(len(manifest)))
-	ad = append(ad, manifest...)
-	nonce := make([]byte, exportNonceBytes)
-	return slices.Concat(ad, nonce, aead.Seal(nil, nonce, keySection, ad))
-}
-
-type fileRec struct {
-	name   string
-	id     uint64
-	method ctr.Method
-	iv     byte
-	size   uint64
-}
-
-func manifestOf(files ...fileRec) []byte {
-	b := binary.BigEndian.AppendUint32(nil, uint32(len(files)))
-	for _, f := range files {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(f.name)))
-		b = append(b, f.name...)
-		b = binary.BigEndian.AppendUint64(b, f.id)
-		b = append(b, byte(f.method))
-		iv := make([]byte, 16)
-		iv[15] = f.iv
-		b = append(b, iv...)
-		b = binary.BigEndian.AppendUint64(b, f.size)
-	}
-	return b
-}
-
-type keyRec struct {
-	id     uint64
-	method ctr.Method
-	flags  byte
-	klen   int
-}
-
-func keysOf(keys ...keyRec) []byte {
-	b := binary.BigEndian.AppendUint32(nil, uint32(len(keys)))
-	for _, k := range keys {
-		b = binary.BigEndian.AppendUint64(b, k.id)
-		b = append(b, byte(k.method))
-		b = binary.BigEndian.AppendUint64(b, 1_700_000_000)
-		b = append(b, k.flags, byte(k.klen))
-		b = append(b, bytes.Repeat([]byte{0x42}, k.klen)...)
-	}
-	return b
-}
-
-// TestImportRefusesMalformedContent: documents that authenticate (they
-// were sealed with the key) but hold what no exporter writes.
-func TestImportRefusesMalformedContent(t *testing.T) {
-	b := docBuilder{key: bytes.Repeat([]byte{1}, TransferKeySize)}
-	sm4 := keyRec{7, ctr.SM4CTR, 0, 16}
-	f := fileRec{"a.sst", 7, ctr.SM4CTR, 1, 10}
-	plain := fileRec{"p.txt", 0, ctr.Plaintext, 0, 3}
-	tests := []struct {
-		name     string
-		manifest []byte
-		keys     []byte
-		want     error // nil: the document is fine
-	}{
-		{"valid", manifestOf(f, plain), keysOf(sm4), nil},
-		{"valid exposed key", manifestOf(f), keysOf(keyRec{7, ctr.SM4CTR, 1, 16}), nil},
-		{"no files", manifestOf(), keysOf(), nil},
-		{"unsorted files", manifestOf(plain, f), keysOf(sm4), ErrCorruptExport},
-		{"repeated file", manifestOf(f, f), keysOf(sm4), ErrCorruptExport},
-		{"key no file uses", manifestOf(f), keysOf(sm4, keyRec{8, ctr.AES128CTR, 0, 16}), ErrCorruptExport},
-		{"file's key missing", manifestOf(f), keysOf(), ErrCorruptExport},
-		{"method mismatch", manifestOf(fileRec{"a.sst", 7, ctr.AES128CTR, 1, 10}), keysOf(sm4), ErrCorruptExport},
-		{"plaintext with a key id", manifestOf(fileRec{"p", 7, ctr.Plaintext, 0, 3}), keysOf(sm4), ErrCorruptExport},
-		{"plaintext with an IV", manifestOf(fileRec{"p", 0, ctr.Plaintext, 1, 3}), keysOf(), ErrCorruptExport},
-		{"encrypted with key id 0", manifestOf(fileRec{"a", 0, ctr.SM4CTR, 1, 3}), keysOf(), ErrCorruptExport},
-		{"unknown file method", manifestOf(fileRec{"a", 7, ctr.Method(9), 1, 3}), keysOf(sm4), ctr.ErrUnknownMethod},
-		{"negative size", manifestOf(fileRec{"a.sst", 7, ctr.SM4CTR, 1, 1 << 63}), keysOf(sm4), ErrCorruptExport},
-		{"parent path", manifestOf(fileRec{"../a", 7, ctr.SM4CTR, 1, 3}), keysOf(sm4), ErrCorruptExport},
-		{"inner parent path", manifestOf(fileRec{"x/../../a", 7, ctr.SM4CTR, 1, 3}), keysOf(sm4), ErrCorruptExport},
-		{"absolute path", manifestOf(fileRec{"/etc/passwd", 7, ctr.SM4CTR, 1, 3}), keysOf(sm4), ErrCorruptExport},
-		{"unclean path", manifestOf(fileRec{"a//b", 7, ctr.SM4CTR, 1, 3}), keysOf(sm4), ErrCorruptExport},
-		{"dot path", manifestOf(fileRec{".", 7, ctr.SM4CTR, 1, 3}), keysOf(sm4), ErrCorruptExport},
-		{"empty path", manifestOf(fileRec{"", 7, ctr.SM4CTR, 1, 3}), keysOf(sm4), ErrCorruptExport},
-		{"NUL in path", manifestOf(fileRec{"a\x00b", 7, ctr.SM4CTR, 1, 3}), keysOf(sm4), ErrCorruptExport},
-		{"dictionary path", manifestOf(fileRec{KeyDictName, 7, ctr.SM4CTR, 1, 3}), keysOf(sm4), ErrCorruptExport},
-		{"bytes after the files", append(manifestOf(f), 0), keysOf(sm4), ErrCorruptExport},
-		{"too many files", binary.BigEndian.AppendUint32(nil, 1000), keysOf(), ErrCorruptExport},
-		{"short manifest", []byte{0, 0}, keysOf(), ErrCorruptExport},
-		{"key id 0", manifestOf(fileRec{"a", 0, ctr.SM4CTR, 1, 3}), keysOf(keyRec{0, ctr.SM4CTR, 0, 16}), ErrCorruptExport},
-		{"unsorted keys", manifestOf(fileRec{"a", 9, ctr.SM4CTR, 1, 3}, fileRec{"b", 7, ctr.SM4CTR, 1, 3}), keysOf(keyRec{9, ctr.SM4CTR, 0, 16}, sm4), ErrCorruptExport},
-		{"repeated key", manifestOf(f), keysOf(sm4, sm4), ErrCorruptExport},
-		{"plaintext key", manifestOf(fileRec{"a", 7, ctr.Plaintext, 0, 3}), keysOf(keyRec{7, ctr.Plaintext, 0, 0}), ErrCorruptExport},
-		{"unknown key method", manifestOf(f), keysOf(keyRec{7, ctr.Method(9), 0, 16}), ctr.ErrUnknownMethod},
-		{"wrong key length", manifestOf(f), keysOf(keyRec{7, ctr.SM4CTR, 0, 32}), ErrCorruptExport},
-		{"unknown key flags", manifestOf(f), keysOf(keyRec{7, ctr.SM4CTR, 2, 16}), ErrCorruptExport},
-		{"bytes after the keys", manifestOf(f), append(keysOf(sm4), 0), ErrCorruptExport},
-		{"truncated key", manifestOf(f), keysOf(sm4)[:20], ErrCorruptExport},
-		{"too many keys", manifestOf(), binary.BigEndian.AppendUint32(nil, 1000), ErrCorruptExport},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			d, err := openExport(b.seal(t, tc.manifest, tc.keys), b.key)
-			if tc.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				d.release()
-				return
-			}
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("openExport = %v, want %v", err, tc.want)
-			}
-		})
-	}
+	before.check(t, dst)
 }
 
 // TestImportExposure: a key the document marks exposed (it was stored
@@ -1108,22 +1002,20 @@ func TestImportExposure(t *testing.T) {
 
 	// A document whose file "mine" uses this directory's current key,
 	// exposed, and whose file "new" uses a key this directory lacks.
-	b := docBuilder{key: bytes.Repeat([]byte{3}, TransferKeySize)}
-	keySection := binary.BigEndian.AppendUint32(nil, 2)
-	for _, k := range []struct {
-		id  uint64
-		key []byte
-	}{{5, own}, {6, bytes.Repeat([]byte{6}, 16)}} {
-		keySection = binary.BigEndian.AppendUint64(keySection, k.id)
-		keySection = append(keySection, byte(ctr.AES128CTR))
-		keySection = binary.BigEndian.AppendUint64(keySection, 1_700_000_000)
-		keySection = append(keySection, exportFlagExposed, 16)
-		keySection = append(keySection, k.key...)
+	created := time.Unix(1_700_000_000, 0)
+	doc, transferKey, err := exportdoc.Seal([]exportdoc.File{
+		{Name: "mine", Entry: Entry{KeyID: 5, Method: ctr.AES128CTR, IV: [16]byte{15: 1}}, Size: 10},
+		{Name: "new", Entry: Entry{KeyID: 6, Method: ctr.AES128CTR, IV: [16]byte{15: 2}}, Size: 20},
+	}, []exportdoc.Key{
+		{ID: 5, Method: ctr.AES128CTR, Created: created, Exposed: true, Bytes: own},
+		{ID: 6, Method: ctr.AES128CTR, Created: created, Exposed: true, Bytes: bytes.Repeat([]byte{6}, 16)},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	doc := b.seal(t, manifestOf(fileRec{"mine", 5, ctr.AES128CTR, 1, 10}, fileRec{"new", 6, ctr.AES128CTR, 2, 20}), keySection)
 	os.WriteFile(filepath.Join(env.dir, "mine"), make([]byte, 10), 0o644)
 	os.WriteFile(filepath.Join(env.dir, "new"), make([]byte, 20), 0o644)
-	if _, err := m.Import(ctx, bytes.NewReader(doc), b.key); err != nil {
+	if _, err := m.Import(ctx, bytes.NewReader(doc), transferKey); err != nil {
 		t.Fatal(err)
 	}
 	mine, _, _ := m.Lookup("mine")
