@@ -31,7 +31,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,7 +42,10 @@ import (
 	"github.com/atrest/atrest/bench"
 	"github.com/atrest/atrest/bench/report"
 	"github.com/atrest/atrest/bench/stats"
+	"github.com/atrest/atrest/cmd/internal/cli"
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -65,16 +67,9 @@ func main() {
 // run is the whole command, with its streams passed in so that tests can
 // drive it; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var err error
-	if len(args) > 0 && args[0] == "compare" {
-		err = compare(args[1:], stdout, stderr)
-	} else {
-		err = measure(ctx, args, stdout, stderr)
-	}
+	_, err := cli.Execute(newCommand(ctx, stdout, stderr), args)
 	switch {
 	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(stderr, "encbench:", err)
@@ -83,6 +78,49 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "encbench:", err)
 	return exitFailure
+}
+
+// newCommand returns encbench's command tree: a run, and compare.
+func newCommand(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
+	var s settings
+	root := &cobra.Command{
+		Use: "encbench",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, out, err := s.config(c.Flags())
+			if err != nil {
+				return err
+			}
+			return measure(ctx, cfg, out, stdout, stderr)
+		},
+	}
+	s.define(root.Flags())
+	root.AddCommand(compareCommand(stdout))
+	// Help goes to standard error, as the standard flag package wrote it.
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) { printHelp(stderr, c) })
+	cli.Setup(root, func(c *cobra.Command, err error) error {
+		// The error, then the help, as the standard flag package wrote
+		// them; run adds the error line.
+		fmt.Fprintln(stderr, err)
+		printHelp(stderr, c)
+		return fmt.Errorf("%w: %w", errUsage, err)
+	})
+	return root
+}
+
+// printHelp writes c's synopsis and flags to w.
+func printHelp(w io.Writer, c *cobra.Command) {
+	if c.HasParent() {
+		fmt.Fprintf(w, "usage: %s\n\nflags:\n", c.UseLine())
+	} else {
+		fmt.Fprintln(w, "usage: encbench [flags]\n       encbench compare OLD.json NEW.json\n\nflags:")
+	}
+	fmt.Fprint(w, cli.FlagUsages(c))
 }
 
 // settings are the command line of a run.
@@ -94,12 +132,8 @@ type settings struct {
 	out, scratch              string
 }
 
-// parse reads the flags into a bench.Config: the preset first, then every
-// flag given explicitly on top of it.
-func parse(args []string, stderr io.Writer) (bench.Config, string, error) {
-	var s settings
-	fs := flag.NewFlagSet("encbench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// define defines a run's flags on fs.
+func (s *settings) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.quick, "quick", false, "a short run (under a minute on two cores)")
 	fs.BoolVar(&s.full, "full", false, "the long run committed to results/")
 	fs.StringVar(&s.methods, "methods", "all", "comma-separated methods: plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr, or all")
@@ -110,19 +144,12 @@ func parse(args []string, stderr io.Writer) (bench.Config, string, error) {
 	fs.IntVar(&s.threads, "threads", 0, "largest thread count of the parallel workload (default: the number of CPUs)")
 	fs.StringVar(&s.out, "out", "", "directory for the reports (default results/<host>-<date>)")
 	fs.StringVar(&s.scratch, "dir", "", "scratch directory for the file and Pebble workloads (default: a temporary directory)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: encbench [flags]\n       encbench compare OLD.json NEW.json\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return bench.Config{}, "", err
-		}
-		return bench.Config{}, "", fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return bench.Config{}, "", fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
+}
+
+// config turns the flags parsed into fs into a bench.Config and the
+// output directory: the preset first, then every flag given explicitly on
+// top of it.
+func (s *settings) config(fs *pflag.FlagSet) (bench.Config, string, error) {
 	cfg := bench.DefaultConfig()
 	switch {
 	case s.quick && s.full:
@@ -139,26 +166,24 @@ func parse(args []string, stderr io.Writer) (bench.Config, string, error) {
 	if cfg.Workloads, err = bench.ParseWorkloads(s.workloads); err != nil {
 		return cfg, "", fmt.Errorf("%w: --workloads: %w", errUsage, err)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["sizes"] {
+	if fs.Changed("sizes") {
 		if cfg.Sizes, err = bench.ParseSizes(s.sizes); err != nil {
 			return cfg, "", fmt.Errorf("%w: --sizes: %w", errUsage, err)
 		}
 	}
-	if set["duration"] {
+	if fs.Changed("duration") {
 		if s.duration <= 0 {
 			return cfg, "", fmt.Errorf("%w: --duration %v: must be more than 0", errUsage, s.duration)
 		}
 		cfg.Duration = s.duration
 	}
-	if set["rounds"] {
+	if fs.Changed("rounds") {
 		if s.rounds < 1 {
 			return cfg, "", fmt.Errorf("%w: --rounds %d: must be at least 1", errUsage, s.rounds)
 		}
 		cfg.Rounds = s.rounds
 	}
-	if set["threads"] {
+	if fs.Changed("threads") {
 		if s.threads < 1 {
 			return cfg, "", fmt.Errorf("%w: --threads %d: must be at least 1", errUsage, s.threads)
 		}
@@ -168,12 +193,8 @@ func parse(args []string, stderr io.Writer) (bench.Config, string, error) {
 	return cfg, s.out, nil
 }
 
-// measure is a run: measure, print the table, write the reports.
-func measure(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, out, err := parse(args, stderr)
-	if err != nil {
-		return err
-	}
+// measure is a run: measure, print the table, write the reports to out.
+func measure(ctx context.Context, cfg bench.Config, out string, stdout, stderr io.Writer) error {
 	if isTerminal(stderr) {
 		var bar *progressbar.ProgressBar
 		cfg.Progress = func(done, total int, step string) {
@@ -253,29 +274,33 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return f.Close()
 }
 
-// compare is 'encbench compare OLD.json NEW.json'.
-func compare(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("encbench compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	alpha := fs.Float64("alpha", stats.DefaultAlpha, "significance level of the Mann-Whitney U test")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: encbench compare [--alpha A] OLD.json NEW.json\n\nflags:")
-		fs.PrintDefaults()
+// compareCommand is 'encbench compare [--alpha A] OLD.json NEW.json'.
+func compareCommand(stdout io.Writer) *cobra.Command {
+	var alpha float64
+	c := &cobra.Command{
+		Use: "compare [--alpha A] OLD.json NEW.json",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return fmt.Errorf("%w: compare takes two result files (OLD.json NEW.json), got %d", errUsage, len(args))
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			return compare(args[0], args[1], alpha, stdout)
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() != 2 {
-		return fmt.Errorf("%w: compare takes two result files (OLD.json NEW.json), got %d", errUsage, fs.NArg())
-	}
-	if *alpha <= 0 || *alpha >= 1 {
-		return fmt.Errorf("%w: --alpha %v: must lie between 0 and 1", errUsage, *alpha)
+	c.Flags().Float64Var(&alpha, "alpha", stats.DefaultAlpha, "significance level of the Mann-Whitney U test")
+	return c
+}
+
+// compare prints what changed from the run in the result file oldPath to
+// the one in newPath.
+func compare(oldPath, newPath string, alpha float64, stdout io.Writer) error {
+	if alpha <= 0 || alpha >= 1 {
+		return fmt.Errorf("%w: --alpha %v: must lie between 0 and 1", errUsage, alpha)
 	}
 	var results [2]*bench.Result
-	for i, path := range fs.Args() {
+	for i, path := range []string{oldPath, newPath} {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
@@ -286,7 +311,7 @@ func compare(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	return report.WriteComparison(stdout, bench.CompareResults(results[0], results[1], *alpha))
+	return report.WriteComparison(stdout, bench.CompareResults(results[0], results[1], alpha))
 }
 
 // isTerminal reports whether w is a terminal (the progress bar's test).

@@ -15,6 +15,7 @@ import (
 
 	"github.com/atrest/atrest/bench"
 	"github.com/atrest/atrest/ctr"
+	"github.com/spf13/pflag"
 )
 
 // buildEncbench builds the command into a temporary directory and returns
@@ -186,10 +187,22 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
+// parse reads a run's command line as encbench does, without running it.
+func parse(t *testing.T, args ...string) (bench.Config, string, error) {
+	t.Helper()
+	var s settings
+	fs := pflag.NewFlagSet("encbench", pflag.ContinueOnError)
+	s.define(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return s.config(fs)
+}
+
 // TestFlagsOverridePreset checks explicit flags win over the preset and
 // the preset fills in the rest.
 func TestFlagsOverridePreset(t *testing.T) {
-	cfg, out, err := parse([]string{"--quick", "--methods", "sm4-ctr", "--sizes", "4K", "--rounds", "7", "--threads", "3", "--out", "x"}, &bytes.Buffer{})
+	cfg, out, err := parse(t, "--quick", "--methods", "sm4-ctr", "--sizes", "4K", "--rounds", "7", "--threads", "3", "--out", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +213,7 @@ func TestFlagsOverridePreset(t *testing.T) {
 	if cfg.Duration != q.Duration || cfg.Preset != bench.PresetQuick || cfg.PebbleKeys != q.PebbleKeys {
 		t.Errorf("preset not kept: %+v", cfg)
 	}
-	cfg, _, err = parse(nil, &bytes.Buffer{})
+	cfg, _, err = parse(t)
 	if err != nil || cfg.Preset != "" || !slices.Equal(cfg.Workloads, bench.Workloads) || !slices.Equal(cfg.Methods, ctr.Methods) {
 		t.Errorf("defaults: %+v, %v", cfg, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/dict"
+	"github.com/spf13/cobra"
 )
 
 // fileRow is one file of dump-file's output. Key ids are 64-bit random
@@ -33,27 +34,27 @@ func entryRow(name string, e dict.Entry) fileRow {
 	return fileRow{Path: name, Recorded: true, KeyID: e.KeyID, Method: e.Method.String(), IV: hex.EncodeToString(e.IV[:])}
 }
 
-// dumpFile is 'dump-file [--path P] [--json]'.
-func dumpFile(e *env, args []string) error {
-	fl := e.flagSet("dump-file")
-	path := fl.String("path", "", "show only this file (relative to the data directory, or absolute inside it)")
-	asJSON := fl.Bool("json", false, "print a JSON array of {path, recorded, key_id, method, iv}")
-	if err := e.parseData(fl, "[--path P] [--json]", args, 0); err != nil {
-		return err
-	}
-	var rel string
-	if *path != "" {
-		var err error
-		if rel, err = dataPath(e.dataDir, "--path", *path); err != nil {
-			return err
+// dumpFileCommand is 'dump-file [--path P] [--json]'.
+func (e *env) dumpFileCommand() *cobra.Command {
+	var path, rel string
+	var asJSON bool
+	check := func(*session) (err error) {
+		if path != "" {
+			rel, err = dataPath(e.dataDir, "--path", path)
 		}
-	}
-	m, _, err := e.openManager(inspect)
-	if err != nil {
 		return err
 	}
-	defer m.Close()
+	c := e.dataCommand("dump-file [--path P] [--json]", 0, inspect, check, func(s *session) error {
+		return dumpFile(s, rel, asJSON)
+	})
+	c.Flags().StringVar(&path, "path", "", "show only this file (relative to the data directory, or absolute inside it)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of {path, recorded, key_id, method, iv}")
+	return c
+}
 
+// dumpFile prints every file entry, or only rel's.
+func dumpFile(s *session, rel string, asJSON bool) error {
+	e, m := s.env, s.m
 	rows := []fileRow{} // JSON: [] rather than null for no entries
 	if rel == "" {
 		for name, en := range m.Entries() {
@@ -80,7 +81,7 @@ func dumpFile(e *env, args []string) error {
 		}
 	}
 
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
@@ -121,28 +122,16 @@ type keyRow struct {
 	Files   int    `json:"files"`
 }
 
-// dumpKey is 'dump-key --i-consent [--ids ID,ID] [--json] [--show-secret]'.
-func dumpKey(e *env, args []string) error {
-	const synopsis = "--i-consent [--ids ID,ID] [--json] [--show-secret]"
-	fl := e.flagSet("dump-key")
-	ids := fl.String("ids", "", "comma-separated data-key ids to show (default: all)")
-	asJSON := fl.Bool("json", false, "print a JSON array of {id, method, created, exposed, current, files[, secret]}")
-	consent := fl.Bool("i-consent", false, "confirm that you mean to read the data keys")
-	showSecret := fl.Bool("show-secret", false, "print the key bytes too, in hex")
-	if err := e.parse(fl, synopsis, args, 0); err != nil {
-		return err
-	}
-	if !*consent {
-		// The keys are the directory's secrets: even their list is asked
-		// for on purpose, so that a script cannot print them by accident.
-		return usagef("refusing to read the data keys without --i-consent (and their bytes are shown only with --show-secret too)")
-	}
-	if err := e.require(); err != nil {
-		return err
-	}
+// dumpKeyCommand is 'dump-key --i-consent [--ids ID,ID] [--json] [--show-secret]'.
+func (e *env) dumpKeyCommand() *cobra.Command {
+	var ids string
+	var asJSON, consent, showSecret bool
 	var want []uint64
-	if *ids != "" {
-		for s := range strings.SplitSeq(*ids, ",") {
+	check := func(*session) error {
+		if ids == "" {
+			return nil
+		}
+		for s := range strings.SplitSeq(ids, ",") {
 			s = strings.TrimSpace(s)
 			id, err := strconv.ParseUint(s, 10, 64)
 			if err != nil || id == 0 {
@@ -152,12 +141,32 @@ func dumpKey(e *env, args []string) error {
 				want = append(want, id)
 			}
 		}
+		return nil
 	}
-	m, _, err := e.openManager(inspect)
-	if err != nil {
-		return err
+	c := e.dataCommand("dump-key --i-consent [--ids ID,ID] [--json] [--show-secret]", 0, inspect, check, func(s *session) error {
+		return dumpKey(s, want, asJSON, showSecret)
+	})
+	// Before --config and --data-dir are checked.
+	c.PreRunE = func(*cobra.Command, []string) error {
+		if !consent {
+			// The keys are the directory's secrets: even their list is
+			// asked for on purpose, so that a script cannot print them by
+			// accident.
+			return usagef("refusing to read the data keys without --i-consent (and their bytes are shown only with --show-secret too)")
+		}
+		return nil
 	}
-	defer m.Close()
+	c.Flags().StringVar(&ids, "ids", "", "comma-separated data-key ids to show (default: all)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of {id, method, created, exposed, current, files[, secret]}")
+	c.Flags().BoolVar(&consent, "i-consent", false, "confirm that you mean to read the data keys")
+	c.Flags().BoolVar(&showSecret, "show-secret", false, "print the key bytes too, in hex")
+	return c
+}
+
+// dumpKey prints the data keys, or only those of the ids wanted; their
+// bytes only if showSecret.
+func dumpKey(s *session, want []uint64, asJSON, showSecret bool) error {
+	e, m := s.env, s.m
 	st, err := m.Stats()
 	if err != nil {
 		return err
@@ -194,8 +203,8 @@ func dumpKey(e *env, args []string) error {
 		return h, nil
 	}
 
-	if *asJSON {
-		return writeKeysJSON(e.stdout, rows, *showSecret, secret)
+	if asJSON {
+		return writeKeysJSON(e.stdout, rows, showSecret, secret)
 	}
 	if len(rows) == 0 {
 		msg := "no data keys"
@@ -206,7 +215,7 @@ func dumpKey(e *env, args []string) error {
 		return err
 	}
 	t := &table{header: []string{"ID", "METHOD", "CREATED", "EXPOSED", "CURRENT", "FILES"}}
-	if *showSecret {
+	if showSecret {
 		t.header = append(t.header, "SECRET")
 	}
 	for _, r := range rows {
@@ -215,7 +224,7 @@ func dumpKey(e *env, args []string) error {
 	var raw func(int) []byte
 	var shown [][]byte
 	var secretErr error
-	if *showSecret {
+	if showSecret {
 		raw = func(i int) []byte {
 			h, err := secret(rows[i].ID)
 			if err != nil {
@@ -302,33 +311,32 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// decryptFile is 'decrypt-file --file F --out O'.
-func decryptFile(e *env, args []string) error {
-	fl := e.flagSet("decrypt-file")
-	file := fl.String("file", "", "the file to decrypt (relative to the data directory, or absolute inside it)")
-	out := fl.String("out", "", "where the plaintext copy goes (must not exist; outside the data directory)")
-	if err := e.parseData(fl, "--file F --out O", args, 0); err != nil {
-		return err
+// decryptFileCommand is 'decrypt-file --file F --out O'.
+func (e *env) decryptFileCommand() *cobra.Command {
+	var file, out, rel string
+	check := func(*session) (err error) {
+		if file == "" {
+			return usagef("--file is required")
+		}
+		if rel, err = dataPath(e.dataDir, "--file", file); err != nil {
+			return err
+		}
+		if err := outsideDataDir(e.dataDir, "--out", out); err != nil {
+			return err
+		}
+		return mustNotExist("--out", out)
 	}
-	if *file == "" {
-		return usagef("--file is required")
-	}
-	rel, err := dataPath(e.dataDir, "--file", *file)
-	if err != nil {
-		return err
-	}
-	if err := outsideDataDir(e.dataDir, "--out", *out); err != nil {
-		return err
-	}
-	if err := mustNotExist("--out", *out); err != nil {
-		return err
-	}
-	m, _, err := e.openManager(inspect)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	f, err := m.Open(rel)
+	c := e.dataCommand("decrypt-file --file F --out O", 0, inspect, check, func(s *session) error {
+		return decryptFile(s, rel, out)
+	})
+	c.Flags().StringVar(&file, "file", "", "the file to decrypt (relative to the data directory, or absolute inside it)")
+	c.Flags().StringVar(&out, "out", "", "where the plaintext copy goes (must not exist; outside the data directory)")
+	return c
+}
+
+// decryptFile writes a plaintext copy of rel to out.
+func decryptFile(s *session, rel, out string) error {
+	f, err := s.m.Open(rel)
 	if err != nil {
 		return err
 	}
@@ -336,11 +344,11 @@ func decryptFile(e *env, args []string) error {
 	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", rel)
 	}
-	o, err := newOutput("--out", *out)
+	o, err := newOutput("--out", out)
 	if err != nil {
 		return err
 	}
-	if err := copyContext(e.ctx.Err, o, f); err != nil {
+	if err := copyContext(s.ctx.Err, o, f); err != nil {
 		o.abort()
 		return fmt.Errorf("%s: %w", rel, err)
 	}
@@ -366,23 +374,25 @@ type unrecordedJSON struct {
 	LooksEncrypted bool   `json:"looks_encrypted"`
 }
 
-// verify is 'verify [--json]'.
-func verify(e *env, args []string) error {
-	fl := e.flagSet("verify")
-	asJSON := fl.Bool("json", false, "print the report as JSON")
-	if err := e.parseData(fl, "[--json]", args, 0); err != nil {
-		return err
-	}
-	m, _, err := e.openManager(inspect)
+// verifyCommand is 'verify [--json]'.
+func (e *env) verifyCommand() *cobra.Command {
+	var asJSON bool
+	c := e.dataCommand("verify [--json]", 0, inspect, nil, func(s *session) error {
+		return verify(s, asJSON)
+	})
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return c
+}
+
+// verify checks the dictionaries against the disk and reports what it
+// found: an error when anything is wrong.
+func verify(s *session, asJSON bool) error {
+	e := s.env
+	r, err := s.m.Verify(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	r, err := m.Verify(e.ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
+	if asJSON {
 		v := verifyJSON{OK: r.OK(), Entries: r.Entries, MissingFiles: orEmpty(r.MissingFiles), MissingKeys: orEmpty(r.MissingKeys), Unrecorded: []unrecordedJSON{}}
 		for _, u := range r.Unrecorded {
 			v.Unrecorded = append(v.Unrecorded, unrecordedJSON{Name: u.Name, Size: u.Size, LooksEncrypted: u.LooksEncrypted})

@@ -14,20 +14,22 @@ import (
 
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/spf13/cobra"
 )
 
-// cleanup is 'cleanup [--yes]'.
-func cleanup(e *env, args []string) error {
-	fl := e.flagSet("cleanup")
-	yes := fl.Bool("yes", false, "drop the entries without asking")
-	if err := e.parseData(fl, "[--yes]", args, 0); err != nil {
-		return err
-	}
-	m, _, err := e.openManager(modify)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
+// cleanupCommand is 'cleanup [--yes]'.
+func (e *env) cleanupCommand() *cobra.Command {
+	var yes bool
+	c := e.dataCommand("cleanup [--yes]", 0, modify, nil, func(s *session) error {
+		return cleanup(s, yes)
+	})
+	c.Flags().BoolVar(&yes, "yes", false, "drop the entries without asking")
+	return c
+}
+
+// cleanup drops the entries whose file is gone, after asking unless yes.
+func cleanup(s *session, yes bool) error {
+	e, m := s.env, s.m
 	r, err := m.Verify(e.ctx)
 	if err != nil {
 		return err
@@ -41,7 +43,7 @@ func cleanup(e *env, args []string) error {
 	for _, n := range missing {
 		fmt.Fprintf(e.stdout, "  %s\n", displayName(n))
 	}
-	if !*yes {
+	if !yes {
 		fmt.Fprintf(e.stderr, "drop %s? [y/N] ", plural(len(missing), "entry", "entries"))
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')
 		if err != nil && line == "" {
@@ -74,42 +76,47 @@ func cleanup(e *env, args []string) error {
 	return m.Close()
 }
 
-// rotateMasterKey is 'rotate-master-key --to FILE'.
-func rotateMasterKey(e *env, args []string) error {
-	fl := e.flagSet("rotate-master-key")
-	to := fl.String("to", "", "a TOML configuration whose [security.encryption.master-key] section is the new master key")
-	if err := e.parseData(fl, "--to FILE", args, 0); err != nil {
-		return err
+// rotateMasterKeyCommand is 'rotate-master-key --to FILE'.
+func (e *env) rotateMasterKeyCommand() *cobra.Command {
+	var to string
+	var newKey keyenv.MasterKeyConfig
+	check := func(*session) error {
+		if to == "" {
+			return usagef("--to is required: a configuration file whose [security.encryption.master-key] is the new master key")
+		}
+		toCfg, err := keyenv.LoadConfig(to)
+		if err != nil {
+			return fmt.Errorf("--to %s: %w", to, err)
+		}
+		newKey = toCfg.MasterKey
+		cfg, err := e.loadConfig()
+		if err != nil {
+			return err
+		}
+		// Open the new key before the directory, so that a key that
+		// cannot be used stops the command with the directory untouched.
+		b, err := keyenv.OpenBackend(e.ctx, newKey, e.keyOpts...)
+		if err != nil {
+			return fmt.Errorf("--to %s: the new master key: %w", to, err)
+		}
+		err = keyenv.CheckSecure(cfg.DataEncryptionMethod, b)
+		b.Close()
+		if err != nil {
+			return fmt.Errorf("--to %s: the new master key: %w", to, err)
+		}
+		return nil
 	}
-	if *to == "" {
-		return usagef("--to is required: a configuration file whose [security.encryption.master-key] is the new master key")
-	}
-	toCfg, err := keyenv.LoadConfig(*to)
-	if err != nil {
-		return fmt.Errorf("--to %s: %w", *to, err)
-	}
-	newKey := toCfg.MasterKey
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	// Open the new key before the directory, so that a key that cannot be
-	// used stops the command with the directory untouched.
-	b, err := keyenv.OpenBackend(e.ctx, newKey, e.keyOpts...)
-	if err != nil {
-		return fmt.Errorf("--to %s: the new master key: %w", *to, err)
-	}
-	err = keyenv.CheckSecure(cfg.DataEncryptionMethod, b)
-	b.Close()
-	if err != nil {
-		return fmt.Errorf("--to %s: the new master key: %w", *to, err)
-	}
+	c := e.dataCommand("rotate-master-key --to FILE", 0, modify, check, func(s *session) error {
+		return rotateMasterKey(s, to, newKey)
+	})
+	c.Flags().StringVar(&to, "to", "", "a TOML configuration whose [security.encryption.master-key] section is the new master key")
+	return c
+}
 
-	m, _, err := e.openManager(modify)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
+// rotateMasterKey reseals the key dictionary under newKey, read from the
+// configuration file to.
+func rotateMasterKey(s *session, to string, newKey keyenv.MasterKeyConfig) error {
+	e, m := s.env, s.m
 	if !m.Encrypted() {
 		return errors.New("the data directory was never encrypted: there is no key dictionary to reseal")
 	}
@@ -132,41 +139,46 @@ func rotateMasterKey(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "  new: %s\n", after.MasterKey.ID)
 	// The configuration still names the old key, which no longer opens
 	// the dictionary: the next start would fail until it is changed.
-	fmt.Fprintf(e.stdout, "now edit %s: [security.encryption.master-key] must name the new key (as in %s) and [security.encryption.previous-master-key] the old one; the engine will not start until master-key is the new key\n", e.config, *to)
+	fmt.Fprintf(e.stdout, "now edit %s: [security.encryption.master-key] must name the new key (as in %s) and [security.encryption.previous-master-key] the old one; the engine will not start until master-key is the new key\n", e.config, to)
 	return nil
 }
 
-// reencrypt is 'reencrypt [--older-than 30d] [--rate 50MiB/s]'.
-func reencrypt(e *env, args []string) error {
-	fl := e.flagSet("reencrypt")
-	olderThan := fl.String("older-than", "", "re-encrypt files whose data key is at least this old, e.g. 30d or 12h (default: any key but the current one)")
-	rate := fl.String("rate", "", "copy at most this many bytes per second, e.g. 50MiB/s or 500KB/s (default: no limit)")
-	if err := e.parseData(fl, "[--older-than 30d] [--rate 50MiB/s]", args, 0); err != nil {
-		return err
-	}
+// reencryptCommand is 'reencrypt [--older-than 30d] [--rate 50MiB/s]'.
+func (e *env) reencryptCommand() *cobra.Command {
+	var olderThan, rate string
 	var opt dict.ReencryptOptions
-	if *olderThan != "" {
-		d, err := keyenv.ParseDuration(*olderThan)
-		if err != nil {
-			return usagef("--older-than: %v", err)
+	check := func(*session) error {
+		if olderThan != "" {
+			d, err := keyenv.ParseDuration(olderThan)
+			if err != nil {
+				return usagef("--older-than: %v", err)
+			}
+			opt.OlderThan = d
 		}
-		opt.OlderThan = d
-	}
-	if *rate != "" {
-		r, err := parseRate(*rate)
-		if err != nil {
-			return usageError{err}
+		if rate != "" {
+			r, err := parseRate(rate)
+			if err != nil {
+				return usageError{err}
+			}
+			opt.Rate = r
 		}
-		opt.Rate = r
+		return nil
 	}
-	// A plain open: a method changed in the configuration (or a data key
-	// past its period) gets its new current key here, as at any start of
-	// the engine, and the files then move to it.
-	m, cfg, err := e.openManager(maintain)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
+	// A plain open (maintain): a method changed in the configuration (or
+	// a data key past its period) gets its new current key here, as at
+	// any start of the engine, and the files then move to it.
+	c := e.dataCommand("reencrypt [--older-than 30d] [--rate 50MiB/s]", 0, maintain, check, func(s *session) error {
+		return reencrypt(s, opt)
+	})
+	c.Flags().StringVar(&olderThan, "older-than", "", "re-encrypt files whose data key is at least this old, e.g. 30d or 12h (default: any key but the current one)")
+	c.Flags().StringVar(&rate, "rate", "", "copy at most this many bytes per second, e.g. 50MiB/s or 500KB/s (default: no limit)")
+	return c
+}
+
+// reencrypt re-encrypts the files opt selects, reporting progress on
+// standard error.
+func reencrypt(s *session, opt dict.ReencryptOptions) error {
+	e, m, cfg := s.env, s.m, s.cfg
 	opt.Progress = func(p dict.ReencryptProgress) {
 		if !p.Running {
 			return // the summary follows
@@ -207,55 +219,58 @@ func reencrypt(e *env, args []string) error {
 	return m.Close()
 }
 
-// exportFiles is 'export --out FILE [--transfer-key-file K] NAME...'.
-func exportFiles(e *env, args []string) error {
-	const synopsis = "--out FILE [--transfer-key-file K] NAME..."
-	fl := e.flagSet("export")
-	out := fl.String("out", "", "the export document to write (must not exist; outside the data directory)")
-	keyFile := fl.String("transfer-key-file", "", "write the transfer key (hex) to this file, mode 0600, instead of printing it (must not exist)")
-	if err := e.parseData(fl, synopsis, args, -1); err != nil {
-		return err
-	}
-	if fl.NArg() == 0 {
-		return usagef("name the files to export (relative to the data directory)")
-	}
+// exportCommand is 'export --out FILE [--transfer-key-file K] NAME...'.
+func (e *env) exportCommand() *cobra.Command {
+	var out, keyFile string
 	var names []string
-	for _, n := range fl.Args() {
-		rel, err := dataPath(e.dataDir, "file", n)
-		if err != nil {
+	check := func(s *session) error {
+		if len(s.args) == 0 {
+			return usagef("name the files to export (relative to the data directory)")
+		}
+		for _, n := range s.args {
+			rel, err := dataPath(e.dataDir, "file", n)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(names, rel) {
+				names = append(names, rel)
+			}
+		}
+		if err := outsideDataDir(e.dataDir, "--out", out); err != nil {
 			return err
 		}
-		if !slices.Contains(names, rel) {
-			names = append(names, rel)
-		}
-	}
-	if err := outsideDataDir(e.dataDir, "--out", *out); err != nil {
-		return err
-	}
-	if err := mustNotExist("--out", *out); err != nil {
-		return err
-	}
-	if *keyFile != "" {
-		if err := outsideDataDir(e.dataDir, "--transfer-key-file", *keyFile); err != nil {
+		if err := mustNotExist("--out", out); err != nil {
 			return err
 		}
-		if err := mustNotExist("--transfer-key-file", *keyFile); err != nil {
-			return err
+		if keyFile != "" {
+			if err := outsideDataDir(e.dataDir, "--transfer-key-file", keyFile); err != nil {
+				return err
+			}
+			if err := mustNotExist("--transfer-key-file", keyFile); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	m, _, err := e.openManager(inspect)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
+	c := e.dataCommand("export --out FILE [--transfer-key-file K] NAME...", -1, inspect, check, func(s *session) error {
+		return exportFiles(s, names, out, keyFile)
+	})
+	c.Flags().StringVar(&out, "out", "", "the export document to write (must not exist; outside the data directory)")
+	c.Flags().StringVar(&keyFile, "transfer-key-file", "", "write the transfer key (hex) to this file, mode 0600, instead of printing it (must not exist)")
+	return c
+}
 
-	doc, err := newOutput("--out", *out)
+// exportFiles writes the export document of names to out, and its
+// transfer key to keyFile or, without one, to standard output.
+func exportFiles(s *session, names []string, out, keyFile string) error {
+	e, m := s.env, s.m
+	doc, err := newOutput("--out", out)
 	if err != nil {
 		return err
 	}
 	var keyOut *output
-	if *keyFile != "" {
-		if keyOut, err = newOutput("--transfer-key-file", *keyFile); err != nil {
+	if keyFile != "" {
+		if keyOut, err = newOutput("--transfer-key-file", keyFile); err != nil {
 			doc.abort()
 			return err
 		}
@@ -290,9 +305,9 @@ func exportFiles(e *env, args []string) error {
 	if err := doc.commit(); err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(e.stdout, "exported %s to %s\n", plural(len(names), "file", "files"), *out)
+	fmt.Fprintf(e.stdout, "exported %s to %s\n", plural(len(names), "file", "files"), out)
 	if keyOut != nil {
-		fmt.Fprintf(e.stdout, "transfer key written to %s\n", *keyFile)
+		fmt.Fprintf(e.stdout, "transfer key written to %s\n", keyFile)
 	} else {
 		io.WriteString(e.stdout, "transfer key (shown only this once; whoever holds it can read the exported files): ")
 		e.stdout.Write(h)
@@ -302,47 +317,53 @@ func exportFiles(e *env, args []string) error {
 	return nil
 }
 
-// importFiles is 'import --in FILE [--transfer-key-file K] [--under DIR] [--resume]'.
-func importFiles(e *env, args []string) error {
-	const synopsis = "--in FILE [--transfer-key-file K] [--under DIR] [--resume]"
-	fl := e.flagSet("import")
-	in := fl.String("in", "", "the export document")
-	keyFile := fl.String("transfer-key-file", "", "the file holding the transfer key in hex (default: the environment variable "+transferKeyEnv+")")
-	under := fl.String("under", "", "the directory, inside the data directory, the files were copied under (default: their exported names)")
-	resume := fl.Bool("resume", false, "finish an interrupted import: files already imported with the same entry are not conflicts")
-	if err := e.parseData(fl, synopsis, args, 0); err != nil {
-		return err
-	}
-	if *in == "" {
-		return usagef("--in is required: the export document")
-	}
+// importCommand is 'import --in FILE [--transfer-key-file K] [--under DIR] [--resume]'.
+func (e *env) importCommand() *cobra.Command {
+	var in, keyFile, under string
+	var resume bool
 	var opts []dict.ImportOption
-	if *under != "" {
-		u, err := dataPath(e.dataDir, "--under", *under)
-		if err != nil {
+	var key []byte
+	var doc *os.File
+	check := func(s *session) error {
+		if in == "" {
+			return usagef("--in is required: the export document")
+		}
+		if under != "" {
+			u, err := dataPath(e.dataDir, "--under", under)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, dict.ImportUnder(u))
+		}
+		if resume {
+			opts = append(opts, dict.ImportResume())
+		}
+		var err error
+		if key, err = readTransferKey(keyFile); err != nil {
 			return err
 		}
-		opts = append(opts, dict.ImportUnder(u))
+		s.hold(func() { clear(key) })
+		if doc, err = os.Open(in); err != nil {
+			return fmt.Errorf("--in: %w", err)
+		}
+		s.hold(func() { doc.Close() })
+		return nil
 	}
-	if *resume {
-		opts = append(opts, dict.ImportResume())
-	}
-	key, err := readTransferKey(*keyFile)
-	if err != nil {
-		return err
-	}
-	defer clear(key)
-	f, err := os.Open(*in)
-	if err != nil {
-		return fmt.Errorf("--in: %w", err)
-	}
-	defer f.Close()
-	m, _, err := e.openManager(modify)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	names, err := m.Import(e.ctx, f, key, opts...)
+	c := e.dataCommand("import --in FILE [--transfer-key-file K] [--under DIR] [--resume]", 0, modify, check, func(s *session) error {
+		return importFiles(s, doc, key, opts)
+	})
+	c.Flags().StringVar(&in, "in", "", "the export document")
+	c.Flags().StringVar(&keyFile, "transfer-key-file", "", "the file holding the transfer key in hex (default: the environment variable "+transferKeyEnv+")")
+	c.Flags().StringVar(&under, "under", "", "the directory, inside the data directory, the files were copied under (default: their exported names)")
+	c.Flags().BoolVar(&resume, "resume", false, "finish an interrupted import: files already imported with the same entry are not conflicts")
+	return c
+}
+
+// importFiles records the files the export document doc describes,
+// opened with the transfer key, and prints their names.
+func importFiles(s *session, doc io.Reader, key []byte, opts []dict.ImportOption) error {
+	e, m := s.env, s.m
+	names, err := m.Import(e.ctx, doc, key, opts...)
 	if err != nil {
 		return err
 	}

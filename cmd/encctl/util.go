@@ -13,30 +13,9 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/fsys"
-	"github.com/atrest/atrest/keyenv"
 )
-
-// refuseUninitialized words dict.Open's refusal (dict.ErrNotInitialized,
-// under dict.WithExistingDictionaries) of dir, which lacks a dictionary or
-// both. It refuses a single dictionary whatever the command (damaged, or a
-// first start that crashed, whose empty file dictionary a plain dict.Open
-// would remove) and, when mustBeEncrypted (a modifying command), none while
-// the configuration encrypts (a plain dict.Open would create them). nil
-// means dir was never encrypted and may be opened as such.
-func refuseUninitialized(dir string, err error, cfg keyenv.Config, mustBeEncrypted bool) error {
-	switch {
-	case errors.Is(err, dict.ErrMissingFileDictionary):
-		return fmt.Errorf("%s has %s but no %s: the dictionaries are incomplete, refusing to open them", dir, dict.KeyDictName, dict.FileDictName)
-	case errors.Is(err, dict.ErrMissingKeyDictionary):
-		return fmt.Errorf("%s has %s but no %s: the dictionaries are incomplete, refusing to open them", dir, dict.FileDictName, dict.KeyDictName)
-	case mustBeEncrypted && cfg.DataEncryptionMethod != ctr.Plaintext:
-		return fmt.Errorf("%s has no %s and %s: not an encrypted data directory (check --data-dir; encctl does not create dictionaries)", dir, dict.KeyDictName, dict.FileDictName)
-	}
-	return nil
-}
 
 // dataPath turns a path the operator gave for a file of the data directory
 // (relative to it, or absolute inside it) into the dictionary's form:
