@@ -140,7 +140,7 @@ func rotateMasterKey(e *env, args []string) error {
 func reencrypt(e *env, args []string) error {
 	fl := e.flagSet("reencrypt")
 	olderThan := fl.String("older-than", "", "re-encrypt files whose data key is at least this old, e.g. 30d or 12h (default: any key but the current one)")
-	rate := fl.String("rate", "", "copy at most this many bytes per second, e.g. 50MiB/s or 500KB/s (default: no limit)")
+	rate := fl.String("rate", "", "copy at most this many bytes per second, e.g. 50MiB/s or 500KB/s; KB = 1000 bytes, KiB = 1024 (default: no limit)")
 	if err := e.parseData(fl, "[--older-than 30d] [--rate 50MiB/s]", args, 0); err != nil {
 		return err
 	}
