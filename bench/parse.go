@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/internal/bytesize"
 )
 
 // ErrSize is returned (wrapped) by ParseSizes for a size it cannot read or
@@ -53,22 +53,12 @@ func methodNames() string {
 	return strings.Join(names, ", ")
 }
 
-// sizeUnits are the suffixes ParseSizes reads; K, M and G are binary
-// multiples, as they are for buffer sizes everywhere.
-var sizeUnits = []struct {
-	suffix string
-	shift  uint
-}{
-	{"KiB", 10}, {"MiB", 20}, {"GiB", 30},
-	{"KB", 10}, {"MB", 20}, {"GB", 30},
-	{"K", 10}, {"M", 20}, {"G", 30},
-	{"B", 0},
-}
-
 // ParseSizes parses a comma-separated list of sizes such as
-// "64,4K,16KiB,1M", sorted ascending without repeats. Each must lie
-// between MinSize and MaxSize; anything else gives an error wrapping
-// ErrSize that says what a valid size looks like.
+// "64,4KiB,16KB,1MiB", sorted ascending without repeats: bytes, or a
+// number with a unit, where KB is 1000 bytes and KiB 1024 (MB, MiB and
+// the rest likewise, see internal/bytesize; a bare K or M is refused as
+// ambiguous). Each must lie between MinSize and MaxSize; anything else
+// gives an error wrapping ErrSize that says what a valid size looks like.
 func ParseSizes(list string) ([]int, error) {
 	var out []int
 	for field := range strings.SplitSeq(list, ",") {
@@ -85,32 +75,25 @@ func ParseSizes(list string) ([]int, error) {
 }
 
 func parseSize(s string) (int, error) {
-	num, shift := s, uint(0)
-	for _, u := range sizeUnits {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			num, shift = strings.TrimSpace(rest), u.shift
-			break
-		}
+	v, err := bytesize.Parse(s)
+	switch {
+	case err != nil:
+	case v < MinSize:
+		err = fmt.Errorf("less than %d B", MinSize)
+	case v > MaxSize:
+		err = fmt.Errorf("more than %s", FormatSize(MaxSize))
 	}
-	v, err := strconv.ParseUint(num, 10, 32)
-	if err != nil || v<<shift < MinSize || v<<shift > MaxSize {
-		return 0, fmt.Errorf("%w %q (valid: whole numbers of bytes from %d to %s, with an optional K, KiB, M or MiB suffix, e.g. 64,4K,1MiB)",
-			ErrSize, s, MinSize, FormatSize(MaxSize))
+	if err != nil {
+		return 0, fmt.Errorf("%w %q: %v (valid: %d B to %s, in bytes or with a unit where KB = 1000 bytes and KiB = 1024, MB and MiB likewise; e.g. 64,4KiB,1MiB)",
+			ErrSize, s, err, MinSize, FormatSize(MaxSize))
 	}
-	return int(v << shift), nil
+	return int(v), nil
 }
 
 // FormatSize writes a byte count the way sizes are labelled in reports, in
 // the largest binary unit that divides it: "64 B", "4 KiB", "1 MiB",
-// "2 GiB", or the exact bytes when it is no whole multiple.
+// "2 GiB", or the exact bytes when it is no whole multiple
+// (bytesize.Format).
 func FormatSize(n int) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d B", n)
+	return bytesize.Format(int64(n))
 }

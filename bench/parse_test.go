@@ -18,24 +18,34 @@ func TestParseSizes(t *testing.T) {
 	}{
 		{"64", []int{64}},
 		{"1", []int{1}},
-		{"4K,64,1M", []int{64, 4096, 1 << 20}},
-		{"4KiB, 16KB ,2MiB", []int{4096, 16384, 2 << 20}},
-		{"4096,4K,4KiB", []int{4096}},
+		{"4KiB,64,1MiB", []int{64, 4096, 1 << 20}},
+		// KB is 1000 bytes, KiB 1024 (KB read 1024 here before
+		// internal/bytesize, and 1000 in encctl's --rate).
+		{"4KiB, 16KB ,2MiB", []int{4096, 16000, 2 << 20}},
+		{"16KB,16KiB,16kib", []int{16000, 16384}},
+		{"4096,4KiB,4kib", []int{4096}},
 		{"512B", []int{512}},
-		{"64M", []int{64 << 20}},
+		{"1.5KiB", []int{1536}},
+		{"64MiB", []int{64 << 20}},
+		{"64MB", []int{64_000_000}},
 	} {
 		got, err := bench.ParseSizes(tc.in)
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("ParseSizes(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
-	for _, in := range []string{"", "0", "-4", "4Q", "K", "1.5K", "65M", "1G", "4K,,8K", "99999999999"} {
+	for _, in := range []string{"", "0", "-4", "4Q", "K", "1.5K", "65M", "1G", "4K,,8K", "99999999999",
+		"4K", "1M", "65MiB", "68MB", "1GiB", "0.5"} {
 		_, err := bench.ParseSizes(in)
 		if !errors.Is(err, bench.ErrSize) {
 			t.Errorf("ParseSizes(%q): err = %v, want ErrSize", in, err)
 		} else if !strings.Contains(err.Error(), "valid:") {
 			t.Errorf("ParseSizes(%q): error %q does not say what is valid", in, err)
 		}
+	}
+	// A bare K is refused, saying what to write instead.
+	if _, err := bench.ParseSizes("64,4K"); err == nil || !strings.Contains(err.Error(), "KiB") || !strings.Contains(err.Error(), "KB") {
+		t.Errorf(`ParseSizes("64,4K"): %v, want an error naming KiB and KB`, err)
 	}
 }
 
@@ -82,7 +92,7 @@ func TestFormatSize(t *testing.T) {
 }
 
 func ExampleParseSizes() {
-	sizes, err := bench.ParseSizes("1M,64,4K")
+	sizes, err := bench.ParseSizes("1MiB,64,4KiB")
 	fmt.Println(sizes, err)
 	_, err = bench.ParseSizes("4Q")
 	fmt.Println(errors.Is(err, bench.ErrSize))

@@ -3,7 +3,6 @@
 package dict
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -12,16 +11,15 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -97,14 +95,9 @@ func TestCrashChild(t *testing.T) {
 	opts := crashFailpointOptions(envCrashAt)
 	m, err := Open(context.Background(), dir, crashConfig(dir), opts...)
 	if err != nil {
-		fmt.Fprintf(os.Stdout, "error open: %v\n", err)
-		os.Exit(3)
+		crashtest.Die("open: %v", err)
 	}
-	say := func(format string, args ...any) {
-		// One write per line, straight to the pipe: nothing buffered dies
-		// with the process.
-		os.Stdout.WriteString(fmt.Sprintf(format, args...) + "\n")
-	}
+	say := crashtest.Say
 	exists := func(name string) bool {
 		_, err := os.Lstat(filepath.Join(dir, name))
 		return err == nil
@@ -130,8 +123,7 @@ func TestCrashChild(t *testing.T) {
 				f.Close()
 			}
 			if err != nil {
-				say("error create %s: %v", a, err)
-				os.Exit(3)
+				crashtest.Die("create %s: %v", a, err)
 			}
 			say("ack create %s %d", a, gen)
 		case op == 4 && exists(a) && a != b && !sameFile(a, b):
@@ -139,22 +131,19 @@ func TestCrashChild(t *testing.T) {
 			// rename(2) does; the model does not track links, so skip it.)
 			say("begin rename %s %s", a, b)
 			if err := m.Rename(a, b); err != nil {
-				say("error rename: %v", err)
-				os.Exit(3)
+				crashtest.Die("rename: %v", err)
 			}
 			say("ack rename %s %s", a, b)
 		case op == 5 && exists(a) && !exists(b):
 			say("begin link %s %s", a, b)
 			if err := m.Link(a, b); err != nil {
-				say("error link: %v", err)
-				os.Exit(3)
+				crashtest.Die("link: %v", err)
 			}
 			say("ack link %s %s", a, b)
 		case op == 6 && exists(a):
 			say("begin remove %s", a)
 			if err := m.Remove(a); err != nil {
-				say("error remove: %v", err)
-				os.Exit(3)
+				crashtest.Die("remove: %v", err)
 			}
 			say("ack remove %s", a)
 		case op == 7 && exists(a) && a != b:
@@ -174,15 +163,13 @@ func TestCrashChild(t *testing.T) {
 				f.Close()
 			}
 			if err != nil {
-				say("error reuse: %v", err)
-				os.Exit(3)
+				crashtest.Die("reuse: %v", err)
 			}
 			say("ack reuse %s %s %d", a, b, gen)
 		case op == 8:
 			say("begin rotate")
 			if err := m.RotateDataKey(context.Background()); err != nil {
-				say("error rotate: %v", err)
-				os.Exit(3)
+				crashtest.Die("rotate: %v", err)
 			}
 			say("ack rotate")
 		}
@@ -356,7 +343,7 @@ func TestCrashRecovery(t *testing.T) {
 	if runtime := os.Getenv(envCrashChild); runtime != "" {
 		t.Skip("inside the child")
 	}
-	kills := crashKills(envCrashKills, 200, 40)
+	kills := crashtest.Count(t, envCrashKills, 200, 40)
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
 	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
@@ -365,50 +352,38 @@ func TestCrashRecovery(t *testing.T) {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	acked := 0
 	for kill := range kills {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envCrashChild+"=1", envCrashDir+"="+dir, envCrashSeed+"="+strconv.FormatUint(r.Uint64(), 10))
+		env := []string{envCrashChild + "=1", envCrashDir + "=" + dir, envCrashSeed + "=" + strconv.FormatUint(r.Uint64(), 10)}
 		byFailpoint := kill%2 == 1
 		if byFailpoint {
 			fp := crashFailpoints[r.IntN(len(crashFailpoints))]
-			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%s:%d", envCrashAt, fp, 1+r.IntN(3)))
+			env = append(env, fmt.Sprintf("%s=%s:%d", envCrashAt, fp, 1+r.IntN(3)))
 		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		timer := time.AfterFunc(time.Duration(2+r.IntN(40))*time.Millisecond, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		c := crashtest.Start(t, "TestCrashChild", env)
+		delay := time.Duration(2+r.IntN(40)) * time.Millisecond
 		if byFailpoint {
 			// Give the failpoint its chance; SIGKILL anyway if it is never hit.
-			timer.Reset(time.Duration(50+r.IntN(100)) * time.Millisecond)
+			delay = time.Duration(50+r.IntN(100)) * time.Millisecond
 		}
+		c.KillAfter(delay)
 		var pending []string
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
+		for line := range c.Lines() {
+			fields := strings.Fields(line)
 			switch fields[0] {
 			case "begin":
 				pending = fields[1:]
-				cm.note(sc.Text())
+				cm.note(line)
 			case "ack":
-				cm.note(sc.Text())
+				cm.note(line)
 				cm.apply(fields[1:])
 				pending = nil
 				acked++
 			case "error":
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("child failed: %s\n%s", sc.Text(), stderr.String())
+				c.Abort()
+				t.Fatalf("child failed: %s\n%s", line, c.Stderr())
 			}
 		}
-		timer.Stop()
-		err = cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("child ended without SIGKILL: %v\n%s", err, stderr.String())
+		if killed, err := c.Wait(); !killed {
+			t.Fatalf("child ended without SIGKILL: %v\n%s", err, c.Stderr())
 		}
 		cm.note(fmt.Sprintf("-- kill %d (failpoint run: %v)", kill, byFailpoint))
 		if pending != nil {

@@ -3,21 +3,19 @@
 package dict
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -60,20 +58,17 @@ func TestMasterKeyCrashChild(t *testing.T) {
 	keys := mkKeys(filepath.Dir(dir))
 	from, _ := strconv.Atoi(os.Getenv(envMKFrom))
 	opts := crashFailpointOptions(envMKAt)
-	say := func(format string, args ...any) { os.Stdout.WriteString(fmt.Sprintf(format, args...) + "\n") }
 	m, err := Open(context.Background(), dir, rotationConfig(keys[from], nil), opts...)
 	if err != nil {
-		say("error open: %v", err)
-		os.Exit(3)
+		crashtest.Die("open: %v", err)
 	}
 	for cur := from; ; {
 		next := (cur + 1) % len(keys)
-		say("begin %d", next)
+		crashtest.Say("begin %d", next)
 		if err := m.RotateMasterKey(context.Background(), keys[next]); err != nil {
-			say("error rotate: %v", err)
-			os.Exit(3)
+			crashtest.Die("rotate: %v", err)
 		}
-		say("ack %d", next)
+		crashtest.Say("ack %d", next)
 		cur = next
 	}
 }
@@ -82,7 +77,7 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 	if os.Getenv(envMKChild) != "" {
 		t.Skip("inside the child")
 	}
-	kills := crashKills(envMKKills, 30, 8)
+	kills := crashtest.Count(t, envMKKills, 30, 8)
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -110,30 +105,20 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	cur, rotations := 0, 0
 	for kill := range kills {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMasterKeyCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envMKChild+"=1", envMKDir+"="+dir, envMKFrom+"="+strconv.Itoa(cur))
+		env := []string{envMKChild + "=1", envMKDir + "=" + dir, envMKFrom + "=" + strconv.Itoa(cur)}
 		byFailpoint := kill%2 == 1
 		if byFailpoint {
-			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%s:%d", envMKAt, mkFailpoints[r.IntN(len(mkFailpoints))], 1+r.IntN(5)))
+			env = append(env, fmt.Sprintf("%s=%s:%d", envMKAt, mkFailpoints[r.IntN(len(mkFailpoints))], 1+r.IntN(5)))
 		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		c := crashtest.Start(t, "TestMasterKeyCrashChild", env)
 		delay := time.Duration(5+r.IntN(40)) * time.Millisecond
 		if byFailpoint {
 			delay = time.Second // the failpoint kills it first
 		}
-		timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		c.KillAfter(delay)
 		inFlight := -1
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
+		for line := range c.Lines() {
+			fields := strings.Fields(line)
 			switch fields[0] {
 			case "begin":
 				inFlight, _ = strconv.Atoi(fields[1])
@@ -142,14 +127,12 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 				inFlight = -1
 				rotations++
 			case "error":
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("child failed: %s\n%s", sc.Text(), stderr.String())
+				c.Abort()
+				t.Fatalf("child failed: %s\n%s", line, c.Stderr())
 			}
 		}
-		timer.Stop()
-		if err := cmd.Wait(); err == nil {
-			t.Fatalf("child exited on its own:\n%s", stderr.String())
+		if _, err := c.Wait(); err == nil {
+			t.Fatalf("child exited on its own:\n%s", c.Stderr())
 		}
 
 		// Exactly one of the keys the dictionary may be under opens it.

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Re-encryption rewrites a file under the current data key and the
@@ -339,7 +341,7 @@ func newReencryptRun(m *Manager, opt ReencryptOptions, started time.Time) *reenc
 	}
 	r := &reencryptRun{m: m, opt: opt, buf: make([]byte, chunk), started: started}
 	if opt.Rate > 0 {
-		r.limit = &rateLimiter{rate: float64(opt.Rate), burst: float64(chunk), last: r.started}
+		r.limit = newRateLimiter(opt.Rate, int(chunk), r.started)
 	}
 	return r
 }
@@ -443,32 +445,47 @@ func (r *reencryptRun) end() {
 	}
 }
 
-// rateLimiter is a token bucket on bytes: tokens accrue at rate per second
-// up to burst, and a wait for more than there are sleeps until the debt is
-// paid (a timer, not a loop). It starts empty, so n bytes take at least
-// n/rate seconds. Not safe for concurrent use: one run owns it.
+// rateLimiter is a token bucket on bytes (golang.org/x/time/rate): tokens
+// accrue at rate per second up to burst, and a wait for more than there
+// are sleeps until the debt is paid (a timer, not a loop). It starts
+// empty, so n bytes take at least n/rate seconds. One run owns it.
 type rateLimiter struct {
-	rate, burst, tokens float64
-	last                time.Time
+	lim *rate.Limiter
 }
 
-// wait takes n bytes' worth of tokens, sleeping while in debt. A nil
-// limiter never waits.
+// newRateLimiter returns an empty bucket filling at bytesPerSecond.
+func newRateLimiter(bytesPerSecond int64, burst int, now time.Time) *rateLimiter {
+	lim := rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
+	lim.AllowN(now, burst) // it starts full: empty it
+	return &rateLimiter{lim}
+}
+
+// wait takes n bytes' worth of tokens (n at most the burst), sleeping
+// while in debt; a cancelled ctx ends the wait with ctx.Err(). A nil
+// limiter never waits. (Not rate.Limiter.WaitN: it refuses at once, with
+// an error that is not ctx's, a wait that would outlast ctx's deadline,
+// where a run must sleep until the deadline and stop as cancelled.)
 func (l *rateLimiter) wait(ctx context.Context, n int) error {
 	if l == nil {
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	now := time.Now()
-	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	l.last = now
-	l.tokens -= float64(n)
-	if l.tokens >= 0 {
+	r := l.lim.ReserveN(now, n)
+	if !r.OK() {
+		return fmt.Errorf("rate limit: %d bytes at once, more than the burst of %d", n, l.lim.Burst())
+	}
+	d := r.DelayFrom(now)
+	if d == 0 {
 		return nil
 	}
-	t := time.NewTimer(time.Duration(-l.tokens / l.rate * float64(time.Second)))
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		r.Cancel()
 		return ctx.Err()
 	case <-t.C:
 		return nil

@@ -3,23 +3,21 @@
 package dict
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -85,31 +83,25 @@ func TestReencryptCrashChild(t *testing.T) {
 	}
 	rate, _ := strconv.ParseInt(os.Getenv(envReencRate), 10, 64)
 	opts := crashFailpointOptions(envReencAt)
-	// One write per line, straight to the pipe: nothing buffered dies
-	// with the process.
-	say := func(format string, args ...any) { os.Stdout.WriteString(fmt.Sprintf(format, args...) + "\n") }
+	say := crashtest.Say
 	m, err := Open(context.Background(), dir, reencCrashConfig(dir, method), opts...)
 	if err != nil {
-		say("error open: %v", err)
-		os.Exit(3)
+		crashtest.Die("open: %v", err)
 	}
 	say("start")
 	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Rate: rate, Progress: func(p ReencryptProgress) {
 		say("progress %d %d %d", p.FilesDone, p.FilesTotal, p.Failed)
 	}})
 	if err != nil || p.FilesDone != p.FilesTotal {
-		say("error reencrypt: %+v: %v", p, err)
-		os.Exit(3)
+		crashtest.Die("reencrypt: %+v: %v", p, err)
 	}
 	p, err = m.ReencryptAll(context.Background(), ReencryptOptions{})
 	if err != nil {
-		say("error second run: %v", err)
-		os.Exit(3)
+		crashtest.Die("second run: %v", err)
 	}
 	say("rerun %d", p.FilesTotal)
 	if err := m.Close(); err != nil {
-		say("error close: %v", err)
-		os.Exit(3)
+		crashtest.Die("close: %v", err)
 	}
 	say("done")
 }
@@ -169,7 +161,7 @@ func TestReencryptCrash(t *testing.T) {
 		t.Skip("inside the child")
 	}
 	// -short: under -race each child takes a third of a second.
-	kills := crashKills(envReencKills, 24, 6)
+	kills := crashtest.Count(t, envReencKills, 24, 6)
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
 	os.MkdirAll(filepath.Join(dir, "sub", "deep"), 0o755)
@@ -212,57 +204,47 @@ func TestReencryptCrash(t *testing.T) {
 	for {
 		killing := kill < kills
 		mode := kill % 3
-		cmd := exec.Command(os.Args[0], "-test.run=^TestReencryptCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envReencChild+"=1", envReencDir+"="+dir, envReencMethod+"="+to.String())
+		env := []string{envReencChild + "=1", envReencDir + "=" + dir, envReencMethod + "=" + to.String()}
 		rate := 0
 		if killing && mode == 0 {
 			rate = 4 << 20 // the whole run takes about 0.2 s
 		}
-		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", envReencRate, rate))
+		env = append(env, fmt.Sprintf("%s=%d", envReencRate, rate))
 		what := "no kill"
 		if killing && mode == 1 {
 			fp := reencCrashFailpoints[r.IntN(len(reencCrashFailpoints))]
 			hit := 1 + r.IntN(6)
-			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%s:%d", envReencAt, fp, hit))
+			env = append(env, fmt.Sprintf("%s=%s:%d", envReencAt, fp, hit))
 			what = fmt.Sprintf("failpoint %s:%d", fp, hit)
 		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		c := crashtest.Start(t, "TestReencryptCrashChild", env)
 		children++
 		// Never hang: a child left to finish has a minute.
-		timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+		c.Watchdog(time.Minute)
 		done, selected, rerun, finished := 0, -1, -1, false
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
+		for line := range c.Lines() {
+			fields := strings.Fields(line)
 			switch fields[0] {
 			case "start":
 				switch {
 				case killing && mode == 0:
 					d := time.Duration(r.IntN(150)) * time.Millisecond
-					timer.Reset(d)
+					c.KillAfter(d)
 					what = fmt.Sprintf("kill after %v at 4 MiB/s", d)
 				case killing && mode == 2:
 					d := time.Duration(r.IntN(10000)) * time.Microsecond
-					timer.Reset(d)
+					c.KillAfter(d)
 					what = fmt.Sprintf("kill after %v, no rate limit", d)
 				case killing:
 					// Give the failpoint its chance; kill anyway later.
-					timer.Reset(time.Duration(200+r.IntN(200)) * time.Millisecond)
+					c.KillAfter(time.Duration(200+r.IntN(200)) * time.Millisecond)
 				}
 			case "progress":
 				d, _ := strconv.Atoi(fields[1])
 				n, _ := strconv.Atoi(fields[2])
 				if failed, _ := strconv.Atoi(fields[3]); failed != 0 || d < done || (selected >= 0 && n != selected) {
-					cmd.Process.Kill()
-					t.Fatalf("child %d: bad progress %q after %d of %d", children, sc.Text(), done, selected)
+					c.Abort()
+					t.Fatalf("child %d: bad progress %q after %d of %d", children, line, done, selected)
 				}
 				done, selected = d, n
 			case "rerun":
@@ -270,20 +252,16 @@ func TestReencryptCrash(t *testing.T) {
 			case "done":
 				finished = true
 			case "error":
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("child %d (%s): %s\n%s", children, what, sc.Text(), stderr.String())
+				c.Abort()
+				t.Fatalf("child %d (%s): %s\n%s", children, what, line, c.Stderr())
 			}
 		}
-		timer.Stop()
-		err = cmd.Wait()
-		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-		killed := ws.Signaled() && ws.Signal() == syscall.SIGKILL
+		killed, err := c.Wait()
 		switch {
 		case killed && !killing:
-			t.Fatalf("child %d, left to finish, still ran after a minute\n%s", children, stderr.String())
+			t.Fatalf("child %d, left to finish, still ran after a minute\n%s", children, c.Stderr())
 		case !killed && (err != nil || !finished):
-			t.Fatalf("child %d (%s) ended without SIGKILL and without finishing: %v\n%s", children, what, err, stderr.String())
+			t.Fatalf("child %d (%s) ended without SIGKILL and without finishing: %v\n%s", children, what, err, c.Stderr())
 		case killed:
 			kill++
 		}

@@ -465,7 +465,7 @@ func TestReencryptAllRate(t *testing.T) {
 
 func TestRateLimiter(t *testing.T) {
 	// 1000 bytes per second from empty: 200 bytes wait 0.2 s.
-	l := &rateLimiter{rate: 1000, burst: 100, last: time.Now()}
+	l := newRateLimiter(1000, 100, time.Now())
 	start := time.Now()
 	for range 4 {
 		if err := l.wait(context.Background(), 50); err != nil {
@@ -479,6 +479,18 @@ func TestRateLimiter(t *testing.T) {
 	cancel()
 	if err := l.wait(ctx, 10_000); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait with a cancelled context: %v", err)
+	}
+	// A wait that would outlast the context's deadline sleeps until the
+	// deadline and ends as the context does.
+	l = newRateLimiter(1000, 100, time.Now())
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if err := l.wait(ctx, 100); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait past the deadline: %v", err)
+	}
+	if d := time.Since(start); d < 25*time.Millisecond {
+		t.Fatalf("wait past the deadline returned after %v, before it", d)
 	}
 }
 

@@ -3,7 +3,6 @@
 package pebblefs
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -11,19 +10,17 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
@@ -122,69 +119,6 @@ func crashConfig(e *testEnv, method ctr.Method) keyenv.Config {
 	return c
 }
 
-// crashOptions are Pebble's options for child and parent: tiny memtables,
-// tables, levels and MANIFEST, so flushes, compactions, WAL recycling and
-// MANIFEST rotations happen every few hundred writes; the newest format,
-// with value separation, so blob files are written too. Every error
-// Pebble reports, in the background or not, goes to report.
-func crashOptions(efs vfs.FS, mustExist bool, report func(string)) *pebble.Options {
-	o := testOptions(efs)
-	o.MemTableSize = 64 << 10
-	o.L0CompactionThreshold = 2
-	o.LBaseMaxBytes = 256 << 10
-	o.TargetFileSizes[0] = 32 << 10
-	o.MaxManifestFileSize = 64 << 10
-	o.FormatMajorVersion = pebble.FormatNewest
-	o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
-		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 1024, MaxBlobReferenceDepth: 4, TargetGarbageRatio: 0.2}
-	}
-	// Once the DB exists, an open that finds no DB (a lost marker, say)
-	// must fail rather than start an empty one.
-	o.ErrorIfNotExists = mustExist
-	o.Logger = crashLogger{report}
-	reportErr := func(what string, err error) {
-		// Close cancels running compactions; that is no failure.
-		if err != nil && !errors.Is(err, pebble.ErrCancelledCompaction) {
-			report(fmt.Sprintf("%s: %v", what, err))
-		}
-	}
-	o.EventListener = &pebble.EventListener{
-		BackgroundError: func(err error) { reportErr("background error", err) },
-		DataCorruption:  func(info pebble.DataCorruptionInfo) { report(fmt.Sprintf("data corruption: %s", info)) },
-		CompactionEnd:   func(info pebble.CompactionInfo) { reportErr("compaction", info.Err) },
-		FlushEnd: func(info pebble.FlushInfo) {
-			// A flush that writes no table (of a memtable with nothing
-			// left, after recovery) reports this unexported error; Pebble's
-			// own metamorphic test lets it pass the same way.
-			if info.Err == nil || !strings.Contains(info.Err.Error(), "pebble: empty table") {
-				reportErr("flush", info.Err)
-			}
-		},
-		ManifestCreated: func(info pebble.ManifestCreateInfo) { reportErr("manifest created", info.Err) },
-		ManifestDeleted: func(info pebble.ManifestDeleteInfo) { reportErr("manifest deleted", info.Err) },
-		TableDeleted:    func(info pebble.TableDeleteInfo) { reportErr("table deleted", info.Err) },
-		TableIngested:   func(info pebble.TableIngestInfo) { reportErr("table ingested", info.Err) },
-		WALCreated:      func(info pebble.WALCreateInfo) { reportErr("WAL created", info.Err) },
-		WALDeleted:      func(info pebble.WALDeleteInfo) { reportErr("WAL deleted", info.Err) },
-		BlobFileDeleted: func(info pebble.BlobFileDeleteInfo) { reportErr("blob file deleted", info.Err) },
-	}
-	return o
-}
-
-// crashLogger passes Pebble's errors on: quietLogger drops them, and here
-// an error logged is a finding.
-type crashLogger struct{ report func(string) }
-
-func (crashLogger) Infof(string, ...any) {}
-func (l crashLogger) Errorf(format string, a ...any) {
-	l.report("pebble error: " + fmt.Sprintf(format, a...))
-}
-func (l crashLogger) Fatalf(format string, a ...any) {
-	msg := "pebble fatal: " + fmt.Sprintf(format, a...)
-	l.report(msg)
-	panic(msg)
-}
-
 // crashWrite is one key an operation writes: gen 0 deletes it
 // (generations are odd, never 0).
 type crashWrite struct {
@@ -229,16 +163,8 @@ func TestCrashChild(t *testing.T) {
 	if os.Getenv(envCrashChild) != "1" {
 		t.Skip("the crash test's child process; run by TestCrashRecovery")
 	}
-	say := func(format string, args ...any) {
-		// One write per line, straight to the pipe: nothing buffered dies
-		// with the process, so every ack the parent reads was sent after
-		// the operation returned.
-		os.Stdout.WriteString(fmt.Sprintf(format, args...) + "\n")
-	}
-	die := func(format string, args ...any) {
-		say("error "+format, args...)
-		os.Exit(3)
-	}
+	// Every ack the parent reads was sent after the operation returned.
+	say, die := crashtest.Say, crashtest.Die
 	seed, _ := strconv.ParseUint(os.Getenv(envCrashChildSeed), 10, 64)
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	method, err := ctr.ParseMethod(os.Getenv(envCrashMethod))
@@ -247,19 +173,8 @@ func TestCrashChild(t *testing.T) {
 	}
 	e := &testEnv{dir: os.Getenv(envCrashDir), keyPath: os.Getenv(envCrashKeyPath)}
 	var opts []dict.Option
-	if at := os.Getenv(envCrashAt); at != "" {
-		name, n, _ := strings.Cut(at, ":")
-		var left atomic.Int64
-		hits, _ := strconv.Atoi(n)
-		left.Store(int64(hits))
-		// Failpoints are reached from Pebble's background goroutines too,
-		// hence the atomic count.
-		opts = append(opts, dict.WithFailpoint(func(point string) {
-			if point == name && left.Add(-1) == 0 {
-				say("failpoint %s", point)
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			}
-		}))
+	if fp := crashtest.Failpoint(envCrashAt); fp != nil {
+		opts = append(opts, dict.WithFailpoint(fp))
 	}
 
 	say("opening")
@@ -642,17 +557,7 @@ func TestCrashRecovery(t *testing.T) {
 	if os.Getenv(envCrashChild) != "" {
 		t.Skip("inside the child")
 	}
-	kills := crashDefaultKills
-	if testing.Short() {
-		kills = min(kills, 20)
-	}
-	if s := os.Getenv(envCrashKills); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive count", envCrashKills, s)
-		}
-		kills = n
-	}
+	kills := crashtest.Count(t, envCrashKills, crashDefaultKills, min(crashDefaultKills, 20))
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv(envCrashSeed); s != "" {
 		var err error
@@ -680,54 +585,32 @@ func TestCrashRecovery(t *testing.T) {
 		case n == 2:
 			early, mode = true, "0-30 ms after it began opening"
 		}
-		var last []string // the child's last lines
+		env := []string{envCrashChild + "=1", envCrashDir + "=" + e.dir, envCrashKeyPath + "=" + e.keyPath,
+			envCrashMethod + "=" + method.String(), envCrashChildSeed + "=" + strconv.FormatUint(r.Uint64(), 10)}
+		if mustExist {
+			env = append(env, envCrashMustExist+"=1")
+		}
+		if at != "" {
+			env = append(env, envCrashAt+"="+at)
+		}
+		c := crashtest.Start(t, "TestCrashChild", env)
 		fail := func(format string, args ...any) {
 			t.Helper()
 			t.Fatalf("seed %d, run %d (%s, to be killed %s): %s\nthe child's last lines:\n%s",
-				seed, run, method, mode, fmt.Sprintf(format, args...), strings.Join(last, "\n"))
+				seed, run, method, mode, fmt.Sprintf(format, args...), c.Last())
 		}
-
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(),
-			envCrashChild+"=1", envCrashDir+"="+e.dir, envCrashKeyPath+"="+e.keyPath,
-			envCrashMethod+"="+method.String(), envCrashChildSeed+"="+strconv.FormatUint(r.Uint64(), 10))
-		if mustExist {
-			cmd.Env = append(cmd.Env, envCrashMustExist+"=1")
-		}
-		if at != "" {
-			cmd.Env = append(cmd.Env, envCrashAt+"="+at)
-		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		kill := func() { cmd.Process.Signal(syscall.SIGKILL) }
 		abort := func(format string, args ...any) {
 			t.Helper()
-			kill()
-			cmd.Wait()
+			c.Abort()
 			fail(format, args...)
 		}
 		// A child that hangs (a deadlock in recovery, say) is killed too,
 		// and reported.
-		var hung atomic.Bool
-		watchdog := time.AfterFunc(time.Minute, func() { hung.Store(true); kill() })
-		var timer *time.Timer
+		c.Watchdog(time.Minute)
 		var inFlight []crashWrite
 		var inFlightOp string
 		failpoint := ""
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			line := sc.Text()
-			if len(last) == 30 {
-				last = last[1:]
-			}
-			last = append(last, line)
+		for line := range c.Lines() {
 			f := strings.Fields(line)
 			if len(f) == 0 {
 				continue
@@ -735,22 +618,23 @@ func TestCrashRecovery(t *testing.T) {
 			switch f[0] {
 			case "opening":
 				if early {
-					timer = time.AfterFunc(time.Duration(r.IntN(30_000))*time.Microsecond, kill)
+					c.KillAfter(time.Duration(r.IntN(30_000)) * time.Microsecond)
 				}
 			case "opened":
 				switch {
 				case at != "":
 					// Give the failpoint its chance; SIGKILL anyway if it is
 					// not reached.
-					timer = time.AfterFunc(time.Duration(200+r.IntN(300))*time.Millisecond, kill)
+					c.KillAfter(time.Duration(200+r.IntN(300)) * time.Millisecond)
 				case !early:
-					timer = time.AfterFunc(time.Duration(20+r.IntN(280))*time.Millisecond, kill)
+					c.KillAfter(time.Duration(20+r.IntN(280)) * time.Millisecond)
 				}
 			case "begin":
 				if len(f) < 3 {
 					abort("bad line %q", line)
 				}
 				inFlightOp = f[1]
+				var err error
 				if inFlight, err = parseWrites(f[3:]); err != nil {
 					abort("line %q: %v", line, err)
 				}
@@ -767,21 +651,16 @@ func TestCrashRecovery(t *testing.T) {
 			case "failpoint":
 				failpoint = f[1]
 			case "error":
-				kill()
-				cmd.Wait() // for all of stderr
-				fail("child failed: %s\n%s", line, stderr.String())
+				c.Abort() // for all of stderr
+				fail("child failed: %s\n%s", line, c.Stderr())
 			}
 		}
-		if timer != nil {
-			timer.Stop()
-		}
-		err = cmd.Wait()
-		watchdog.Stop()
-		if hung.Load() {
+		killed, err := c.Wait()
+		if c.Hung() {
 			fail("the child hung; killed after a minute")
 		}
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			fail("child ended without SIGKILL: %v\n%s", err, stderr.String())
+		if !killed {
+			fail("child ended without SIGKILL: %v\n%s", err, c.Stderr())
 		}
 		if failpoint != "" {
 			st.failpointKills++

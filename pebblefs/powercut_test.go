@@ -209,64 +209,6 @@ func (r *pcReporter) take() []string {
 	return m
 }
 
-type pcLogger struct{ r *pcReporter }
-
-func (pcLogger) Infof(string, ...any) {}
-func (l pcLogger) Errorf(format string, a ...any) {
-	l.r.report("pebble error: " + fmt.Sprintf(format, a...))
-}
-func (l pcLogger) Fatalf(format string, a ...any) {
-	msg := "pebble fatal: " + fmt.Sprintf(format, a...)
-	l.r.report(msg)
-	panic(msg)
-}
-
-// pcOptions are Pebble's options for the live DB and for every reopen:
-// tiny memtables, tables, levels and MANIFEST, so flushes, compactions,
-// WAL recycling and MANIFEST rotations happen every few hundred writes;
-// the newest format with value separation, so blob files are written too.
-// Once the DB exists an open that finds none must fail, not start empty.
-func pcOptions(efs vfs.FS, r *pcReporter) *pebble.Options {
-	o := testOptions(efs)
-	o.MemTableSize = 64 << 10
-	o.L0CompactionThreshold = 2
-	o.LBaseMaxBytes = 256 << 10
-	o.TargetFileSizes[0] = 32 << 10
-	o.MaxManifestFileSize = 64 << 10
-	o.FormatMajorVersion = pebble.FormatNewest
-	o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
-		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 1024, MaxBlobReferenceDepth: 4, TargetGarbageRatio: 0.2}
-	}
-	o.ErrorIfNotExists = true
-	o.Logger = pcLogger{r}
-	fail := func(what string, err error) {
-		// Close cancels running compactions; that is no failure.
-		if err != nil && !errors.Is(err, pebble.ErrCancelledCompaction) {
-			r.report(fmt.Sprintf("%s: %v", what, err))
-		}
-	}
-	o.EventListener = &pebble.EventListener{
-		BackgroundError: func(err error) { fail("background error", err) },
-		DataCorruption:  func(info pebble.DataCorruptionInfo) { r.report(fmt.Sprintf("data corruption: %s", info)) },
-		CompactionEnd:   func(info pebble.CompactionInfo) { fail("compaction", info.Err) },
-		FlushEnd: func(info pebble.FlushInfo) {
-			// A flush of a memtable with nothing left writes no table and
-			// says so with this unexported error (see crashOptions).
-			if info.Err == nil || !strings.Contains(info.Err.Error(), "pebble: empty table") {
-				fail("flush", info.Err)
-			}
-		},
-		ManifestCreated: func(info pebble.ManifestCreateInfo) { fail("manifest created", info.Err) },
-		ManifestDeleted: func(info pebble.ManifestDeleteInfo) { fail("manifest deleted", info.Err) },
-		TableDeleted:    func(info pebble.TableDeleteInfo) { fail("table deleted", info.Err) },
-		TableIngested:   func(info pebble.TableIngestInfo) { fail("table ingested", info.Err) },
-		WALCreated:      func(info pebble.WALCreateInfo) { fail("WAL created", info.Err) },
-		WALDeleted:      func(info pebble.WALDeleteInfo) { fail("WAL deleted", info.Err) },
-		BlobFileDeleted: func(info pebble.BlobFileDeleteInfo) { fail("blob file deleted", info.Err) },
-	}
-	return o
-}
-
 // pcCut is a crash clone and what the lanes had done when it was taken:
 // s[i] operations of lane i were acknowledged durable before it (read
 // before the clone), n[i] had been issued (read after it: any operation
@@ -372,7 +314,7 @@ func TestPowerCut(t *testing.T) {
 	if p.efs, err = Open(context.Background(), pcDir, p.config(p.method), p.mem); err != nil {
 		p.fatalf("open pebblefs: %v", err)
 	}
-	o := pcOptions(p.efs, p.rep)
+	o := crashOptions(p.efs, true, p.rep.report)
 	o.ErrorIfNotExists = false // the first open makes the DB
 	if p.db, err = pebble.Open(pcDir, o); err != nil {
 		p.fatalf("open pebble: %v", err)
@@ -713,7 +655,7 @@ func (p *pcRun) check(c *pcCut) {
 		fail("reopen pebblefs: %v", err)
 	}
 	p.st.methods[method.String()]++
-	db, err := pebble.Open(pcDir, pcOptions(efs, rep))
+	db, err := pebble.Open(pcDir, crashOptions(efs, true, rep.report))
 	if err != nil {
 		efs.Close()
 		fail("reopen pebble: %v", err)
@@ -827,7 +769,7 @@ func (p *pcRun) check(c *pcCut) {
 		}
 		return
 	}
-	if db, err = pebble.Open(pcDir, pcOptions(efs, rep)); err != nil {
+	if db, err = pebble.Open(pcDir, crashOptions(efs, true, rep.report)); err != nil {
 		fail("open pebble again: %v", err)
 	}
 	// The restart goes on: the clone is the live directory from now on,

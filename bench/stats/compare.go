@@ -1,9 +1,10 @@
 package stats
 
 import (
-	"cmp"
-	"math"
 	"slices"
+
+	moremath "github.com/aclements/go-moremath/stats"
+	"golang.org/x/perf/benchmath"
 )
 
 // Delta is how a figure moved from one set of runs (old) to another (new).
@@ -37,113 +38,65 @@ func Compare(old, new []float64, alpha float64) Delta {
 }
 
 // MannWhitney returns the two-sided p-value of the Mann-Whitney U test
-// (Wilcoxon rank-sum) for samples a and b. Without ties and with at most 50
-// samples a side it is exact, from the distribution of U counted by
-// dynamic programming; otherwise it uses the normal approximation with the
-// correction for ties and for continuity. Empty samples give 1.
+// (Wilcoxon rank-sum) for samples a and b: benchmath's test (benchstat's),
+// exact up to 50 samples a side without ties, exact from the distribution
+// of U given the ties up to 25 a side with ties, and otherwise the normal
+// approximation with the corrections for ties and for continuity. Empty
+// samples, and samples whose values are all equal, give 1. The order of a
+// and b does not matter.
+//
+// benchmath doubles the tail of U's distribution below the smaller U of
+// the two samples, read from the distribution of the first. MannWhitney
+// passes the sample with the smaller U first: the normal approximation's
+// tail is then computed without cancellation (the other way round, a
+// p-value of 3.6e-21 comes out as 0). With ties and up to 25 samples a
+// side, U's distribution is asymmetric, and the doubled tail depends on
+// the order, can pass 1, and where the pooled samples hold only two
+// distinct values it is wrong below the least U possible ({0,0,0} against
+// {1,1}: 0.2 one way, 0.6 the other; exactly 0.1). There MannWhitney adds
+// the two tails of that distribution (moremath's, which benchmath uses)
+// instead: P(|U - n₁n₂/2| ≥ |u - n₁n₂/2|).
 func MannWhitney(a, b []float64) float64 {
-	n1, n2 := len(a), len(b)
-	if n1 == 0 || n2 == 0 {
+	if len(a) == 0 || len(b) == 0 {
 		return 1
 	}
-	u1, ties := rankSum(a, b)
-	mean := float64(n1*n2) / 2
-	if ties == 0 && n1 <= 50 && n2 <= 50 {
-		// P(U ≤ min(u, n1n2-u)), doubled, is the two-sided p-value; U
-		// is an integer without ties.
-		u := min(u1, float64(n1*n2)-u1)
-		return min(1, 2*exactUCDF(int(math.Round(u)), n1, n2))
-	}
-	n := float64(n1 + n2)
-	variance := float64(n1*n2) / 12 * ((n + 1) - ties/(n*(n-1)))
-	if variance == 0 {
+	res, err := moremath.MannWhitneyUTest(a, b, moremath.LocationDiffers)
+	if err != nil {
 		return 1 // every value equal
 	}
-	z := (math.Abs(u1-mean) - 0.5) / math.Sqrt(variance)
-	if z < 0 {
-		z = 0
+	u, nn := res.U, float64(len(a)*len(b))
+	if u > nn/2 {
+		a, b, u = b, a, nn-u
 	}
-	return min(1, math.Erfc(z/math.Sqrt2))
+	if u == nn/2 {
+		return 1
+	}
+	pool := slices.Concat(a, b)
+	slices.Sort(pool)
+	if ties := tieGroups(pool); len(ties) < len(pool) &&
+		max(len(a), len(b)) <= moremath.MannWhitneyTiesExactLimit {
+		// Both tails of the distribution of a's U, read at or above u, so
+		// never below the least U possible; U moves in halves, so
+		// P(U ≥ nn-u) = 1 - P(U ≤ nn-u-½).
+		d := moremath.UDist{N1: len(a), N2: len(b), T: ties}
+		return min(1, d.CDF(u)+1-d.CDF(nn-u-0.5))
+	}
+	t := &benchmath.DefaultThresholds
+	sa := benchmath.NewSample(slices.Clone(a), t)
+	sb := benchmath.NewSample(slices.Clone(b), t)
+	return benchmath.AssumeNothing.Compare(sa, sb).P
 }
 
-// rankSum returns U for sample a (the number of pairs (x in a, y in b)
-// with x > y, ties counting one half) and the tie term Σ(t³ - t) over the
-// groups of equal values in the pooled sample.
-func rankSum(a, b []float64) (u, ties float64) {
-	type obs struct {
-		v     float64
-		fromA bool
-	}
-	all := make([]obs, 0, len(a)+len(b))
-	for _, x := range a {
-		all = append(all, obs{x, true})
-	}
-	for _, y := range b {
-		all = append(all, obs{y, false})
-	}
-	slices.SortFunc(all, func(p, q obs) int { return cmp.Compare(p.v, q.v) })
-	var rankA float64
-	for i := 0; i < len(all); {
-		j := i
-		for j < len(all) && all[j].v == all[i].v {
+// tieGroups returns the sizes of the runs of equal values in sorted xs.
+func tieGroups(xs []float64) []int {
+	var groups []int
+	for i := 0; i < len(xs); {
+		j := i + 1
+		for j < len(xs) && xs[j] == xs[i] {
 			j++
 		}
-		// Values i..j-1 share the mean of ranks i+1..j.
-		rank := float64(i+1+j) / 2
-		for _, o := range all[i:j] {
-			if o.fromA {
-				rankA += rank
-			}
-		}
-		if t := float64(j - i); t > 1 {
-			ties += t*t*t - t
-		}
+		groups = append(groups, j-i)
 		i = j
 	}
-	n1 := float64(len(a))
-	return rankA - n1*(n1+1)/2, ties
-}
-
-// exactUCDF returns P(U ≤ u) for the U statistic of samples of sizes n1 and
-// n2 with no ties: the share of the C(n1+n2, n1) orderings whose U is at
-// most u.
-func exactUCDF(u, n1, n2 int) float64 {
-	if u < 0 {
-		return 0
-	}
-	// count[i][j][k] (rolled into two layers): orderings of i values of a
-	// and j of b with U = k. The largest value is either from a (adding j
-	// to U) or from b.
-	maxU := n1 * n2
-	prev := make([][]float64, n2+1)
-	cur := make([][]float64, n2+1)
-	for j := range prev {
-		prev[j] = make([]float64, maxU+1)
-		cur[j] = make([]float64, maxU+1)
-		prev[j][0] = 1 // i = 0: one ordering, U = 0
-	}
-	for i := 1; i <= n1; i++ {
-		for j := 0; j <= n2; j++ {
-			clear(cur[j])
-			for k := 0; k <= maxU; k++ {
-				v := 0.0
-				if k >= j {
-					v += prev[j][k-j] // largest is from a: beats all j of b
-				}
-				if j > 0 {
-					v += cur[j-1][k] // largest is from b
-				}
-				cur[j][k] = v
-			}
-		}
-		prev, cur = cur, prev
-	}
-	total, below := 0.0, 0.0
-	for k, c := range prev[n2] {
-		total += c
-		if k <= u {
-			below += c
-		}
-	}
-	return below / total
+	return groups
 }

@@ -6,11 +6,19 @@
 // Benchmark timings on a shared machine are skewed (a run is slowed by a
 // neighbour far more often than it is sped up), so the mean and a
 // t-interval would follow the outliers. Order statistics do not.
+//
+// The statistics are benchstat's, from golang.org/x/perf/benchmath (its
+// AssumeNothing assumption), so a median and interval here are what
+// benchstat prints for the same runs. This package adds the noisy mark
+// and keeps an interval finite where benchmath would make it infinite
+// (see Summarize).
 package stats
 
 import (
 	"math"
 	"slices"
+
+	"golang.org/x/perf/benchmath"
 )
 
 // DefaultConfidence is the coverage asked of a median's interval.
@@ -33,9 +41,11 @@ type Summary struct {
 	// Lo and Hi bound the interval: order statistics of the sample.
 	Lo float64 `json:"lo"`
 	Hi float64 `json:"hi"`
-	// Confidence is the interval's exact coverage (at least the level
-	// asked for, unless there were too few samples to reach it, in which
-	// case the interval is the whole range and the result is noisy).
+	// Confidence is the interval's coverage: at least the level asked
+	// for, unless there were too few samples to reach it, in which case
+	// the interval is the whole range, this is that range's coverage and
+	// the result is noisy. It is exact up to 30 samples; beyond, it is
+	// benchmath's normal approximation of the binomial distribution.
 	Confidence float64 `json:"confidence"`
 	// Noisy is set when the interval is wider than the spread allowed, or
 	// when there were too few samples for the confidence asked.
@@ -57,69 +67,44 @@ func Median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	v := slices.Clone(xs)
-	slices.Sort(v)
-	return sortedMedian(v)
+	b, _ := summarize(xs, DefaultConfidence)
+	return b.Center
 }
 
-func sortedMedian(v []float64) float64 {
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
-}
-
-// Summarize returns the median of xs with the narrowest interval
-// [x(k), x(n+1-k)] (order statistics, 1-based) whose coverage of the true
-// median is at least conf. The coverage of that interval is
-// 1 - 2·P(B ≤ k-1) for B ~ Binomial(n, 1/2), whatever the distribution of
-// the samples, as long as they are independent. The result is Noisy if no
-// interval reaches conf (too few samples: it is then the full range) or if
-// the interval is wider than maxSpread times the median.
+// Summarize returns the median of xs with benchmath's confidence interval
+// for it: the order statistics [x(l), x(h)] (1-based) found by adding up
+// the binomial probabilities that the true median lies between two
+// neighbouring samples, the likeliest first, until their sum reaches conf.
+// Its coverage holds whatever the distribution of the samples, as long as
+// they are independent. It is symmetric, [x(k), x(n+1-k)], or one order
+// statistic narrower on one side where that still reaches conf; above 30
+// samples the sums come from the normal approximation.
+//
+// Where no interval within the sample reaches conf (too few samples),
+// benchmath gives an infinite bound; Summarize gives the full range
+// [x(1), x(n)] with its coverage 1 - 2·2⁻ⁿ instead, and marks the result
+// noisy. The result is also Noisy if the interval is wider than maxSpread
+// times the median.
 func Summarize(xs []float64, conf, maxSpread float64) Summary {
 	n := len(xs)
 	if n == 0 {
 		return Summary{Noisy: true}
 	}
-	v := slices.Clone(xs)
-	slices.Sort(v)
-	s := Summary{N: n, Median: sortedMedian(v)}
-	// Widen from the full range inwards while the coverage stays at or
-	// above conf; k is the 1-based rank of the lower bound.
-	k := 1
-	coverage := 1 - 2*binomCDF(0, n)
-	for k+1 <= n+1-(k+1) {
-		c := 1 - 2*binomCDF(k, n)
-		if c < conf {
-			break
-		}
-		k, coverage = k+1, c
+	b, sorted := summarize(xs, conf)
+	s := Summary{N: n, Median: b.Center, Lo: b.Lo, Hi: b.Hi, Confidence: b.Confidence}
+	tooFew := math.IsInf(b.Lo, 0) || math.IsInf(b.Hi, 0)
+	if tooFew {
+		// The full range misses the median only when every sample lies
+		// on the same side of it: 2 of the 2ⁿ equally likely ways.
+		s.Lo, s.Hi, s.Confidence = sorted[0], sorted[n-1], 1-math.Ldexp(1, 1-n)
 	}
-	s.Lo, s.Hi, s.Confidence = v[k-1], v[n-k], coverage
-	s.Noisy = coverage < conf || s.Spread() > maxSpread
+	s.Noisy = tooFew || s.Spread() > maxSpread
 	return s
 }
 
-// binomCDF is P(B ≤ k) for B ~ Binomial(n, 1/2).
-func binomCDF(k, n int) float64 {
-	if k < 0 {
-		return 0
-	}
-	if k >= n {
-		return 1
-	}
-	// Sum C(n,i)/2^n in log space: n stays small, but 2^n need not.
-	sum := 0.0
-	for i := 0; i <= k; i++ {
-		sum += math.Exp(logChoose(n, i) - float64(n)*math.Ln2)
-	}
-	return min(sum, 1)
-}
-
-func logChoose(n, k int) float64 {
-	a, _ := math.Lgamma(float64(n + 1))
-	b, _ := math.Lgamma(float64(k + 1))
-	c, _ := math.Lgamma(float64(n - k + 1))
-	return a - b - c
+// summarize is benchmath's summary of a copy of xs (which must not be
+// empty) and that copy, sorted.
+func summarize(xs []float64, conf float64) (benchmath.Summary, []float64) {
+	sample := benchmath.NewSample(slices.Clone(xs), &benchmath.DefaultThresholds)
+	return benchmath.AssumeNothing.Summary(sample, conf), sample.Values
 }

@@ -3,6 +3,7 @@ package stats_test
 import (
 	"math"
 	"math/big"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -105,67 +106,103 @@ func TestSummarizeKnown(t *testing.T) {
 	}
 }
 
-// coverages returns, computed exactly, the coverage of [x(k), x(n+1-k)]
-// for k = 1, 2, ... while k ≤ n+1-k: 1 - 2·Σ_{i<k} C(n,i) / 2^n.
-func coverages(n int) []*big.Rat {
-	total := new(big.Int).Lsh(big.NewInt(1), uint(n))
-	below := new(big.Int) // Σ_{i<k} C(n,i)
-	var out []*big.Rat
-	for k := 1; k <= n+1-k; k++ {
-		below.Add(below, new(big.Int).Binomial(int64(n), int64(k-1)))
-		c := new(big.Rat).SetFrac(new(big.Int).Mul(below, big.NewInt(2)), total)
-		out = append(out, c.Sub(big.NewRat(1, 1), c))
+// coverage returns, computed exactly, the coverage of [x(l), x(h)] for a
+// sample of n: the chance that from l to h-1 samples lie below the true
+// median, Σ_{l≤i<h} C(n,i) / 2^n.
+func coverage(n, l, h int) *big.Rat {
+	sum := new(big.Int)
+	for i := l; i < h; i++ {
+		sum.Add(sum, new(big.Int).Binomial(int64(n), int64(i)))
 	}
-	return out
+	return new(big.Rat).SetFrac(sum, new(big.Int).Lsh(big.NewInt(1), uint(n)))
 }
 
+// TestSummarizeOrderStatistic checks the interval against benchmath's
+// method, worked out exactly here. (Before benchmath the interval was
+// always the narrowest symmetric one, [x(k), x(n+1-k)]; benchmath's may
+// stop one order statistic short on one side, and above 30 samples it
+// sums the normal approximation, so the exact coverage is checked to
+// reach the level rather than to equal Confidence there.)
 func TestSummarizeOrderStatistic(t *testing.T) {
-	// Samples 1..n, so x(k) = k and the interval names k directly.
+	// Samples 1..n, so x(k) = k and the interval names l and h directly.
 	for _, conf := range []float64{0.5, 0.8, 0.9, 0.95, 0.99, 0.999} {
 		confR := new(big.Rat).SetFloat64(conf)
 		for n := 1; n <= 60; n++ {
-			cov := coverages(n)
 			s := stats.Summarize(shuffled(seq(1, float64(n)), uint64(n)), conf, math.Inf(1))
-			k := int(s.Lo)
-			if s.Lo != float64(k) || s.Hi != float64(n+1-k) || k < 1 || k > len(cov) {
-				t.Errorf("n=%d conf=%v: interval [%v, %v] is not [x(k), x(n+1-k)]", n, conf, s.Lo, s.Hi)
+			l, h := int(s.Lo), int(s.Hi)
+			if s.Lo != float64(l) || s.Hi != float64(h) || l < 1 || h > n || l > h {
+				t.Errorf("n=%d conf=%v: interval [%v, %v] is not [x(l), x(h)]", n, conf, s.Lo, s.Hi)
 				continue
 			}
-			exact, _ := cov[k-1].Float64()
-			if !near(s.Confidence, exact, 1e-12) {
-				t.Errorf("n=%d conf=%v k=%d: Confidence %.17g, exact %.17g", n, conf, k, s.Confidence, exact)
+			exactR := coverage(n, l, h)
+			exact, _ := exactR.Float64()
+			if full := coverage(n, 1, n); full.Cmp(confR) < 0 {
+				// Too few samples: the full range, with its coverage.
+				if l != 1 || h != n || !s.Noisy || !near(s.Confidence, exact, 1e-12) {
+					t.Errorf("n=%d conf=%v: got [%d, %d] Confidence %v Noisy %v; want the full range, its coverage %v, noisy",
+						n, conf, l, h, s.Confidence, s.Noisy, exact)
+				}
+				continue
 			}
-			reached := cov[k-1].Cmp(confR) >= 0
-			if !reached && k != 1 {
-				t.Errorf("n=%d conf=%v: k=%d covers %v < conf", n, conf, k, exact)
+			if s.Noisy {
+				t.Errorf("n=%d conf=%v: noisy with coverage %v", n, conf, exact)
 			}
-			if k < len(cov) && cov[k].Cmp(confR) >= 0 {
-				next, _ := cov[k].Float64()
-				t.Errorf("n=%d conf=%v: k=%d is not the narrowest: k=%d covers %v", n, conf, k, k+1, next)
+			if exactR.Cmp(confR) < 0 {
+				t.Errorf("n=%d conf=%v: [%d, %d] covers %v < conf", n, conf, l, h, exact)
 			}
-			if s.Noisy != !reached {
-				t.Errorf("n=%d conf=%v: Noisy = %v with coverage %v", n, conf, s.Noisy, exact)
+			// Centred: at most one order statistic more on one side.
+			if d := l + h - (n + 1); d < -1 || d > 1 {
+				t.Errorf("n=%d conf=%v: [%d, %d] is off centre", n, conf, l, h)
+			}
+			if n <= 30 {
+				// Exact sums: Confidence is the coverage, and neither
+				// bound can move in and still reach conf.
+				if !near(s.Confidence, exact, 1e-12) {
+					t.Errorf("n=%d conf=%v [%d, %d]: Confidence %.17g, exact %.17g", n, conf, l, h, s.Confidence, exact)
+				}
+				if l < h && (coverage(n, l+1, h).Cmp(confR) >= 0 || coverage(n, l, h-1).Cmp(confR) >= 0) {
+					t.Errorf("n=%d conf=%v: [%d, %d] is not the narrowest", n, conf, l, h)
+				}
+				continue
+			}
+			// The normal approximation: Confidence reaches conf and is
+			// within a few thousandths of the exact coverage (which
+			// reaches conf too, checked above), and the interval one
+			// step narrower on both sides would not do.
+			if s.Confidence < conf || math.Abs(s.Confidence-exact) > 3e-3 {
+				t.Errorf("n=%d conf=%v [%d, %d]: Confidence %v, exact %v", n, conf, l, h, s.Confidence, exact)
+			}
+			if coverage(n, l+1, h-1).Cmp(confR) >= 0 {
+				t.Errorf("n=%d conf=%v: [%d, %d] is wider than needed", n, conf, l, h)
 			}
 		}
 	}
 
 	// Hand-checked: for n=20, P(B ≤ 5) = 21700/2^20 ≈ 0.0207 and
-	// P(B ≤ 6) ≈ 0.0577, so [x(6), x(15)] covers ≈ 0.9586 and
-	// [x(7), x(14)] only ≈ 0.885. For n=50, P(B ≤ 17) ≈ 0.0164 and
-	// P(B ≤ 18) ≈ 0.0325, so [x(18), x(33)] covers ≈ 0.967 and
-	// [x(19), x(32)] ≈ 0.935.
+	// P(B ≤ 6) ≈ 0.0577, so [x(6), x(15)] covers ≈ 0.9586 and neither
+	// [x(7), x(15)] nor [x(6), x(14)] reaches 0.95 (≈ 0.922). For n=8,
+	// [x(1), x(8)] covers 1 - 2/256 ≈ 0.992, but [x(1), x(7)] still
+	// covers 1 - 1/256 - 9/256 ≈ 0.961: benchmath stops there. For n=50
+	// (the normal approximation, N(25, 12.5) with the continuity
+	// correction), [x(18), x(32)] covers Φ(6.5/√12.5) - Φ(-7.5/√12.5) ≈
+	// 0.9501, exactly 1 - P(B ≤ 17) - P(B ≤ 18) ≈ 1 - 0.0164 - 0.0325;
+	// [x(19), x(32)] would cover ≈ 0.934.
 	for _, tc := range []struct {
-		n, k int
-		cov  float64
+		n, l, h int
+		cov     float64
 	}{
-		{20, 6, 1 - 2*21700.0/(1<<20)},
-		{50, 18, 0.9672},
+		{20, 6, 15, 1 - 2*21700.0/(1<<20)},
+		{8, 1, 7, 1 - 10.0/256},
+		{50, 18, 32, 0.9501},
 	} {
 		s := stats.Summarize(shuffled(seq(1, float64(tc.n)), 7), 0.95, math.Inf(1))
-		if s.Lo != float64(tc.k) || s.Hi != float64(tc.n+1-tc.k) || !near(s.Confidence, tc.cov, 1e-4) {
+		if s.Lo != float64(tc.l) || s.Hi != float64(tc.h) || !near(s.Confidence, tc.cov, 1e-4) {
 			t.Errorf("n=%d: got [%v, %v] coverage %v, want [%d, %d] coverage ≈ %v",
-				tc.n, s.Lo, s.Hi, s.Confidence, tc.k, tc.n+1-tc.k, tc.cov)
+				tc.n, s.Lo, s.Hi, s.Confidence, tc.l, tc.h, tc.cov)
 		}
+	}
+	if exact, _ := coverage(50, 18, 32).Float64(); math.Abs(exact-(1-0.0164-0.0325)) > 2e-4 {
+		t.Errorf("n=50: [x(18), x(32)] covers exactly %v", exact)
 	}
 }
 
@@ -240,6 +277,17 @@ func TestSummarizeCoverage(t *testing.T) {
 	}
 }
 
+// checkBothWays checks MannWhitney(a, b) and MannWhitney(b, a) against
+// want, to 1e-12 or, for tiny p-values, to a relative 1e-9.
+func checkBothWays(t *testing.T, a, b []float64, want float64) {
+	t.Helper()
+	for _, order := range [][2][]float64{{a, b}, {b, a}} {
+		if got := stats.MannWhitney(order[0], order[1]); !near(got, want, 1e-12) && math.Abs(got/want-1) > 1e-9 {
+			t.Errorf("MannWhitney(%v, %v) = %.17g, want %.17g", order[0], order[1], got, want)
+		}
+	}
+}
+
 func TestMannWhitneyExact(t *testing.T) {
 	binom := func(n, k int64) float64 {
 		f, _ := new(big.Float).SetInt(new(big.Int).Binomial(n, k)).Float64()
@@ -268,13 +316,7 @@ func TestMannWhitneyExact(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := shuffled(tc.a, 1), shuffled(tc.b, 2)
-			if got := stats.MannWhitney(a, b); !near(got, tc.want, 1e-12) && math.Abs(got/tc.want-1) > 1e-9 {
-				t.Errorf("MannWhitney(a, b) = %.17g, want %.17g", got, tc.want)
-			}
-			if got := stats.MannWhitney(b, a); !near(got, tc.want, 1e-12) && math.Abs(got/tc.want-1) > 1e-9 {
-				t.Errorf("MannWhitney(b, a) = %.17g, want %.17g", got, tc.want)
-			}
+			checkBothWays(t, shuffled(tc.a, 1), shuffled(tc.b, 2), tc.want)
 		})
 	}
 }
@@ -289,7 +331,156 @@ func normalP(u float64, n1, n2 int, tieTerm float64) float64 {
 	return math.Erfc(z / math.Sqrt2)
 }
 
+// tiedRuns returns n values cycling through lo, lo+1, ..., lo+k-1: each
+// value about n/k times.
+func tiedRuns(n, k int, lo float64) []float64 {
+	xs := make([]float64, n)
+	for i := range xs {
+		xs[i] = lo + float64(i%k)
+	}
+	return xs
+}
+
+// uAndTies counts U for a (the pairs with x in a greater than y in b, ties
+// a half) and the tie term Σ(t³ - t) over the groups of equal values in
+// the pooled sample, straight from their definitions.
+func uAndTies(a, b []float64) (u, ties float64) {
+	for _, x := range a {
+		for _, y := range b {
+			switch {
+			case x > y:
+				u++
+			case x == y:
+				u += 0.5
+			}
+		}
+	}
+	count := map[float64]float64{}
+	for _, v := range append(slices.Clone(a), b...) {
+		count[v]++
+	}
+	for _, t := range count {
+		ties += t*t*t - t
+	}
+	return u, ties
+}
+
 func TestMannWhitneyNormal(t *testing.T) {
+	// Beyond benchmath's exact limits (25 a side with ties), with ties.
+	tiedA, tiedB := tiedRuns(30, 6, 0), tiedRuns(28, 6, 1)
+	tiedU, tiedTerm := uAndTies(tiedA, tiedB)
+	tests := []struct {
+		name string
+		a, b []float64
+		want float64
+	}{
+		// 60 a side, separated, no ties: beyond the exact limit.
+		{"60v60 separated", seq(1, 60), seq(61, 120), normalP(0, 60, 60, 0)},
+		// 51 against 3, interleaved, no ties: U for b counts the 10, 20
+		// and 30 values of a below each of b's.
+		{"51v3", seq(1, 51), []float64{10.5, 20.5, 30.5}, normalP(10+20+30, 51, 3, 0)},
+		// 30 against 28 from seven values: the tie correction.
+		{"30v28 ties", tiedA, tiedB, normalP(tiedU, 30, 28, tiedTerm)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkBothWays(t, tc.a, tc.b, tc.want)
+		})
+	}
+
+	// The hand-worked figure (see TestMannWhitneyTies), so that a
+	// mistake in normalP shows too: U = 2.5 against a mean of 8,
+	// Σ(t³-t) = 30, σ² = 16/12·(9 - 30/56) ≈ 11.2857, z = 5/σ ≈ 1.4883.
+	if p := normalP(2.5, 4, 4, 30); math.Abs(p-0.1367) > 5e-4 {
+		t.Errorf("hand-worked p = %v, want ≈ 0.1367", p)
+	}
+	if u, ties := uAndTies([]float64{1, 2, 2, 3}, []float64{2, 3, 4, 5}); u != 2.5 || ties != 30 {
+		t.Errorf("hand-worked U = %v, Σ(t³-t) = %v; want 2.5, 30", u, ties)
+	}
+	if tiedTerm == 0 || tiedU == 30*28/2 {
+		t.Errorf("30v28 ties: U = %v, Σ(t³-t) = %v: no ties, or no difference, to test", tiedU, tiedTerm)
+	}
+	for _, p := range []float64{stats.MannWhitney(seq(1, 60), seq(61, 120)), stats.MannWhitney(seq(61, 120), seq(1, 60))} {
+		if p <= 0 || p > 1e-15 {
+			t.Errorf("60v60 separated p = %v, want tiny but positive", p)
+		}
+	}
+	// Far in the tail, either way round, to the last few digits (the
+	// tail 1 - Φ(z) would lose them): 1…60 against 30½…89½.
+	a, b := seq(1, 60), seq(30.5, 89.5)
+	p, q := stats.MannWhitney(a, b), stats.MannWhitney(b, a)
+	if u, ties := uAndTies(a, b); ties != 0 || u != 465 {
+		t.Errorf("1…60 against 30½…89½: U = %v, Σ(t³-t) = %v; want 465, 0", u, ties)
+	}
+	if want := normalP(465, 60, 60, 0); want > 1e-10 || math.Abs(p/want-1) > 1e-12 || math.Abs(q/want-1) > 1e-12 {
+		t.Errorf("1…60 against 30½…89½: p = %v and %v, want %v", p, q, want)
+	}
+}
+
+// bruteP is the exact two-sided p-value of the U test by enumeration: of
+// the C(n1+n2, n1) ways to deal the pooled values into a group of n1 and
+// one of n2, the share whose U lies at least as far from n1n2/2 as a's
+// does, ties counting one half. It needs no distribution of U, with ties
+// or without.
+func bruteP(a, b []float64) float64 {
+	pool := append(slices.Clone(a), b...)
+	n1, n := len(a), len(pool)
+	mean := float64(n1*(n-n1)) / 2
+	u, _ := uAndTies(a, b)
+	dist := math.Abs(u - mean)
+	far, total := 0, 0
+	for mask := uint(0); mask < 1<<n; mask++ {
+		if bits.OnesCount(mask) != n1 {
+			continue
+		}
+		var xs, ys []float64
+		for i, v := range pool {
+			if mask&(1<<i) != 0 {
+				xs = append(xs, v)
+			} else {
+				ys = append(ys, v)
+			}
+		}
+		total++
+		if u, _ := uAndTies(xs, ys); math.Abs(u-mean) >= dist {
+			far++
+		}
+	}
+	return float64(far) / float64(total)
+}
+
+// TestMannWhitneyBrute checks the exact p-values against enumeration for
+// every pair of sizes up to 6, with distinct values and with ties.
+func TestMannWhitneyBrute(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for n1 := 1; n1 <= 6; n1++ {
+		for n2 := 1; n2 <= 6; n2++ {
+			for i := range 6 {
+				a, b := make([]float64, n1), make([]float64, n2)
+				for j := range a {
+					a[j] = float64(r.IntN(4))
+				}
+				for j := range b {
+					b[j] = float64(r.IntN(4))
+				}
+				if i%2 == 0 { // distinct values, in a random order
+					pool := shuffled(seq(1, float64(n1+n2)), uint64(i*100+n1*10+n2))
+					a, b = pool[:n1], pool[n1:]
+				}
+				want := bruteP(a, b)
+				if got := stats.MannWhitney(a, b); !near(got, want, 1e-12) {
+					t.Errorf("MannWhitney(%v, %v) = %.17g, enumeration gives %.17g", a, b, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestMannWhitneyTies: small samples with ties get the exact p-value from
+// the distribution of U given the ties, the same either way round. (Before
+// benchmath they got the normal approximation, as larger ones still do:
+// the hand-worked case was 0.1367 then and "small ties" 0.7469.)
+func TestMannWhitneyTies(t *testing.T) {
 	tests := []struct {
 		name string
 		a, b []float64
@@ -297,41 +488,31 @@ func TestMannWhitneyNormal(t *testing.T) {
 	}{
 		// Pooled: 1a 2a 2a 2b 3a 3b 4b 5b. U counts pairs with a > b,
 		// ties a half: a=1 → 0, each a=2 → ½ (the tied 2), a=3 → 1 + ½;
-		// U = 2.5 against a mean of 8. Ties: a group of three 2s
-		// (27-3 = 24) and of two 3s (8-2 = 6): Σ(t³-t) = 30.
-		// σ² = 16/12·(9 - 30/56) ≈ 11.2857, z = 5/σ ≈ 1.4883, p ≈ 0.1367.
-		{"hand-worked ties", []float64{1, 2, 2, 3}, []float64{2, 3, 4, 5}, normalP(2.5, 4, 4, 30)},
+		// U = 2.5 against a mean of 8. Of the C(8,4) = 70 ways to deal
+		// these values into two fours, 14 put U at least 5.5 from 8.
+		{"hand-worked ties", []float64{1, 2, 2, 3}, []float64{2, 3, 4, 5}, 14.0 / 70},
 		// a = {1,1,2}, b = {1,3}: pooled 1a 1a 1b 2a 3b. U = ½+½+1 = 2
-		// (each a=1 ties the b=1; a=2 beats it), mean 3, Σ(t³-t) = 24.
-		// |U - mean| - ½ = ½.
-		{"small ties", []float64{1, 1, 2}, []float64{1, 3}, normalP(2, 3, 2, 24)},
+		// (each a=1 ties the b=1; a=2 beats it) against a mean of 3; 7
+		// of the C(5,2) = 10 deals are at least 1 from it.
+		{"small ties", []float64{1, 1, 2}, []float64{1, 3}, 7.0 / 10},
 		// a = {2,3}, b = {1,3}: U = 1 + 1 + ½ = 2.5 against a mean of 2,
-		// and |U - mean| = ½ is what the continuity correction takes off:
-		// z = 0.
+		// and every deal of 1, 2, 3, 3 puts U at least ½ from 2.
 		{"ties near centre", []float64{2, 3}, []float64{1, 3}, 1},
-		// 60 a side, separated, no ties: beyond the exact limit.
-		{"60v60 separated", seq(1, 60), seq(61, 120), normalP(0, 60, 60, 0)},
-		// 51 against 3, interleaved, no ties: U for b counts the 10, 20
-		// and 30 values of a below each of b's.
-		{"51v3", seq(1, 51), []float64{10.5, 20.5, 30.5}, normalP(10+20+30, 51, 3, 0)},
+		// Two distinct values: U = 0 against a mean of 3, reached by 1 of
+		// the C(5,2) = 10 deals; the other U are 2.5 and 5. (benchmath
+		// alone gives 0.2 or 0.6 depending on the order.)
+		{"two values", []float64{0, 0, 0}, []float64{1, 1}, 1.0 / 10},
+		// One against a pair: U = 2 against a mean of 1, reached by 1 of
+		// the 3 deals (the other two give ½).
+		{"one against a tied pair", []float64{1}, []float64{0, 0}, 1.0 / 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := stats.MannWhitney(tc.a, tc.b); !near(got, tc.want, 1e-12) && math.Abs(got/tc.want-1) > 1e-9 {
-				t.Errorf("MannWhitney(a, b) = %.17g, want %.17g", got, tc.want)
+			if brute := bruteP(tc.a, tc.b); !near(brute, tc.want, 1e-12) {
+				t.Fatalf("enumeration gives %v, the worked figure is %v", brute, tc.want)
 			}
-			if got := stats.MannWhitney(tc.b, tc.a); !near(got, tc.want, 1e-12) && math.Abs(got/tc.want-1) > 1e-9 {
-				t.Errorf("MannWhitney(b, a) = %.17g, want %.17g", got, tc.want)
-			}
+			checkBothWays(t, tc.a, tc.b, tc.want)
 		})
-	}
-
-	// The hand-worked figure, so that a mistake in normalP shows too.
-	if p := normalP(2.5, 4, 4, 30); math.Abs(p-0.1367) > 5e-4 {
-		t.Errorf("hand-worked p = %v, want ≈ 0.1367", p)
-	}
-	if p := stats.MannWhitney(seq(1, 60), seq(61, 120)); p <= 0 || p > 1e-15 {
-		t.Errorf("60v60 separated p = %v, want tiny but positive", p)
 	}
 }
 

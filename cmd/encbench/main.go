@@ -19,7 +19,7 @@
 //	--quick           a short run: under a minute on two cores
 //	--full            the long run committed to results/
 //	--methods LIST    methods to measure (default all): plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr
-//	--sizes LIST      stream buffer sizes, e.g. 64,4K,1M
+//	--sizes LIST      stream buffer sizes, e.g. 64,4KiB,1MiB (KB = 1000 bytes, KiB = 1024)
 //	--workloads LIST  workloads (default all): stream, random-read, parallel, file-write, file-read, pebble-fillseq, pebble-fillrandom, pebble-readrandom
 //	--duration D      time per round of each figure, e.g. 100ms
 //	--rounds N        rounds per figure (6 or more for a 95% interval)
@@ -137,7 +137,7 @@ func (s *settings) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.quick, "quick", false, "a short run (under a minute on two cores)")
 	fs.BoolVar(&s.full, "full", false, "the long run committed to results/")
 	fs.StringVar(&s.methods, "methods", "all", "comma-separated methods: plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr, or all")
-	fs.StringVar(&s.sizes, "sizes", "", "comma-separated stream buffer sizes, e.g. 64,4K,1M (default: the preset's)")
+	fs.StringVar(&s.sizes, "sizes", "", "comma-separated stream buffer sizes in bytes or with a unit, e.g. 64,4KiB,1MiB; KB = 1000 bytes, KiB = 1024 (default: the preset's)")
 	fs.StringVar(&s.workloads, "workloads", "all", "comma-separated workloads: "+strings.Join(bench.Workloads, ", ")+", or all")
 	fs.DurationVar(&s.duration, "duration", 0, "time per round of each figure, e.g. 100ms (default: the preset's)")
 	fs.IntVar(&s.rounds, "rounds", 0, "rounds per figure; 6 or more give a 95% interval (default: the preset's)")

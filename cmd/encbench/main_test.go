@@ -46,7 +46,7 @@ func TestQuickEndToEnd(t *testing.T) {
 	out := filepath.Join(dir, "report")
 	args := []string{"--quick", "--out", out, "--dir", filepath.Join(dir, "scratch")}
 	if testing.Short() {
-		args = append(args, "--rounds", "3", "--duration", "3ms", "--sizes", "64,4K")
+		args = append(args, "--rounds", "3", "--duration", "3ms", "--sizes", "64,4KiB")
 	}
 	cmd := exec.Command(bin, args...)
 	var stdout, stderr bytes.Buffer
@@ -156,6 +156,8 @@ func TestBadFlags(t *testing.T) {
 		{"bad size", []string{"--sizes", "64,4Q"}, exitUsage, []string{`"4Q"`, "valid:"}},
 		{"size zero", []string{"--sizes", "0"}, exitUsage, []string{`"0"`}},
 		{"size too large", []string{"--sizes", "1G"}, exitUsage, []string{`"1G"`, "64 MiB"}},
+		{"size too large in KB", []string{"--sizes", "68000KB"}, exitUsage, []string{`"68000KB"`, "64 MiB"}},
+		{"ambiguous size", []string{"--sizes", "64,4K"}, exitUsage, []string{`"4K"`, "KB", "KiB"}},
 		{"quick and full", []string{"--quick", "--full"}, exitUsage, []string{"--quick and --full"}},
 		{"negative duration", []string{"--duration", "-1s"}, exitUsage, []string{"--duration"}},
 		{"unparsable duration", []string{"--duration", "soon"}, exitUsage, []string{"duration"}},
@@ -202,7 +204,7 @@ func parse(t *testing.T, args ...string) (bench.Config, string, error) {
 // TestFlagsOverridePreset checks explicit flags win over the preset and
 // the preset fills in the rest.
 func TestFlagsOverridePreset(t *testing.T) {
-	cfg, out, err := parse(t, "--quick", "--methods", "sm4-ctr", "--sizes", "4K", "--rounds", "7", "--threads", "3", "--out", "x")
+	cfg, out, err := parse(t, "--quick", "--methods", "sm4-ctr", "--sizes", "4KiB", "--rounds", "7", "--threads", "3", "--out", "x")
 	if err != nil {
 		t.Fatal(err)
 	}

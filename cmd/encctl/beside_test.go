@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -19,7 +18,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -33,6 +31,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/fsys"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/atrest/atrest/pebblefs"
 	"github.com/cockroachdb/pebble/v2"
@@ -300,16 +299,8 @@ func TestBesideEngineChild(t *testing.T) {
 	if kind == "" {
 		t.Skip("the engine of TestInspectorsBesideEngine, which runs it")
 	}
-	say := func(format string, args ...any) {
-		// One write per line, unbuffered: every ack the parent reads was
-		// written after its operation returned, and none dies with the
-		// process.
-		os.Stdout.WriteString(fmt.Sprintf(format, args...) + "\n")
-	}
-	die := func(format string, args ...any) {
-		say("error "+format, args...)
-		os.Exit(3)
-	}
+	// Every ack the parent reads was written after its operation returned.
+	say, die := crashtest.Say, crashtest.Die
 	cfg, err := keyenv.LoadConfig(os.Getenv(envBesideConfig))
 	if err != nil {
 		die("%v", err)
@@ -514,7 +505,7 @@ func besidePebbleOptions(efs vfs.FS, mustExist bool, report func(string)) *pebbl
 		LBaseMaxBytes:         256 << 10,
 		MaxManifestFileSize:   64 << 10,
 		ErrorIfNotExists:      mustExist,
-		Logger:                besideLogger{report},
+		Logger:                crashtest.PebbleLogger{Report: report},
 	}
 	o.EventListener = &pebble.EventListener{
 		BackgroundError: func(err error) {
@@ -526,20 +517,6 @@ func besidePebbleOptions(efs vfs.FS, mustExist bool, report func(string)) *pebbl
 		DataCorruption: func(info pebble.DataCorruptionInfo) { report(fmt.Sprintf("data corruption: %s", info)) },
 	}
 	return o
-}
-
-// besideLogger passes Pebble's errors on: here an error logged is a
-// finding.
-type besideLogger struct{ report func(string) }
-
-func (besideLogger) Infof(string, ...any) {}
-func (l besideLogger) Errorf(format string, a ...any) {
-	l.report("pebble error: " + fmt.Sprintf(format, a...))
-}
-func (l besideLogger) Fatalf(format string, a ...any) {
-	msg := "pebble fatal: " + fmt.Sprintf(format, a...)
-	l.report(msg)
-	panic(msg)
 }
 
 // besideRow is one engine and method.
@@ -570,14 +547,7 @@ func TestInspectorsBesideEngine(t *testing.T) {
 	if os.Getenv(envBesideChild) != "" {
 		t.Skip("inside the child")
 	}
-	rounds := 1
-	if s := os.Getenv(envBesideRounds); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive count", envBesideRounds, s)
-		}
-		rounds = n
-	}
+	rounds := crashtest.Count(t, envBesideRounds, 1, 1)
 	// How long the inspectors run beside the writing engine in a round:
 	// with three rows, about 12 s in all (and the build of encctl).
 	stress := 3 * time.Second
@@ -762,27 +732,21 @@ func (d *besideDir) quietCheck() {
 
 // besideChild is a running child and what its lines said.
 type besideChild struct {
-	cmd    *exec.Cmd
-	stderr bytes.Buffer
-	ready  chan struct{}
-	eof    chan struct{}
+	proc  *crashtest.Child
+	ready chan struct{}
+	eof   chan struct{}
 
 	mu       sync.Mutex
 	model    *besideModel // shared with the besideDir: acks apply to it
 	inFlight *besideOp
 	acks     int
-	last     []string // the last lines
-	failure  string   // a bad line, or the child's error
+	failure  string // a bad line, or the child's error
 }
 
 // line handles one line of the child's output.
 func (c *besideChild) line(s string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.last) == 20 {
-		c.last = c.last[1:]
-	}
-	c.last = append(c.last, s)
 	f := strings.Fields(s)
 	if len(f) == 0 {
 		return
@@ -821,7 +785,7 @@ func (c *besideChild) fail(msg string) {
 func (c *besideChild) state() (acks int, failure, last string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.acks, c.failure, strings.Join(c.last, "\n")
+	return c.acks, c.failure, c.proc.Last()
 }
 
 // round starts a child, runs the inspectors beside it for stress, stops
@@ -830,52 +794,42 @@ func (c *besideChild) state() (acks int, failure, last string) {
 func (d *besideDir) round(round int, stress time.Duration) {
 	t := d.t
 	c := &besideChild{ready: make(chan struct{}), eof: make(chan struct{}), model: d.model}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestBesideEngineChild$", "-test.count=1", "-test.timeout=10m")
-	c.cmd.Env = append(os.Environ(),
-		envBesideChild+"="+d.row.engine, envBesideDir+"="+d.dir, envBesideConfig+"="+d.config,
-		envBesideFirst+"="+strconv.Itoa(round*besideRoundBase), envBesideSeed+"="+strconv.FormatUint(rand.Uint64(), 10),
+	c.proc = crashtest.Start(t, "TestBesideEngineChild", []string{
+		envBesideChild + "=" + d.row.engine, envBesideDir + "=" + d.dir, envBesideConfig + "=" + d.config,
+		envBesideFirst + "=" + strconv.Itoa(round*besideRoundBase), envBesideSeed + "=" + strconv.FormatUint(rand.Uint64(), 10),
 		// The child's TestMain makes a temporary directory it cannot
 		// remove when killed: in here, t.TempDir's cleanup does.
-		"TMPDIR="+d.tmp)
-	out, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Stderr = &c.stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+		"TMPDIR=" + d.tmp,
+	}, "-test.timeout=10m")
 	var waited atomic.Bool
-	wait := func() error {
+	wait := func() (killed bool, err error) {
 		<-c.eof
 		waited.Store(true)
-		return c.cmd.Wait()
+		return c.proc.Wait()
 	}
 	// Whatever happens, the child does not outlive the round, nor hang it.
-	watchdog := time.AfterFunc(3*time.Minute, func() { c.cmd.Process.Kill() })
+	c.proc.Watchdog(3 * time.Minute)
 	defer func() {
-		watchdog.Stop()
 		if !waited.Load() {
-			c.cmd.Process.Kill()
+			c.proc.Kill()
 			wait()
 		}
 	}()
 	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			c.line(sc.Text())
+		for line := range c.proc.Lines() {
+			c.line(line)
 		}
 		close(c.eof)
 	}()
 	fatal := func(format string, args ...any) {
 		t.Helper()
 		if !waited.Load() {
-			c.cmd.Process.Kill()
+			c.proc.Kill()
 			wait()
 		}
 		_, failure, last := c.state()
 		t.Fatalf("round %d: %s\nthe child's failure: %s\nits last lines:\n%s\nits standard error:\n%s",
-			round, fmt.Sprintf(format, args...), failure, last, c.stderr.String())
+			round, fmt.Sprintf(format, args...), failure, last, c.proc.Stderr())
 	}
 	select {
 	case <-c.ready:
@@ -945,10 +899,10 @@ func (d *besideDir) round(round int, stress time.Duration) {
 
 		// (a) Exact: the child stopped, the inspectors once more between
 		// two snapshots of the directory.
-		if err := c.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		if err := c.proc.Signal(syscall.SIGSTOP); err != nil {
 			fatal("SIGSTOP: %v", err)
 		}
-		besideWaitStopped(t, c.cmd.Process.Pid)
+		besideWaitStopped(t, c.proc.Pid())
 		c.mu.Lock()
 		var sample []string // files to decrypt, as known so far
 		for name := range d.model.files {
@@ -982,17 +936,16 @@ func (d *besideDir) round(round int, stress time.Duration) {
 		besideCompare(t, fmt.Sprintf("round %d: inspectors beside the stopped engine", round), before, besideSnapshot(t, d.dir))
 
 		// SIGKILL, and every line the child wrote before it stopped.
-		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := c.proc.Signal(syscall.SIGKILL); err != nil {
 			fatal("SIGKILL: %v", err)
 		}
-		err := wait()
-		if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		if killed, err := wait(); !killed {
 			t.Errorf("round %d: the child ended otherwise than by SIGKILL: %v", round, err)
 		}
 	}
 	acks, failure, last := c.state()
 	if failure != "" {
-		t.Errorf("round %d: the child failed: %s\nits last lines:\n%s\nits standard error:\n%s", round, failure, last, c.stderr.String())
+		t.Errorf("round %d: the child failed: %s\nits last lines:\n%s\nits standard error:\n%s", round, failure, last, c.proc.Stderr())
 	}
 	d.acked += acks
 	d.kills++

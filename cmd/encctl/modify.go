@@ -171,7 +171,7 @@ func (e *env) reencryptCommand() *cobra.Command {
 		return reencrypt(s, opt)
 	})
 	c.Flags().StringVar(&olderThan, "older-than", "", "re-encrypt files whose data key is at least this old, e.g. 30d or 12h (default: any key but the current one)")
-	c.Flags().StringVar(&rate, "rate", "", "copy at most this many bytes per second, e.g. 50MiB/s or 500KB/s (default: no limit)")
+	c.Flags().StringVar(&rate, "rate", "", "copy at most this many bytes per second, e.g. 50MiB/s or 500KB/s; KB = 1000 bytes, KiB = 1024 (default: no limit)")
 	return c
 }
 

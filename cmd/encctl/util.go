@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/fsys"
+	"github.com/atrest/atrest/internal/bytesize"
 )
 
 // dataPath turns a path the operator gave for a file of the data directory
@@ -185,73 +185,29 @@ func copyContext(done func() error, dst io.Writer, src io.Reader) error {
 	}
 }
 
-// rateUnits are the units --rate takes: decimal and binary multiples of a
-// byte, as disks and networks are quoted in both.
-var rateUnits = map[string]float64{
-	"b":   1,
-	"kb":  1e3,
-	"mb":  1e6,
-	"gb":  1e9,
-	"tb":  1e12,
-	"kib": 1 << 10,
-	"mib": 1 << 20,
-	"gib": 1 << 30,
-	"tib": 1 << 40,
-}
-
 // parseRate parses a byte rate such as "50MiB/s", "1GiB/s", "500KB/s" or
-// "1048576" (bytes per second); the unit's case does not matter and the
-// "/s" may be left out. A bare "K", "M" or "G" is refused: whether it
-// means 1000 or 1024 is exactly what an operator could get wrong.
+// "1048576" (bytes per second), in the units of internal/bytesize (KB is
+// 1000 bytes, KiB 1024; the case does not matter); the "/s" may be left
+// out. A bare "K", "M" or "G" is refused: whether it means 1000 or 1024 is
+// exactly what an operator could get wrong.
 func parseRate(s string) (int64, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("--rate %q: %s; want a size per second such as 500KB/s, 50MiB/s or 1GiB/s (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", s, why)
+		return fmt.Errorf("--rate %q: %s; want a size per second such as 500KB/s, 50MiB/s or 1GiB/s (units %s)", s, why, bytesize.Units)
 	}
-	t := strings.TrimSpace(s)
-	t = strings.TrimSuffix(t, "/s")
-	i := strings.IndexFunc(t, func(r rune) bool { return !unicode.IsDigit(r) && r != '.' })
-	if i < 0 {
-		i = len(t)
-	}
-	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
-	if num == "" {
-		return 0, bad("no number")
-	}
-	v, err := strconv.ParseFloat(num, 64)
+	v, err := bytesize.Parse(strings.TrimSuffix(strings.TrimSpace(s), "/s"))
 	if err != nil {
-		return 0, bad("bad number")
+		return 0, bad(err.Error())
 	}
-	mult := 1.0
-	if unit != "" {
-		var ok bool
-		if mult, ok = rateUnits[unit]; !ok {
-			return 0, bad(fmt.Sprintf("unknown unit %q", t[i:]))
-		}
-	}
-	v *= mult
 	if v < 1 {
 		return 0, bad("less than one byte per second (leave --rate out for no limit)")
 	}
-	if v >= math.MaxInt64 {
-		return 0, bad("too large")
-	}
-	return int64(v), nil
+	return v, nil
 }
 
 // formatBytes writes a size in binary units, as the progress lines show
 // it.
 func formatBytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v := float64(n) / 1024
-	u := 0
-	for v >= 1024 && u < len(units)-1 {
-		v /= 1024
-		u++
-	}
-	return fmt.Sprintf("%.1f %s", v, units[u])
+	return bytesize.FormatRounded(n)
 }
 
 // formatDuration rounds a duration for people.

@@ -3,20 +3,18 @@
 package filedict
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atrest/atrest/internal/crashtest"
 )
 
 // crashEnv, when set, makes the test binary a crash-test child:
@@ -65,8 +63,7 @@ func crashChild(spec string) int {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		return 3
 	}
-	say := func(s string) { os.Stdout.WriteString(s + "\n") } // one write per line
-	say("ready")
+	crashtest.Say("ready")
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(3 * time.Second)
 	failed := make(chan error, crashWorkers)
@@ -75,12 +72,12 @@ func crashChild(spec string) int {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				rec := randomOp(d, rng, g)
-				say(fmt.Sprintf("op %d %s", g, hex.EncodeToString(rec.Encode())))
+				crashtest.Say("op %d %s", g, hex.EncodeToString(rec.Encode()))
 				if err := doRecord(d, rec); err != nil {
 					failed <- fmt.Errorf("worker %d: %s %q %q: %w", g, rec.Type, rec.Name, rec.Dst, err)
 					return
 				}
-				say(fmt.Sprintf("ack %d", g))
+				crashtest.Say("ack %d", g)
 			}
 		})
 	}
@@ -270,15 +267,7 @@ func sortedPending(p map[string]Rename) []Rename {
 // acknowledged mutation is in the reopened dictionary and nothing else,
 // except that each mutation in flight at the kill may or may not be.
 func TestCrash(t *testing.T) {
-	kills := 150
-	if testing.Short() {
-		kills = 40
-	}
-	if s := os.Getenv("ATREST_CRASH_KILLS"); s != "" {
-		kills, _ = strconv.Atoi(s)
-	}
-	exe, err := os.Executable()
-	must(t, err)
+	kills := crashtest.Count(t, "ATREST_CRASH_KILLS", 150, 40)
 	path := dictPath(t)
 	mustClose(t, mustCreate(t, path, Options{}))
 	models := make([]model, crashWorkers)
@@ -302,22 +291,15 @@ func TestCrash(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			killAt = 1 + rng.Int64N(60)
 		}
-		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d,%d,%d", crashEnv, path, version, threshold, killAt, rng.Uint64()))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		must(t, err)
-		must(t, cmd.Start())
+		// The child is TestMain's (crashChild), running no test function.
+		c := crashtest.Start(t, "", []string{fmt.Sprintf("%s=%s,%d,%d,%d,%d", crashEnv, path, version, threshold, killAt, rng.Uint64())})
 		inflight := make([]*Record, crashWorkers)
-		sc := bufio.NewScanner(out)
-		var timer *time.Timer
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
+		for line := range c.Lines() {
+			f := strings.Fields(line)
 			switch {
 			case len(f) == 1 && f[0] == "ready":
 				if killAt == 0 {
-					timer = time.AfterFunc(time.Duration(rng.IntN(30_000))*time.Microsecond, func() { cmd.Process.Kill() })
+					c.KillAfter(time.Duration(rng.IntN(30_000)) * time.Microsecond)
 				}
 			case len(f) == 3 && f[0] == "op":
 				g, _ := strconv.Atoi(f[1])
@@ -332,22 +314,18 @@ func TestCrash(t *testing.T) {
 				inflight[g] = nil
 				acked++
 			default:
-				t.Fatalf("child said %q", sc.Text())
+				c.Abort()
+				t.Fatalf("child said %q", line)
 			}
 		}
-		err = cmd.Wait()
-		if timer != nil {
-			timer.Stop()
-		}
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
+		switch sigkill, err := c.Wait(); {
+		case sigkill:
 			killed++
 			if killAt > 0 {
 				byFailpoint++
 			}
 		case err != nil:
-			t.Fatalf("run %d: child: %v\n%s", run, err, stderr.Bytes())
+			t.Fatalf("run %d: child: %v\n%s", run, err, c.Stderr())
 		}
 		// The parent reopens in the version the file has, so checking
 		// changes nothing the next child would not.
