@@ -1,0 +1,67 @@
+package pebblefs
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// passthrough wraps a vfs.FS as fault injectors and health checkers do.
+type passthrough struct{ vfs.FS }
+
+func (p passthrough) Unwrap() vfs.FS { return p.FS }
+
+// TestLockExcludes: the FS's Manager holds the directory's lock through
+// its base. On the operating system's files (vfs.Default, also wrapped) it
+// is the same flock a Manager opened on the directory directly takes, so
+// a second Manager, an encctl say, is refused; on a MemFS it is the
+// MemFS's lock, so a second FS on the same MemFS is refused.
+func TestLockExcludes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		base func() vfs.FS
+		// second opens the directory again, as another Manager would.
+		second func(e *testEnv, base vfs.FS) error
+	}{
+		{"vfs.Default, then dict.Open", func() vfs.FS { return vfs.Default }, func(e *testEnv, _ vfs.FS) error {
+			m, err := dict.Open(context.Background(), e.dir, e.config(ctr.AES128CTR))
+			if err == nil {
+				m.Close()
+			}
+			return err
+		}},
+		{"a wrapped vfs.Default, then dict.Open", func() vfs.FS { return passthrough{vfs.Default} }, func(e *testEnv, _ vfs.FS) error {
+			m, err := dict.Open(context.Background(), e.dir, e.config(ctr.AES128CTR))
+			if err == nil {
+				m.Close()
+			}
+			return err
+		}},
+		{"a MemFS, then the same MemFS", func() vfs.FS { return vfs.NewMem() }, func(e *testEnv, base vfs.FS) error {
+			efs, err := Open(context.Background(), e.dir, e.config(ctr.AES128CTR), base)
+			if err == nil {
+				efs.Close()
+			}
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			base := tc.base()
+			efs := e.openFS(t, ctr.AES128CTR, base)
+			if err := tc.second(e, base); !errors.Is(err, dict.ErrLocked) {
+				t.Fatalf("second open beside the FS: %v, want dict.ErrLocked", err)
+			}
+			if err := efs.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.second(e, base); err != nil {
+				t.Fatalf("second open after the FS closed: %v", err)
+			}
+		})
+	}
+}
