@@ -18,12 +18,9 @@ import (
 // Remove removes a file or an empty directory: an un-synced removal in
 // its directory.
 func (f *FS) Remove(name string) error {
-	p, err := clean(name)
+	p, err := f.enter(OpRemove, name)
 	if err != nil {
-		return pathErr(OpRemove, name, err)
-	}
-	if err := f.injected(OpRemove, p); err != nil {
-		return pathErr(OpRemove, p, err)
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -59,12 +56,9 @@ func (f *FS) remove(d *inode, base string) error {
 // removal an un-synced operation of its directory; a missing name is not
 // an error.
 func (f *FS) RemoveAll(name string) error {
-	p, err := clean(name)
+	p, err := f.enter(OpRemoveAll, name)
 	if err != nil {
-		return pathErr(OpRemoveAll, name, err)
-	}
-	if err := f.injected(OpRemoveAll, p); err != nil {
-		return pathErr(OpRemoveAll, p, err)
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -212,12 +206,9 @@ func (f *FS) link(oldname, newname string) error {
 // cross-directory rename among them, the other directory's operations up
 // to it).
 func (f *FS) SyncDir(dir string) error {
-	p, err := clean(dir)
+	p, err := f.enter(OpSyncDir, dir)
 	if err != nil {
-		return pathErr(OpSyncDir, dir, err)
-	}
-	if err := f.injected(OpSyncDir, p); err != nil {
-		return pathErr(OpSyncDir, p, err)
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -236,12 +227,9 @@ func (f *FS) SyncDir(dir string) error {
 // Mkdir makes the directory name: an un-synced create in its parent, so
 // a crash can lose it (and everything in it) until the parent is synced.
 func (f *FS) Mkdir(name string, perm fs.FileMode) error {
-	p, err := clean(name)
+	p, err := f.enter(OpMkdir, name)
 	if err != nil {
-		return pathErr(OpMkdir, name, err)
-	}
-	if err := f.injected(OpMkdir, p); err != nil {
-		return pathErr(OpMkdir, p, err)
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -274,12 +262,9 @@ func (f *FS) mkdir(p string, perm fs.FileMode) (parent *inode, err error) {
 // directories; code under test should use Mkdir and SyncDir. An existing
 // directory is not an error.
 func (f *FS) MkdirAll(dir string) error {
-	p, err := clean(dir)
+	p, err := f.enter(OpMkdir, dir)
 	if err != nil {
-		return pathErr(OpMkdir, dir, err)
-	}
-	if err := f.injected(OpMkdir, p); err != nil {
-		return pathErr(OpMkdir, p, err)
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -312,12 +297,9 @@ func (f *FS) MkdirAll(dir string) error {
 // has it. Closing the returned Closer releases it; a crash releases all
 // locks (the crashed FS has none).
 func (f *FS) Lock(name string) (io.Closer, error) {
-	p, err := clean(name)
+	p, err := f.enter(OpLock, name)
 	if err != nil {
-		return nil, pathErr(OpLock, name, err)
-	}
-	if err := f.injected(OpLock, p); err != nil {
-		return nil, pathErr(OpLock, p, err)
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -59,6 +59,19 @@ func (f *FS) parent(p string) (*inode, string, error) {
 	return d, base, nil
 }
 
+// enter begins a call on name: the cleaned path, or the call's error (a
+// bad name, or the fault hook's verdict) as an *fs.PathError.
+func (f *FS) enter(op Op, name string) (string, error) {
+	p, err := clean(name)
+	if err != nil {
+		return "", pathErr(op, name, err)
+	}
+	if err := f.injected(op, p); err != nil {
+		return "", pathErr(op, p, err)
+	}
+	return p, nil
+}
+
 func pathErr(op Op, path string, err error) error {
 	return &fs.PathError{Op: op.String(), Path: path, Err: err}
 }
@@ -77,12 +90,9 @@ func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (fsys.File, error
 }
 
 func (f *FS) open(op Op, name string, flag int, perm fs.FileMode) (*File, error) {
-	p, err := clean(name)
+	p, err := f.enter(op, name)
 	if err != nil {
-		return nil, pathErr(op, name, err)
-	}
-	if err := f.injected(op, p); err != nil {
-		return nil, pathErr(op, p, err)
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -152,12 +162,9 @@ func (n *inode) resize(size int64) {
 
 // Lstat describes the file or directory name.
 func (f *FS) Lstat(name string) (fs.FileInfo, error) {
-	p, err := clean(name)
+	p, err := f.enter(OpStat, name)
 	if err != nil {
-		return nil, pathErr(OpStat, name, err)
-	}
-	if err := f.injected(OpStat, p); err != nil {
-		return nil, pathErr(OpStat, p, err)
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -171,12 +178,9 @@ func (f *FS) Lstat(name string) (fs.FileInfo, error) {
 
 // List returns the names in the directory dir, sorted.
 func (f *FS) List(dir string) ([]string, error) {
-	p, err := clean(dir)
+	p, err := f.enter(OpList, dir)
 	if err != nil {
-		return nil, pathErr(OpList, dir, err)
-	}
-	if err := f.injected(OpList, p); err != nil {
-		return nil, pathErr(OpList, p, err)
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
