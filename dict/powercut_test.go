@@ -155,9 +155,18 @@ func (r *pcRun) open(method ctr.Method) error {
 // the model: the after states when it succeeded, unknown content for the
 // names it touched when it failed.
 func (r *pcRun) begin(desc string, names []string, after []pcState) {
+	r.beginOp(desc, names, after, false)
+}
+
+// beginWrite is begin for an operation that writes a file's content.
+func (r *pcRun) beginWrite(desc string, names []string, after []pcState) {
+	r.beginOp(desc, names, after, true)
+}
+
+func (r *pcRun) beginOp(desc string, names []string, after []pcState, writes bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	op := &pcOp{desc: desc, names: names, after: after, writes: strings.HasPrefix(desc, "create") || strings.HasPrefix(desc, "append") || strings.HasPrefix(desc, "reuse")}
+	op := &pcOp{desc: desc, names: names, after: after, writes: writes}
 	for _, n := range names {
 		op.before = append(op.before, r.model.files[n])
 	}
@@ -227,7 +236,7 @@ func (r *pcRun) step(i int) bool {
 			return true
 		}
 		data := pcContent(r.rng, fmt.Sprintf("%s@%d|", name, i))
-		r.begin("create "+name, []string{name}, []pcState{{present: true, content: data}})
+		r.beginWrite("create "+name, []string{name}, []pcState{{present: true, content: data}})
 		err = r.write(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0, data)
 		if err == nil {
 			err = r.syncDir(name)
@@ -242,7 +251,7 @@ func (r *pcRun) step(i int) bool {
 			return true
 		}
 		more := pcContent(r.rng, "+")
-		r.begin("append "+name, []string{name}, []pcState{{present: true, content: cur.content + more}})
+		r.beginWrite("append "+name, []string{name}, []pcState{{present: true, content: cur.content + more}})
 		err = r.write(name, os.O_RDWR, int64(len(cur.content)), more)
 	case k < 55: // rename, over an existing file or not
 		if !exists || name == other || cur.any || (r.model.shared[name] && r.model.shared[other]) {
@@ -290,7 +299,7 @@ func (r *pcRun) step(i int) bool {
 			return true
 		}
 		data := pcContent(r.rng, fmt.Sprintf("%s@%d|", other, i))
-		r.begin("reuse "+name+" "+other, []string{name, other}, []pcState{{}, {present: true, content: data}})
+		r.beginWrite("reuse "+name+" "+other, []string{name, other}, []pcState{{}, {present: true, content: data}})
 		moved := r.model.shared[name]
 		r.setShared(moved || r.model.shared[other], other)
 		err = r.reuse(name, other, data)
