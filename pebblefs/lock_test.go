@@ -3,6 +3,8 @@ package pebblefs
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
@@ -63,5 +65,24 @@ func TestLockExcludes(t *testing.T) {
 				t.Fatalf("second open after the FS closed: %v", err)
 			}
 		})
+	}
+}
+
+// TestDictionaryFileModes: through a wrapped vfs.Default (an adapter the
+// Manager reaches only through vfs.FS, which has no file modes) the
+// dictionaries are still made readable by their owner alone, as on the
+// operating system's file system.
+func TestDictionaryFileModes(t *testing.T) {
+	e := newEnv(t)
+	efs := e.openFS(t, ctr.SM4CTR, passthrough{vfs.Default})
+	defer efs.Close()
+	for _, name := range []string{dict.KeyDictName, dict.FileDictName} {
+		st, err := os.Stat(filepath.Join(e.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %04o, want 0600", name, perm)
+		}
 	}
 }
