@@ -323,7 +323,7 @@ func (r *pcRun) step(i int) bool {
 		err = r.m.RotateDataKey(context.Background())
 	default: // master-key rotation: the configuration names the new key first
 		to, from := r.keyB, r.keyA
-		if r.cfg.MasterKey == r.keyB {
+		if r.cfg.MasterKey.Path == r.keyB.Path {
 			to, from = r.keyA, r.keyB
 		}
 		r.cfg.MasterKey, r.cfg.PreviousMasterKey = to, &from

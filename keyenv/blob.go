@@ -25,6 +25,10 @@ const (
 	KindKMS Kind = 3
 	// KindKeyring is a named, versioned key in a password-protected keyring file.
 	KindKeyring Kind = 4
+	// KindVault is a HashiCorp Vault (or OpenBao) Transit key.
+	KindVault Kind = 5
+	// KindKMIP is a symmetric key in a KMIP key manager or HSM.
+	KindKMIP Kind = 6
 )
 
 var kindNames = map[Kind]string{
@@ -32,6 +36,8 @@ var kindNames = map[Kind]string{
 	KindFile:      "file",
 	KindKMS:       "kms",
 	KindKeyring:   "keyring",
+	KindVault:     "vault",
+	KindKMIP:      "kmip",
 }
 
 // String returns the kind's configuration name ("file", "kms", ...).

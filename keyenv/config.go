@@ -45,6 +45,15 @@ type MasterKeyConfig struct {
 	Vendor       string // vendor (kms, optional): "" or "aws"
 	PasswordEnv  string // password-env: variable holding the keyring password
 	PasswordFile string // password-file: file holding the keyring password
+
+	// The settings of one backend, from the section's sub-table named
+	// after it ([security.encryption.master-key.aws], say) or, for
+	// atrest's own types vault and kmip, from the section itself.
+	AWS   AWSSettings
+	Azure AzureSettings
+	GCP   GCPSettings
+	Vault VaultSettings
+	KMIP  KMIPSettings
 }
 
 // Defaults TiKV uses for the keys a configuration leaves out.

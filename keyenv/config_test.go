@@ -2,6 +2,7 @@ package keyenv
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -47,11 +48,11 @@ path = "/path/to/key/file"
 			Region: "us-west-2", Endpoint: "https://kms.us-west-2.amazonaws.com", Vendor: "aws"},
 		PreviousMasterKey: &MasterKeyConfig{Type: KindFile, Path: "/path/to/key/file"},
 	}
-	if c.PreviousMasterKey == nil || *c.PreviousMasterKey != *want.PreviousMasterKey {
+	if c.PreviousMasterKey == nil || !reflect.DeepEqual(*c.PreviousMasterKey, *want.PreviousMasterKey) {
 		t.Fatalf("previous master key %+v", c.PreviousMasterKey)
 	}
 	c.PreviousMasterKey, want.PreviousMasterKey = nil, nil
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
 }
@@ -62,7 +63,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c != DefaultConfig() {
+		if !reflect.DeepEqual(c, DefaultConfig()) {
 			t.Errorf("%q: %+v", doc, c)
 		}
 	}
@@ -72,7 +73,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Errorf("defaults %+v", d)
 	}
 	c, err := ParseConfig([]byte("[security.encryption.master-key]\ntype = \"keyring\"\npath = \"/k\"\nkey-id = \"tikv\"\npassword-file = \"/pw\"\n"))
-	if err != nil || c.MasterKey != (MasterKeyConfig{Type: KindKeyring, Path: "/k", KeyID: "tikv", PasswordFile: "/pw"}) {
+	if err != nil || !reflect.DeepEqual(c.MasterKey, MasterKeyConfig{Type: KindKeyring, Path: "/k", KeyID: "tikv", PasswordFile: "/pw"}) {
 		t.Fatalf("keyring: %+v %v", c.MasterKey, err)
 	}
 }
@@ -148,7 +149,7 @@ encryption = {data-encryption-method = "aes256-ctr", master-key = {type = "file"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DataEncryptionMethod != ctr.AES256CTR || c.MasterKey != (MasterKeyConfig{Type: KindFile, Path: "/k"}) {
+	if c.DataEncryptionMethod != ctr.AES256CTR || !reflect.DeepEqual(c.MasterKey, MasterKeyConfig{Type: KindFile, Path: "/k"}) {
 		t.Fatalf("%+v", c)
 	}
 }

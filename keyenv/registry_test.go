@@ -3,6 +3,7 @@ package keyenv
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -50,7 +51,7 @@ func TestRegisterBackend(t *testing.T) {
 	if err != nil || b.ID() != "plaintext" {
 		t.Fatalf("%v %v", b, err)
 	}
-	if got != mk || settings.KMSAttempts != 7 || settings.KMSTimeout != DefaultKMSTimeout {
+	if !reflect.DeepEqual(got, mk) || settings.KMSAttempts != 7 || settings.KMSTimeout != DefaultKMSTimeout {
 		t.Errorf("opener got %+v, %+v", got, settings)
 	}
 	for name, register := range map[string]func(){

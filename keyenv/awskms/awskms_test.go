@@ -330,7 +330,7 @@ func TestRegistered(t *testing.T) {
 		mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
 		b.Close()
 	}
-	_, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "gcp", KeyID: id, Region: testRegion})
+	_, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "oracle", KeyID: id, Region: testRegion})
 	wantErr(t, err, keyenv.ErrConfig)
 }
 
