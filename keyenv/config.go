@@ -184,6 +184,28 @@ type masterKeyTOML struct {
 	Vendor       stringValue `toml:"vendor"`
 	PasswordEnv  stringValue `toml:"password-env"`
 	PasswordFile stringValue `toml:"password-file"`
+
+	// kms: the vendors' sub-tables, decoded by decodeVendorSettings.
+	AWS   toml.Primitive `toml:"aws"`
+	Azure toml.Primitive `toml:"azure"`
+	GCP   toml.Primitive `toml:"gcp"`
+
+	// vault and kmip.
+	Address       stringValue     `toml:"address"`
+	Mount         stringValue     `toml:"mount"`
+	KeyName       stringValue     `toml:"key-name"`
+	TokenFile     stringValue     `toml:"token-file"`
+	TokenEnv      stringValue     `toml:"token-env"`
+	RoleID        stringValue     `toml:"role-id"`
+	SecretIDFile  stringValue     `toml:"secret-id-file"`
+	AppRoleMount  stringValue     `toml:"approle-mount"`
+	Namespace     stringValue     `toml:"namespace"`
+	CAFile        stringValue     `toml:"ca-file"`
+	TLSServerName stringValue     `toml:"tls-server-name"`
+	Endpoints     stringListValue `toml:"endpoints"`
+	ClientCert    stringValue     `toml:"client-certificate"`
+	ClientKey     stringValue     `toml:"client-key"`
+	ServerName    stringValue     `toml:"server-name"`
 }
 
 // masterKeyFields lists the keys each master-key type takes besides type;
@@ -191,8 +213,11 @@ type masterKeyTOML struct {
 var masterKeyFields = map[Kind]struct{ required, optional []string }{
 	KindPlaintext: {},
 	KindFile:      {required: []string{"path"}},
-	KindKMS:       {required: []string{"key-id", "region"}, optional: []string{"endpoint", "vendor"}},
+	KindKMS:       {required: []string{"key-id"}, optional: []string{"region", "endpoint", "vendor", "aws", "azure", "gcp"}},
 	KindKeyring:   {required: []string{"path", "key-id"}, optional: []string{"password-env", "password-file"}},
+	KindVault: {required: []string{"address", "key-name"}, optional: []string{"mount", "token-file", "token-env",
+		"role-id", "secret-id-file", "approle-mount", "namespace", "ca-file", "tls-server-name"}},
+	KindKMIP: {required: []string{"endpoints", "key-id"}, optional: []string{"client-certificate", "client-key", "ca-file", "server-name"}},
 }
 
 // decodeMasterKey decodes the master-key section at key and checks it has
@@ -203,7 +228,7 @@ func decodeMasterKey(md *toml.MetaData, p toml.Primitive, key toml.Key) (MasterK
 		return MasterKeyConfig{}, err
 	}
 	if !md.IsDefined(subKey(key, "type")...) {
-		return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s.type is missing (plaintext, file, kms or keyring)", ErrConfig, key)
+		return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s.type is missing (plaintext, file, kms, keyring, vault or kmip)", ErrConfig, key)
 	}
 	mk := MasterKeyConfig{
 		Type: Kind(t.Type), Path: string(t.Path), KeyID: string(t.KeyID), Region: string(t.Region),
@@ -215,16 +240,39 @@ func decodeMasterKey(md *toml.MetaData, p toml.Primitive, key toml.Key) (MasterK
 			return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s.%s: not a key of a %s master key", ErrConfig, key, k, mk.Type)
 		}
 	}
-	if mk.Vendor != "" && mk.Vendor != "aws" { // the vendors of kms master keys
-		return MasterKeyConfig{}, badValue(key.String()+".vendor", mk.Vendor, `only "aws" is supported`)
+	required := fields.required
+	if mk.Type == KindKMS {
+		if !slices.Contains(kmsVendors, mk.Vendor) {
+			return MasterKeyConfig{}, badValue(key.String()+".vendor", mk.Vendor, "valid: %s", strings.Join(kmsVendors[1:], ", "))
+		}
+		if mk.Vendor == "" || mk.Vendor == "aws" { // TiKV needs a region for AWS only
+			required = append(slices.Clip(required), "region")
+		}
+		if err := decodeVendorSettings(md, &t, key, &mk); err != nil {
+			return MasterKeyConfig{}, err
+		}
 	}
-	for _, k := range fields.required {
+	for _, k := range required {
 		if !md.IsDefined(subKey(key, k)...) {
 			return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s.%s is missing (required for a %s master key)", ErrConfig, key, k, mk.Type)
 		}
 	}
-	if mk.Type == KindKeyring && (mk.PasswordEnv == "") == (mk.PasswordFile == "") {
-		return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s: a keyring master key needs exactly one of password-env and password-file", ErrConfig, key)
+	switch mk.Type {
+	case KindKeyring:
+		if (mk.PasswordEnv == "") == (mk.PasswordFile == "") {
+			return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s: a keyring master key needs exactly one of password-env and password-file", ErrConfig, key)
+		}
+	case KindVault:
+		mk.Vault = vaultSettings(&t)
+		if err := checkVaultAuth(mk.Vault); err != nil {
+			return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s: %w", ErrConfig, key, err)
+		}
+	case KindKMIP:
+		mk.KMIP = KMIPSettings{Endpoints: []string(t.Endpoints), KeyID: mk.KeyID, ClientCert: string(t.ClientCert),
+			ClientKey: string(t.ClientKey), CAFile: string(t.CAFile), ServerName: string(t.ServerName)}
+		if (mk.KMIP.ClientCert == "") != (mk.KMIP.ClientKey == "") {
+			return MasterKeyConfig{}, fmt.Errorf("keyenv: %w: %s: client-certificate and client-key go together", ErrConfig, key)
+		}
 	}
 	return mk, nil
 }

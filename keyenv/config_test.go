@@ -105,7 +105,19 @@ func TestParseConfigErrors(t *testing.T) {
 		{"file without path", mk + "type = \"file\"\n", []string{"master-key.path is missing"}},
 		{"file with region", mk + "type = \"file\"\npath = \"/k\"\nregion = \"x\"\n", []string{"master-key.region", "not a key of a file master key"}},
 		{"kms without region", mk + "type = \"kms\"\nkey-id = \"k\"\n", []string{"master-key.region is missing"}},
-		{"kms vendor", mk + "type = \"kms\"\nkey-id = \"k\"\nregion = \"r\"\nvendor = \"gcp\"\n", []string{"master-key.vendor", `"gcp"`}},
+		{"kms vendor", mk + "type = \"kms\"\nkey-id = \"k\"\nregion = \"r\"\nvendor = \"oracle\"\n", []string{"master-key.vendor", `"oracle"`, "aws, azure, gcp"}},
+		{"aws without region", mk + "type = \"kms\"\nkey-id = \"k\"\n", []string{"master-key.region", "missing"}},
+		{"sub-table of another vendor", mk + "type = \"kms\"\nkey-id = \"k\"\nvendor = \"gcp\"\n[security.encryption.master-key.azure]\ntenant-id = \"t\"\n", []string{"master-key.azure", "vendor azure", "vendor gcp"}},
+		{"aws secret without key", mk + "type = \"kms\"\nkey-id = \"k\"\nregion = \"r\"\n[security.encryption.master-key.aws]\nsecret-access-key = \"s\"\n", []string{"master-key.aws", "go together"}},
+		{"azure without vault", mk + "type = \"kms\"\nkey-id = \"k\"\nvendor = \"azure\"\n[security.encryption.master-key.azure]\ntenant-id = \"t\"\n", []string{"master-key.azure", "keyvault-url"}},
+		{"vault without login", mk + "type = \"vault\"\naddress = \"https://v\"\nkey-name = \"k\"\n", []string{"master-key", "token-file"}},
+		{"vault two logins", mk + "type = \"vault\"\naddress = \"https://v\"\nkey-name = \"k\"\ntoken-env = \"T\"\ntoken-file = \"/t\"\n", []string{"master-key", "exactly one"}},
+		{"vault role without secret", mk + "type = \"vault\"\naddress = \"https://v\"\nkey-name = \"k\"\nrole-id = \"r\"\n", []string{"master-key", "role-id and secret-id-file"}},
+		{"vault without key name", mk + "type = \"vault\"\naddress = \"https://v\"\ntoken-env = \"T\"\n", []string{"master-key.key-name", "missing"}},
+		{"kmip endpoints not a list", mk + "type = \"kmip\"\nendpoints = \"h:5696\"\nkey-id = \"1\"\n", []string{"master-key.endpoints", "array"}},
+		{"kmip empty endpoints", mk + "type = \"kmip\"\nendpoints = []\nkey-id = \"1\"\n", []string{"master-key.endpoints", "array"}},
+		{"kmip key without cert", mk + "type = \"kmip\"\nendpoints = [\"h:5696\"]\nkey-id = \"1\"\nclient-key = \"/k\"\n", []string{"master-key", "go together"}},
+		{"kmip with vault key", mk + "type = \"kmip\"\nendpoints = [\"h:5696\"]\nkey-id = \"1\"\ntoken-env = \"T\"\n", []string{"master-key.token-env", "not a key of a kmip master key"}},
 		{"kms empty key id", mk + "type = \"kms\"\nkey-id = \"\"\nregion = \"r\"\n", []string{"master-key.key-id", "empty"}},
 		{"plaintext with path", mk + "type = \"plaintext\"\npath = \"/k\"\n", []string{"master-key.path", "plaintext"}},
 		{"keyring without password", mk + "type = \"keyring\"\npath = \"/k\"\nkey-id = \"n\"\n", []string{"master-key", "password-env", "password-file"}},
@@ -117,7 +129,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"key in another case", sec + "DATA-ENCRYPTION-METHOD = \"aes128-ctr\"\n", []string{"security.encryption.DATA-ENCRYPTION-METHOD", "unknown key"}},
 		{"master key in another case", sec + "MASTER-KEY = {type = \"file\", path = \"/k\"}\n", []string{"security.encryption.MASTER-KEY", "unknown key"}},
 		{"master key key in another case", mk + "type = \"file\"\npath = \"/k\"\nPATH = \"/j\"\n", []string{"master-key.PATH", "not a key of a file master key"}},
-		{"backend sub-table", mk + "type = \"kms\"\nkey-id = \"k\"\nregion = \"r\"\n[security.encryption.master-key.aws]\nprofile = \"p\"\n", []string{"master-key.aws", "not a key of a kms master key"}},
+		{"backend sub-table", mk + "type = \"kms\"\nkey-id = \"k\"\nregion = \"r\"\n[security.encryption.master-key.aws]\nprofile = \"p\"\n", []string{"master-key.aws.profile", "unknown key", "access-key"}},
 		{"master key array of tables", sec + "[[security.encryption.master-key]]\ntype = \"file\"\n", []string{"master-key", "table"}},
 		{"security not a table", "security = 1\n", []string{"security = 1", "table"}},
 	} {
@@ -199,5 +211,43 @@ func TestParseDuration(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
+	}
+}
+
+// Each backend's keys land in its settings, TiKV's sub-tables included.
+func TestParseConfigBackends(t *testing.T) {
+	const mk = "[security.encryption.master-key]\n"
+	for _, tt := range []struct {
+		name, doc string
+		want      MasterKeyConfig
+	}{
+		{"aws credentials", mk + "type = \"kms\"\nkey-id = \"k\"\nregion = \"r\"\n[security.encryption.master-key.aws]\naccess-key = \"AK\"\nsecret-access-key = \"SK\"\n",
+			MasterKeyConfig{Type: KindKMS, KeyID: "k", Region: "r", AWS: AWSSettings{AccessKey: "AK", SecretAccessKey: "SK"}}},
+		{"gcp", mk + "type = \"kms\"\nvendor = \"gcp\"\nkey-id = \"projects/p/locations/global/keyRings/r/cryptoKeys/k\"\n[security.encryption.master-key.gcp]\ncredential-file-path = \"/c.json\"\n",
+			MasterKeyConfig{Type: KindKMS, Vendor: "gcp", KeyID: "projects/p/locations/global/keyRings/r/cryptoKeys/k", GCP: GCPSettings{CredentialFilePath: "/c.json"}}},
+		{"gcp default credentials", mk + "type = \"kms\"\nvendor = \"gcp\"\nkey-id = \"projects/p/locations/l/keyRings/r/cryptoKeys/k\"\n",
+			MasterKeyConfig{Type: KindKMS, Vendor: "gcp", KeyID: "projects/p/locations/l/keyRings/r/cryptoKeys/k"}},
+		{"azure", mk + "type = \"kms\"\nvendor = \"azure\"\nkey-id = \"k\"\nregion = \"westeurope\"\n[security.encryption.master-key.azure]\ntenant-id = \"t\"\nclient-id = \"c\"\nclient-secret = \"s\"\nkeyvault-url = \"https://v.vault.azure.net\"\n",
+			MasterKeyConfig{Type: KindKMS, Vendor: "azure", KeyID: "k", Region: "westeurope",
+				Azure: AzureSettings{TenantID: "t", ClientID: "c", ClientSecret: "s", KeyVaultURL: "https://v.vault.azure.net"}}},
+		{"vault token file", mk + "type = \"vault\"\naddress = \"https://v:8200\"\nkey-name = \"k\"\ntoken-file = \"/t\"\nnamespace = \"ns\"\nca-file = \"/ca.pem\"\n",
+			MasterKeyConfig{Type: KindVault, Vault: VaultSettings{Address: "https://v:8200", Mount: "transit", KeyName: "k", TokenFile: "/t",
+				AppRoleMount: "approle", Namespace: "ns", CAFile: "/ca.pem"}}},
+		{"vault approle", mk + "type = \"vault\"\naddress = \"https://v:8200\"\nmount = \"kv-transit\"\nkey-name = \"k\"\nrole-id = \"r\"\nsecret-id-file = \"/s\"\n",
+			MasterKeyConfig{Type: KindVault, Vault: VaultSettings{Address: "https://v:8200", Mount: "kv-transit", KeyName: "k", RoleID: "r",
+				SecretIDFile: "/s", AppRoleMount: "approle"}}},
+		{"kmip", mk + "type = \"kmip\"\nendpoints = [\"a:5696\", \"b:5696\"]\nkey-id = \"42\"\nclient-certificate = \"/c.pem\"\nclient-key = \"/k.pem\"\nca-file = \"/ca.pem\"\nserver-name = \"kms\"\n",
+			MasterKeyConfig{Type: KindKMIP, KeyID: "42", KMIP: KMIPSettings{Endpoints: []string{"a:5696", "b:5696"}, KeyID: "42",
+				ClientCert: "/c.pem", ClientKey: "/k.pem", CAFile: "/ca.pem", ServerName: "kms"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.MasterKey, tt.want) {
+				t.Fatalf("got  %+v\nwant %+v", c.MasterKey, tt.want)
+			}
+		})
 	}
 }

@@ -193,3 +193,24 @@ func tomlNames(v any) []string {
 func subKey(key toml.Key, name string) toml.Key {
 	return append(slices.Clip(key), name)
 }
+
+// stringListValue is a non-empty array of non-empty strings (kmip's
+// endpoints).
+type stringListValue []string
+
+func (l *stringListValue) UnmarshalTOML(v any) error {
+	items, ok := v.([]any)
+	if !ok || len(items) == 0 {
+		return valueError(v, "must be a non-empty array of strings")
+	}
+	out := make([]string, len(items))
+	for i, item := range items {
+		s, ok := item.(string)
+		if !ok || s == "" {
+			return valueError(v, "must be a non-empty array of strings")
+		}
+		out[i] = s
+	}
+	*l = out
+	return nil
+}
