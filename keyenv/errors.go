@@ -28,17 +28,24 @@ var (
 	// not be sealed again under the current one.
 	ErrResealFailed = errors.New("cannot reseal under the current master key")
 
-	// ErrKMSUnreachable means KMS could not be reached or did not answer in
-	// time, after retries: network errors, timeouts, 5xx and throttling.
-	// The KMS errors are the same for every vendor's backend.
-	ErrKMSUnreachable = errors.New("KMS unreachable")
+	// ErrKMSUnreachable means the key service (a KMS, Vault, a KMIP
+	// server) could not be reached or did not answer in time, after
+	// retries: network errors, timeouts, 5xx and throttling. The key
+	// service errors are the same for every remote backend.
+	ErrKMSUnreachable = errors.New("key service unreachable")
 
-	// ErrKMSKeyNotFound means KMS does not know the configured key id.
-	ErrKMSKeyNotFound = errors.New("KMS key not found")
+	// ErrKMSKeyNotFound means the key service does not know the configured
+	// key.
+	ErrKMSKeyNotFound = errors.New("key not found in the key service")
 
-	// ErrKMSAccessDenied means KMS refused the request: bad credentials, a
-	// signature for another region, a disabled key or a missing permission.
-	ErrKMSAccessDenied = errors.New("KMS refused the request")
+	// ErrKMSKeyDisabled means the key exists but is disabled, pending
+	// deletion or otherwise not usable for this operation.
+	ErrKMSKeyDisabled = errors.New("key disabled in the key service")
+
+	// ErrKMSAccessDenied means the key service refused the caller: bad or
+	// expired credentials, a signature for another region, or a missing
+	// permission on the key.
+	ErrKMSAccessDenied = errors.New("key service refused the request: credentials or permission")
 
 	// ErrBadKeyFile means a master-key file is missing, unreadable or not
 	// exactly 64 hex characters and a newline.
