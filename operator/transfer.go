@@ -1,10 +1,12 @@
-package dict
+package operator
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/dict/exportdoc"
 )
 
@@ -54,4 +56,10 @@ func describeType(mode fs.FileMode) string {
 		return "a symbolic link"
 	}
 	return fmt.Sprintf("of type %v", mode.Type())
+}
+
+// abs is the path of rel, a name of m's file dictionary, on m's file
+// system.
+func abs(m *dict.Manager, rel string) string {
+	return filepath.Join(m.Dir(), filepath.FromSlash(rel))
 }
