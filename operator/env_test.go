@@ -12,6 +12,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/encfile"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -72,6 +73,12 @@ func writeFile(t *testing.T, m *dict.Manager, name string, data []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeAll(t, f, data)
+}
+
+// writeAll writes data to f, syncs and closes it.
+func writeAll(t *testing.T, f *encfile.File, data []byte) {
+	t.Helper()
 	if _, err := f.Write(data); err != nil {
 		t.Fatal(err)
 	}
@@ -80,15 +87,6 @@ func writeFile(t *testing.T, m *dict.Manager, name string, data []byte) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// wantReadBack fails the test unless name reads back as want; when says
-// at which point of the test.
-func wantReadBack(t *testing.T, m *dict.Manager, name string, want []byte, when string) {
-	t.Helper()
-	if got := readFile(t, m, name); !bytes.Equal(got, want) {
-		t.Fatalf("%s does not read back %s", name, when)
 	}
 }
 

@@ -668,12 +668,7 @@ func TestImportKeyIDCollision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAll(t, f, data)
 	if e, _, _ := src.Lookup("x.sst"); e.KeyID != taken {
 		t.Fatalf("the source file uses key %d, want %d", e.KeyID, taken)
 	}
