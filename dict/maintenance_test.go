@@ -13,6 +13,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict/exportdoc"
+	"github.com/atrest/atrest/fsys"
 )
 
 // The primitives of Maintenance, each as its doc comment promises; the
@@ -157,6 +158,21 @@ func TestHoldAndForget(t *testing.T) {
 			t.Errorf("Hold(%s): %v (called %v), want %v", tc.name, err, called, tc.want)
 		}
 	}
+	// While held, a removal of the name waits.
+	removed := make(chan error, 1)
+	mt.Hold("sub/kept", func(string, Entry, bool) error {
+		go func() { removed <- m.Remove("sub/kept") }()
+		select {
+		case err := <-removed:
+			t.Errorf("a removal ran while the name was held: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		return nil
+	})
+	if err := <-removed; err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, m, "sub/kept", content("sub/kept", 10))
 	for _, tc := range []struct {
 		name    string
 		dropped bool
@@ -347,5 +363,11 @@ func TestMaintenanceState(t *testing.T) {
 	m.Close()
 	if err := mt.Err(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Err after Close: %v", err)
+	}
+	// An inspection's file system is read-only.
+	insp := env.open(ctr.AES128CTR, WithInspection())
+	defer insp.Close()
+	if err := insp.Maintenance().FS().Remove(filepath.Join(env.dir, KeyDictName)); !errors.Is(err, fsys.ErrReadOnly) {
+		t.Errorf("a removal through an inspection's FS: %v, want fsys.ErrReadOnly", err)
 	}
 }
