@@ -234,7 +234,7 @@ func (m *Manager) reencryptBegin(rel string) (*reencryptJob, error) {
 	j.abs, j.tmpAbs = m.abs(j.rel), m.abs(j.tmpRel)
 	defer m.lockNames(j.rel, j.tmpRel).unlock()
 	if err := m.usable(); err != nil {
-		return nil, err // a Close during ReencryptAll
+		return nil, err // a Close during a re-encryption run
 	}
 	m.removing.settle(j.rel, j.tmpRel)
 	if _, err := m.regularFile(rel); err != nil {
@@ -387,7 +387,7 @@ func (m *Manager) reencryptSwap(j *reencryptJob) error {
 		return nil
 	case step == renameIntentLeft:
 		// The intent stays; the next Open aborts it (the temporary file
-		// is still there) and ReencryptAll removes the file.
+		// is still there) and RemoveRewriteTemp removes the file.
 		return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
 	case step == renameUncommitted:
 		return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
