@@ -116,8 +116,9 @@ CRASHKILLS ?= 2000
 BESIDEROUNDS ?= 40
 POWERCUTS ?= 100000
 crash:
-	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) ATREST_MK_CRASH_KILLS=$(CRASHKILLS) ATREST_DICT_REENC_KILLS=$(CRASHKILLS) \
-		$(GO) test -count=1 -timeout 60m -run '^(TestCrashRecovery|TestMasterKeyRotationCrash|TestReencryptCrash)$$' -v ./dict
+	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./dict
+	ATREST_MK_CRASH_KILLS=$(CRASHKILLS) ATREST_DICT_REENC_KILLS=$(CRASHKILLS) \
+		$(GO) test -count=1 -timeout 60m -run '^(TestMasterKeyRotationCrash|TestReencryptCrash)$$' -v ./operator
 	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./pebblefs
 	ATREST_BESIDE_ROUNDS=$(BESIDEROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestInspectorsBesideEngine$$' -v ./cmd/encctl
 	ATREST_POWERCUTS=$(POWERCUTS) $(GO) test -count=1 -timeout 60m -run '^TestPowerCuts$$' -v ./dict

@@ -9,11 +9,12 @@
 // directory can be moved. A file with no entry is plaintext, which is how
 // files written before encryption was turned on stay readable.
 //
-// For operators: RotateMasterKey reseals the key dictionary under a new
-// master key while the Manager stays open; Reencrypt and ReencryptAll
-// rewrite files under the current data key and method; Export and Import
-// move files with their keys between data directories under a one-time
-// transfer key; Stats (and package dict/metrics, for Prometheus) reports
-// what is encrypted with what; Entries and DataKeySecret serve inspection
-// tools.
+// The Manager's methods are the engine's: opening, creating, renaming,
+// linking and removing files, data-key rotation, and Stats (and package
+// dict/metrics, for Prometheus), which reports what is encrypted with
+// what. Operators' tools reach further through Manager.Maintenance: the
+// primitives (the entries and data keys, a crash-safe rewrite of a file,
+// adopting keys and entries from elsewhere, resealing the key dictionary)
+// on which package operator builds re-encryption, export and import,
+// verification and master-key rotation.
 package dict

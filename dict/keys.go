@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"time"
 
 	"github.com/atrest/atrest/ctr"
 )
@@ -205,4 +206,29 @@ func (m *Manager) withStream(h Handle, rel string, e Entry, ok bool) (Handle, *c
 		return nil, nil, err
 	}
 	return h, s, nil
+}
+
+// outdated: see Maintenance.Outdated.
+func (m *Manager) outdated(e Entry, ok bool, olderThan time.Duration) bool {
+	m.keyMu.RLock()
+	defer m.keyMu.RUnlock()
+	method := m.cfg.DataEncryptionMethod
+	plain := !ok || e.Method == ctr.Plaintext
+	switch {
+	case method == ctr.Plaintext:
+		return !plain
+	case plain, e.Method != method:
+		return true
+	case m.keys == nil:
+		return false
+	case e.KeyID == m.keys.Current:
+		return false
+	case olderThan <= 0:
+		return true
+	}
+	k, found := m.keys.Get(e.KeyID)
+	if !found {
+		return true
+	}
+	return m.now().Sub(k.Created) >= olderThan
 }

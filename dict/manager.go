@@ -168,7 +168,7 @@ func (m *Manager) closeAll() error {
 	if m.keys != nil {
 		m.keys.Release()
 	}
-	// RotateMasterKey replaces rawMK under keyMu.
+	// ReplaceMasterKey replaces rawMK under keyMu.
 	raw, own := m.rawMK, m.ownMK
 	m.keyMu.Unlock()
 	if own && raw != nil {

@@ -27,7 +27,7 @@ func (m *Manager) rel(name string) (string, error) {
 	if IsDictionaryFile(p) {
 		return "", fmt.Errorf("dict: %s: %w", name, ErrReserved)
 	}
-	// ReencryptAll removes every such file it finds as a crash's
+	// operator.ReencryptAll removes every such file it finds as a crash's
 	// leftover, so nobody else may make one.
 	if IsReencryptTemp(p) {
 		return "", fmt.Errorf("dict: %s: %w (re-encryption's temporary file)", name, ErrReserved)
@@ -78,12 +78,13 @@ func (m *Manager) twoNames(oldname, newname string) (oldRel, newRel string, err 
 	return oldRel, newRel, nil
 }
 
-// ReencryptTempSuffix ends the name of the temporary file Reencrypt writes
-// next to a file: "000123.sst" is re-encrypted through
-// "000123.sst.atrest-reencrypt". Names with this suffix are reserved:
-// Reencrypt refuses them, ReencryptAll never selects them and removes any
-// it finds (with their entries) as leftovers of an interrupted run, so a
-// storage engine must not create files with such names.
+// ReencryptTempSuffix ends the name of the temporary file
+// Maintenance.Rewrite (re-encryption) writes next to a file: "000123.sst"
+// is re-encrypted through "000123.sst.atrest-reencrypt". Names with this
+// suffix are reserved: the Manager refuses them, operator.ReencryptAll
+// never selects them and removes any it finds (with their entries) as
+// leftovers of an interrupted run, so a storage engine must not create
+// files with such names.
 const ReencryptTempSuffix = ".atrest-reencrypt"
 
 // IsReencryptTemp reports whether name is a re-encryption temporary file

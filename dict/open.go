@@ -219,7 +219,7 @@ func (m *Manager) open(ctx context.Context) error {
 // key it lacks, a few times: an open beside the engine reads key.dict
 // before file.dict, and a data key the engine made in between is only in
 // the newer key.dict. A key still missing after that is really missing
-// (Verify reports it).
+// (operator.Verify reports it).
 func (m *Manager) catchUpKeys(ctx context.Context) error {
 	for try := 0; try < 3 && m.keyMissing(); try++ {
 		keys, _, err := keydict.Load(ctx, m.fs, m.keyPath(), m.mk)

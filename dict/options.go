@@ -50,8 +50,8 @@ func WithClock(now func() time.Time) Option {
 //
 // With WithLock it takes the directory's lock, works on the writable file
 // system, repairs what a crash left (a torn tail, temporary files) and
-// makes the changes it is asked for (ForgetMissing, RotateMasterKey,
-// Import); the rest of the open-time maintenance is skipped all the same:
+// makes the changes it is asked for (operator.ForgetMissing,
+// RotateMasterKey, Import); the rest of the open-time maintenance is skipped all the same:
 // it creates no dictionaries where there are none (nor removes the empty
 // file dictionary a crashed first start leaves), rotates no data key that
 // is due, and drops no unused key or stale entry.

@@ -1,4 +1,4 @@
-package dict
+package dict_test
 
 import (
 	"context"
@@ -15,8 +15,10 @@ import (
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashfs"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/operator"
 )
 
 // The power-cut test runs random sequences of the Manager's operations on
@@ -96,7 +98,7 @@ type pcRun struct {
 	cfg    keyenv.Config
 	keyA   keyenv.MasterKeyConfig
 	keyB   keyenv.MasterKeyConfig
-	m      *Manager
+	m      *dict.Manager
 	faults bool // inject failures into writes and syncs
 	pct    int  // UnsyncedPercent of the cuts
 
@@ -143,7 +145,7 @@ const pcDir = "/data"
 
 func (r *pcRun) open(method ctr.Method) error {
 	r.cfg.DataEncryptionMethod = method
-	m, err := Open(context.Background(), pcDir, r.cfg, WithFS(r.fs))
+	m, err := dict.Open(context.Background(), pcDir, r.cfg, dict.WithFS(r.fs))
 	if err != nil {
 		return err
 	}
@@ -314,7 +316,7 @@ func (r *pcRun) step(i int) bool {
 			return true
 		}
 		r.begin("reencrypt "+name, []string{name}, []pcState{cur})
-		err = r.m.Reencrypt(context.Background(), name)
+		err = operator.Reencrypt(context.Background(), r.m, name)
 	case k < 93: // data-key rotation
 		if r.cfg.DataEncryptionMethod == ctr.Plaintext {
 			return true
@@ -328,7 +330,7 @@ func (r *pcRun) step(i int) bool {
 		}
 		r.cfg.MasterKey, r.cfg.PreviousMasterKey = to, &from
 		r.begin("rotate master key", nil, nil)
-		err = r.m.RotateMasterKey(context.Background(), to)
+		err = operator.RotateMasterKey(context.Background(), r.m, to)
 	}
 	desc := r.flight.desc
 	r.end(err)
@@ -399,7 +401,7 @@ func (r *pcRun) check(c pcCut, method ctr.Method, tally *pcTally) *pcModel {
 	tally.cuts++
 	cfg := r.cfg
 	cfg.DataEncryptionMethod = method
-	m, err := Open(context.Background(), pcDir, cfg, WithFS(c.fs))
+	m, err := dict.Open(context.Background(), pcDir, cfg, dict.WithFS(c.fs))
 	if err != nil {
 		t.Fatalf("cut at %q during %v: the directory does not open: %v", c.where, c.flight, err)
 	}
@@ -475,7 +477,7 @@ func (r *pcRun) check(c pcCut, method ctr.Method, tally *pcTally) *pcModel {
 			tally.acked++
 		}
 	}
-	rep, err := m.Verify(context.Background())
+	rep, err := operator.Verify(context.Background(), m)
 	if err != nil {
 		t.Fatalf("cut at %q: verify: %v", c.where, err)
 	}
@@ -491,7 +493,7 @@ func (r *pcRun) check(c pcCut, method ctr.Method, tally *pcTally) *pcModel {
 }
 
 // readState reads name through m; a file that does not exist is absent.
-func (r *pcRun) readState(m *Manager, fs *crashfs.FS, name string) (pcState, error) {
+func (r *pcRun) readState(m *dict.Manager, fs *crashfs.FS, name string) (pcState, error) {
 	if _, err := fs.Lstat(path.Join(pcDir, name)); errors.Is(err, os.ErrNotExist) {
 		return pcState{}, nil
 	}
@@ -565,8 +567,8 @@ func powerCuts(t *testing.T) int {
 // TestPowerCuts: see the comment at the top of this file.
 func TestPowerCuts(t *testing.T) {
 	root := t.TempDir()
-	keyA := writeKeyFile(t, root, "a.key", 0x1a)
-	keyB := writeKeyFile(t, root, "b.key", 0x2b)
+	keyA := dict.WriteKeyFile(t, root, "a.key", 0x1a)
+	keyB := dict.WriteKeyFile(t, root, "b.key", 0x2b)
 	want := powerCuts(t)
 	methods := append([]ctr.Method{ctr.AES128CTR, ctr.SM4CTR}, ctr.Methods...)
 	var tally pcTally

@@ -38,7 +38,7 @@ type RecoveryStats struct {
 	// open because their files were gone: an entry is recorded before its
 	// file is created, and a removed file's entry goes after its unlink,
 	// so a crash between the two leaves one. An inspection shows them
-	// (Verify's MissingFiles) and drops none.
+	// (operator.Verify's MissingFiles) and drops none.
 	StaleEntriesDropped int
 	// TornBytes is the length of the torn last write the open dropped from
 	// the file dictionary's log (0 when its log ended cleanly), and

@@ -28,7 +28,7 @@ func (m *Manager) Remove(name string) error {
 
 // removeRel is Remove for rel, a name already checked and made relative:
 // it is also the way in for names Remove refuses (re-encryption's
-// temporary files, see removeTemp).
+// temporary files, see RemoveRewriteTemp).
 func (m *Manager) removeRel(rel string) error {
 	abs := m.abs(rel)
 	if m.files == nil {

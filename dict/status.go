@@ -90,7 +90,9 @@ func (b *backendStats) name(current keyenv.Backend) {
 
 // RotationStats describes the master-key rotations of this Manager.
 type RotationStats struct {
-	// MasterKeyRotations counts completed RotateMasterKey calls.
+	// MasterKeyRotations counts completed master-key rotations
+	// (Maintenance.ReplaceMasterKey, which operator.RotateMasterKey
+	// calls).
 	MasterKeyRotations uint64
 	// LastMasterKeyRotation is when the last one completed (zero if none).
 	LastMasterKeyRotation time.Time
@@ -100,7 +102,8 @@ type RotationStats struct {
 
 // ReencryptProgress is where a re-encryption run stands.
 type ReencryptProgress struct {
-	// Running is true while ReencryptAll works.
+	// Running is true while a re-encryption run (operator.ReencryptAll)
+	// works.
 	Running bool
 	// FilesDone and FilesTotal count the files selected for this run;
 	// BytesDone and BytesTotal their sizes.
@@ -122,7 +125,7 @@ type operatorState struct {
 
 	mu        sync.Mutex
 	rotations RotationStats
-	// reenc.Running is also what keeps ReencryptAll to one run at a time
+	// reenc.Running is also what keeps re-encryption runs to one at a time
 	// (startReencrypt): the only record of a run under way.
 	reenc ReencryptProgress
 }
@@ -151,9 +154,13 @@ func (o *operatorState) startReencrypt(started time.Time) bool {
 	return true
 }
 
-// setReencrypt changes the re-encryption progress under the lock.
-func (o *operatorState) setReencrypt(f func(p *ReencryptProgress)) {
+// setReencrypt changes the re-encryption progress under the lock (f nil:
+// no change) and returns it.
+func (o *operatorState) setReencrypt(f func(p *ReencryptProgress)) ReencryptProgress {
 	o.mu.Lock()
-	f(&o.reenc)
-	o.mu.Unlock()
+	defer o.mu.Unlock()
+	if f != nil {
+		f(&o.reenc)
+	}
+	return o.reenc
 }

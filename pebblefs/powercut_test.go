@@ -19,6 +19,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/operator"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -745,7 +746,7 @@ func (p *pcRun) check(c *pcCut) {
 		// snapshot of the entries and its look at the keys it would take
 		// a just-dropped key for a missing one.
 		efs.Manager().DataKeys()
-		rpt, err := efs.Manager().Verify(context.Background())
+		rpt, err := operator.Verify(context.Background(), efs.Manager())
 		if err != nil {
 			fail("verify: %v", err)
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/operator"
 	"github.com/atrest/atrest/pebblefs"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -1432,12 +1433,12 @@ func TestInspectionBesideManager(t *testing.T) {
 			return []string{fmt.Sprintf("open: %v", err)}
 		}
 		defer m.Close()
-		for name, e := range m.Entries() {
+		for name, e := range m.Maintenance().Entries() {
 			if e.Method != ctr.AES128CTR {
 				bad = append(bad, fmt.Sprintf("entry %s: method %s", name, e.Method))
 			}
 		}
-		if _, err := m.Verify(ctx); err != nil {
+		if _, err := operator.Verify(ctx, m); err != nil {
 			bad = append(bad, fmt.Sprintf("verify: %v", err))
 		}
 		if f, err := m.Open(besideStable); err != nil {
@@ -1595,7 +1596,7 @@ func TestInspectionBesideManager(t *testing.T) {
 	if lost > 10 {
 		t.Errorf("%d of %d files do not read back as written", lost, len(model.files))
 	}
-	for name := range m.Entries() {
+	for name := range m.Maintenance().Entries() {
 		if _, ok := model.files[name]; !ok {
 			t.Errorf("entry for %s, which is not the writer's", name)
 		}

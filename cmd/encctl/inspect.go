@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/operator"
 	"github.com/spf13/cobra"
 )
 
@@ -57,7 +58,7 @@ func dumpFile(s *session, rel string, asJSON bool) error {
 	e, m := s.env, s.m
 	rows := []fileRow{} // JSON: [] rather than null for no entries
 	if rel == "" {
-		for name, en := range m.Entries() {
+		for name, en := range m.Maintenance().Entries() {
 			rows = append(rows, entryRow(name, en))
 		}
 	} else {
@@ -190,16 +191,19 @@ func dumpKey(s *session, want []uint64, asJSON, showSecret bool) error {
 		}
 	}
 
-	// secret returns a key's bytes in hex, in a buffer the caller zeroes
-	// with the copy DataKeySecret made.
+	// secret returns a key's bytes in hex, in a buffer the caller zeroes,
+	// releasing the copy DataKeySecret made.
 	secret := func(id uint64) ([]byte, error) {
-		b, ok := m.DataKeySecret(id)
-		if !ok {
+		_, s, err := m.Maintenance().DataKeySecret(id)
+		switch {
+		case errors.Is(err, dict.ErrDataKeyMissing):
 			return nil, fmt.Errorf("data key %d vanished while being shown", id)
+		case err != nil:
+			return nil, err
 		}
-		h := make([]byte, hex.EncodedLen(len(b)))
-		hex.Encode(h, b)
-		clear(b)
+		defer s.Release()
+		h := make([]byte, hex.EncodedLen(s.Len()))
+		hex.Encode(h, s.Bytes())
 		return h, nil
 	}
 
@@ -388,7 +392,7 @@ func (e *env) verifyCommand() *cobra.Command {
 // found: an error when anything is wrong.
 func verify(s *session, asJSON bool) error {
 	e := s.env
-	r, err := s.m.Verify(e.ctx)
+	r, err := operator.Verify(e.ctx, s.m)
 	if err != nil {
 		return err
 	}
@@ -428,7 +432,7 @@ func verify(s *session, asJSON bool) error {
 }
 
 // writeReport prints a verify report for people.
-func writeReport(w io.Writer, r dict.VerifyReport) {
+func writeReport(w io.Writer, r operator.VerifyReport) {
 	fmt.Fprintf(w, "%s checked\n", plural(r.Entries, "entry", "entries"))
 	if len(r.MissingFiles) > 0 {
 		fmt.Fprintln(w, "entries whose file is gone (encctl cleanup drops them):")

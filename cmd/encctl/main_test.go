@@ -347,8 +347,12 @@ func TestEndToEnd(t *testing.T) {
 		}
 		current = st.CurrentKeyID
 		for _, k := range st.Keys {
-			b, _ := m.DataKeySecret(k.ID)
-			secrets[k.ID] = hex.EncodeToString(b)
+			_, b, err := m.Maintenance().DataKeySecret(k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			secrets[k.ID] = hex.EncodeToString(b.Bytes())
+			b.Release()
 		}
 	}()
 	if len(secrets) != 1 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/operator"
 	"github.com/spf13/cobra"
 )
 
@@ -30,7 +31,7 @@ func (e *env) cleanupCommand() *cobra.Command {
 // cleanup drops the entries whose file is gone, after asking unless yes.
 func cleanup(s *session, yes bool) error {
 	e, m := s.env, s.m
-	r, err := m.Verify(e.ctx)
+	r, err := operator.Verify(e.ctx, m)
 	if err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func cleanup(s *session, yes bool) error {
 			return err
 		}
 	}
-	dropped, err := m.ForgetMissing(missing)
+	dropped, err := operator.ForgetMissing(m, missing)
 	if len(dropped) > 0 {
 		fmt.Fprintf(e.stdout, "dropped %s:\n", plural(len(dropped), "entry", "entries"))
 		for _, n := range dropped {
@@ -124,7 +125,7 @@ func rotateMasterKey(s *session, to string, newKey keyenv.MasterKeyConfig) error
 	if err != nil {
 		return err
 	}
-	if err := m.RotateMasterKey(e.ctx, newKey, e.keyOpts...); err != nil {
+	if err := operator.RotateMasterKey(e.ctx, m, newKey, e.keyOpts...); err != nil {
 		return err
 	}
 	after, err := m.Stats()
@@ -146,7 +147,7 @@ func rotateMasterKey(s *session, to string, newKey keyenv.MasterKeyConfig) error
 // reencryptCommand is 'reencrypt [--older-than 30d] [--rate 50MiB/s]'.
 func (e *env) reencryptCommand() *cobra.Command {
 	var olderThan, rate string
-	var opt dict.ReencryptOptions
+	var opt operator.ReencryptOptions
 	check := func(*session) error {
 		if olderThan != "" {
 			d, err := keyenv.ParseDuration(olderThan)
@@ -177,7 +178,7 @@ func (e *env) reencryptCommand() *cobra.Command {
 
 // reencrypt re-encrypts the files opt selects, reporting progress on
 // standard error.
-func reencrypt(s *session, opt dict.ReencryptOptions) error {
+func reencrypt(s *session, opt operator.ReencryptOptions) error {
 	e, m, cfg := s.env, s.m, s.cfg
 	opt.Progress = func(p dict.ReencryptProgress) {
 		if !p.Running {
@@ -196,7 +197,7 @@ func reencrypt(s *session, opt dict.ReencryptOptions) error {
 		fmt.Fprintf(e.stderr, "reencrypt: %d/%d files, %s of %s, ETA %s%s\n",
 			p.FilesDone, p.FilesTotal, formatBytes(p.BytesDone), formatBytes(p.BytesTotal), eta, cur)
 	}
-	p, err := m.ReencryptAll(e.ctx, opt)
+	p, err := operator.ReencryptAll(e.ctx, m, opt)
 	if err != nil {
 		if e.ctx.Err() != nil {
 			return fmt.Errorf("interrupted after %d of %d files; the file being copied was left as it was and nothing is lost: run the command again to resume", p.FilesDone, p.FilesTotal)
@@ -282,7 +283,7 @@ func exportFiles(s *session, names []string, out, keyFile string) error {
 		}
 		return err
 	}
-	tk, err := m.Export(e.ctx, names, doc)
+	tk, err := operator.Export(e.ctx, m, names, doc)
 	if err != nil {
 		return fail(err)
 	}
@@ -321,7 +322,7 @@ func exportFiles(s *session, names []string, out, keyFile string) error {
 func (e *env) importCommand() *cobra.Command {
 	var in, keyFile, under string
 	var resume bool
-	var opts []dict.ImportOption
+	var opts []operator.ImportOption
 	var key []byte
 	var doc *os.File
 	check := func(s *session) error {
@@ -333,10 +334,10 @@ func (e *env) importCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts = append(opts, dict.ImportUnder(u))
+			opts = append(opts, operator.ImportUnder(u))
 		}
 		if resume {
-			opts = append(opts, dict.ImportResume())
+			opts = append(opts, operator.ImportResume())
 		}
 		var err error
 		if key, err = readTransferKey(keyFile); err != nil {
@@ -361,9 +362,9 @@ func (e *env) importCommand() *cobra.Command {
 
 // importFiles records the files the export document doc describes,
 // opened with the transfer key, and prints their names.
-func importFiles(s *session, doc io.Reader, key []byte, opts []dict.ImportOption) error {
+func importFiles(s *session, doc io.Reader, key []byte, opts []operator.ImportOption) error {
 	e, m := s.env, s.m
-	names, err := m.Import(e.ctx, doc, key, opts...)
+	names, err := operator.Import(e.ctx, m, doc, key, opts...)
 	if err != nil {
 		return err
 	}
@@ -397,10 +398,10 @@ func readTransferKey(path string) ([]byte, error) {
 	}
 	defer clear(raw)
 	t := bytes.TrimSpace(raw)
-	if want := hex.EncodedLen(dict.TransferKeySize); len(t) != want {
+	if want := hex.EncodedLen(operator.TransferKeySize); len(t) != want {
 		return nil, fmt.Errorf("%s: a transfer key is %d hex characters, this has %d", src, want, len(t))
 	}
-	key := make([]byte, dict.TransferKeySize)
+	key := make([]byte, operator.TransferKeySize)
 	if _, err := hex.Decode(key, t); err != nil {
 		clear(key)
 		// Not err itself: it quotes the offending character of the key.

@@ -1,9 +1,7 @@
-package dict
+package operator
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
 
 	"github.com/atrest/atrest/dict/exportdoc"
 )
@@ -44,14 +42,3 @@ var (
 	// directory has no dictionaries (encryption was never turned on).
 	ErrNotEncrypted = errors.New("the data directory is not encrypted")
 )
-
-// describeType names a file type for an operator.
-func describeType(mode fs.FileMode) string {
-	switch {
-	case mode.IsDir():
-		return "a directory"
-	case mode&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return fmt.Sprintf("of type %v", mode.Type())
-}

@@ -1,4 +1,4 @@
-package dict_test
+package operator_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/operator"
 )
 
 // openDataDir makes a data directory with a master key file of its own
@@ -29,7 +30,7 @@ func openDataDir(root, name, hexKey string, method ctr.Method) (*dict.Manager, e
 // Move an encrypted file from one data directory to another whose master
 // key differs: export it with a transfer key, copy the file as it is on
 // disk, and import the document with the transfer key on the other side.
-func ExampleManager_Export() {
+func ExampleExport() {
 	ctx := context.Background()
 	root, _ := os.MkdirTemp("", "dict-transfer-example")
 	defer os.RemoveAll(root)
@@ -47,7 +48,7 @@ func ExampleManager_Export() {
 	// The document holds the file's entry and its data key, sealed under
 	// the transfer key; the operator keeps the key apart from it.
 	var doc bytes.Buffer
-	transferKey, err := src.Export(ctx, []string{"000042.sst"}, &doc)
+	transferKey, err := operator.Export(ctx, src, []string{"000042.sst"}, &doc)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -62,7 +63,7 @@ func ExampleManager_Export() {
 	raw, _ := os.ReadFile(filepath.Join(src.Dir(), "000042.sst"))
 	os.WriteFile(filepath.Join(dst.Dir(), "000042.sst"), raw, 0o644)
 
-	names, err := dst.Import(ctx, &doc, transferKey)
+	names, err := operator.Import(ctx, dst, &doc, transferKey)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,4 +1,4 @@
-package dict
+package operator
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/kmstest"
 	"github.com/atrest/atrest/keyenv"
 	_ "github.com/atrest/atrest/keyenv/awskms" // the rotation goes through KMS
@@ -83,7 +84,7 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 	last := writeKeyFile(t, root, "last.key", 0x22)
 	kms, keyring := rotationEnv(t, root)
 	ctx := context.Background()
-	m, err := Open(ctx, dir, rotationConfig(first, nil), WithKeyenvOptions(fastKMS...))
+	m, err := dict.Open(ctx, dir, rotationConfig(first, nil), dict.WithKeyenvOptions(fastKMS...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 
 	for _, to := range []keyenv.MasterKeyConfig{keyring, kms, first, kms, last} {
 		time.Sleep(20 * time.Millisecond)
-		if err := m.RotateMasterKey(ctx, to, fastKMS...); err != nil {
+		if err := RotateMasterKey(ctx, m, to, fastKMS...); err != nil {
 			t.Fatalf("rotate to %v: %v", to.Type, err)
 		}
 		if st, err := m.Stats(); err != nil || st.MasterKey.Kind != to.Type {
@@ -169,10 +170,10 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 	}
 
 	// Only the last master key opens the directory now.
-	if _, err := Open(ctx, dir, rotationConfig(first, nil)); !errors.Is(err, keyenv.ErrWrongMasterKey) {
+	if _, err := dict.Open(ctx, dir, rotationConfig(first, nil)); !errors.Is(err, keyenv.ErrWrongMasterKey) {
 		t.Errorf("open with the first master key: %v, want ErrWrongMasterKey", err)
 	}
-	m, err = Open(ctx, dir, rotationConfig(last, nil))
+	m, err = dict.Open(ctx, dir, rotationConfig(last, nil))
 	if err != nil {
 		t.Fatalf("open with the last master key: %v", err)
 	}
@@ -184,7 +185,7 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 }
 
 // readAll reads a whole file through m.
-func readAll(m *Manager, name string) ([]byte, error) {
+func readAll(m *dict.Manager, name string) ([]byte, error) {
 	f, err := m.Open(name)
 	if err != nil {
 		return nil, err
@@ -211,12 +212,12 @@ func TestRotateMasterKeyRefused(t *testing.T) {
 	}
 	key := writeKeyFile(t, root, "master.key", 0x33)
 	ctx := context.Background()
-	m, err := Open(ctx, dir, rotationConfig(key, nil))
+	m, err := dict.Open(ctx, dir, rotationConfig(key, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, m, "f", []byte("content"))
-	before, err := os.ReadFile(filepath.Join(dir, KeyDictName))
+	before, err := os.ReadFile(filepath.Join(dir, dict.KeyDictName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,85 +230,34 @@ func TestRotateMasterKeyRefused(t *testing.T) {
 		{"missing key file", keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: filepath.Join(root, "missing.key")}, keyenv.ErrBadKeyFile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := m.RotateMasterKey(ctx, tc.to)
+			err := RotateMasterKey(ctx, m, tc.to)
 			if !errors.Is(err, tc.want) {
 				t.Errorf("err = %v, want %v", err, tc.want)
 			}
-			after, _ := os.ReadFile(filepath.Join(dir, KeyDictName))
+			after, _ := os.ReadFile(filepath.Join(dir, dict.KeyDictName))
 			if !bytes.Equal(before, after) {
 				t.Error("the key dictionary changed")
 			}
-			if got := m.ops.backend.snapshot(); got.Kind != keyenv.KindFile || !strings.HasSuffix(got.ID, key.Path) {
-				t.Errorf("stats name %v %q as the master key, want the key file %q", got.Kind, got.ID, key.Path)
+			if st, _ := m.Stats(); st.MasterKey.Kind != keyenv.KindFile || !strings.HasSuffix(st.MasterKey.ID, key.Path) {
+				t.Errorf("stats name %v %q as the master key, want the key file %q", st.MasterKey.Kind, st.MasterKey.ID, key.Path)
 			}
 		})
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.RotateMasterKey(ctx, key); !errors.Is(err, ErrClosed) {
+	if err := RotateMasterKey(ctx, m, key); !errors.Is(err, dict.ErrClosed) {
 		t.Errorf("rotation after Close: %v, want ErrClosed", err)
 	}
-	if err := m.RotateDataKey(ctx); !errors.Is(err, ErrClosed) {
+	if err := m.RotateDataKey(ctx); !errors.Is(err, dict.ErrClosed) {
 		t.Errorf("data-key rotation after Close: %v, want ErrClosed", err)
 	}
-	m, err = Open(ctx, dir, rotationConfig(key, nil))
+	m, err = dict.Open(ctx, dir, rotationConfig(key, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	if got, err := readAll(m, "f"); err != nil || string(got) != "content" {
 		t.Errorf("read back %q, %v", got, err)
-	}
-}
-
-// TestRotateMasterKeyRacesClose rotates while the Manager closes: whichever
-// wins, the key dictionary on disk still holds the file's key.
-func TestRotateMasterKeyRacesClose(t *testing.T) {
-	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	a, b := writeKeyFile(t, root, "a.key", 0x44), writeKeyFile(t, root, "b.key", 0x55)
-	ctx := context.Background()
-	for i := range 20 {
-		from, to := a, b
-		if i%2 == 1 {
-			from, to = b, a
-		}
-		m, err := Open(ctx, dir, rotationConfig(from, &to))
-		if err != nil {
-			t.Fatalf("round %d: %v", i, err)
-		}
-		if i == 0 {
-			writeFile(t, m, "f", []byte("survives"))
-		}
-		// Hold keyMu so that both rotations pass their first check and
-		// queue for it, then let Close queue too: whoever gets keyMu
-		// first, a rotation after Close's release of the keys must not
-		// save the emptied dictionary.
-		done := make(chan error, 3)
-		m.keyMu.Lock()
-		go func() { done <- m.RotateMasterKey(ctx, to) }()
-		go func() { done <- m.RotateDataKey(ctx) }()
-		time.Sleep(2 * time.Millisecond)
-		go func() { done <- m.Close() }()
-		time.Sleep(2 * time.Millisecond)
-		m.keyMu.Unlock()
-		for range 3 {
-			if err := <-done; err != nil && !errors.Is(err, ErrClosed) {
-				t.Fatalf("round %d: %v", i, err)
-			}
-		}
-		// Open with either key (the other as previous): the file reads.
-		m, err = Open(ctx, dir, rotationConfig(to, &from))
-		if err != nil {
-			t.Fatalf("round %d: reopen: %v", i, err)
-		}
-		if got, err := readAll(m, "f"); err != nil || string(got) != "survives" {
-			t.Fatalf("round %d: read back %q, %v", i, got, err)
-		}
-		m.Close()
 	}
 }

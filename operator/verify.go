@@ -1,4 +1,4 @@
-package dict
+package operator
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/fsys"
 )
 
@@ -55,59 +56,59 @@ func (r VerifyReport) OK() bool {
 	return true
 }
 
-// Verify compares the file dictionary with the data directory: entries
+// Verify compares m's file dictionary with the data directory: entries
 // whose file is gone, entries whose data key is missing, and files with no
 // entry (those that look encrypted are problems; the others are plaintext
 // files, as written before encryption was turned on). The dictionaries,
 // their temporary files and re-encryption temporaries are not data files.
 // Verify reads only; names are in the dictionary's form (relative, with
 // forward slashes) and sorted.
-func (m *Manager) Verify(ctx context.Context) (VerifyReport, error) {
+func Verify(ctx context.Context, m *dict.Manager) (VerifyReport, error) {
 	var r VerifyReport
-	if err := m.usable(); err != nil {
+	mt := m.Maintenance()
+	if err := mt.Err(); err != nil {
 		return r, err
 	}
-	// Removed files whose entries wait in a batch are not missing files.
-	m.removing.settleAll()
-	recorded := map[string]Entry{}
-	for name, e := range m.Entries() {
+	// Entries settles the removals under way: files whose entries wait in
+	// a batch are not missing files.
+	recorded := map[string]dict.Entry{}
+	for name, e := range mt.Entries() {
 		recorded[name] = e
 	}
 	r.Entries = len(recorded)
-	m.keyMu.RLock()
 	for name, e := range recorded {
 		if e.Method == ctr.Plaintext {
 			continue
 		}
-		if _, ok := m.keys.Get(e.KeyID); !ok {
+		if _, ok := mt.DataKey(e.KeyID); !ok {
 			r.MissingKeys = append(r.MissingKeys, name)
 		}
 	}
-	m.keyMu.RUnlock()
+	files, dir := mt.FS(), m.Dir()
 	for name := range recorded {
-		if _, err := m.fs.Lstat(m.abs(name)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := files.Lstat(abs(m, name)); errors.Is(err, fs.ErrNotExist) {
 			r.MissingFiles = append(r.MissingFiles, name)
 		} else if err != nil {
 			return r, fmt.Errorf("dict: verify %s: %w", name, err)
 		}
 	}
-	err := fsys.Walk(m.fs, m.dir, func(path string, info fs.FileInfo) error {
+	err := fsys.Walk(files, dir, func(path string, info fs.FileInfo) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if !info.Mode().IsRegular() {
 			return nil
 		}
-		rel, err := filepath.Rel(m.dir, path)
+		rel, err := filepath.Rel(dir, path)
 		if err != nil {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if _, ok := recorded[rel]; ok || IsDictionaryFile(rel) || IsReencryptTemp(rel) {
+		if _, ok := recorded[rel]; ok || dict.IsDictionaryFile(rel) || dict.IsReencryptTemp(rel) {
 			return nil
 		}
 		u := UnrecordedFile{Name: rel, Size: info.Size()}
-		if u.LooksEncrypted, err = looksEncrypted(m.fs, path); err != nil {
+		if u.LooksEncrypted, err = looksEncrypted(files, path); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // removed since the listing: beside a live engine
 			}
@@ -160,24 +161,21 @@ func entropy(b []byte) float64 {
 	return h
 }
 
-// ForgetMissing drops the entries of the named files whose file is gone
-// (encctl cleanup), and returns the names it dropped. A name whose file
-// exists again, or that has no entry, is left alone. Data keys no longer
-// used by any file are dropped with their last entry.
-func (m *Manager) ForgetMissing(names []string) ([]string, error) {
-	if err := m.usable(); err != nil {
+// ForgetMissing drops the entries of the named files of m whose file is
+// gone (encctl cleanup), and returns the names it dropped. A name whose
+// file exists again, or that has no entry, is left alone. Data keys no
+// longer used by any file are dropped with their last entry.
+func ForgetMissing(m *dict.Manager, names []string) ([]string, error) {
+	mt := m.Maintenance()
+	if err := mt.Err(); err != nil {
 		return nil, err
 	}
-	if m.files == nil {
+	if !m.Encrypted() {
 		return nil, nil
 	}
 	var forgotten []string
 	for _, name := range names {
-		rel, err := m.rel(name)
-		if err != nil {
-			return forgotten, err
-		}
-		dropped, err := m.forgetMissing(rel)
+		rel, dropped, err := mt.Forget(name)
 		if err != nil {
 			return forgotten, err
 		}
@@ -186,23 +184,4 @@ func (m *Manager) ForgetMissing(names []string) ([]string, error) {
 		}
 	}
 	return forgotten, nil
-}
-
-func (m *Manager) forgetMissing(rel string) (bool, error) {
-	h := m.lockNames(rel, rel)
-	defer h.unlock()
-	m.removing.settle(rel)
-	e, ok := m.files.Get(rel)
-	if !ok {
-		return false, nil
-	}
-	if _, err := m.fs.Lstat(m.abs(rel)); !errors.Is(err, fs.ErrNotExist) {
-		return false, err // present (nil), or unknown: keep the entry
-	}
-	if err := m.files.Remove(rel); err != nil {
-		return false, fmt.Errorf("dict: forget %s: %w", rel, err)
-	}
-	m.ref(e, true, -1)
-	m.afterRelease(e, true)
-	return true, nil
 }

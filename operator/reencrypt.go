@@ -1,4 +1,4 @@
-package dict
+package operator
 
 import (
 	"context"
@@ -6,60 +6,21 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"sync"
 	"time"
 
+	"github.com/atrest/atrest/dict"
 	"golang.org/x/time/rate"
 )
 
 // Re-encryption rewrites a file under the current data key and the
-// configured method, as InnoDB rebuilds a table to change its key. The
-// file's plaintext is copied into a temporary file next to it, which gets
-// a fresh entry like any new file; the temporary file is synced and then
-// renamed over the original through a rename intent, as Rename does. A
-// crash therefore leaves each file wholly old or wholly new:
+// configured method, as InnoDB rebuilds a table to change its key:
+// dict.Maintenance.Rewrite creates the temporary file with a fresh entry
+// and swaps it in crash-safely (see dict's rewrite.go); this file copies
+// the content, a chunk at a time, at the run's rate, and keeps the run's
+// progress where Manager.Stats reports it.
 //
-//   - before the intent is durable, the original and its entry are
-//     untouched; the temporary file (empty, partial or complete) has an
-//     entry of its own and is a leftover;
-//   - the temporary file's data and its name in the directory are synced
-//     before the intent is recorded, so the next Open, seeing the intent,
-//     finds the temporary file still there exactly when the file-system
-//     rename did not happen (and aborts the intent: the old file keeps
-//     its old entry), and gone exactly when it did (and commits it: the
-//     new file takes the new entry);
-//   - after the commit, the old entry is gone and its data key is dropped
-//     once no file uses it (at the latest by the next Open).
-//
-// The original file is never written: it is only replaced, whole, by the
-// rename. The copy runs without the name's lock (opens of the file would
-// wait for it), so the swap, under the lock, first checks that the name
-// still holds the inode copied, with the same entry, size and modification
-// time; otherwise the copy is thrown away (ErrReencryptChanged).
-//
-// Leftover temporary files are removed by the next ReencryptAll, and by the
-// next Reencrypt of the same file; Open leaves them alone.
-//
-// The failpoints (WithFailpoint) of re-encryption, in order:
-// "reencrypt.after-chunk" (after each chunk is written to the temporary
-// file), "reencrypt.after-temp-sync" (the temporary file and its name are
-// durable), "reencrypt.after-intent", "reencrypt.after-rename" (before the
-// directory is synced) and "reencrypt.after-commit" (before the old data
-// key is released). The temporary file's creation passes
-// "create.after-entry" as every create does.
-
-// Errors of re-encryption, for errors.Is.
-var (
-	// ErrReencryptBusy: a ReencryptAll is already running on this Manager,
-	// or the file named is being re-encrypted by another call.
-	ErrReencryptBusy = errors.New("re-encryption already under way")
-	// ErrReencryptChanged: the file was removed, replaced or written while
-	// it was being copied, so the copy was thrown away and the file left
-	// as it is (a file that is gone also matches fs.ErrNotExist).
-	// ReencryptAll counts such a file as done: what now has the name is
-	// not what was selected.
-	ErrReencryptChanged = errors.New("file changed during re-encryption")
-)
+// The copy's failpoint (dict.WithFailpoint) is "reencrypt.after-chunk",
+// after each chunk is written to the temporary file; Rewrite's follow.
 
 // Chunk sizes of the copy: the unit of cancellation, of rate limiting and
 // of failpoints.
@@ -71,7 +32,7 @@ const (
 	reencryptReportEvery = 4 << 20
 )
 
-// Reencrypt rewrites the file name under the current data key and the
+// Reencrypt rewrites the file name of m under the current data key and the
 // configured method (the equivalent of InnoDB's table rebuild): its
 // content stays byte for byte what it was, its entry (key id, method, IV)
 // becomes that of a file created now. A file whose entry already names the
@@ -91,7 +52,7 @@ const (
 // handle opened before it: it is for files a storage engine no longer
 // writes (SSTables, old WALs, old manifests). A write that lands during the
 // copy is noticed (size or modification time changed) and the copy thrown
-// away with ErrReencryptChanged; one through an old handle after the swap
+// away with dict.ErrReencryptChanged; one through an old handle after the swap
 // goes to the old, unlinked file and is lost. Readers may go on: a handle
 // opened before the swap keeps reading the old file with its old entry
 // (its keystream does not need the key dictionary any more), one opened
@@ -108,42 +69,37 @@ const (
 // are re-encrypted themselves. Symbolic links and directories are
 // refused.
 //
-// Reencrypt writes its copy to name+ReencryptTempSuffix in the same
+// Reencrypt writes its copy to name+dict.ReencryptTempSuffix in the same
 // directory (which must be writable, and hold room for a second copy of
 // the file), replacing a leftover of an earlier crash, then replaces the
 // file through a rename intent as Rename does: after a crash at any moment
 // the file is either wholly old or wholly new, never lost and never
-// unreadable (see the comment at the top of reencrypt.go for what each step
-// leaves). Cancelling ctx stops the copy between chunks; the file stays as
+// unreadable (see dict.Maintenance.Rewrite for what each step leaves). Cancelling ctx stops the copy between chunks; the file stays as
 // it was.
 //
-// Errors: a path outside the data directory is ErrOutsideDir, a
-// dictionary file or a temporary file of re-encryption ErrReserved, a
-// missing file matches fs.ErrNotExist, a closed Manager ErrClosed, a
-// concurrent re-encryption of the same file ErrReencryptBusy, a file
-// changed meanwhile ErrReencryptChanged, a file whose data key is not in
-// the key dictionary (which cannot be read, so not re-encrypted either)
-// ErrDataKeyMissing.
-func (m *Manager) Reencrypt(ctx context.Context, name string) error {
-	rel, err := m.name(name) // refuses temporary files too (ErrReserved)
-	if err != nil {
-		return err
-	}
-	if !m.reenc.claim(rel) {
-		return fmt.Errorf("dict: reencrypt %s: %w", rel, ErrReencryptBusy)
-	}
-	defer m.reenc.release(rel)
-	return m.reencryptOne(ctx, rel, nil)
+// Errors (package dict's): a path outside the data directory is
+// ErrOutsideDir, a dictionary file or a temporary file of re-encryption
+// ErrReserved, a missing file matches fs.ErrNotExist, a closed Manager
+// ErrClosed, a concurrent re-encryption of the same file ErrReencryptBusy,
+// a file changed meanwhile ErrReencryptChanged, a file whose data key is
+// not in the key dictionary (which cannot be read, so not re-encrypted
+// either) ErrDataKeyMissing.
+func Reencrypt(ctx context.Context, m *dict.Manager, name string) error {
+	mt := m.Maintenance()
+	return mt.Rewrite(ctx, name, func(r *dict.Rewriting) (int64, error) {
+		return copyFile(ctx, mt, r, nil)
+	})
 }
 
 // ReencryptOptions configure ReencryptAll.
 type ReencryptOptions struct {
 	// OlderThan selects the files whose data key was created at least
-	// this long ago (by the Manager's clock, see WithClock); 0 selects
+	// this long ago (by the Manager's clock, see dict.WithClock); 0 selects
 	// every file whose key is not the current one. Files whose method
 	// differs from the configured one are selected whatever their key's
 	// age, and files under the current data key never are, however old
-	// it is: rotate it first (RotateDataKey, or the rotation period).
+	// it is: rotate it first (Manager.RotateDataKey, or the rotation
+	// period).
 	OlderThan time.Duration
 	// Rate limits the copying to this many bytes per second, over the
 	// whole run; 0 means no limit. Waiting for the limit sleeps: it costs
@@ -153,7 +109,7 @@ type ReencryptOptions struct {
 	// each file, every few MiB within a large file, and once at the end
 	// (with Running false). It should return quickly: the copy waits for
 	// it.
-	Progress func(ReencryptProgress)
+	Progress func(dict.ReencryptProgress)
 	// Filter, if set, restricts the run to the files (names relative to
 	// the data directory, with forward slashes) for which it returns
 	// true. A storage engine running alongside passes one that refuses
@@ -167,7 +123,8 @@ type ReencryptOptions struct {
 // not the configured one (see ReencryptOptions), in the byte order of
 // their names relative to the data directory, as Reencrypt does (whose
 // contract, that nobody writes the files, applies). It first removes the
-// temporary files interrupted re-encryptions left (ReencryptTempSuffix).
+// temporary files interrupted re-encryptions left
+// (dict.ReencryptTempSuffix).
 //
 // The progress (files and bytes done of those selected, estimated time
 // left at the rate so far, the file being copied, the files that failed)
@@ -187,26 +144,27 @@ type ReencryptOptions struct {
 // ctx.Err(). Nothing needs to be remembered to resume, after a
 // cancellation or a restart: the files already done no longer match the
 // selection. Only one ReencryptAll runs at a time on a Manager; another is
-// ErrReencryptBusy. A directory that was never encrypted has nothing to
+// dict.ErrReencryptBusy. A directory that was never encrypted has nothing to
 // do.
-func (m *Manager) ReencryptAll(ctx context.Context, opt ReencryptOptions) (ReencryptProgress, error) {
-	if err := m.usable(); err != nil {
-		return ReencryptProgress{}, err
+func ReencryptAll(ctx context.Context, m *dict.Manager, opt ReencryptOptions) (dict.ReencryptProgress, error) {
+	mt := m.Maintenance()
+	if err := mt.Err(); err != nil {
+		return dict.ReencryptProgress{}, err
 	}
 	if opt.Rate < 0 {
-		return ReencryptProgress{}, fmt.Errorf("dict: reencrypt: negative rate %d bytes per second", opt.Rate)
+		return dict.ReencryptProgress{}, fmt.Errorf("dict: reencrypt: negative rate %d bytes per second", opt.Rate)
 	}
 	started := time.Now()
-	if !m.ops.startReencrypt(started) {
-		return m.ops.reencryptProgress(), fmt.Errorf("dict: reencrypt: %w", ErrReencryptBusy)
+	if !mt.StartReencrypt(started) {
+		return mt.UpdateReencrypt(nil), fmt.Errorf("dict: reencrypt: %w", dict.ErrReencryptBusy)
 	}
-	run := newReencryptRun(m, opt, started)
+	run := newReencryptRun(mt, opt, started)
 	defer run.end()
 	var errs []error
 	var sel []reencryptCandidate
-	if m.files != nil {
+	if m.Encrypted() {
 		var err error
-		sel, err = m.reencryptSelect(ctx, opt)
+		sel, err = reencryptSelect(ctx, m, opt)
 		if err != nil {
 			return run.finish(), err
 		}
@@ -215,7 +173,7 @@ func (m *Manager) ReencryptAll(ctx context.Context, opt ReencryptOptions) (Reenc
 	for _, c := range sel {
 		total += c.size
 	}
-	m.ops.setReencrypt(func(p *ReencryptProgress) {
+	mt.UpdateReencrypt(func(p *dict.ReencryptProgress) {
 		p.FilesTotal, p.BytesTotal = len(sel), total
 	})
 
@@ -225,7 +183,7 @@ func (m *Manager) ReencryptAll(ctx context.Context, opt ReencryptOptions) (Reenc
 			errs = append(errs, fmt.Errorf("dict: reencrypt: %w", err))
 			break
 		}
-		if err := m.usable(); err != nil {
+		if err := mt.Err(); err != nil {
 			errs = append(errs, err)
 			break
 		}
@@ -245,78 +203,51 @@ func (m *Manager) ReencryptAll(ctx context.Context, opt ReencryptOptions) (Reenc
 	return final, errors.Join(errs...)
 }
 
-// reencryptCopy copies the plaintext of the file into the temporary file,
-// a chunk at a time, at the run's rate.
-func (m *Manager) reencryptCopy(ctx context.Context, j *reencryptJob, run *reencryptRun) error {
+// copyFile copies the plaintext of r.Src into r.Dst, a chunk at a time, at
+// the run's rate (run nil: a lone Reencrypt, no rate limit, no progress),
+// and returns the bytes copied.
+func copyFile(ctx context.Context, mt *dict.Maintenance, r *dict.Rewriting, run *reencryptRun) (int64, error) {
 	var buf []byte
 	if run != nil {
 		buf = run.buf
 	} else {
-		buf = make([]byte, min(reencryptChunk, max(j.srcInfo.Size(), reencryptMinChunk)))
+		buf = make([]byte, min(reencryptChunk, max(r.Size, reencryptMinChunk)))
 	}
+	var copied int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
+			return copied, fmt.Errorf("dict: reencrypt %s: %w", r.Name, err)
 		}
-		n, rerr := j.src.ReadAt(buf, j.copied)
+		n, rerr := r.Src.ReadAt(buf, copied)
 		if n > 0 {
 			if run != nil {
 				if err := run.limit.wait(ctx, n); err != nil {
-					return fmt.Errorf("dict: reencrypt %s: %w", j.rel, err)
+					return copied, fmt.Errorf("dict: reencrypt %s: %w", r.Name, err)
 				}
 			}
 			// In place: the buffer is ours and read again from disk next.
-			if _, err := j.tmp.WriteAtInPlace(buf[:n], j.copied); err != nil {
-				return fmt.Errorf("dict: reencrypt %s: writing %s: %w", j.rel, j.tmpRel, err)
+			if _, err := r.Dst.WriteAtInPlace(buf[:n], copied); err != nil {
+				return copied, fmt.Errorf("dict: reencrypt %s: writing %s: %w", r.Name, r.Temp, err)
 			}
-			j.copied += int64(n)
+			copied += int64(n)
 			if run != nil {
 				run.advance(int64(n))
 			}
-			m.fail("reencrypt.after-chunk")
+			mt.Failpoint("reencrypt.after-chunk")
 		}
 		if rerr == io.EOF {
-			return nil
+			return copied, nil
 		}
 		if rerr != nil {
-			return fmt.Errorf("dict: reencrypt %s: reading: %w", j.rel, rerr)
+			return copied, fmt.Errorf("dict: reencrypt %s: reading: %w", r.Name, rerr)
 		}
 	}
-}
-
-// reencryptState is a Manager's re-encryption bookkeeping (its field
-// reenc): which names are being re-encrypted (or their leftovers removed),
-// so two re-encryptions of one file never share its temporary file.
-// Whether a ReencryptAll runs is its progress's Running (operatorState).
-type reencryptState struct {
-	mu   sync.Mutex
-	busy map[string]struct{}
-}
-
-// claim marks rel busy; false if it already is.
-func (s *reencryptState) claim(rel string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.busy[rel]; ok {
-		return false
-	}
-	if s.busy == nil {
-		s.busy = make(map[string]struct{})
-	}
-	s.busy[rel] = struct{}{}
-	return true
-}
-
-func (s *reencryptState) release(rel string) {
-	s.mu.Lock()
-	delete(s.busy, rel)
-	s.mu.Unlock()
 }
 
 // reencryptRun is one ReencryptAll: its rate limit, copy buffer and the
 // progress it publishes.
 type reencryptRun struct {
-	m       *Manager
+	mt      *dict.Maintenance
 	opt     ReencryptOptions
 	limit   *rateLimiter
 	buf     []byte
@@ -332,14 +263,14 @@ type reencryptRun struct {
 	sinceReport                  int64
 }
 
-func newReencryptRun(m *Manager, opt ReencryptOptions, started time.Time) *reencryptRun {
+func newReencryptRun(mt *dict.Maintenance, opt ReencryptOptions, started time.Time) *reencryptRun {
 	chunk := int64(reencryptChunk)
 	if opt.Rate > 0 {
 		// About eight chunks a second: the limit is kept smoothly, and a
 		// cancellation is seen within a fraction of a second.
 		chunk = min(chunk, max(opt.Rate/8, reencryptMinChunk))
 	}
-	r := &reencryptRun{m: m, opt: opt, buf: make([]byte, chunk), started: started}
+	r := &reencryptRun{mt: mt, opt: opt, buf: make([]byte, chunk), started: started}
 	if opt.Rate > 0 {
 		r.limit = newRateLimiter(opt.Rate, int(chunk), r.started)
 	}
@@ -349,20 +280,20 @@ func newReencryptRun(m *Manager, opt ReencryptOptions, started time.Time) *reenc
 // file re-encrypts one selected file and records the outcome.
 func (r *reencryptRun) file(ctx context.Context, c reencryptCandidate) error {
 	r.curSize, r.curBytes = c.size, 0
-	r.m.ops.setReencrypt(func(p *ReencryptProgress) { p.Current = c.rel })
-	var err error
-	if r.m.reenc.claim(c.rel) {
-		err = r.m.reencryptOne(ctx, c.rel, r)
-		r.m.reenc.release(c.rel)
+	r.mt.UpdateReencrypt(func(p *dict.ReencryptProgress) { p.Current = c.rel })
+	err := r.mt.Rewrite(ctx, c.rel, func(w *dict.Rewriting) (int64, error) {
+		return copyFile(ctx, r.mt, w, r)
+	})
+	if errors.Is(err, dict.ErrReencryptBusy) {
+		err = nil // a Reencrypt of this file is running: it does the work
 	}
-	// else a Reencrypt of this file is running: it does the work.
 	stopped := err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
-	done := err == nil || errors.Is(err, ErrReencryptChanged) || errors.Is(err, fs.ErrNotExist)
+	done := err == nil || errors.Is(err, dict.ErrReencryptChanged) || errors.Is(err, fs.ErrNotExist)
 	if !stopped {
 		r.doneBytes += c.size
 		r.curSize, r.curBytes = 0, 0
 	}
-	r.m.ops.setReencrypt(func(p *ReencryptProgress) {
+	p := r.mt.UpdateReencrypt(func(p *dict.ReencryptProgress) {
 		switch {
 		case stopped:
 		case done:
@@ -377,7 +308,7 @@ func (r *reencryptRun) file(ctx context.Context, c reencryptCandidate) error {
 		p.Remaining = r.remaining(p)
 	})
 	if !stopped {
-		r.report(r.m.ops.reencryptProgress())
+		r.report(p)
 	}
 	if done {
 		return nil
@@ -393,17 +324,17 @@ func (r *reencryptRun) advance(n int64) {
 	// A file that grew past its selected size (which it must not) does
 	// not move BytesDone past it: the progress only ever goes forward.
 	done := r.doneBytes + min(r.curBytes, r.curSize)
-	r.m.ops.setReencrypt(func(p *ReencryptProgress) {
+	p := r.mt.UpdateReencrypt(func(p *dict.ReencryptProgress) {
 		p.BytesDone = done
 		p.Remaining = r.remaining(p)
 	})
 	if r.sinceReport >= reencryptReportEvery {
-		r.report(r.m.ops.reencryptProgress())
+		r.report(p)
 	}
 }
 
 // remaining estimates the time left from the rate so far.
-func (r *reencryptRun) remaining(p *ReencryptProgress) time.Duration {
+func (r *reencryptRun) remaining(p *dict.ReencryptProgress) time.Duration {
 	elapsed := time.Since(r.started)
 	left := p.BytesTotal - p.BytesDone
 	if r.copied == 0 || elapsed <= 0 || left <= 0 {
@@ -413,7 +344,7 @@ func (r *reencryptRun) remaining(p *ReencryptProgress) time.Duration {
 }
 
 // report passes p to the caller's Progress.
-func (r *reencryptRun) report(p ReencryptProgress) {
+func (r *reencryptRun) report(p dict.ReencryptProgress) {
 	r.sinceReport = 0
 	if r.opt.Progress != nil {
 		r.opt.Progress(p)
@@ -423,13 +354,11 @@ func (r *reencryptRun) report(p ReencryptProgress) {
 // finish marks the run over and reports its last progress. That is taken
 // as Running turns false, not read again: from then on another
 // ReencryptAll may start and replace it.
-func (r *reencryptRun) finish() ReencryptProgress {
-	var final ReencryptProgress
-	r.m.ops.setReencrypt(func(p *ReencryptProgress) {
+func (r *reencryptRun) finish() dict.ReencryptProgress {
+	final := r.mt.UpdateReencrypt(func(p *dict.ReencryptProgress) {
 		p.Running = false
 		p.Current = ""
 		p.Remaining = 0
-		final = *p
 	})
 	r.finished = true
 	r.report(final)
@@ -441,7 +370,7 @@ func (r *reencryptRun) finish() ReencryptProgress {
 // would refuse every later ReencryptAll.
 func (r *reencryptRun) end() {
 	if !r.finished {
-		r.m.ops.setReencrypt(func(p *ReencryptProgress) { p.Running = false })
+		r.mt.UpdateReencrypt(func(p *dict.ReencryptProgress) { p.Running = false })
 	}
 }
 

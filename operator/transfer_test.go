@@ -1,4 +1,4 @@
-package dict
+package operator
 
 import (
 	"bytes"
@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/dict/exportdoc"
 	"github.com/atrest/atrest/dict/keydict"
+	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -41,7 +43,7 @@ var (
 // under an SM4 key (the method changed at a reopen) and a plaintext file.
 type exportSource struct {
 	env   *testEnv
-	m     *Manager
+	m     *dict.Manager
 	files map[string][]byte // relative name → content
 }
 
@@ -64,7 +66,7 @@ func newExportSource(t *testing.T) *exportSource {
 	return s
 }
 
-func (s *exportSource) write(t *testing.T, m *Manager, name string, data []byte) {
+func (s *exportSource) write(t *testing.T, m *dict.Manager, name string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(s.env.dir, filepath.Dir(filepath.FromSlash(name))), 0o755); err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func (s *exportSource) names() []string {
 func (s *exportSource) export(t *testing.T) (doc, transferKey []byte) {
 	t.Helper()
 	var buf bytes.Buffer
-	key, err := s.m.Export(context.Background(), s.names(), &buf)
+	key, err := Export(context.Background(), s.m, s.names(), &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,26 +119,23 @@ type dirState struct {
 	keyDict, fileDict []byte
 	keys              []uint64
 	current           uint64
-	entries           map[string]Entry
+	entries           map[string]dict.Entry
 }
 
-func stateOf(t *testing.T, m *Manager) dirState {
+func stateOf(t *testing.T, m *dict.Manager) dirState {
 	t.Helper()
 	var s dirState
-	s.keyDict, _ = os.ReadFile(m.keyPath())
-	s.fileDict, _ = os.ReadFile(m.filePath())
+	s.keyDict, _ = os.ReadFile(keyPath(m))
+	s.fileDict, _ = os.ReadFile(filepath.Join(m.Dir(), dict.FileDictName))
 	s.keys, s.current = m.DataKeys()
-	s.entries = map[string]Entry{}
-	if m.files != nil {
-		m.files.Range(func(name string, e Entry) bool {
-			s.entries[name] = e
-			return true
-		})
+	s.entries = map[string]dict.Entry{}
+	for name, e := range m.Maintenance().Entries() {
+		s.entries[name] = e
 	}
 	return s
 }
 
-func (s dirState) check(t *testing.T, m *Manager) {
+func (s dirState) check(t *testing.T, m *dict.Manager) {
 	t.Helper()
 	now := stateOf(t, m)
 	switch {
@@ -165,7 +164,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	// Names as the Manager takes them: relative, absolute, given twice.
 	names := append(src.names(), filepath.Join(src.env.dir, "sub", "b.sst"), "a.sst")
 	var buf bytes.Buffer
-	transferKey, err := src.m.Export(ctx, names, &buf)
+	transferKey, err := Export(ctx, src.m, names, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +174,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("source has %d data keys, want 2 (AES-256 and SM4)", len(srcKeys))
 	}
 	for _, id := range srcKeys {
-		k, _ := src.m.keys.Get(id)
-		if bytes.Contains(doc, k.Bytes()) {
+		if bytes.Contains(doc, keyBytes(t, src.m, id)) {
 			t.Fatalf("data key %d is in the document in the clear", id)
 		}
 	}
@@ -187,14 +185,14 @@ func TestExportImportRoundTrip(t *testing.T) {
 	ownKeys, _ := dst.DataKeys()
 	copyFiles(t, src.env.dir, dstEnv.dir, "", src.names())
 
-	got, err := dst.Import(ctx, bytes.NewReader(doc), transferKey)
+	got, err := Import(ctx, dst, bytes.NewReader(doc), transferKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, src.names()) {
 		t.Fatalf("Import returned %v, want %v", got, src.names())
 	}
-	check := func(m *Manager) {
+	check := func(m *dict.Manager) {
 		t.Helper()
 		for name, want := range src.files {
 			if b := readFile(t, m, name); !bytes.Equal(b, want) {
@@ -210,10 +208,8 @@ func TestExportImportRoundTrip(t *testing.T) {
 				if se.KeyID != de.KeyID {
 					t.Fatalf("%s: key id %d, was %d at the source", name, de.KeyID, se.KeyID)
 				}
-				sk, _ := src.m.keys.Get(se.KeyID)
-				m.keyMu.RLock()
-				dk, _ := m.keys.Get(de.KeyID)
-				m.keyMu.RUnlock()
+				sk, _ := src.m.Maintenance().DataKey(se.KeyID)
+				dk, _ := m.Maintenance().DataKey(de.KeyID)
 				if !dk.Created.Equal(sk.Created) || dk.Exposed != sk.Exposed || dk.Method != sk.Method {
 					t.Fatalf("%s: key %+v, was %+v", name, dk, sk)
 				}
@@ -242,7 +238,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	defer dst.Close()
 	check(dst)
 	srcMK := &keyenv.MasterKeys{Current: mustKeyFile(t, src.env.keyPath)}
-	if _, _, err := keydict.Load(ctx, osfs, dst.keyPath(), srcMK); !errors.Is(err, keyenv.ErrWrongMasterKey) {
+	if _, _, err := keydict.Load(ctx, fsys.OS(), keyPath(dst), srcMK); !errors.Is(err, keyenv.ErrWrongMasterKey) {
 		t.Fatalf("the source's master key on the destination's key dictionary: %v", err)
 	}
 }
@@ -289,7 +285,7 @@ func TestExportTransferKeyIsFreshAndRandom(t *testing.T) {
 
 // importTarget is a destination with its own file and the source's files
 // copied in, and its state before any import.
-func importTarget(t *testing.T, src *exportSource) (*testEnv, *Manager, dirState) {
+func importTarget(t *testing.T, src *exportSource) (*testEnv, *dict.Manager, dirState) {
 	t.Helper()
 	env := transferEnv(t, dstHexKey)
 	m := env.open(ctr.AES128CTR)
@@ -319,7 +315,7 @@ func TestImportWrongTransferKey(t *testing.T) {
 		{"none", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := dst.Import(context.Background(), bytes.NewReader(doc), tc.key)
+			_, err := Import(context.Background(), dst, bytes.NewReader(doc), tc.key)
 			if !errors.Is(err, ErrTransferKey) {
 				t.Fatalf("Import = %v, want ErrTransferKey", err)
 			}
@@ -332,7 +328,7 @@ func TestImportWrongTransferKey(t *testing.T) {
 		})
 	}
 	// The right key still works afterwards.
-	if _, err := dst.Import(context.Background(), bytes.NewReader(doc), key); err != nil {
+	if _, err := Import(context.Background(), dst, bytes.NewReader(doc), key); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -362,22 +358,22 @@ func TestImportTamper(t *testing.T) {
 	bad := bytes.Clone(doc)
 	for pos := range doc {
 		bad[pos] ^= 1 << (pos % 8)
-		names, err := dst.Import(ctx, bytes.NewReader(bad), key)
+		names, err := Import(ctx, dst, bytes.NewReader(bad), key)
 		bad[pos] = doc[pos]
 		if !errors.Is(err, want(pos)) {
 			t.Fatalf("byte %d flipped: Import = %v, %v; want %v", pos, names, err, want(pos))
 		}
 	}
 	for n := range doc {
-		if _, err := dst.Import(ctx, bytes.NewReader(doc[:n]), key); !errors.Is(err, ErrCorruptExport) {
+		if _, err := Import(ctx, dst, bytes.NewReader(doc[:n]), key); !errors.Is(err, ErrCorruptExport) {
 			t.Fatalf("cut at %d of %d bytes: %v", n, len(doc), err)
 		}
 	}
-	if _, err := dst.Import(ctx, bytes.NewReader(append(bytes.Clone(doc), 0)), key); !errors.Is(err, ErrCorruptExport) {
+	if _, err := Import(ctx, dst, bytes.NewReader(append(bytes.Clone(doc), 0)), key); !errors.Is(err, ErrCorruptExport) {
 		t.Fatalf("a byte appended: %v", err)
 	}
 	before.check(t, dst)
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key); err != nil {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key); err != nil {
 		t.Fatalf("the intact document after all that: %v", err)
 	}
 }
@@ -387,7 +383,7 @@ func TestImportFutureVersion(t *testing.T) {
 	doc, key := src.export(t)
 	_, dst, before := importTarget(t, src)
 	doc[4] = 2
-	_, err := dst.Import(context.Background(), bytes.NewReader(doc), key)
+	_, err := Import(context.Background(), dst, bytes.NewReader(doc), key)
 	if !errors.Is(err, ErrExportVersion) || !strings.Contains(err.Error(), "version 2") {
 		t.Fatalf("Import = %v, want ErrExportVersion naming version 2", err)
 	}
@@ -399,18 +395,18 @@ func TestImportNotAnExport(t *testing.T) {
 	_, key := src.export(t)
 	_, dst, before := importTarget(t, src)
 	for _, in := range []string{"", "ATE", "hello, world", string(make([]byte, 100))} {
-		if _, err := dst.Import(context.Background(), strings.NewReader(in), key); !errors.Is(err, ErrCorruptExport) {
+		if _, err := Import(context.Background(), dst, strings.NewReader(in), key); !errors.Is(err, ErrCorruptExport) {
 			t.Fatalf("%q: %v", in, err)
 		}
 	}
 	defer func(n int) { maxExportBytes = n }(maxExportBytes)
 	maxExportBytes = 1 << 10
 	big := io.MultiReader(strings.NewReader("ATEX\x01"), io.LimitReader(zeroReader{}, int64(maxExportBytes)))
-	if _, err := dst.Import(context.Background(), big, key); !errors.Is(err, ErrCorruptExport) || !strings.Contains(err.Error(), "longer than") {
+	if _, err := Import(context.Background(), dst, big, key); !errors.Is(err, ErrCorruptExport) || !strings.Contains(err.Error(), "longer than") {
 		t.Fatalf("an oversized document: %v", err)
 	}
 	readErr := errors.New("disk on fire")
-	if _, err := dst.Import(context.Background(), io.MultiReader(strings.NewReader("AT"), errReader{readErr}), key); !errors.Is(err, readErr) {
+	if _, err := Import(context.Background(), dst, io.MultiReader(strings.NewReader("AT"), errReader{readErr}), key); !errors.Is(err, readErr) {
 		t.Fatalf("a failing reader: %v", err)
 	}
 	before.check(t, dst)
@@ -430,25 +426,25 @@ func TestImportConflicts(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, dir string, m *Manager)
+		setup func(t *testing.T, dir string, m *dict.Manager)
 	}{
-		{"missing file", func(t *testing.T, dir string, m *Manager) {
+		{"missing file", func(t *testing.T, dir string, m *dict.Manager) {
 			os.Remove(filepath.Join(dir, "sub", "c.log"))
 		}},
-		{"missing plaintext file", func(t *testing.T, dir string, m *Manager) {
+		{"missing plaintext file", func(t *testing.T, dir string, m *dict.Manager) {
 			os.Remove(filepath.Join(dir, "plain.txt"))
 		}},
-		{"incomplete copy", func(t *testing.T, dir string, m *Manager) {
+		{"incomplete copy", func(t *testing.T, dir string, m *dict.Manager) {
 			os.Truncate(filepath.Join(dir, "sub", "b.sst"), 1000)
 		}},
-		{"a directory", func(t *testing.T, dir string, m *Manager) {
+		{"a directory", func(t *testing.T, dir string, m *dict.Manager) {
 			os.Remove(filepath.Join(dir, "empty.sst"))
 			os.Mkdir(filepath.Join(dir, "empty.sst"), 0o755)
 		}},
-		{"name already recorded", func(t *testing.T, dir string, m *Manager) {
+		{"name already recorded", func(t *testing.T, dir string, m *dict.Manager) {
 			writeFile(t, m, "a.sst", content("another", 5000))
 		}},
-		{"plaintext name already recorded", func(t *testing.T, dir string, m *Manager) {
+		{"plaintext name already recorded", func(t *testing.T, dir string, m *dict.Manager) {
 			writeFile(t, m, "plain.txt", content("another", len("written before encryption was turned on")))
 		}},
 	}
@@ -459,7 +455,7 @@ func TestImportConflicts(t *testing.T) {
 			env, dst, _ := importTarget(t, src)
 			tc.setup(t, env.dir, dst)
 			before := stateOf(t, dst)
-			_, err := dst.Import(ctx, bytes.NewReader(doc), key)
+			_, err := Import(ctx, dst, bytes.NewReader(doc), key)
 			if !errors.Is(err, ErrImportConflict) {
 				t.Fatalf("Import = %v, want ErrImportConflict", err)
 			}
@@ -476,15 +472,15 @@ func TestImportTwice(t *testing.T) {
 	src := newExportSource(t)
 	doc, key := src.export(t)
 	_, dst, _ := importTarget(t, src)
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key); err != nil {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key); err != nil {
 		t.Fatal(err)
 	}
 	after := stateOf(t, dst)
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key); !errors.Is(err, ErrImportConflict) {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key); !errors.Is(err, ErrImportConflict) {
 		t.Fatalf("the second import: %v", err)
 	}
 	after.check(t, dst)
-	names, err := dst.Import(ctx, bytes.NewReader(doc), key, ImportResume())
+	names, err := Import(ctx, dst, bytes.NewReader(doc), key, ImportResume())
 	if err != nil || !slices.Equal(names, src.names()) {
 		t.Fatalf("the second import with ImportResume: %v, %v", names, err)
 	}
@@ -499,17 +495,24 @@ func TestImportResumeAfterCrash(t *testing.T) {
 	src := newExportSource(t)
 	doc, key := src.export(t)
 	env, dst, before := importTarget(t, src)
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key); err != nil {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key); err != nil {
 		t.Fatal(err)
 	}
 	// The state of a crash after a.sst and sub/b.sst were recorded: the
 	// SM4 files' entries are not there.
 	for _, n := range []string{"sub/c.log", "empty.sst"} {
-		e, _ := dst.files.Get(n)
-		if err := dst.files.Remove(n); err != nil {
+		// Forget drops the entry of a file that is gone: gone for a
+		// moment.
+		p := filepath.Join(env.dir, filepath.FromSlash(n))
+		if err := os.Rename(p, p+".away"); err != nil {
 			t.Fatal(err)
 		}
-		dst.ref(e, true, -1)
+		if _, dropped, err := dst.Maintenance().Forget(n); err != nil || !dropped {
+			t.Fatalf("forget %s: %v, %v", n, dropped, err)
+		}
+		if err := os.Rename(p+".away", p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dst.Close()
 	dst = env.open(ctr.AES128CTR)
@@ -518,10 +521,10 @@ func TestImportResumeAfterCrash(t *testing.T) {
 	if len(keys) != len(before.keys)+1 {
 		t.Fatalf("%d data keys after the reopen, want the %d own and the AES-256 one", len(keys), len(before.keys))
 	}
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key); !errors.Is(err, ErrImportConflict) {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key); !errors.Is(err, ErrImportConflict) {
 		t.Fatalf("a plain retry: %v", err)
 	}
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key, ImportResume()); err != nil {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key, ImportResume()); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range src.files {
@@ -545,7 +548,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 	target.Close() // this test opens the directory with its own failpoint
 	snap := filepath.Join(t.TempDir(), "data")
 	var once sync.Once
-	m, err := Open(ctx, env.dir, env.config(ctr.AES128CTR), WithClock(env.clock), WithFailpoint(func(name string) {
+	m, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithClock(env.clock), dict.WithFailpoint(func(name string) {
 		if name == "import.after-key-dict" {
 			once.Do(func() { copyDir(t, env.dir, snap) })
 		}
@@ -555,7 +558,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 	}
 	defer m.Close()
 	ownKeys, _ := m.DataKeys()
-	if _, err := m.Import(ctx, bytes.NewReader(doc), key); err != nil {
+	if _, err := Import(ctx, m, bytes.NewReader(doc), key); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(snap); err != nil {
@@ -564,7 +567,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 
 	// What the crash left: the keys are stored...
 	mk := &keyenv.MasterKeys{Current: mustKeyFile(t, env.keyPath)}
-	kd, _, err := keydict.Load(ctx, osfs, filepath.Join(snap, KeyDictName), mk)
+	kd, _, err := keydict.Load(ctx, fsys.OS(), filepath.Join(snap, dict.KeyDictName), mk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +577,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 		t.Fatalf("the key dictionary holds %d keys at the failpoint, want %d", stored, len(ownKeys)+2)
 	}
 	// ...and the open that follows drops them, as keys no file uses.
-	again, err := Open(ctx, snap, env.config(ctr.AES128CTR), WithClock(env.clock))
+	again, err := dict.Open(ctx, snap, env.config(ctr.AES128CTR), dict.WithClock(env.clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,7 +585,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 	if keys, _ := again.DataKeys(); !slices.Equal(keys, ownKeys) {
 		t.Fatalf("data keys %v after the reopen, want the own ones %v", keys, ownKeys)
 	}
-	kd, _, err = keydict.Load(ctx, osfs, filepath.Join(snap, KeyDictName), mk)
+	kd, _, err = keydict.Load(ctx, fsys.OS(), filepath.Join(snap, dict.KeyDictName), mk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,7 +598,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 			t.Fatalf("%s has an entry", n)
 		}
 	}
-	if _, err := again.Import(ctx, bytes.NewReader(doc), key); err != nil {
+	if _, err := Import(ctx, again, bytes.NewReader(doc), key); err != nil {
 		t.Fatalf("importing again after the crash: %v", err)
 	}
 	for name, want := range src.files {
@@ -637,34 +640,47 @@ func TestImportKeyIDCollision(t *testing.T) {
 	writeFile(t, dst, "own.sst", content("own.sst", 3000))
 	_, taken := dst.DataKeys()
 
-	// The source's current key gets the id of the destination's key.
+	// A source key gets the id of the destination's key (added as an
+	// import adds keys, which keeps a free id), and x.sst is written
+	// under it: an empty file given its entry, then written through it.
 	srcEnv := transferEnv(t, srcHexKey)
 	src := srcEnv.open(ctr.SM4CTR)
 	defer src.Close()
-	src.keyMu.Lock()
-	k, err := src.keys.Add(taken, ctr.SM4CTR, srcEnv.clock(), false, bytes.Repeat([]byte{0x33}, 16))
-	if err != nil || k.ID != taken {
-		t.Fatalf("Add: %v, id %d", err, k.ID)
-	}
-	src.keys.Current = taken
-	if err := src.keys.Save(ctx, osfs, src.keyPath(), src.mk); err != nil {
+	if err := os.WriteFile(filepath.Join(srcEnv.dir, "x.sst"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	src.keyMu.Unlock()
+	l, err := src.Maintenance().Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := l.AddKeys(ctx, []exportdoc.Key{{ID: taken, Method: ctr.SM4CTR, Created: srcEnv.clock(), Bytes: bytes.Repeat([]byte{0x33}, 16)}})
+	if err != nil || ids[taken] != taken {
+		l.Unlock()
+		t.Fatalf("AddKeys: %v, id %d", err, ids[taken])
+	}
+	err = l.Record(ctx, []dict.NamedEntry{{Name: "x.sst", Entry: dict.Entry{KeyID: taken, Method: ctr.SM4CTR, IV: [16]byte{15: 9}}}})
+	l.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
 	data := content("x.sst", 10000)
-	writeFile(t, src, "x.sst", data)
+	f, err := src.OpenFile("x.sst", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, f, data)
 	if e, _, _ := src.Lookup("x.sst"); e.KeyID != taken {
 		t.Fatalf("the source file uses key %d, want %d", e.KeyID, taken)
 	}
 	var buf bytes.Buffer
-	key, err := src.Export(ctx, []string{"x.sst"}, &buf)
+	key, err := Export(ctx, src, []string{"x.sst"}, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := buf.Bytes()
 
 	copyFiles(t, srcEnv.dir, dstEnv.dir, "", []string{"x.sst"})
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key); err != nil {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key); err != nil {
 		t.Fatal(err)
 	}
 	e, _, _ := dst.Lookup("x.sst")
@@ -681,9 +697,9 @@ func TestImportKeyIDCollision(t *testing.T) {
 
 	// The same document again, under another name: the key is found by
 	// its bytes and reused, so the key dictionary does not change.
-	keyDict, _ := os.ReadFile(dst.keyPath())
+	keyDict, _ := os.ReadFile(keyPath(dst))
 	copyFiles(t, srcEnv.dir, dstEnv.dir, "again", []string{"x.sst"})
-	names, err := dst.Import(ctx, bytes.NewReader(doc), key, ImportUnder("again"))
+	names, err := Import(ctx, dst, bytes.NewReader(doc), key, ImportUnder("again"))
 	if err != nil || !slices.Equal(names, []string{"again/x.sst"}) {
 		t.Fatalf("Import under again/: %v, %v", names, err)
 	}
@@ -691,7 +707,7 @@ func TestImportKeyIDCollision(t *testing.T) {
 	if e2.KeyID != e.KeyID {
 		t.Fatalf("the second copy uses key %d, the first %d", e2.KeyID, e.KeyID)
 	}
-	if now, _ := os.ReadFile(dst.keyPath()); !bytes.Equal(now, keyDict) {
+	if now, _ := os.ReadFile(keyPath(dst)); !bytes.Equal(now, keyDict) {
 		t.Fatal("the key dictionary was stored again for a key it had")
 	}
 	if !bytes.Equal(readFile(t, dst, "again/x.sst"), data) {
@@ -710,7 +726,7 @@ func TestImportUnderInvalid(t *testing.T) {
 	src := newExportSource(t)
 	doc, key := src.export(t)
 	_, dst, before := importTarget(t, src)
-	if _, err := dst.Import(context.Background(), bytes.NewReader(doc), key, ImportUnder("../elsewhere")); !errors.Is(err, ErrOutsideDir) {
+	if _, err := Import(context.Background(), dst, bytes.NewReader(doc), key, ImportUnder("../elsewhere")); !errors.Is(err, dict.ErrOutsideDir) {
 		t.Fatalf("ImportUnder(../elsewhere): %v", err)
 	}
 	before.check(t, dst)
@@ -727,17 +743,17 @@ func TestExportErrors(t *testing.T) {
 	}{
 		{"unknown file", []string{"a.sst", "nope.sst"}, fs.ErrNotExist},
 		{"directory", []string{"sub"}, nil},
-		{"key dictionary", []string{KeyDictName}, ErrReserved},
-		{"file dictionary", []string{"./" + FileDictName}, ErrReserved},
-		{"outside", []string{outside}, ErrOutsideDir},
-		{"relative outside", []string{"../outside.sst"}, ErrOutsideDir},
-		{"the data directory", []string{"."}, ErrDataDir},
+		{"key dictionary", []string{dict.KeyDictName}, dict.ErrReserved},
+		{"file dictionary", []string{"./" + dict.FileDictName}, dict.ErrReserved},
+		{"outside", []string{outside}, dict.ErrOutsideDir},
+		{"relative outside", []string{"../outside.sst"}, dict.ErrOutsideDir},
+		{"the data directory", []string{"."}, dict.ErrDataDir},
 		{"no names", nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			key, err := src.m.Export(context.Background(), tc.names, &buf)
+			key, err := Export(context.Background(), src.m, tc.names, &buf)
 			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Fatalf("Export = %v, want %v", err, tc.want)
 			}
@@ -748,7 +764,7 @@ func TestExportErrors(t *testing.T) {
 	}
 	t.Run("write fails", func(t *testing.T) {
 		wErr := errors.New("full")
-		key, err := src.m.Export(context.Background(), []string{"a.sst"}, failWriter{wErr})
+		key, err := Export(context.Background(), src.m, []string{"a.sst"}, failWriter{wErr})
 		if !errors.Is(err, wErr) || key != nil {
 			t.Fatalf("Export = %v, %v", key, err)
 		}
@@ -756,7 +772,7 @@ func TestExportErrors(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := src.m.Export(ctx, []string{"a.sst"}, io.Discard); !errors.Is(err, context.Canceled) {
+		if _, err := Export(ctx, src.m, []string{"a.sst"}, io.Discard); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Export = %v", err)
 		}
 	})
@@ -772,10 +788,10 @@ func TestTransferClosedManager(t *testing.T) {
 	env := transferEnv(t, dstHexKey)
 	m := env.open(ctr.AES128CTR)
 	m.Close()
-	if _, err := m.Export(context.Background(), []string{"a.sst"}, io.Discard); !errors.Is(err, ErrClosed) {
+	if _, err := Export(context.Background(), m, []string{"a.sst"}, io.Discard); !errors.Is(err, dict.ErrClosed) {
 		t.Fatalf("Export: %v", err)
 	}
-	if _, err := m.Import(context.Background(), bytes.NewReader(doc), key); !errors.Is(err, ErrClosed) {
+	if _, err := Import(context.Background(), m, bytes.NewReader(doc), key); !errors.Is(err, dict.ErrClosed) {
 		t.Fatalf("Import: %v", err)
 	}
 }
@@ -791,22 +807,22 @@ func TestImportNeverEncrypted(t *testing.T) {
 	dst := env.open(ctr.Plaintext)
 	defer dst.Close()
 	copyFiles(t, src.env.dir, env.dir, "", src.names())
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key); !errors.Is(err, ErrNotEncrypted) {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key); !errors.Is(err, ErrNotEncrypted) {
 		t.Fatalf("Import = %v, want ErrNotEncrypted", err)
 	}
 	if dst.Encrypted() {
 		t.Fatal("the import turned encryption on")
 	}
-	if _, err := os.Stat(filepath.Join(env.dir, KeyDictName)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(env.dir, dict.KeyDictName)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a key dictionary appeared: %v", err)
 	}
 
 	var buf bytes.Buffer
-	key, err := src.m.Export(ctx, []string{"plain.txt"}, &buf)
+	key, err := Export(ctx, src.m, []string{"plain.txt"}, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, err := dst.Import(ctx, &buf, key)
+	names, err := Import(ctx, dst, &buf, key)
 	if err != nil || !slices.Equal(names, []string{"plain.txt"}) {
 		t.Fatalf("a plaintext-only document: %v, %v", names, err)
 	}
@@ -825,7 +841,7 @@ func TestExportNeverEncrypted(t *testing.T) {
 	data := []byte("plain data")
 	os.WriteFile(filepath.Join(env.dir, "p.sst"), data, 0o644)
 	var buf bytes.Buffer
-	key, err := src.Export(ctx, []string{"p.sst"}, &buf)
+	key, err := Export(ctx, src, []string{"p.sst"}, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -834,7 +850,7 @@ func TestExportNeverEncrypted(t *testing.T) {
 	defer dst.Close()
 	before := stateOf(t, dst)
 	copyFiles(t, env.dir, dstEnv.dir, "", []string{"p.sst"})
-	if _, err := dst.Import(ctx, &buf, key); err != nil {
+	if _, err := Import(ctx, dst, &buf, key); err != nil {
 		t.Fatal(err)
 	}
 	before.check(t, dst)
@@ -868,7 +884,7 @@ func TestImportKeyDictionaryFails(t *testing.T) {
 	doc, key := src.export(t)
 	env := transferEnv(t, dstHexKey)
 	b := &failingBackend{Backend: mustKeyFile(t, env.keyPath)}
-	dst, err := Open(ctx, env.dir, env.config(ctr.AES128CTR), WithMasterKeys(&keyenv.MasterKeys{Current: b}), WithClock(env.clock))
+	dst, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithMasterKeys(&keyenv.MasterKeys{Current: b}), dict.WithClock(env.clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -876,12 +892,12 @@ func TestImportKeyDictionaryFails(t *testing.T) {
 	copyFiles(t, src.env.dir, env.dir, "", src.names())
 	before := stateOf(t, dst)
 	b.fail = true
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key); err == nil {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key); err == nil {
 		t.Fatal("Import succeeded without a key dictionary")
 	}
 	before.check(t, dst)
 	b.fail = false
-	if _, err := dst.Import(ctx, bytes.NewReader(doc), key); err != nil {
+	if _, err := Import(ctx, dst, bytes.NewReader(doc), key); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range src.files {
@@ -935,7 +951,7 @@ func TestImportConcurrent(t *testing.T) {
 	})
 	doc, key := src.export(t)
 	time.Sleep(10 * time.Millisecond)
-	_, err := dst.Import(ctx, bytes.NewReader(doc), key)
+	_, err := Import(ctx, dst, bytes.NewReader(doc), key)
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -950,7 +966,7 @@ func TestImportConcurrent(t *testing.T) {
 
 // writeRead writes a file and reads it back, for goroutines other than
 // the test's (which must not call t.Fatal).
-func writeRead(m *Manager, name string, data []byte) ([]byte, error) {
+func writeRead(m *dict.Manager, name string, data []byte) ([]byte, error) {
 	f, err := m.Create(name)
 	if err != nil {
 		return nil, err
@@ -972,13 +988,13 @@ func TestImportRefusesReservedName(t *testing.T) {
 	src := newExportSource(t)
 	_, dst, before := importTarget(t, src)
 	sm4 := exportdoc.Key{ID: 7, Method: ctr.SM4CTR, Created: time.Unix(1_700_000_000, 0), Bytes: bytes.Repeat([]byte{0x42}, 16)}
-	for _, name := range []string{KeyDictName, FileDictName, LockName, "." + KeyDictName + ".tmp-1"} {
-		f := exportdoc.File{Name: name, Entry: Entry{KeyID: 7, Method: ctr.SM4CTR, IV: [16]byte{15: 1}}, Size: 3}
+	for _, name := range []string{dict.KeyDictName, dict.FileDictName, dict.LockName, "." + dict.KeyDictName + ".tmp-1"} {
+		f := exportdoc.File{Name: name, Entry: dict.Entry{KeyID: 7, Method: ctr.SM4CTR, IV: [16]byte{15: 1}}, Size: 3}
 		doc, key, err := exportdoc.Seal([]exportdoc.File{f}, []exportdoc.Key{sm4})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := dst.Import(context.Background(), bytes.NewReader(doc), key); !errors.Is(err, ErrCorruptExport) {
+		if _, err := Import(context.Background(), dst, bytes.NewReader(doc), key); !errors.Is(err, ErrCorruptExport) {
 			t.Fatalf("%s: Import = %v, want ErrCorruptExport", name, err)
 		}
 	}
@@ -995,17 +1011,14 @@ func TestImportExposure(t *testing.T) {
 	m := env.open(ctr.AES128CTR)
 	defer m.Close()
 	_, current := m.DataKeys()
-	m.keyMu.RLock()
-	ck, _ := m.keys.Get(current)
-	own := bytes.Clone(ck.Bytes())
-	m.keyMu.RUnlock()
+	own := keyBytes(t, m, current)
 
 	// A document whose file "mine" uses this directory's current key,
 	// exposed, and whose file "new" uses a key this directory lacks.
 	created := time.Unix(1_700_000_000, 0)
 	doc, transferKey, err := exportdoc.Seal([]exportdoc.File{
-		{Name: "mine", Entry: Entry{KeyID: 5, Method: ctr.AES128CTR, IV: [16]byte{15: 1}}, Size: 10},
-		{Name: "new", Entry: Entry{KeyID: 6, Method: ctr.AES128CTR, IV: [16]byte{15: 2}}, Size: 20},
+		{Name: "mine", Entry: dict.Entry{KeyID: 5, Method: ctr.AES128CTR, IV: [16]byte{15: 1}}, Size: 10},
+		{Name: "new", Entry: dict.Entry{KeyID: 6, Method: ctr.AES128CTR, IV: [16]byte{15: 2}}, Size: 20},
 	}, []exportdoc.Key{
 		{ID: 5, Method: ctr.AES128CTR, Created: created, Exposed: true, Bytes: own},
 		{ID: 6, Method: ctr.AES128CTR, Created: created, Exposed: true, Bytes: bytes.Repeat([]byte{6}, 16)},
@@ -1015,7 +1028,7 @@ func TestImportExposure(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(env.dir, "mine"), make([]byte, 10), 0o644)
 	os.WriteFile(filepath.Join(env.dir, "new"), make([]byte, 20), 0o644)
-	if _, err := m.Import(ctx, bytes.NewReader(doc), transferKey); err != nil {
+	if _, err := Import(ctx, m, bytes.NewReader(doc), transferKey); err != nil {
 		t.Fatal(err)
 	}
 	mine, _, _ := m.Lookup("mine")
@@ -1023,11 +1036,9 @@ func TestImportExposure(t *testing.T) {
 	if mine.KeyID != current || added.KeyID == current {
 		t.Fatalf("mine uses key %d, new key %d; the current key is %d", mine.KeyID, added.KeyID, current)
 	}
-	m.keyMu.RLock()
-	k1, _ := m.keys.Get(mine.KeyID)
-	k2, _ := m.keys.Get(added.KeyID)
+	k1, _ := m.Maintenance().DataKey(mine.KeyID)
+	k2, _ := m.Maintenance().DataKey(added.KeyID)
 	exposed := k1.Exposed && k2.Exposed
-	m.keyMu.RUnlock()
 	if !exposed {
 		t.Fatal("an imported exposed key is not marked exposed")
 	}
@@ -1038,4 +1049,20 @@ func TestImportExposure(t *testing.T) {
 	if !bytes.Equal(readFile(t, m, "after"), []byte("x")) {
 		t.Fatal("after does not read back")
 	}
+}
+
+// keyPath is m's key dictionary.
+func keyPath(m *dict.Manager) string {
+	return filepath.Join(m.Dir(), dict.KeyDictName)
+}
+
+// keyBytes returns a copy of m's data key id.
+func keyBytes(t *testing.T, m *dict.Manager, id uint64) []byte {
+	t.Helper()
+	_, s, err := m.Maintenance().DataKeySecret(id)
+	if err != nil {
+		t.Fatalf("data key %d: %v", id, err)
+	}
+	defer s.Release()
+	return bytes.Clone(s.Bytes())
 }

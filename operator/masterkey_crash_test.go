@@ -1,6 +1,6 @@
 //go:build unix
 
-package dict
+package operator
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -57,15 +58,15 @@ func TestMasterKeyCrashChild(t *testing.T) {
 	dir := os.Getenv(envMKDir)
 	keys := mkKeys(filepath.Dir(dir))
 	from, _ := strconv.Atoi(os.Getenv(envMKFrom))
-	opts := crashFailpointOptions(envMKAt)
-	m, err := Open(context.Background(), dir, rotationConfig(keys[from], nil), opts...)
+	opts := []dict.Option{dict.WithFailpoint(crashtest.Failpoint(envMKAt))} // nil: none
+	m, err := dict.Open(context.Background(), dir, rotationConfig(keys[from], nil), opts...)
 	if err != nil {
 		crashtest.Die("open: %v", err)
 	}
 	for cur := from; ; {
 		next := (cur + 1) % len(keys)
 		crashtest.Say("begin %d", next)
-		if err := m.RotateMasterKey(context.Background(), keys[next]); err != nil {
+		if err := RotateMasterKey(context.Background(), m, keys[next]); err != nil {
 			crashtest.Die("rotate: %v", err)
 		}
 		crashtest.Say("ack %d", next)
@@ -88,7 +89,7 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 		writeKeyFile(t, root, filepath.Base(k.Path), byte(0x60+i))
 	}
 	ctx := context.Background()
-	m, err := Open(ctx, dir, rotationConfig(keys[0], nil))
+	m, err := dict.Open(ctx, dir, rotationConfig(keys[0], nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 		}
 		opened := -1
 		for _, k := range candidates {
-			m, err := Open(ctx, dir, rotationConfig(keys[k], nil))
+			m, err := dict.Open(ctx, dir, rotationConfig(keys[k], nil))
 			if err == nil {
 				m.Close()
 				if opened >= 0 {
@@ -161,7 +162,7 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 		// finishes the rotation.
 		target := candidates[len(candidates)-1]
 		prev := keys[cur]
-		m, err := Open(ctx, dir, rotationConfig(keys[target], &prev))
+		m, err := dict.Open(ctx, dir, rotationConfig(keys[target], &prev))
 		if err != nil {
 			t.Fatalf("kill %d: open with key %d, previous %d: %v", kill, target, cur, err)
 		}

@@ -1,26 +1,20 @@
-package dict
+package operator
 
 import (
 	"context"
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"path"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/dict/exportdoc"
-	"github.com/atrest/atrest/dict/keydict"
 )
-
-// importWorkers bounds the entries recorded at once: the file dictionary
-// commits concurrent inserts with one fsync, so an import of many files
-// costs a few fsyncs rather than one each.
-const importWorkers = 8
 
 // ImportOption adjusts Import.
 type ImportOption func(*importOptions)
@@ -48,7 +42,7 @@ func ImportResume() ImportOption {
 }
 
 // Import reads an export document from r, verifies it with transferKey,
-// and makes the files it describes readable through this Manager. The
+// and makes the files it describes readable through m. The
 // operator has copied the files, as they were on disk, into this data
 // directory at the relative names they had (see ImportUnder). Import
 // returns the destination names of every file in the document, relative
@@ -63,7 +57,7 @@ func ImportResume() ImportOption {
 // intact document from a later build that names a method this one lacks).
 //
 // Then the data keys the files need are added to the key dictionary,
-// which is sealed again under this Manager's own master key: a key whose
+// which is sealed again under m's own master key: a key whose
 // bytes are already here is reused, one whose id is free keeps it, and one
 // whose id another key has gets a fresh id. Only once the key dictionary
 // is durable are the files' entries recorded, with the key ids mapped: a
@@ -79,10 +73,11 @@ func ImportResume() ImportOption {
 // operator's back: open it once with an encryption method first.
 //
 // Import holds every file operation of the Manager off while it checks
-// and records (open files keep working), so that no file it checks can
-// change under it.
-func (m *Manager) Import(ctx context.Context, r io.Reader, transferKey []byte, opts ...ImportOption) ([]string, error) {
-	if err := m.usable(); err != nil {
+// and records (dict.Maintenance.Lock; open files keep working), so that
+// no file it checks can change under it.
+func Import(ctx context.Context, m *dict.Manager, r io.Reader, transferKey []byte, opts ...ImportOption) ([]string, error) {
+	mt := m.Maintenance()
+	if err := mt.Err(); err != nil {
 		return nil, err
 	}
 	var o importOptions
@@ -91,7 +86,7 @@ func (m *Manager) Import(ctx context.Context, r io.Reader, transferKey []byte, o
 	}
 	prefix := "."
 	if o.under != "" {
-		rel, err := m.rel(o.under)
+		rel, err := mt.Rel(o.under)
 		if err != nil {
 			return nil, err
 		}
@@ -113,16 +108,16 @@ func (m *Manager) Import(ctx context.Context, r io.Reader, transferKey []byte, o
 	}
 	defer doc.Release()
 	// The codec keeps names inside the data directory; which of them are
-	// reserved here is this package's rule.
+	// reserved here is dict's rule.
 	for i, f := range doc.Files {
-		if IsDictionaryFile(f.Name) {
+		if dict.IsDictionaryFile(f.Name) {
 			return nil, fmt.Errorf("dict: import: %w: file %d: path %q is reserved for the dictionaries", ErrCorruptExport, i, f.Name)
 		}
 	}
 	dsts := make([]string, len(doc.Files))
 	for i, f := range doc.Files {
 		dst := path.Join(prefix, f.Name)
-		rel, err := m.rel(dst)
+		rel, err := mt.Rel(dst)
 		if err != nil {
 			return nil, fmt.Errorf("dict: import %s: %w", f.Name, err)
 		}
@@ -132,25 +127,20 @@ func (m *Manager) Import(ctx context.Context, r io.Reader, transferKey []byte, o
 		dsts[i] = dst
 	}
 
-	// No single-name operation runs while the treeMu is held for writing,
-	// so what is checked below stays true until the entries are recorded;
-	// keyMu keeps rotations and drops of unused keys away from the keys
-	// added before their files are recorded.
-	m.treeMu.Lock()
-	defer m.treeMu.Unlock()
-	m.removing.settleAll()
-	if err := m.usable(); err != nil {
+	// No single-name operation runs while the Manager is locked, so what
+	// is checked below stays true until the entries are recorded, and no
+	// rotation or drop of unused keys touches the keys added before their
+	// files are recorded.
+	l, err := mt.Lock()
+	if err != nil {
 		return nil, err
 	}
+	defer l.Unlock()
 	encrypted := slices.ContainsFunc(doc.Files, func(f exportdoc.File) bool { return f.Entry.Method != ctr.Plaintext })
-	if m.files == nil && encrypted {
+	if !l.Encrypted() && encrypted {
 		return nil, fmt.Errorf("dict: import: %w: open it once with a data encryption method to create its dictionaries", ErrNotEncrypted)
 	}
-	if m.keys != nil {
-		m.keyMu.Lock()
-		defer m.keyMu.Unlock()
-	}
-	todo, err := m.checkImport(doc, dsts, o.resume)
+	todo, err := checkImport(m, l, doc, dsts, o.resume)
 	if err != nil {
 		return nil, err
 	}
@@ -160,35 +150,43 @@ func (m *Manager) Import(ctx context.Context, r io.Reader, transferKey []byte, o
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("dict: import: %w", err)
 	}
-	ids, err := m.addImportedKeys(ctx, doc, todo)
+	// The keys the files need, in the order of their ids in the document.
+	needed := make(map[uint64]exportdoc.Key)
+	for _, it := range todo {
+		needed[it.Entry.KeyID], _ = doc.Key(it.Entry.KeyID)
+	}
+	keys := make([]exportdoc.Key, 0, len(needed))
+	for _, id := range slices.Sorted(maps.Keys(needed)) {
+		keys = append(keys, needed[id])
+	}
+	ids, err := l.AddKeys(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	recorded, err := m.recordImported(todo, ids)
-	if err != nil {
-		// The keys added are durable now: they go as keys no file uses
-		// once the entries recorded are taken back (and stay for any
-		// entry that cannot be).
-		return nil, errors.Join(err, m.unrecordImported(ctx, recorded))
+	for i := range todo {
+		todo[i].Entry.KeyID = ids[todo[i].Entry.KeyID]
+	}
+	// On failure the keys added are durable: they go as keys no file uses
+	// once the entries recorded are taken back (and stay for any entry
+	// that cannot be).
+	if err := l.Record(ctx, todo); err != nil {
+		return nil, err
 	}
 	return dsts, nil
 }
 
-// importItem is a file Import records.
-type importItem struct {
-	dst string
-	e   Entry // with the document's key id; recordImported maps it
-}
-
-// checkImport checks every destination of the document and returns those
-// whose entries are to be recorded. treeMu is held for writing, keyMu too
-// when there is a key dictionary.
-func (m *Manager) checkImport(doc *exportdoc.Doc, dsts []string, resume bool) ([]importItem, error) {
+// checkImport checks every destination of the document and returns the
+// entries to record, with the document's key ids. m is locked (l).
+func checkImport(m *dict.Manager, l *dict.Locked, doc *exportdoc.Doc, dsts []string, resume bool) ([]dict.NamedEntry, error) {
 	var conflicts []string
-	var todo []importItem
+	var todo []dict.NamedEntry
 	for i, f := range doc.Files {
 		dst := dsts[i]
-		st, exists, err := m.lstat(m.abs(dst))
+		st, err := m.Maintenance().FS().Lstat(abs(m, dst))
+		exists := err == nil
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("dict: import %s: %w", dst, err)
@@ -202,18 +200,18 @@ func (m *Manager) checkImport(doc *exportdoc.Doc, dsts []string, resume bool) ([
 			conflicts = append(conflicts, fmt.Sprintf("%s: %d bytes, but %d were exported (an incomplete copy, or another file)", dst, st.Size(), f.Size))
 			continue
 		}
-		if m.files == nil {
+		if !l.Encrypted() {
 			continue
 		}
-		cur, has := m.files.Get(dst)
+		cur, has := l.Lookup(dst)
 		switch {
-		case has && resume && m.sameEntry(cur, f, doc):
+		case has && resume && sameEntry(l, cur, f, doc):
 			continue
 		case has:
 			conflicts = append(conflicts, fmt.Sprintf("%s: already has an entry (%s, key %d)", dst, cur.Method, cur.KeyID))
 			continue
 		case f.Entry.Method != ctr.Plaintext:
-			todo = append(todo, importItem{dst: dst, e: f.Entry})
+			todo = append(todo, dict.NamedEntry{Name: dst, Entry: f.Entry})
 		}
 	}
 	if len(conflicts) > 0 {
@@ -227,134 +225,16 @@ func (m *Manager) checkImport(doc *exportdoc.Doc, dsts []string, resume bool) ([
 	return todo, nil
 }
 
-// sameEntry reports whether cur, an entry of this Manager, is what
+// sameEntry reports whether cur, an entry of the locked Manager, is what
 // importing f would record: same method and IV, and a data key with the
-// same bytes (its id may differ). keyMu held.
-func (m *Manager) sameEntry(cur Entry, f exportdoc.File, doc *exportdoc.Doc) bool {
+// same bytes (its id may differ).
+func sameEntry(l *dict.Locked, cur dict.Entry, f exportdoc.File, doc *exportdoc.Doc) bool {
 	if cur.Method != f.Entry.Method || cur.IV != f.Entry.IV {
 		return false
 	}
 	if cur.Method == ctr.Plaintext {
 		return true
 	}
-	k, ok := m.keys.Get(cur.KeyID)
-	if !ok {
-		return false
-	}
 	xk, _ := doc.Key(f.Entry.KeyID)
-	return k.Method == xk.Method && hmac.Equal(k.Bytes(), xk.Bytes)
-}
-
-// addImportedKeys puts the data keys todo needs into the key dictionary
-// and stores it, returning the map from the document's key ids to this
-// dictionary's. When it fails, nothing is changed. keyMu held for
-// writing.
-func (m *Manager) addImportedKeys(ctx context.Context, doc *exportdoc.Doc, todo []importItem) (map[uint64]uint64, error) {
-	needed := make(map[uint64]bool, len(doc.Keys))
-	for _, it := range todo {
-		needed[it.e.KeyID] = true
-	}
-	ids := make(map[uint64]uint64, len(needed))
-	var added []uint64
-	var marked []*keydict.Key
-	undo := func() {
-		for _, id := range added {
-			_ = m.keys.Drop(id)
-		}
-		for _, k := range marked {
-			k.Exposed = false
-		}
-	}
-	for _, id := range slices.Sorted(maps.Keys(needed)) {
-		xk, _ := doc.Key(id)
-		if k, ok := m.keys.Find(xk.Method, xk.Bytes); ok {
-			ids[id] = k.ID
-			if xk.Exposed && !k.Exposed {
-				// Known to whoever read the other disk: so it is here.
-				k.Exposed = true
-				marked = append(marked, k)
-			}
-			continue
-		}
-		k, err := m.keys.Add(id, xk.Method, xk.Created, xk.Exposed, xk.Bytes)
-		if err != nil {
-			undo()
-			return nil, fmt.Errorf("dict: import: %w", err)
-		}
-		added = append(added, k.ID)
-		ids[id] = k.ID
-	}
-	if len(added) == 0 && len(marked) == 0 {
-		return ids, nil
-	}
-	m.fail("import.before-key-dict")
-	if err := m.keys.Save(ctx, m.fs, m.keyPath(), m.mk); err != nil {
-		undo()
-		return nil, fmt.Errorf("dict: import: store the key dictionary: %w", err)
-	}
-	m.fail("import.after-key-dict")
-	return ids, nil
-}
-
-// recordImported records the entries of todo with their key ids mapped,
-// a few at a time so that the file dictionary commits them in groups. It
-// returns the items recorded, also on failure. treeMu and keyMu held for
-// writing, so nothing else changes these names or drops these keys.
-func (m *Manager) recordImported(todo []importItem, ids map[uint64]uint64) (recorded []importItem, err error) {
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	next := make(chan importItem)
-	for range min(importWorkers, len(todo)) {
-		wg.Go(func() {
-			for it := range next {
-				it.e.KeyID = ids[it.e.KeyID]
-				_, _, err := m.record(it.dst, it.e)
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					recorded = append(recorded, it)
-				}
-				mu.Unlock()
-				if err == nil {
-					m.fail("import.after-entry")
-				}
-			}
-		})
-	}
-	for _, it := range todo {
-		mu.Lock()
-		failed := len(errs) > 0
-		mu.Unlock()
-		if failed {
-			break
-		}
-		next <- it
-	}
-	close(next)
-	wg.Wait()
-	return recorded, errors.Join(errs...)
-}
-
-// unrecordImported takes back the entries an import recorded before it
-// failed, so that the import can be retried as it was, then drops the
-// keys no file uses any more. keyMu held for writing.
-func (m *Manager) unrecordImported(ctx context.Context, recorded []importItem) error {
-	var errs []error
-	for _, it := range recorded {
-		if err := m.files.Remove(it.dst); err != nil {
-			// The entry stays, correct for its file: ImportResume
-			// takes it as imported.
-			errs = append(errs, fmt.Errorf("dict: import: take back the entry of %s: %w", it.dst, err))
-			continue
-		}
-		m.ref(it.e, true, -1)
-	}
-	if err := m.dropUnusedLocked(context.WithoutCancel(ctx)); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return l.SameKey(cur.KeyID, xk.Method, xk.Bytes)
 }

@@ -1,4 +1,4 @@
-package dict
+package operator
 
 import (
 	"cmp"
@@ -10,14 +10,15 @@ import (
 	"strings"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/dict/exportdoc"
 	"github.com/atrest/atrest/keyenv"
 )
 
-// Export writes to w an export document for the named files (paths as
-// the Manager takes them) and returns the transfer key it is sealed under:
-// TransferKeySize fresh random bytes that the library never stores. The
-// caller shows the key to the operator once or writes it where the
+// Export writes to w an export document for the named files of m (paths
+// as the Manager takes them) and returns the transfer key it is sealed
+// under: TransferKeySize fresh random bytes that the library never stores.
+// The caller shows the key to the operator once or writes it where the
 // operator says; without it the document is useless, and with it the data
 // keys of the exported files are known, so it must be kept like a key.
 //
@@ -31,8 +32,9 @@ import (
 // The files should be quiescent (closed, or at least no longer written)
 // from the export until the operator has copied them: Import checks each
 // copy's size against the document. Export itself changes nothing.
-func (m *Manager) Export(ctx context.Context, names []string, w io.Writer) (transferKey []byte, err error) {
-	if err := m.usable(); err != nil {
+func Export(ctx context.Context, m *dict.Manager, names []string, w io.Writer) (transferKey []byte, err error) {
+	mt := m.Maintenance()
+	if err := mt.Err(); err != nil {
 		return nil, err
 	}
 	if len(names) == 0 {
@@ -50,19 +52,20 @@ func (m *Manager) Export(ctx context.Context, names []string, w io.Writer) (tran
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("dict: export: %w", err)
 		}
-		rel, err := m.name(n)
+		err := mt.Hold(n, func(rel string, e dict.Entry, ok bool) error {
+			if seen[rel] {
+				return nil
+			}
+			seen[rel] = true
+			f, err := exportFile(m, rel, e, ok, held)
+			if err == nil {
+				files = append(files, f)
+			}
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
-		if seen[rel] {
-			continue
-		}
-		seen[rel] = true
-		f, err := m.exportFile(rel, held)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, f)
 	}
 	slices.SortFunc(files, func(a, b exportdoc.File) int { return strings.Compare(a.Name, b.Name) })
 	keys := make([]exportdoc.Key, 0, len(held))
@@ -91,29 +94,22 @@ type heldKey struct {
 	secret *keyenv.Secret
 }
 
-// exportFile describes one file for Export and copies its data key into
-// held. The name is locked meanwhile, so the entry read is the one the
-// file has, and its key, counted as used, cannot be dropped before it is
-// copied.
-func (m *Manager) exportFile(rel string, held map[uint64]*heldKey) (exportdoc.File, error) {
+// exportFile describes one file, whose entry is e (ok false: none), for
+// Export and copies its data key into held. The name is held
+// (dict.Maintenance.Hold), so the entry is the one the file has, and its
+// key, counted as used, cannot be dropped before it is copied.
+func exportFile(m *dict.Manager, rel string, e dict.Entry, ok bool, held map[uint64]*heldKey) (exportdoc.File, error) {
 	if len(rel) > exportdoc.MaxPath {
 		return exportdoc.File{}, fmt.Errorf("dict: export %s: a path of %d bytes (at most %d)", rel, len(rel), exportdoc.MaxPath)
 	}
-	if m.files != nil {
-		defer m.lockSettled(rel, rel).unlock()
-	}
-	st, err := m.fs.Lstat(m.abs(rel))
+	st, err := m.Maintenance().FS().Lstat(abs(m, rel))
 	if err != nil {
 		return exportdoc.File{}, fmt.Errorf("dict: export %s: %w", rel, err)
 	}
 	if !st.Mode().IsRegular() {
 		return exportdoc.File{}, fmt.Errorf("dict: export %s: not a regular file but %s", rel, describeType(st.Mode()))
 	}
-	f := exportdoc.File{Name: rel, Entry: Entry{Method: ctr.Plaintext}, Size: st.Size()}
-	if m.files == nil {
-		return f, nil
-	}
-	e, ok := m.files.Get(rel)
+	f := exportdoc.File{Name: rel, Entry: dict.Entry{Method: ctr.Plaintext}, Size: st.Size()}
 	if !ok || e.Method == ctr.Plaintext {
 		return f, nil
 	}
@@ -124,20 +120,16 @@ func (m *Manager) exportFile(rel string, held map[uint64]*heldKey) (exportdoc.Fi
 		}
 		return f, nil
 	}
-	m.keyMu.RLock()
-	defer m.keyMu.RUnlock()
-	k, found := m.keys.Get(e.KeyID)
-	if !found {
-		return exportdoc.File{}, fmt.Errorf("dict: export %s: %w (key id %d)", rel, ErrDataKeyMissing, e.KeyID)
-	}
-	if k.Method != e.Method {
+	k, s, err := m.Maintenance().DataKeySecret(e.KeyID)
+	switch {
+	case errors.Is(err, dict.ErrDataKeyMissing):
+		return exportdoc.File{}, fmt.Errorf("dict: export %s: %w (key id %d)", rel, err, e.KeyID)
+	case err != nil:
+		return exportdoc.File{}, fmt.Errorf("dict: export: %w", err)
+	case k.Method != e.Method:
+		s.Release()
 		return exportdoc.File{}, fmt.Errorf("dict: export %s: entry says %s but data key %d is %s", rel, e.Method, e.KeyID, k.Method)
 	}
-	s, err := keyenv.NewSecret(len(k.Bytes()))
-	if err != nil {
-		return exportdoc.File{}, fmt.Errorf("dict: export: %w", err)
-	}
-	copy(s.Bytes(), k.Bytes())
 	held[e.KeyID] = &heldKey{exportdoc.Key{ID: k.ID, Method: k.Method, Created: k.Created, Exposed: k.Exposed, Bytes: s.Bytes()}, s}
 	return f, nil
 }

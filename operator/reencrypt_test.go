@@ -1,8 +1,9 @@
-package dict
+package operator
 
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"hash/fnv"
@@ -18,7 +19,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/encfile"
+	"github.com/atrest/atrest/dict"
 )
 
 // reContent is name's test content: n pseudo-random bytes seeded by the
@@ -50,7 +51,7 @@ var reFiles = []reFile{
 	{"sub/deep/big.sst", reencryptChunk + 17},
 }
 
-func reWrite(t *testing.T, m *Manager, files []reFile) {
+func reWrite(t *testing.T, m *dict.Manager, files []reFile) {
 	t.Helper()
 	for _, f := range files {
 		if dir := filepath.Dir(f.name); dir != "." {
@@ -62,7 +63,7 @@ func reWrite(t *testing.T, m *Manager, files []reFile) {
 	}
 }
 
-func reCheckContent(t *testing.T, m *Manager, files []reFile) {
+func reCheckContent(t *testing.T, m *dict.Manager, files []reFile) {
 	t.Helper()
 	for _, f := range files {
 		if got := readFile(t, m, f.name); !bytes.Equal(got, reContent(f.name, f.size)) {
@@ -75,17 +76,22 @@ func reCheckContent(t *testing.T, m *Manager, files []reFile) {
 func reNoTemps(t *testing.T, dir string) {
 	t.Helper()
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && IsReencryptTemp(filepath.ToSlash(p)) {
+		if err == nil && dict.IsReencryptTemp(filepath.ToSlash(p)) {
 			t.Errorf("temporary file left: %s", p)
 		}
 		return nil
 	})
 }
 
-func reLookup(t *testing.T, m *Manager, name string) (Entry, bool) {
+func reLookup(t *testing.T, m *dict.Manager, name string) (dict.Entry, bool) {
 	t.Helper()
-	if IsReencryptTemp(name) { // reserved: Lookup refuses the name
-		return m.files.Get(name)
+	if dict.IsReencryptTemp(name) { // reserved: Lookup refuses the name
+		for n, e := range m.Maintenance().Entries() {
+			if n == name {
+				return e, true
+			}
+		}
+		return dict.Entry{}, false
 	}
 	e, ok, err := m.Lookup(name)
 	if err != nil {
@@ -139,7 +145,7 @@ func TestReencrypt(t *testing.T) {
 			defer m.Close()
 			for _, f := range reFiles {
 				before, _ := os.Stat(filepath.Join(env.dir, f.name))
-				if err := m.Reencrypt(ctx, f.name); err != nil {
+				if err := Reencrypt(ctx, m, f.name); err != nil {
 					t.Fatalf("reencrypt %s: %v", f.name, err)
 				}
 				after, _ := os.Stat(filepath.Join(env.dir, f.name))
@@ -186,7 +192,7 @@ func TestReencrypt(t *testing.T) {
 			// Again: everything is current, nothing is touched.
 			for _, f := range reFiles {
 				before, _ := os.Stat(filepath.Join(env.dir, f.name))
-				if err := m.Reencrypt(ctx, f.name); err != nil {
+				if err := Reencrypt(ctx, m, f.name); err != nil {
 					t.Fatal(err)
 				}
 				after, _ := os.Stat(filepath.Join(env.dir, f.name))
@@ -194,7 +200,7 @@ func TestReencrypt(t *testing.T) {
 					t.Errorf("%s: rewritten although current", f.name)
 				}
 			}
-			p, err := m.ReencryptAll(ctx, ReencryptOptions{})
+			p, err := ReencryptAll(ctx, m, ReencryptOptions{})
 			if err != nil || p.FilesTotal != 0 {
 				t.Errorf("ReencryptAll after: %+v, %v; want nothing selected", p, err)
 			}
@@ -217,7 +223,7 @@ func TestReencryptCurrentUntouched(t *testing.T) {
 	before, _ := os.Stat(filepath.Join(env.dir, "a"))
 	e0, _ := reLookup(t, m, "a")
 	time.Sleep(10 * time.Millisecond) // a rewrite would show in the time
-	if err := m.Reencrypt(context.Background(), "a"); err != nil {
+	if err := Reencrypt(context.Background(), m, "a"); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.Stat(filepath.Join(env.dir, "a"))
@@ -226,7 +232,7 @@ func TestReencryptCurrentUntouched(t *testing.T) {
 		t.Fatalf("current file touched: inode same %v, mtime %v → %v, entry %+v → %+v",
 			os.SameFile(before, after), before.ModTime(), after.ModTime(), e0, e1)
 	}
-	if _, err := os.Lstat(filepath.Join(env.dir, "a"+ReencryptTempSuffix)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(filepath.Join(env.dir, "a"+dict.ReencryptTempSuffix)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("temporary file created: %v", err)
 	}
 }
@@ -242,21 +248,21 @@ func TestReencryptErrors(t *testing.T) {
 		want error
 	}{
 		{"missing", fs.ErrNotExist},
-		{"../outside", ErrOutsideDir},
-		{filepath.Join(filepath.Dir(env.dir), "elsewhere"), ErrOutsideDir},
-		{KeyDictName, ErrReserved},
-		{FileDictName, ErrReserved},
-		{"a" + ReencryptTempSuffix, ErrReserved},
-		{".", ErrDataDir},
+		{"../outside", dict.ErrOutsideDir},
+		{filepath.Join(filepath.Dir(env.dir), "elsewhere"), dict.ErrOutsideDir},
+		{dict.KeyDictName, dict.ErrReserved},
+		{dict.FileDictName, dict.ErrReserved},
+		{"a" + dict.ReencryptTempSuffix, dict.ErrReserved},
+		{".", dict.ErrDataDir},
 		{"d", nil}, // an error of its own: not a regular file
 	} {
-		err := m.Reencrypt(ctx, tc.name)
+		err := Reencrypt(ctx, m, tc.name)
 		if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
 			t.Errorf("Reencrypt(%q) = %v, want %v", tc.name, err, tc.want)
 		}
 	}
 	if err := os.Symlink("a", filepath.Join(env.dir, "link")); err == nil {
-		if err := m.Reencrypt(ctx, "link"); err == nil {
+		if err := Reencrypt(ctx, m, "link"); err == nil {
 			t.Error("Reencrypt of a symbolic link succeeded")
 		}
 	}
@@ -264,20 +270,20 @@ func TestReencryptErrors(t *testing.T) {
 	cancel()
 	m.Close()
 	m = env.open(ctr.SM4CTR)
-	if err := m.Reencrypt(cctx, "a"); !errors.Is(err, context.Canceled) {
+	if err := Reencrypt(cctx, m, "a"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Reencrypt with a cancelled context = %v", err)
 	}
 	if e, _ := reLookup(t, m, "a"); e.Method != ctr.AES128CTR {
 		t.Errorf("cancelled re-encryption changed the entry: %+v", e)
 	}
-	if _, err := m.ReencryptAll(ctx, ReencryptOptions{Rate: -1}); err == nil {
+	if _, err := ReencryptAll(ctx, m, ReencryptOptions{Rate: -1}); err == nil {
 		t.Error("negative rate accepted")
 	}
 	m.Close()
-	if err := m.Reencrypt(ctx, "a"); !errors.Is(err, ErrClosed) {
+	if err := Reencrypt(ctx, m, "a"); !errors.Is(err, dict.ErrClosed) {
 		t.Errorf("Reencrypt after Close = %v", err)
 	}
-	if _, err := m.ReencryptAll(ctx, ReencryptOptions{}); !errors.Is(err, ErrClosed) {
+	if _, err := ReencryptAll(ctx, m, ReencryptOptions{}); !errors.Is(err, dict.ErrClosed) {
 		t.Errorf("ReencryptAll after Close = %v", err)
 	}
 }
@@ -290,13 +296,13 @@ func TestReencryptNeverEncrypted(t *testing.T) {
 	defer m.Close()
 	os.WriteFile(filepath.Join(env.dir, "a"), []byte("plain"), 0o644)
 	ctx := context.Background()
-	if err := m.Reencrypt(ctx, "a"); err != nil {
+	if err := Reencrypt(ctx, m, "a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Reencrypt(ctx, "missing"); !errors.Is(err, fs.ErrNotExist) {
+	if err := Reencrypt(ctx, m, "missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
-	p, err := m.ReencryptAll(ctx, ReencryptOptions{})
+	p, err := ReencryptAll(ctx, m, ReencryptOptions{})
 	if err != nil || p.FilesTotal != 0 || p.Running {
 		t.Fatalf("ReencryptAll: %+v, %v", p, err)
 	}
@@ -343,7 +349,7 @@ func TestReencryptAllOlderThan(t *testing.T) {
 		{0, 1, []uint64{k3}, map[string]uint64{"a": k3, "b": k3, "c": k3, "d": k3}},
 		{0, 0, []uint64{k3}, map[string]uint64{"a": k3, "b": k3, "c": k3, "d": k3}},
 	} {
-		p, err := m.ReencryptAll(ctx, ReencryptOptions{OlderThan: step.olderThan})
+		p, err := ReencryptAll(ctx, m, ReencryptOptions{OlderThan: step.olderThan})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +419,7 @@ func TestReencryptAllConcurrentReaders(t *testing.T) {
 		})
 	}
 	// Slowed down, so that the readers overlap every step of every file.
-	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Rate: 8 << 20})
+	p, err := ReencryptAll(context.Background(), m, ReencryptOptions{Rate: 8 << 20})
 	stop()
 	wg.Wait()
 	close(errc)
@@ -452,7 +458,7 @@ func TestReencryptAllRate(t *testing.T) {
 	m = env.open(ctr.AES256CTR)
 	defer m.Close()
 	start := time.Now()
-	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Rate: 4 << 20})
+	p, err := ReencryptAll(context.Background(), m, ReencryptOptions{Rate: 4 << 20})
 	elapsed := time.Since(start)
 	if err != nil || p.FilesDone != 3 || p.BytesDone != 2<<20 {
 		t.Fatalf("ReencryptAll: %+v, %v", p, err)
@@ -509,7 +515,7 @@ func TestReencryptAllCancel(t *testing.T) {
 	defer m.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := m.ReencryptAll(ctx, ReencryptOptions{Progress: func(p ReencryptProgress) {
+	p, err := ReencryptAll(ctx, m, ReencryptOptions{Progress: func(p dict.ReencryptProgress) {
 		if p.FilesDone == 2 {
 			cancel()
 		}
@@ -533,14 +539,14 @@ func TestReencryptAllCancel(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	timer := time.AfterFunc(100*time.Millisecond, cancel)
 	defer timer.Stop()
-	p, err = m.ReencryptAll(ctx, ReencryptOptions{Rate: 64 << 10})
+	p, err = ReencryptAll(ctx, m, ReencryptOptions{Rate: 64 << 10})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("run cancelled mid-file: %+v, %v", p, err)
 	}
 	reNoTemps(t, env.dir)
 	reCheckContent(t, m, files)
 
-	p, err = m.ReencryptAll(context.Background(), ReencryptOptions{})
+	p, err = ReencryptAll(context.Background(), m, ReencryptOptions{})
 	if err != nil || p.FilesDone != p.FilesTotal || p.FilesTotal == 0 || p.FilesTotal > 4 {
 		t.Fatalf("second run: %+v, %v (want the files left over, at most 4)", p, err)
 	}
@@ -568,10 +574,10 @@ func TestReencryptAllProgress(t *testing.T) {
 	for _, f := range files {
 		total += int64(f.size)
 	}
-	var reports []ReencryptProgress
-	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Progress: func(p ReencryptProgress) {
-		if live := m.ops.reencryptProgress(); live != p {
-			t.Errorf("callback got %+v, the Manager has %+v", p, live)
+	var reports []dict.ReencryptProgress
+	p, err := ReencryptAll(context.Background(), m, ReencryptOptions{Progress: func(p dict.ReencryptProgress) {
+		if live := liveProgress(t, m); live != p {
+			t.Errorf("callback got %+v, the dict.Manager has %+v", p, live)
 		}
 		reports = append(reports, p)
 	}})
@@ -598,14 +604,14 @@ func TestReencryptAllProgress(t *testing.T) {
 			t.Fatalf("report %d: %+v beyond its totals", i, r)
 		}
 	}
-	if mid := slices.IndexFunc(reports, func(r ReencryptProgress) bool { return r.Current == "huge" }); mid < 0 {
+	if mid := slices.IndexFunc(reports, func(r dict.ReencryptProgress) bool { return r.Current == "huge" }); mid < 0 {
 		t.Error("no report during the large file")
 	} else if reports[mid].Remaining <= 0 || reports[mid].BytesDone >= total {
 		t.Errorf("report during the large file: %+v", reports[mid])
 	}
-	want := ReencryptProgress{FilesDone: len(files), FilesTotal: len(files), BytesDone: total, BytesTotal: total, Started: p.Started}
-	if p != want || m.ops.reencryptProgress() != want {
-		t.Fatalf("final progress %+v, kept %+v; want %+v", p, m.ops.reencryptProgress(), want)
+	want := dict.ReencryptProgress{FilesDone: len(files), FilesTotal: len(files), BytesDone: total, BytesTotal: total, Started: p.Started}
+	if p != want || liveProgress(t, m) != want {
+		t.Fatalf("final progress %+v, kept %+v; want %+v", p, liveProgress(t, m), want)
 	}
 }
 
@@ -623,16 +629,16 @@ func TestReencryptBusy(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		// 1 MiB at 256 KiB/s: four seconds, unless cancelled.
-		_, err := m.ReencryptAll(ctx, ReencryptOptions{Rate: 256 << 10})
+		_, err := ReencryptAll(ctx, m, ReencryptOptions{Rate: 256 << 10})
 		done <- err
 	}()
-	for m.ops.reencryptProgress().BytesDone == 0 { // the run holds the file now
+	for liveProgress(t, m).BytesDone == 0 { // the run holds the file now
 		time.Sleep(time.Millisecond)
 	}
-	if _, err := m.ReencryptAll(context.Background(), ReencryptOptions{}); !errors.Is(err, ErrReencryptBusy) {
+	if _, err := ReencryptAll(context.Background(), m, ReencryptOptions{}); !errors.Is(err, dict.ErrReencryptBusy) {
 		t.Errorf("second ReencryptAll: %v", err)
 	}
-	if err := m.Reencrypt(context.Background(), "slow"); !errors.Is(err, ErrReencryptBusy) {
+	if err := Reencrypt(context.Background(), m, "slow"); !errors.Is(err, dict.ErrReencryptBusy) {
 		t.Errorf("Reencrypt of the file being copied: %v", err)
 	}
 	cancel()
@@ -644,7 +650,7 @@ func TestReencryptBusy(t *testing.T) {
 	}
 	reNoTemps(t, env.dir)
 	// Free again.
-	if p, err := m.ReencryptAll(context.Background(), ReencryptOptions{}); err != nil || p.FilesDone != 1 {
+	if p, err := ReencryptAll(context.Background(), m, ReencryptOptions{}); err != nil || p.FilesDone != 1 {
 		t.Fatalf("after the cancelled run: %+v, %v", p, err)
 	}
 }
@@ -664,12 +670,12 @@ func TestReencryptAllPanic(t *testing.T) {
 				t.Error("the panic did not come through")
 			}
 		}()
-		m.ReencryptAll(context.Background(), ReencryptOptions{Progress: func(ReencryptProgress) { panic("caller's bug") }})
+		ReencryptAll(context.Background(), m, ReencryptOptions{Progress: func(dict.ReencryptProgress) { panic("caller's bug") }})
 	}()
 	if st, err := m.Stats(); err != nil || st.Reencrypt.Running {
 		t.Errorf("after the panic: %+v, %v", st.Reencrypt, err)
 	}
-	if p, err := m.ReencryptAll(context.Background(), ReencryptOptions{}); err != nil || p.Running || p.FilesDone != p.FilesTotal {
+	if p, err := ReencryptAll(context.Background(), m, ReencryptOptions{}); err != nil || p.Running || p.FilesDone != p.FilesTotal {
 		t.Fatalf("the next run: %+v, %v", p, err)
 	}
 	reCheckContent(t, m, reFiles)
@@ -685,25 +691,25 @@ func TestReencryptLeftovers(t *testing.T) {
 	os.Mkdir(filepath.Join(env.dir, "sub"), 0o755)
 	files := []reFile{{"a", 100}, {"sub/b", 200}}
 	reWrite(t, m, files)
-	leftovers := []string{"a" + ReencryptTempSuffix, "sub/b" + ReencryptTempSuffix, "gone" + ReencryptTempSuffix}
+	leftovers := []string{"a" + dict.ReencryptTempSuffix, "sub/b" + dict.ReencryptTempSuffix, "gone" + dict.ReencryptTempSuffix}
 	for _, l := range leftovers {
 		writeLeftover(t, m, l, []byte("half a copy"))
 	}
 	// And an entry whose temporary file was never created.
-	noFile := "never" + ReencryptTempSuffix
+	noFile := "never" + dict.ReencryptTempSuffix
 	writeLeftover(t, m, noFile, nil)
 	os.Remove(filepath.Join(env.dir, noFile))
 	leftovers = append(leftovers, noFile)
 	if err := m.RotateDataKey(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Reencrypt(context.Background(), "a"); err != nil {
+	if err := Reencrypt(context.Background(), m, "a"); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := reLookup(t, m, leftovers[0]); ok {
 		t.Error("Reencrypt left the old temporary file's entry")
 	}
-	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{})
+	p, err := ReencryptAll(context.Background(), m, ReencryptOptions{})
 	if err != nil || p.FilesTotal != 1 {
 		t.Fatalf("ReencryptAll: %+v, %v (want sub/b only)", p, err)
 	}
@@ -724,10 +730,10 @@ func TestReencryptLeftovers(t *testing.T) {
 func TestReencryptChangedMeanwhile(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		change func(m *Manager) error
+		change func(m *dict.Manager) error
 		gone   bool
 	}{
-		{"appended", func(m *Manager) error {
+		{"appended", func(m *dict.Manager) error {
 			f, err := m.OpenReadWrite("f")
 			if err != nil {
 				return err
@@ -736,8 +742,8 @@ func TestReencryptChangedMeanwhile(t *testing.T) {
 			_, err = f.WriteAt([]byte("more"), 3<<20)
 			return err
 		}, false},
-		{"removed", func(m *Manager) error { return m.Remove("f") }, true},
-		{"replaced", func(m *Manager) error {
+		{"removed", func(m *dict.Manager) error { return m.Remove("f") }, true},
+		{"replaced", func(m *dict.Manager) error {
 			f, err := m.Create("f")
 			if err != nil {
 				return err
@@ -753,8 +759,8 @@ func TestReencryptChangedMeanwhile(t *testing.T) {
 			m.Close()
 			var once sync.Once
 			var changeErr error
-			var mp atomic.Pointer[Manager]
-			m = env.open(ctr.SM4CTR, WithFailpoint(func(name string) {
+			var mp atomic.Pointer[dict.Manager]
+			m = env.open(ctr.SM4CTR, dict.WithFailpoint(func(name string) {
 				if name == "reencrypt.after-chunk" {
 					once.Do(func() { changeErr = tc.change(mp.Load()) })
 				}
@@ -762,11 +768,11 @@ func TestReencryptChangedMeanwhile(t *testing.T) {
 			mp.Store(m)
 			defer m.Close()
 			before, _ := reLookup(t, m, "f")
-			err := m.Reencrypt(context.Background(), "f")
+			err := Reencrypt(context.Background(), m, "f")
 			if changeErr != nil {
 				t.Fatal(changeErr)
 			}
-			if !errors.Is(err, ErrReencryptChanged) || errors.Is(err, fs.ErrNotExist) != tc.gone {
+			if !errors.Is(err, dict.ErrReencryptChanged) || errors.Is(err, fs.ErrNotExist) != tc.gone {
 				t.Fatalf("Reencrypt = %v", err)
 			}
 			reNoTemps(t, env.dir)
@@ -806,7 +812,7 @@ func TestReencryptHardLink(t *testing.T) {
 	m.Close()
 	m = env.open(ctr.SM4CTR)
 	defer m.Close()
-	if err := m.Reencrypt(context.Background(), "a"); err != nil {
+	if err := Reencrypt(context.Background(), m, "a"); err != nil {
 		t.Fatal(err)
 	}
 	ea, _ := reLookup(t, m, "a")
@@ -822,7 +828,7 @@ func TestReencryptHardLink(t *testing.T) {
 	if ids, _ := m.DataKeys(); len(ids) != 2 {
 		t.Fatalf("keys %v: b's key must stay", ids)
 	}
-	if p, err := m.ReencryptAll(context.Background(), ReencryptOptions{}); err != nil || p.FilesDone != 1 {
+	if p, err := ReencryptAll(context.Background(), m, ReencryptOptions{}); err != nil || p.FilesDone != 1 {
 		t.Fatalf("ReencryptAll: %+v, %v", p, err)
 	}
 	if ids, cur := m.DataKeys(); len(ids) != 1 || ids[0] != cur {
@@ -839,7 +845,7 @@ func TestReencryptAllFilter(t *testing.T) {
 	m.Close()
 	m = env.open(ctr.SM4CTR)
 	defer m.Close()
-	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Filter: func(name string) bool {
+	p, err := ReencryptAll(context.Background(), m, ReencryptOptions{Filter: func(name string) bool {
 		return filepath.Ext(name) == ".sst"
 	}})
 	if err != nil || p.FilesTotal != 1 {
@@ -862,29 +868,48 @@ func TestIsReencryptTemp(t *testing.T) {
 		"a.atrest-reencrypt.sst": false,
 		"a":                      false,
 	} {
-		if got := IsReencryptTemp(name); got != want {
-			t.Errorf("IsReencryptTemp(%q) = %v", name, got)
+		if got := dict.IsReencryptTemp(name); got != want {
+			t.Errorf("dict.IsReencryptTemp(%q) = %v", name, got)
 		}
 	}
 }
 
 // writeLeftover makes a re-encryption temporary file with an entry, as an
-// interrupted run leaves one; Create refuses such names.
-func writeLeftover(t *testing.T, m *Manager, rel string, data []byte) {
+// interrupted run leaves one (Create refuses such names): the entry a new
+// file gets now, recorded through the primitive imports use, and data, a
+// file's content on disk (none: no file).
+func writeLeftover(t *testing.T, m *dict.Manager, rel string, data []byte) {
 	t.Helper()
-	h, s, err := m.createFresh(rel, m.abs(rel), os.O_RDWR|os.O_CREATE|os.O_TRUNC, func(path string, flag int) (Handle, error) {
-		return os.OpenFile(path, flag, 0o644)
-	})
+	st, err := m.Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := encfile.New(h.(*os.File), s)
-	if _, err := f.Write(data); err != nil {
+	e := dict.Entry{KeyID: st.CurrentKeyID, Method: st.Method}
+	crand.Read(e.IV[:])
+	l, err := m.Maintenance().Lock()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Close(); err != nil {
+	err = l.Record(context.Background(), []dict.NamedEntry{{Name: rel, Entry: e}})
+	l.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
+	if data != nil {
+		if err := os.WriteFile(filepath.Join(m.Dir(), filepath.FromSlash(rel)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// liveProgress is the re-encryption progress m's Stats report.
+func liveProgress(t *testing.T, m *dict.Manager) dict.ReencryptProgress {
+	t.Helper()
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Reencrypt
 }
 
 // TestReencryptTempNamesReserved: nobody but re-encryption makes a file
@@ -894,7 +919,7 @@ func TestReencryptTempNamesReserved(t *testing.T) {
 	m := env.open(ctr.AES128CTR)
 	defer m.Close()
 	writeFile(t, m, "f", []byte("x"))
-	temp := "f" + ReencryptTempSuffix
+	temp := "f" + dict.ReencryptTempSuffix
 	for _, tc := range []struct {
 		name string
 		op   func() error
@@ -906,7 +931,7 @@ func TestReencryptTempNamesReserved(t *testing.T) {
 		{"remove", func() error { return m.Remove(temp) }},
 		{"lookup", func() error { _, _, err := m.Lookup(temp); return err }},
 	} {
-		if err := tc.op(); !errors.Is(err, ErrReserved) {
+		if err := tc.op(); !errors.Is(err, dict.ErrReserved) {
 			t.Errorf("%s %s: %v, want ErrReserved", tc.name, temp, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package dict
+package operator
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -32,7 +33,7 @@ func verifyEnv(t *testing.T) (dir string, cfg keyenv.Config) {
 func TestVerify(t *testing.T) {
 	dir, cfg := verifyEnv(t)
 	ctx := context.Background()
-	m, err := Open(ctx, dir, cfg)
+	m, err := dict.Open(ctx, dir, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestVerify(t *testing.T) {
 	for _, name := range []string{"a.sst", "b.sst", "sub/c.log", "gone1", "sub/gone2"} {
 		writeFile(t, m, name, []byte(strings.Repeat(name, 100)))
 	}
-	r, err := m.Verify(ctx)
+	r, err := Verify(ctx, m)
 	if err != nil || !r.OK() || r.Entries != 5 || len(r.Unrecorded) != 0 {
 		t.Fatalf("a consistent directory: %+v, %v", r, err)
 	}
@@ -59,7 +60,7 @@ func TestVerify(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "sub", "lost.sst"), noise, 0o644)
 	os.WriteFile(filepath.Join(dir, "tiny"), noise[:100], 0o644)
 
-	r, err = m.Verify(ctx)
+	r, err = Verify(ctx, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,33 +80,42 @@ func TestVerify(t *testing.T) {
 
 	// ForgetMissing drops the two entries, and leaves a present file's.
 	os.WriteFile(filepath.Join(dir, "gone1"), []byte("back"), 0o644) // recreated: keep
-	got, err := m.ForgetMissing([]string{"gone1", "sub/gone2", "a.sst", "never"})
+	got, err := ForgetMissing(m, []string{"gone1", "sub/gone2", "a.sst", "never"})
 	if err != nil || !slices.Equal(got, []string{"sub/gone2"}) {
 		t.Errorf("ForgetMissing = %v, %v; want [sub/gone2]", got, err)
 	}
 	if _, ok, _ := m.Lookup("gone1"); !ok {
 		t.Error("the entry of a file that came back was dropped")
 	}
-	if _, err := m.ForgetMissing([]string{"../outside"}); !errors.Is(err, ErrOutsideDir) {
+	if _, err := ForgetMissing(m, []string{"../outside"}); !errors.Is(err, dict.ErrOutsideDir) {
 		t.Errorf("ForgetMissing outside the directory: %v", err)
 	}
 
 	// A key missing from the key dictionary: reopen with a dictionary
-	// that lost it (simulated by dropping it in memory).
-	e, _, _ := m.Lookup("a.sst")
-	m.keyMu.Lock()
-	delete(m.refs, e.KeyID)
-	m.keys.Current = 0
-	if err := m.keys.Drop(e.KeyID); err != nil {
+	// that lost it (another directory's, under the same master key).
+	m.Close()
+	other := t.TempDir()
+	o, err := dict.Open(ctx, other, cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	m.keyMu.Unlock()
-	r, err = m.Verify(ctx)
+	o.Close()
+	kd, err := os.ReadFile(filepath.Join(other, dict.KeyDictName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, dict.KeyDictName), kd, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = dict.Open(ctx, dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	r, err = Verify(ctx, m)
 	if err != nil || !slices.Contains(r.MissingKeys, "a.sst") || !slices.Contains(r.MissingKeys, "b.sst") {
 		t.Errorf("missing keys %v (%v), want a.sst and b.sst among them", r.MissingKeys, err)
 	}
 	m.Close()
-	if _, err := m.Verify(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := Verify(ctx, m); !errors.Is(err, dict.ErrClosed) {
 		t.Errorf("Verify after Close: %v", err)
 	}
 }
@@ -130,90 +140,6 @@ func TestEntropy(t *testing.T) {
 	}
 }
 
-// TestWithInspection checks an inspecting open changes nothing: no
-// dictionaries made in a directory that has none, no rotation of a due key
-// and no dropping of unused keys.
-func TestWithInspection(t *testing.T) {
-	dir, cfg := verifyEnv(t)
-	ctx := context.Background()
-	m, err := Open(ctx, dir, cfg, WithInspection())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Encrypted() {
-		t.Error("inspection made dictionaries")
-	}
-	m.Close()
-	if _, err := os.Stat(filepath.Join(dir, KeyDictName)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("key dictionary after an inspecting open: %v", err)
-	}
-
-	m, err = Open(ctx, dir, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, m, "f", []byte("x"))
-	m.Close()
-	before, _ := os.ReadFile(filepath.Join(dir, KeyDictName))
-
-	// Another method: a normal open would rotate the data key.
-	sm4 := cfg
-	sm4.DataEncryptionMethod = ctr.SM4CTR
-	m, err = Open(ctx, dir, sm4, WithInspection())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := m.Stats()
-	if err != nil || st.DataKeys != 1 || st.Keys[0].Method != ctr.AES256CTR {
-		t.Errorf("inspection rotated: %+v, %v", st, err)
-	}
-	m.Close()
-	after, _ := os.ReadFile(filepath.Join(dir, KeyDictName))
-	if string(before) != string(after) {
-		t.Error("an inspecting open rewrote the key dictionary")
-	}
-	m, err = Open(ctx, dir, sm4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if st, _ := m.Stats(); st.DataKeys != 2 {
-		t.Errorf("a normal open with another method: %d keys, want 2 (rotated)", st.DataKeys)
-	}
-}
-
-// TestInspectionLeavesOrphan checks an inspecting open of a directory where
-// a first start crashed (an empty file dictionary, no key dictionary)
-// leaves it as it is.
-func TestInspectionLeavesOrphan(t *testing.T) {
-	dir, cfg := verifyEnv(t)
-	ctx := context.Background()
-	m, err := Open(ctx, dir, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
-	if err := os.Remove(filepath.Join(dir, KeyDictName)); err != nil {
-		t.Fatal(err)
-	}
-	orphan := filepath.Join(dir, "."+KeyDictName+".tmp-orphan") // atomicfile's temporary name
-	os.WriteFile(orphan, []byte("half-written"), 0o600)
-	m, err = Open(ctx, dir, cfg, WithInspection())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Encrypted() {
-		t.Error("inspection of a crashed first start shows dictionaries")
-	}
-	m.Close()
-	if _, err := os.Stat(filepath.Join(dir, FileDictName)); err != nil {
-		t.Errorf("inspection removed the orphan file dictionary: %v", err)
-	}
-	if _, err := os.Stat(orphan); err != nil {
-		t.Errorf("inspection removed a temporary file: %v", err)
-	}
-}
-
 // TestVerifyAfterRemove: a file removed a moment ago, whose entry's
 // removal still waits in a batch, is not reported missing.
 func TestVerifyAfterRemove(t *testing.T) {
@@ -226,7 +152,7 @@ func TestVerifyAfterRemove(t *testing.T) {
 		if err := m.Remove(name); err != nil {
 			t.Fatal(err)
 		}
-		r, err := m.Verify(context.Background())
+		r, err := Verify(context.Background(), m)
 		if err != nil || len(r.MissingFiles) != 0 {
 			t.Fatalf("verify right after removing %s: missing %v, %v", name, r.MissingFiles, err)
 		}

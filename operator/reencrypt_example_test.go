@@ -1,4 +1,4 @@
-package dict_test
+package operator_test
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/operator"
 )
 
 // Files written under AES-128 are moved to SM4 after the configuration
 // changes: reopen with the new method, then re-encrypt in the background
 // at a bounded rate. A second run finds nothing left to do, which is also
 // how a run interrupted by a restart resumes.
-func ExampleManager_ReencryptAll() {
+func ExampleReencryptAll() {
 	root, _ := os.MkdirTemp("", "dict-reencrypt-example")
 	defer os.RemoveAll(root)
 	dataDir := filepath.Join(root, "data")
@@ -48,7 +49,7 @@ func ExampleManager_ReencryptAll() {
 		return
 	}
 	defer m.Close()
-	p, err := m.ReencryptAll(ctx, dict.ReencryptOptions{
+	p, err := operator.ReencryptAll(ctx, m, operator.ReencryptOptions{
 		Rate: 50 << 20, // bytes per second
 		Progress: func(p dict.ReencryptProgress) {
 			if !p.Running {
@@ -66,7 +67,7 @@ func ExampleManager_ReencryptAll() {
 	f.Close()
 	fmt.Printf("%s: %s, %q\n", "000001.sst", e.Method, content)
 
-	p, _ = m.ReencryptAll(ctx, dict.ReencryptOptions{})
+	p, _ = operator.ReencryptAll(ctx, m, operator.ReencryptOptions{})
 	fmt.Println("left for a second run:", p.FilesTotal)
 	// Output:
 	// done: 2 of 2 files, 36 bytes

@@ -1,6 +1,6 @@
 //go:build unix
 
-package dict
+package operator
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -82,20 +83,20 @@ func TestReencryptCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	rate, _ := strconv.ParseInt(os.Getenv(envReencRate), 10, 64)
-	opts := crashFailpointOptions(envReencAt)
+	opts := []dict.Option{dict.WithFailpoint(crashtest.Failpoint(envReencAt))} // nil: none
 	say := crashtest.Say
-	m, err := Open(context.Background(), dir, reencCrashConfig(dir, method), opts...)
+	m, err := dict.Open(context.Background(), dir, reencCrashConfig(dir, method), opts...)
 	if err != nil {
 		crashtest.Die("open: %v", err)
 	}
 	say("start")
-	p, err := m.ReencryptAll(context.Background(), ReencryptOptions{Rate: rate, Progress: func(p ReencryptProgress) {
+	p, err := ReencryptAll(context.Background(), m, ReencryptOptions{Rate: rate, Progress: func(p dict.ReencryptProgress) {
 		say("progress %d %d %d", p.FilesDone, p.FilesTotal, p.Failed)
 	}})
 	if err != nil || p.FilesDone != p.FilesTotal {
 		crashtest.Die("reencrypt: %+v: %v", p, err)
 	}
-	p, err = m.ReencryptAll(context.Background(), ReencryptOptions{})
+	p, err = ReencryptAll(context.Background(), m, ReencryptOptions{})
 	if err != nil {
 		crashtest.Die("second run: %v", err)
 	}
@@ -111,7 +112,7 @@ func TestReencryptCrashChild(t *testing.T) {
 // (under the current key) and the temporary files on disk.
 func reencCrashCheck(t *testing.T, dir string, from, to ctr.Method) (onNew int, temps []string) {
 	t.Helper()
-	m, err := Open(context.Background(), dir, reencCrashConfig(dir, to))
+	m, err := dict.Open(context.Background(), dir, reencCrashConfig(dir, to))
 	if err != nil {
 		t.Fatalf("reopen after the kill: %v", err)
 	}
@@ -141,10 +142,10 @@ func reencCrashCheck(t *testing.T, dir string, from, to ctr.Method) (onNew int, 
 		r, _ := filepath.Rel(dir, p)
 		r = filepath.ToSlash(r)
 		switch {
-		case d.IsDir(), IsDictionaryFile(r):
-		case IsReencryptTemp(r):
+		case d.IsDir(), dict.IsDictionaryFile(r):
+		case dict.IsReencryptTemp(r):
 			temps = append(temps, r)
-			base := strings.TrimSuffix(r, ReencryptTempSuffix)
+			base := strings.TrimSuffix(r, dict.ReencryptTempSuffix)
 			if !slices.ContainsFunc(reencCrashFiles, func(f reFile) bool { return f.name == base }) {
 				t.Fatalf("temporary file %s of no file", r)
 			}
@@ -168,7 +169,7 @@ func TestReencryptCrash(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "master.key"), []byte(strings.Repeat("e7", 32)+"\n"), 0o600)
 
 	// The files, under three data keys of the first method.
-	m, err := Open(context.Background(), dir, reencCrashConfig(dir, ctr.AES128CTR))
+	m, err := dict.Open(context.Background(), dir, reencCrashConfig(dir, ctr.AES128CTR))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +301,7 @@ func TestReencryptCrash(t *testing.T) {
 	}
 
 	// Only the current key is left, and nothing to do.
-	m, err = Open(context.Background(), dir, reencCrashConfig(dir, to))
+	m, err = dict.Open(context.Background(), dir, reencCrashConfig(dir, to))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func TestReencryptCrash(t *testing.T) {
 	if ids, cur := m.DataKeys(); len(ids) != 1 || ids[0] != cur {
 		t.Errorf("data keys %v, current %d: old keys left", ids, cur)
 	}
-	if p, err := m.ReencryptAll(context.Background(), ReencryptOptions{}); err != nil || p.FilesTotal != 0 {
+	if p, err := ReencryptAll(context.Background(), m, ReencryptOptions{}); err != nil || p.FilesTotal != 0 {
 		t.Errorf("a last run: %+v, %v", p, err)
 	}
 	t.Logf("%d child processes, %d killed (%d leaving a temporary file, %d after the swap of a file not yet reported), checked",
