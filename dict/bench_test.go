@@ -227,7 +227,7 @@ func BenchmarkOpen1M(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		perFile = float64(ms.HeapAlloc-before) / 1e6
-		if st, _ := m.FileDictionaryStats(); st.Entries != 1_000_000 {
+		if st := m.files.Stats(); st.Entries != 1_000_000 {
 			b.Fatalf("%d entries", st.Entries)
 		}
 		m.Close()

@@ -141,14 +141,6 @@ func (m *Manager) Lookup(name string) (Entry, bool, error) {
 	return e, ok, nil
 }
 
-// FileDictionaryStats reports the file dictionary's size and log.
-func (m *Manager) FileDictionaryStats() (filedict.Stats, bool) {
-	if m.files == nil {
-		return filedict.Stats{}, false
-	}
-	return m.files.Stats(), true
-}
-
 // Close closes the dictionaries and zeroes the data keys; open files stay
 // usable until closed.
 func (m *Manager) Close() error {

@@ -692,7 +692,7 @@ func TestFileDictionaryVersions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _ := m.FileDictionaryStats()
+		st := m.files.Stats()
 		want := 1
 		if logOn {
 			want = 3

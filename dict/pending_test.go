@@ -173,7 +173,7 @@ func TestManagerBatchesRemovals(t *testing.T) {
 	m = env.open(ctr.AES128CTR)
 	defer m.Close()
 	wantReadBack(t, m, "f7", content("new f7", 200), "after a reopen")
-	if st, _ := m.FileDictionaryStats(); st.Entries != 1 {
+	if st := m.files.Stats(); st.Entries != 1 {
 		t.Fatalf("%d entries after a reopen, want 1", st.Entries)
 	}
 }

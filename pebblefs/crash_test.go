@@ -505,9 +505,12 @@ func (cm *crashModel) checkEntries(e *testEnv, m *dict.Manager, st *crashStats, 
 	if err != nil {
 		fail("dictionary: %v", err)
 	}
-	stats, _ := m.FileDictionaryStats()
+	stats, err := m.Stats()
+	if err != nil {
+		fail("stats: %v", err)
+	}
 	st.files = files
-	st.maxStaleEntries = max(st.maxStaleEntries, stats.Entries-files)
+	st.maxStaleEntries = max(st.maxStaleEntries, stats.FileDictionary.Entries-files)
 	st.maxDataKeys = max(st.maxDataKeys, len(ids))
 }
 
