@@ -37,6 +37,7 @@ var (
 var backendPackages = map[backendKey]string{
 	{KindKMS, "aws"}: "github.com/atrest/atrest/keyenv/awskms",
 	{KindVault, ""}:  "github.com/atrest/atrest/keyenv/vaulttransit",
+	{KindKMIP, ""}:   "github.com/atrest/atrest/keyenv/kmip",
 }
 
 // defaultVendors is the vendor a section of a type with vendors means

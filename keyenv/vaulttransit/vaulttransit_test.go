@@ -233,6 +233,7 @@ func TestVaultErrorMatrix(t *testing.T) {
 		})), keyenv.ErrKMSAccessDenied, "auth/ldap"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Log(tt.err)
 			wantErr(t, tt.err, tt.sentinel)
 			for _, s := range []string{tt.says, "/keys/", "vault:" + srv.URL} {
 				if !strings.Contains(tt.err.Error(), s) {
