@@ -151,6 +151,14 @@ func (s *Server) ClientCert(dir, identity string) (certFile, keyFile string, err
 	return certFile, keyFile, s.issue(certFile, keyFile, identity, x509.ExtKeyUsageClientAuth, "")
 }
 
+// ServerAuthCert issues, from the server's CA, a certificate for identity
+// marked for server authentication only, which the server refuses as a
+// client's in the TLS handshake.
+func (s *Server) ServerAuthCert(dir, identity string) (certFile, keyFile string, err error) {
+	certFile, keyFile = filepath.Join(dir, identity+".pem"), filepath.Join(dir, identity+".key")
+	return certFile, keyFile, s.issue(certFile, keyFile, identity, x509.ExtKeyUsageServerAuth, "")
+}
+
 // ForeignClientCert is a client certificate from another CA, which the
 // server refuses in the TLS handshake.
 func ForeignClientCert(dir, identity string) (certFile, keyFile string, err error) {

@@ -149,9 +149,13 @@ func TestKMIPErrorMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serverOnlyCert, serverOnlyKey, err := srv.ServerAuthCert(foreignDir, "atrest")
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, atrestKey := clientCert(t, "atrest")
 	_, bobKey := clientCert(t, "bob")
-	hide := slices.Concat(pemBody(t, atrestKey), pemBody(t, bobKey), pemBody(t, foreignKey))
+	hide := slices.Concat(pemBody(t, atrestKey), pemBody(t, bobKey), pemBody(t, foreignKey), pemBody(t, serverOnlyKey))
 
 	unseal := func(b keyenv.Backend, label string, blob []byte) error {
 		_, err := b.Unseal(context.Background(), label, blob)
@@ -179,6 +183,8 @@ func TestKMIPErrorMatrix(t *testing.T) {
 		{"another client's key", seal(func(s *keyenv.KMIPSettings) { s.ClientCert, s.ClientKey = clientCert(t, "bob") }),
 			keyenv.ErrKMSAccessDenied, "may not use the key"},
 		{"client certificate of another CA", seal(func(s *keyenv.KMIPSettings) { s.ClientCert, s.ClientKey = foreignCert, foreignKey }),
+			keyenv.ErrKMSAccessDenied, "refused the TLS client certificate"},
+		{"certificate not for client authentication", seal(func(s *keyenv.KMIPSettings) { s.ClientCert, s.ClientKey = serverOnlyCert, serverOnlyKey }),
 			keyenv.ErrKMSAccessDenied, "refused the TLS client certificate"},
 		{"no client certificate", seal(func(s *keyenv.KMIPSettings) { s.ClientCert, s.ClientKey = "", "" }),
 			keyenv.ErrKMSAccessDenied, "refused the TLS client certificate"},

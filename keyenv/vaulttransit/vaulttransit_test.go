@@ -407,3 +407,49 @@ func TestRegistered(t *testing.T) {
 	}
 	mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
 }
+
+// Vault's own key rotation is transparent (new blobs use the new version,
+// old ones keep opening), a key created without derived=true works too,
+// and VAULT_TOKEN, VAULT_NAMESPACE and VAULT_ADDR are ignored.
+func TestVaultKeyVersionsAndEnvironment(t *testing.T) {
+	srv, tokenFile := newVault(t, vaulttest.Options{})
+	srv.CreateKey("plain", false)
+	b := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile})
+	v1 := mustSeal(t, b, "l", []byte("one"))
+	admin(t, srv, "atrest/rotate", nil)
+	v2 := mustSeal(t, b, "l", []byte("two"))
+	mustUnseal(t, b, "l", v1, []byte("one"))
+	mustUnseal(t, b, "l", v2, []byte("two"))
+	if sb, _ := keyenv.ParseSealedBlob(v2); !strings.HasPrefix(string(sb.KeyRef), "vault:v2:") {
+		t.Fatalf("a blob sealed after the rotation names %q", sb.KeyRef[:9])
+	}
+
+	plain := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "plain", TokenFile: tokenFile})
+	mustUnseal(t, plain, "l", mustSeal(t, plain, "l", []byte("s")), []byte("s"))
+
+	t.Setenv("VAULT_TOKEN", srv.NewToken())
+	t.Setenv("VAULT_NAMESPACE", "elsewhere")
+	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1")
+	env := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile})
+	mustUnseal(t, env, "l", mustSeal(t, env, "l", []byte("s")), []byte("s"))
+	revoked := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: writeFile(t, "revoked", "hvs.revoked")})
+	_, err := revoked.Seal(context.Background(), "l", []byte("s"))
+	wantErr(t, err, keyenv.ErrKMSAccessDenied)
+}
+
+// An answer that says no is not retried.
+func TestVaultRefusalsNotRetried(t *testing.T) {
+	srv, tokenFile := newVault(t, vaulttest.Options{})
+	for _, s := range []keyenv.VaultSettings{
+		{Address: srv.URL, KeyName: "absent", TokenFile: tokenFile},
+		{Address: srv.URL, KeyName: "atrest", TokenFile: writeFile(t, "revoked", "hvs.revoked")},
+	} {
+		before := srv.Calls("datakey")
+		if _, err := open(t, s).Seal(context.Background(), "l", []byte("s")); err == nil {
+			t.Fatal("no error")
+		}
+		if n := srv.Calls("datakey") - before; n != 1 {
+			t.Errorf("%s: %d requests for a refusal, want 1", s.KeyName, n)
+		}
+	}
+}
