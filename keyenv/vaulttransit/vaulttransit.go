@@ -23,14 +23,19 @@ package vaulttransit
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
 	vault "github.com/hashicorp/vault/api"
 
 	"github.com/atrest/atrest/keyenv"
@@ -69,19 +74,29 @@ func Open(_ context.Context, s keyenv.VaultSettings, opts ...keyenv.Option) (key
 		return nil, fmt.Errorf("keyenv: %w: vault master key: %w", keyenv.ErrConfig, err)
 	}
 	o := keyenv.ApplyOptions(opts...)
-	cfg := vault.DefaultConfig()
-	cfg.Address = s.Address
-	cfg.MaxRetries = o.KMSAttempts - 1
-	cfg.Timeout = o.KMSTimeout
-	cfg.HttpClient.Timeout = o.KMSAttemptTimeout
+	tlsConfig, err := tlsConfig(s)
+	if err != nil {
+		return nil, err
+	}
+	// The client is configured here alone: vault.DefaultConfig would take
+	// VAULT_ADDR, VAULT_CACERT, VAULT_SKIP_VERIFY and more from the
+	// environment.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsConfig
+	cfg := &vault.Config{
+		Address: s.Address,
+		HttpClient: &http.Client{Transport: transport, Timeout: o.KMSAttemptTimeout,
+			// Vault's client follows Vault's redirects itself.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		Timeout:      o.KMSTimeout,
+		MaxRetries:   o.KMSAttempts - 1,
+		MinRetryWait: 500 * time.Millisecond,
+		MaxRetryWait: 1500 * time.Millisecond,
+		Backoff:      retryablehttp.RateLimitLinearJitterBackoff,
+	}
 	if o.KMSMaxBackoff > 0 {
 		cfg.MaxRetryWait = o.KMSMaxBackoff
 		cfg.MinRetryWait = min(cfg.MinRetryWait, o.KMSMaxBackoff)
-	}
-	if s.CAFile != "" || s.TLSServerName != "" {
-		if err := cfg.ConfigureTLS(&vault.TLSConfig{CACert: s.CAFile, TLSServerName: s.TLSServerName}); err != nil {
-			return nil, fmt.Errorf("keyenv: %w: vault ca-file %s: %w", keyenv.ErrConfig, s.CAFile, err)
-		}
 	}
 	client, err := vault.NewClient(cfg)
 	if err != nil {
@@ -95,6 +110,23 @@ func Open(_ context.Context, s keyenv.VaultSettings, opts ...keyenv.Option) (key
 		client.SetNamespace(s.Namespace)
 	}
 	return keyenv.NewEnvelope(&transitKey{s: s, client: client, opts: o}), nil
+}
+
+// tlsConfig trusts the CA in s.CAFile (the system's when empty) for the
+// name s.TLSServerName (the address's host when empty).
+func tlsConfig(s keyenv.VaultSettings) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: s.TLSServerName}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("keyenv: %w: vault ca-file: %w", keyenv.ErrConfig, err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("keyenv: %w: vault ca-file %s holds no PEM certificate", keyenv.ErrConfig, s.CAFile)
+		}
+	}
+	return cfg, nil
 }
 
 func checkSettings(s keyenv.VaultSettings) error {

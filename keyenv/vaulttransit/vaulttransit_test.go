@@ -348,10 +348,13 @@ func TestVaultUnreachable(t *testing.T) {
 }
 
 // TLS: the server's certificate is checked against ca-file, under the
-// name tls-server-name gives.
+// name tls-server-name gives, whatever VAULT_CACERT and VAULT_SKIP_VERIFY
+// say.
 func TestVaultTLS(t *testing.T) {
 	srv, tokenFile := newVault(t, vaulttest.Options{TLS: true})
 	ca := writeFile(t, "ca.pem", string(srv.CertificatePEM()))
+	t.Setenv("VAULT_CACERT", ca)
+	t.Setenv("VAULT_SKIP_VERIFY", "true")
 	ok := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile, CAFile: ca})
 	mustUnseal(t, ok, "l", mustSeal(t, ok, "l", []byte("s")), []byte("s"))
 	named := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile, CAFile: ca, TLSServerName: "example.com"})
