@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -107,6 +108,9 @@ database_path=%s
 	}
 	defer out.Close()
 	s.cmd.Stdout, s.cmd.Stderr = out, out
+	// The server forks helpers (multiprocessing's manager); a process
+	// group of its own lets Close end them with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", serverCommand, err)
 	}
@@ -132,15 +136,19 @@ database_path=%s
 	}
 }
 
-// Close kills the server (by its process id) and waits for it to exit.
+// Close kills the server and the helpers it forked (its process group,
+// whose id is the server's process id) and waits for the server to exit.
 func (s *Server) Close() {
 	s.stop.Do(func() {
 		if s.cmd.Process != nil {
-			s.cmd.Process.Kill()
+			syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 			<-s.exited
 		}
 	})
 }
+
+// PID is the server's process id, which is also its process group's.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // ClientCert issues a client certificate for identity (its common name,
 // which PyKMIP takes as the client's identity and the owner of the
