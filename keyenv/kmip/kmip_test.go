@@ -286,6 +286,7 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 			m := &keyenv.MasterKeys{Current: b, Previous: newFileBackend(t)}
 			start := time.Now()
 			_, _, err := m.Unseal(context.Background(), "l", blob)
+			t.Log(err)
 			wantErr(t, err, keyenv.ErrKMSUnreachable)
 			if errors.Is(err, keyenv.ErrBothMasterKeysFailed) {
 				t.Fatal("fell back to the previous key because the server was down")

@@ -89,7 +89,7 @@ func (k *transitKey) classify(op string, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return wrap(keyenv.ErrKMSUnreachable, "timed out")
 	case errors.As(err, &netErr), errors.As(err, &urlErr):
-		return wrap(keyenv.ErrKMSUnreachable, "network error")
+		return wrap(keyenv.ErrKMSUnreachable, fmt.Sprintf("network error after %d attempts", k.opts.KMSAttempts))
 	}
 	return fmt.Errorf("keyenv: %s: %s: %w", k.ID(), op, err)
 }

@@ -294,6 +294,7 @@ func TestVaultFaults(t *testing.T) {
 				mustUnseal(t, b, "l", blob, []byte("s"))
 				return
 			}
+			t.Log(err)
 			wantErr(t, err, keyenv.ErrKMSUnreachable)
 			if !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("error %q does not say %q", err, tt.says)
@@ -336,14 +337,42 @@ func TestVaultUnreachable(t *testing.T) {
 	m := &keyenv.MasterKeys{Current: b, Previous: newFileBackend(t)}
 	start := time.Now()
 	_, _, err = m.Unseal(context.Background(), "l", blob)
+	t.Log(err)
 	wantErr(t, err, keyenv.ErrKMSUnreachable)
 	if errors.Is(err, keyenv.ErrBothMasterKeysFailed) {
 		t.Fatal("fell back to the previous key because Vault was down")
 	}
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
 	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	if !strings.Contains(err.Error(), "network error after 3 attempts") {
+		t.Errorf("error %q does not say how many attempts", err)
+	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Fatalf("two calls to a closed port took %v", took)
+	}
+
+	// A server that hangs up on every connection: each attempt connects.
+	hangUp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hangUp.Close()
+	accepted := make(chan struct{}, 100)
+	go func() {
+		for {
+			c, err := hangUp.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	b = open(t, keyenv.VaultSettings{Address: "http://" + hangUp.Addr().String(), KeyName: "atrest", TokenFile: tokenFile})
+	_, err = b.Seal(context.Background(), "l", []byte("s"))
+	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	if n := len(accepted); n != 3 {
+		t.Errorf("%d connections for 3 attempts", n)
 	}
 }
 
