@@ -36,6 +36,8 @@ var (
 // import it is told what to import.
 var backendPackages = map[backendKey]string{
 	{KindKMS, "aws"}: "github.com/atrest/atrest/keyenv/awskms",
+	{KindVault, ""}:  "github.com/atrest/atrest/keyenv/vaulttransit",
+	{KindKMIP, ""}:   "github.com/atrest/atrest/keyenv/kmip",
 }
 
 // defaultVendors is the vendor a section of a type with vendors means

@@ -5,4 +5,6 @@ package main
 // configuration it is given opens.
 import (
 	_ "github.com/atrest/atrest/keyenv/awskms"
+	_ "github.com/atrest/atrest/keyenv/kmip"
+	_ "github.com/atrest/atrest/keyenv/vaulttransit"
 )
