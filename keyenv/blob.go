@@ -67,7 +67,7 @@ func (k Kind) String() string {
 const (
 	blobMagic         = "ATSB"
 	blobVersion       = 2
-	blobVersionNoName = 1 // before blobs named their master key
+	blobVersionNoName = 1                  // before blobs named their master key
 	blobFixedBytes    = len(blobMagic) + 3 // magic, version, kind, label length
 	nonceBytes        = 12
 	tagBytes          = 16
