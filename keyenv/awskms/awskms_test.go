@@ -225,7 +225,11 @@ func TestKMSUnreachable(t *testing.T) {
 	}
 	dead := "http://" + l.Addr().String()
 	l.Close()
-	b, err := Open(context.Background(), Config{KeyID: "k", Region: testRegion, Endpoint: dead}, fastKMS...)
+	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
+	defer srv.Close()
+	id := srv.CreateKey()
+	// The same key as the live one, through an endpoint nothing answers.
+	b, err := Open(context.Background(), Config{KeyID: id, Region: testRegion, Endpoint: dead}, fastKMS...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,10 +238,8 @@ func TestKMSUnreachable(t *testing.T) {
 	// The blob is a file blob, so KMS is not even asked: wrong master key.
 	_, err = b.Unseal(context.Background(), "l", blob)
 	wantErr(t, err, keyenv.ErrWrongMasterKey)
-	// A KMS blob with KMS down: unreachable, and no fallback.
-	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
-	defer srv.Close()
-	live := openKMS(t, srv, srv.CreateKey(), testRegion)
+	// A blob of this KMS key with KMS down: unreachable, and no fallback.
+	live := openKMS(t, srv, id, testRegion)
 	kmsBlob := mustSeal(t, live, "l", []byte("s"))
 	m := &keyenv.MasterKeys{Current: b, Previous: file}
 	_, _, err = m.Unseal(context.Background(), "l", kmsBlob)
