@@ -245,14 +245,16 @@ func TestMasterKeysThirdKey(t *testing.T) {
 	}
 }
 
-// The recorded identity is authenticated: altered, the blob does not open
-// with its own key (authentication fails), and altered to name the other
-// configured key it does not open with that one either.
+// The recorded identity is authenticated. Altered to name a key the
+// backend does not hold, the blob is another key's (ErrWrongMasterKey,
+// through MasterKeys too); altered to name another version the keyring
+// does hold, it fails authentication; rewritten to name the other
+// configured key, that key does not open it either.
 func TestAlteredKeyIdentity(t *testing.T) {
 	ctx := context.Background()
 	fileA, _ := newFileBackend(t)
 	fileB, _ := newFileBackend(t)
-	ringA, _, _ := newKeyringBackend(t, "tikv")
+	ringA, kr, _ := newKeyringBackend(t, "tikv")
 	ringB, _, _ := newKeyringBackend(t, "tikv")
 	for _, pair := range [][2]Backend{{fileA, fileB}, {ringA, ringB}} {
 		a, b := pair[0], pair[1]
@@ -263,7 +265,7 @@ func TestAlteredKeyIdentity(t *testing.T) {
 			bad := bytes.Clone(blob)
 			bad[at+i] ^= 0x40
 			_, err := a.Unseal(ctx, "key-dictionary", bad)
-			wantErr(t, err, ErrCorruptBlob)
+			wantErr(t, err, ErrWrongMasterKey)
 			_, _, err = (&MasterKeys{Current: a, Previous: b}).Unseal(ctx, "key-dictionary", bad)
 			wantErr(t, err, ErrWrongMasterKey)
 		}
@@ -281,6 +283,26 @@ func TestAlteredKeyIdentity(t *testing.T) {
 			t.Fatalf("%s: %v", a.Kind(), err)
 		}
 	}
+	// A keyring holds every version: a blob of version 1 whose record
+	// is changed to name version 2 reaches GCM, which refuses it.
+	v1 := mustSeal(t, ringA, "key-dictionary", []byte("dict"))
+	if _, err := kr.RotateKey("tikv"); err != nil {
+		t.Fatal(err)
+	}
+	v2 := mustSeal(t, ringA, "key-dictionary", []byte("dict"))
+	sb1, _ := ParseSealedBlob(v1)
+	sb2, _ := ParseSealedBlob(v2)
+	if bytes.Equal(sb1.KeyIdentity, sb2.KeyIdentity) || !ringA.Holds(KeyRecord{KindKeyring, sb1.KeyIdentity}) {
+		t.Fatal("the two versions record the same check value, or version 1 is no longer held")
+	}
+	forged := bytes.Clone(v1)
+	copy(forged[bytes.Index(v1, sb1.KeyIdentity):], sb2.KeyIdentity)
+	_, err := ringA.Unseal(ctx, "key-dictionary", forged)
+	wantErr(t, err, ErrCorruptBlob)
+	if !strings.Contains(err.Error(), "authentication failed") {
+		t.Fatalf("%v", err)
+	}
+	mustUnseal(t, ringA, "key-dictionary", v1, []byte("dict"))
 }
 
 // KeyRecord.String says the kind and the identity, as text for remote keys
