@@ -328,7 +328,7 @@ func (s *suite) errorClasses(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.open == nil {
-				t.Logf("backendtest: the Env gives no %s key (the backend cannot express one); not checked here", strings.ToLower(tt.name))
+				t.Logf("backendtest: the Env gives no %s key; not checked here", strings.ToLower(tt.name))
 				return
 			}
 			s.brokenKey(t, tt.open, tt.want, tt.within)

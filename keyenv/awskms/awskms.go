@@ -72,6 +72,15 @@ type Config struct {
 // Open does not call KMS: a KMS that cannot be reached shows at the
 // first Seal or Unseal, as an error wrapping keyenv.ErrKMSUnreachable.
 func Open(ctx context.Context, c Config, opts ...keyenv.Option) (keyenv.Backend, error) {
+	k, err := newKMSKey(ctx, c, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return keyenv.NewEnvelope(k), nil
+}
+
+// newKMSKey checks c and makes its key source.
+func newKMSKey(ctx context.Context, c Config, opts ...keyenv.Option) (*kmsKey, error) {
 	if c.KeyID == "" || c.Region == "" {
 		return nil, fmt.Errorf("keyenv: %w: kms master key needs key-id and region", keyenv.ErrConfig)
 	}
@@ -109,7 +118,7 @@ func Open(ctx context.Context, c Config, opts ...keyenv.Option) (keyenv.Backend,
 			ko.BaseEndpoint = aws.String(c.Endpoint)
 		}
 	})
-	return keyenv.NewEnvelope(&kmsKey{cfg: c, client: client, opts: o, identity: []byte(c.KeyID + " in " + c.Region)}), nil
+	return &kmsKey{cfg: c, client: client, opts: o, identity: []byte(c.KeyID + " in " + c.Region)}, nil
 }
 
 // kmsKey is the keyenv.KeySource of a KMS key: each seal gets a fresh data
