@@ -49,11 +49,15 @@ func motoCommand() (argv []string, ok bool) {
 }
 
 // startMoto starts a moto server for the test and stops it when the test
-// ends. Where moto is not installed the test is skipped, loudly: CI
-// (.ci/run) checks moto is there, so it never skips there.
+// ends. Where moto is not installed the test is skipped, loudly, unless
+// ATREST_REQUIRE_MOTO is set (.ci/run sets it, after checking moto is
+// there): then it fails.
 func startMoto(t *testing.T) *moto {
 	t.Helper()
 	argv, ok := motoCommand()
+	if !ok && os.Getenv("ATREST_REQUIRE_MOTO") != "" {
+		t.Fatal("moto is not installed (pip install 'moto[server]') and ATREST_REQUIRE_MOTO is set")
+	}
 	if !ok {
 		t.Skip("SKIPPED LOUDLY: moto is not installed (pip install 'moto[server]'; Debian has no package): " +
 			"the AWS KMS tests against moto's server did not run")
