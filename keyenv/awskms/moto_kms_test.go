@@ -320,3 +320,31 @@ func TestMotoCredentials(t *testing.T) {
 	defer mk.Close()
 	mustUnseal(t, mk.Current, "key-dictionary", mustSeal(t, mk.Current, "key-dictionary", []byte("toml")), []byte("toml"))
 }
+
+// A key named by id, ARN or alias seals and unseals against moto, and its
+// blobs record the key as configured with the region; a blob sealed
+// through one name is another key's to a backend configured with another
+// name (the record is the configuration's, precise but literal).
+func TestMotoKeyNames(t *testing.T) {
+	m := motoEnv(t)
+	id := m.createKey(t, motoRegion)
+	m.createAlias(t, motoRegion, "alias/atrest", id)
+	names := []string{id, "arn:aws:kms:" + motoRegion + ":123456789012:key/" + id, "alias/atrest"}
+	var backends []keyenv.Backend
+	for _, name := range names {
+		b := openMoto(t, m, Config{KeyID: name, Region: motoRegion})
+		blob := mustSeal(t, b, "key-dictionary", []byte("named"))
+		mustUnseal(t, b, "key-dictionary", blob, []byte("named"))
+		sb, err := keyenv.ParseSealedBlob(blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(sb.KeyIdentity); got != name+" in "+motoRegion {
+			t.Fatalf("%s: the blob records %q", name, got)
+		}
+		backends = append(backends, b)
+	}
+	blob := mustSeal(t, backends[0], "key-dictionary", []byte("named"))
+	_, err := backends[2].Unseal(context.Background(), "key-dictionary", blob)
+	wantErr(t, err, keyenv.ErrWrongMasterKey)
+}
