@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/atrest/atrest/internal/kmstest"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -83,8 +85,12 @@ func TestKMSWrongKeyFallsBackToPrevious(t *testing.T) {
 	newKey := openKMS(t, srv, srv.CreateKey(), testRegion)
 	blob := mustSeal(t, oldKey, "key-dictionary", []byte("dict"))
 
+	decrypts := srv.Calls("Decrypt")
 	_, err := newKey.Unseal(context.Background(), "key-dictionary", blob)
 	wantErr(t, err, keyenv.ErrWrongMasterKey)
+	if srv.Calls("Decrypt") != decrypts {
+		t.Fatal("KMS was asked to decrypt a blob that records another key")
+	}
 
 	m := &keyenv.MasterKeys{Current: newKey, Previous: oldKey}
 	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
@@ -363,4 +369,33 @@ func TestKMSErrorsReadOnce(t *testing.T) {
 	wantErr(t, resealErr, keyenv.ErrResealFailed, keyenv.ErrKMSUnreachable)
 	wantErr(t, rotateErr, keyenv.ErrKMSUnreachable)
 	wantErr(t, openErr, keyenv.ErrConfig)
+}
+
+// Each AWS error code maps to its sentinel, and only to it.
+func TestClassifyCodes(t *testing.T) {
+	k := &kmsKey{cfg: Config{KeyID: "k", Region: testRegion}, opts: keyenv.ApplyOptions()}
+	sentinels := []error{keyenv.ErrWrongMasterKey, keyenv.ErrKMSKeyNotFound, keyenv.ErrKMSKeyDisabled, keyenv.ErrKMSAccessDenied, keyenv.ErrKMSUnreachable}
+	for _, tt := range []struct {
+		codes []string
+		want  error
+	}{
+		{[]string{"DisabledException", "KMSInvalidStateException", "KeyUnavailableException"}, keyenv.ErrKMSKeyDisabled},
+		{[]string{"NotFoundException"}, keyenv.ErrKMSKeyNotFound},
+		{[]string{"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidClientTokenId",
+			"InvalidSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException"}, keyenv.ErrKMSAccessDenied},
+		{[]string{"IncorrectKeyException", "InvalidCiphertextException"}, keyenv.ErrWrongMasterKey},
+		{[]string{"ThrottlingException", "KMSInternalException", "DependencyTimeoutException"}, keyenv.ErrKMSUnreachable},
+	} {
+		for _, code := range tt.codes {
+			err := k.classify("Decrypt", &smithy.GenericAPIError{Code: code, Message: "m"})
+			for _, s := range sentinels {
+				if errors.Is(err, s) != (s == tt.want) {
+					t.Errorf("%s: %v; wraps %q: %v", code, err, s, errors.Is(err, s))
+				}
+			}
+			if !strings.Contains(err.Error(), code) {
+				t.Errorf("%q does not say %s", err, code)
+			}
+		}
+	}
 }
