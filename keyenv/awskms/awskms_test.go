@@ -399,3 +399,32 @@ func TestClassifyCodes(t *testing.T) {
 		}
 	}
 }
+
+// A KMS blob of format version 1 (no key record) still opens: with its
+// key, and through MasterKeys by trial, the fake answering the new key
+// with IncorrectKeyException as AWS does; the reseal records the new key.
+func TestKMSOldBlobOpensByTrial(t *testing.T) {
+	srv := kmsEnv(t)
+	ctx := context.Background()
+	id1, id2 := srv.CreateKey(), srv.CreateKey()
+	src, err := newKMSKey(ctx, Config{KeyID: id1, Region: testRegion, Endpoint: srv.URL}, fastKMS...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := sealV1(t, src, "key-dictionary", []byte("dict v1"))
+	key1, key2 := openKMS(t, srv, id1, testRegion), openKMS(t, srv, id2, testRegion)
+	mustUnseal(t, key1, "key-dictionary", old, []byte("dict v1"))
+	s, resealed, err := (&keyenv.MasterKeys{Current: key2, Previous: key1}).Unseal(ctx, "key-dictionary", old)
+	if err != nil || resealed == nil {
+		t.Fatalf("trial: resealed %v, %v", resealed != nil, err)
+	}
+	s.Release()
+	sb, err := keyenv.ParseSealedBlob(resealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, named := sb.Record(); !named || !key2.Holds(rec) || key1.Holds(rec) {
+		t.Fatalf("the resealed blob records %v", rec)
+	}
+	mustUnseal(t, key2, "key-dictionary", resealed, []byte("dict v1"))
+}
