@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Backend is a master key: it seals and unseals small secrets (the key
@@ -21,9 +22,15 @@ type Backend interface {
 	// Seal returns a sealed blob holding secret, bound to label.
 	Seal(ctx context.Context, label string, secret []byte) ([]byte, error)
 	// Unseal opens a blob sealed under label. A blob sealed by another
-	// master key gives an error wrapping ErrWrongMasterKey; an altered blob
-	// ErrCorruptBlob; a blob sealed under another label ErrWrongLabel.
+	// master key gives an error wrapping ErrWrongMasterKey (a blob that
+	// records another key, without asking a key service); an altered
+	// blob ErrCorruptBlob; a blob sealed under another label
+	// ErrWrongLabel.
 	Unseal(ctx context.Context, label string, blob []byte) (*Secret, error)
+	// Holds reports whether r, the record of a sealed blob, names this
+	// master key: MasterKeys picks the key that opens a blob by it. A
+	// backend that holds several keys (a keyring's versions) holds each.
+	Holds(r KeyRecord) bool
 	// Close releases the backend's key material. Using the backend
 	// afterwards is an error.
 	Close() error
@@ -32,13 +39,15 @@ type Backend interface {
 // KeySource is what differs between the encrypting backends: where the
 // 256-bit sealing key comes from, and what a blob records to find it
 // again. NewEnvelope makes a Backend of one; a backend package (see
-// RegisterBackend) supplies a KeySource and leaves the blob format and
-// AES-256-GCM to this package.
+// RegisterBackend) supplies a KeySource and leaves the blob format,
+// AES-256-GCM, the key record (see KeyIdentifier) and the call metrics
+// (CallStats) to this package.
 type KeySource interface {
 	// Kind is the backend's type, recorded in every blob it seals.
 	Kind() Kind
 	// ID identifies the key without revealing it (Backend.ID); the
-	// source's errors name it.
+	// source's errors name it. Unless the source implements
+	// KeyIdentifier, blobs record it as the key identity.
 	ID() string
 	// SealingKey returns the key to seal under (SealingKeyBytes long) and
 	// the key reference to store in the blob; the reference must reveal
@@ -54,12 +63,17 @@ type KeySource interface {
 // NewEnvelope returns the Backend that seals with the keys src gives, in
 // this package's sealed-blob format under AES-256-GCM. The backend owns
 // src and closes it.
-func NewEnvelope(src KeySource) Backend { return &envelope{src: src} }
+// Every Seal and Unseal is counted, timed and its error classified in the
+// process's call statistics for src's kind and ID (CallStats).
+func NewEnvelope(src KeySource) Backend {
+	return &envelope{src: src, stats: callStatsFor(src.Kind(), src.ID())}
+}
 
-// envelope turns a KeySource into a Backend: the blob format and GCM are
-// the same for every encrypting backend.
+// envelope turns a KeySource into a Backend: the blob format, GCM and the
+// call statistics are the same for every encrypting backend.
 type envelope struct {
-	src KeySource
+	src   KeySource
+	stats *backendCalls
 }
 
 var errClosed = errors.New("keyenv: backend is closed")
@@ -69,7 +83,23 @@ func (e *envelope) ID() string   { return e.src.ID() }
 func (e *envelope) Secure() bool { return true }
 func (e *envelope) Close() error { return e.src.Close() }
 
+func (e *envelope) Holds(r KeyRecord) bool { return sourceHolds(e.src, r) }
+
 func (e *envelope) Seal(ctx context.Context, label string, secret []byte) ([]byte, error) {
+	start := time.Now()
+	blob, err := e.seal(ctx, label, secret)
+	e.stats.record(opSeal, time.Since(start), err)
+	return blob, err
+}
+
+func (e *envelope) Unseal(ctx context.Context, label string, blob []byte) (*Secret, error) {
+	start := time.Now()
+	s, err := e.unseal(ctx, label, blob)
+	e.stats.record(opUnseal, time.Since(start), err)
+	return s, err
+}
+
+func (e *envelope) seal(ctx context.Context, label string, secret []byte) ([]byte, error) {
 	if len(secret) == 0 {
 		return nil, fmt.Errorf("keyenv: %s: nothing to seal", e.ID())
 	}
@@ -81,17 +111,22 @@ func (e *envelope) Seal(ctx context.Context, label string, secret []byte) ([]byt
 		return nil, err
 	}
 	defer key.Release()
-	blob, err := sealGCM(e.Kind(), label, ref, key.Bytes(), secret)
+	blob, err := sealGCM(e.Kind(), label, identityOf(e.src, ref), ref, key.Bytes(), secret)
 	if err != nil {
 		return nil, errorf("%s: %w", e.ID(), err)
 	}
 	return blob, nil
 }
 
-func (e *envelope) Unseal(ctx context.Context, label string, blob []byte) (*Secret, error) {
+func (e *envelope) unseal(ctx context.Context, label string, blob []byte) (*Secret, error) {
 	sb, err := parseFor(e, label, blob)
 	if err != nil {
 		return nil, err
+	}
+	// A blob that records another key is not this key's, whatever the
+	// key service would answer if asked (moto's KMS: access denied).
+	if rec, named := sb.Record(); named && !e.Holds(rec) {
+		return nil, fmt.Errorf("keyenv: %s: %w: the blob was sealed by the %s", e.ID(), ErrWrongMasterKey, rec)
 	}
 	key, err := e.src.UnsealingKey(ctx, label, sb.KeyRef)
 	if err != nil {
@@ -133,6 +168,10 @@ func (plaintextBackend) Kind() Kind   { return KindPlaintext }
 func (plaintextBackend) ID() string   { return "plaintext" }
 func (plaintextBackend) Secure() bool { return false }
 func (plaintextBackend) Close() error { return nil }
+
+// Holds reports whether r is a plaintext blob's: every plaintext backend
+// opens every plaintext blob.
+func (plaintextBackend) Holds(r KeyRecord) bool { return r.Kind == KindPlaintext }
 
 func (plaintextBackend) Seal(_ context.Context, label string, secret []byte) ([]byte, error) {
 	if len(secret) == 0 {

@@ -48,45 +48,56 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// The sealed-blob format (docs/FORMAT.md has the table):
+// The sealed-blob format (docs/FORMAT.md has the table), version 2:
 //
 //	magic "ATSB" | version u8 | kind u8 | label length u8 | label |
-//	key reference length u16 | key reference | nonce (12, absent for
-//	plaintext) | body
+//	key identity length u16 | key identity | key reference length u16 |
+//	key reference | nonce (12, absent for plaintext) | body
+//
+// Version 1, which this build still reads, has no key identity. The key
+// identity names the master key that sealed the blob (a KMS key id and
+// region, a key check value), so that MasterKeys picks the master key or
+// the previous one by it rather than by trying both.
 //
 // Everything before the nonce is the associated data of the AES-256-GCM
-// body, so the version, the kind, the label and the key reference are all
-// authenticated. For plaintext the body is the secret followed by a
-// 16-byte truncated SHA-256 of header and secret: no secrecy, but a
-// corrupted blob is still detected.
+// body, so the version, the kind, the label, the key identity and the key
+// reference are all authenticated. For plaintext the body is the secret
+// followed by a 16-byte truncated SHA-256 of header and secret: no
+// secrecy, but a corrupted blob is still detected.
 const (
-	blobMagic      = "ATSB"
-	blobVersion    = 1
-	blobFixedBytes = len(blobMagic) + 3 // magic, version, kind, label length
-	nonceBytes     = 12
-	tagBytes       = 16
-	plainSumBytes  = 16
-	masterKeyBytes = 32 // every sealing key is AES-256
-	keyCheckBytes  = 8
-	maxLabelBytes  = 255
-	maxKeyRefBytes = 1<<16 - 1
+	blobMagic         = "ATSB"
+	blobVersion       = 2
+	blobVersionNoName = 1                  // before blobs named their master key
+	blobFixedBytes    = len(blobMagic) + 3 // magic, version, kind, label length
+	nonceBytes        = 12
+	tagBytes          = 16
+	plainSumBytes     = 16
+	masterKeyBytes    = 32 // every sealing key is AES-256
+	keyCheckBytes     = 8
+	maxLabelBytes     = 255
+	maxKeyRefBytes    = 1<<16 - 1
+	maxIdentityBytes  = 1<<16 - 1
 )
 
 // SealingKeyBytes is the length of every sealing key a KeySource gives:
 // the envelope seals with AES-256-GCM.
 const SealingKeyBytes = masterKeyBytes
 
-// BlobVersion is the sealed-blob format version this build writes. A
-// KeySource may bind it into how a remote service wraps its keys (the AWS
-// KMS backend puts it in the encryption context).
+// BlobVersion is the sealed-blob format version this build writes (2).
+// It is not a value for a KeySource to bind into a remote service's
+// context: blobs of older versions keep opening, so such a binding must
+// stay fixed (the AWS KMS backend binds "1" for every version).
 const BlobVersion = blobVersion
 
 // SealedBlob is a parsed sealed blob. ParseSealedBlob checks its structure
 // only; whether it opens is for a Backend to find out.
 type SealedBlob struct {
-	Version uint8  // format version (1)
+	Version uint8  // format version (1 or 2)
 	Kind    Kind   // the kind of backend that sealed it
 	Label   string // what is sealed, e.g. "key-dictionary"
+	// KeyIdentity names the master key that sealed the blob (see
+	// KeyRecord); nil in a version 1 blob, which does not record it.
+	KeyIdentity []byte
 	// KeyRef is how the backend finds the key again: a key check value
 	// (file), the KMS-encrypted data key (kms), or the key name, version
 	// and check value (keyring). It reveals no key bytes.
@@ -94,6 +105,15 @@ type SealedBlob struct {
 	Nonce  []byte // the GCM nonce; empty for plaintext
 	Body   []byte // GCM ciphertext and tag, or plaintext and checksum
 	header []byte // the authenticated prefix
+}
+
+// Record returns the master key the blob names: its kind and key
+// identity. ok is false for a version 1 blob, which names none.
+func (sb *SealedBlob) Record() (r KeyRecord, ok bool) {
+	if sb.Version == blobVersionNoName {
+		return KeyRecord{}, false
+	}
+	return KeyRecord{Kind: sb.Kind, Identity: sb.KeyIdentity}, true
 }
 
 // ParseSealedBlob parses b's structure. A blob of a later format version is
@@ -104,27 +124,42 @@ func ParseSealedBlob(b []byte) (*SealedBlob, error) {
 		return nil, fmt.Errorf("keyenv: %w: no sealed-blob header", ErrCorruptBlob)
 	}
 	sb := &SealedBlob{Version: b[4], Kind: Kind(b[5])}
-	if sb.Version != blobVersion {
-		return nil, fmt.Errorf("keyenv: sealed blob: %w %d (this build reads version %d)", ErrUnknownVersion, sb.Version, blobVersion)
+	if sb.Version != blobVersion && sb.Version != blobVersionNoName {
+		return nil, fmt.Errorf("keyenv: sealed blob: %w %d (this build reads versions %d and %d)", ErrUnknownVersion, sb.Version, blobVersionNoName, blobVersion)
 	}
 	if _, ok := kindNames[sb.Kind]; !ok {
 		return nil, fmt.Errorf("keyenv: %w: unknown backend kind %d", ErrCorruptBlob, b[5])
 	}
 	p := blobFixedBytes
 	labelLen := int(b[6])
-	if labelLen == 0 || len(b) < p+labelLen+2 {
+	if labelLen == 0 || len(b) < p+labelLen {
 		return nil, fmt.Errorf("keyenv: %w: truncated label", ErrCorruptBlob)
 	}
 	sb.Label = string(b[p : p+labelLen])
 	p += labelLen
-	refLen := int(binary.BigEndian.Uint16(b[p:]))
-	p += 2
-	if len(b) < p+refLen {
-		return nil, fmt.Errorf("keyenv: %w: truncated key reference", ErrCorruptBlob)
+	// field reads a u16 length and that many bytes at p.
+	field := func(what string) ([]byte, error) {
+		if len(b) < p+2 {
+			return nil, fmt.Errorf("keyenv: %w: truncated %s", ErrCorruptBlob, what)
+		}
+		n := int(binary.BigEndian.Uint16(b[p:]))
+		p += 2
+		if len(b) < p+n {
+			return nil, fmt.Errorf("keyenv: %w: truncated %s", ErrCorruptBlob, what)
+		}
+		p += n
+		return b[p-n : p : p], nil
 	}
-	sb.KeyRef = b[p : p+refLen]
-	p += refLen
-	sb.header = b[:p]
+	var err error
+	if sb.Version != blobVersionNoName {
+		if sb.KeyIdentity, err = field("key identity"); err != nil {
+			return nil, err
+		}
+	}
+	if sb.KeyRef, err = field("key reference"); err != nil {
+		return nil, err
+	}
+	sb.header = b[:p:p]
 	if sb.Kind == KindPlaintext {
 		if len(b) < p+plainSumBytes {
 			return nil, fmt.Errorf("keyenv: %w: truncated body", ErrCorruptBlob)
@@ -141,17 +176,22 @@ func ParseSealedBlob(b []byte) (*SealedBlob, error) {
 }
 
 // blobHeader builds the authenticated prefix of a blob.
-func blobHeader(kind Kind, label string, ref []byte, extra int) ([]byte, error) {
+func blobHeader(kind Kind, label string, identity, ref []byte, extra int) ([]byte, error) {
 	if err := checkLabel(label); err != nil {
 		return nil, err
+	}
+	if len(identity) > maxIdentityBytes {
+		return nil, fmt.Errorf("keyenv: key identity of %d bytes is too long", len(identity))
 	}
 	if len(ref) > maxKeyRefBytes {
 		return nil, fmt.Errorf("keyenv: key reference of %d bytes is too long", len(ref))
 	}
-	h := make([]byte, 0, blobFixedBytes+len(label)+2+len(ref)+extra)
+	h := make([]byte, 0, blobFixedBytes+len(label)+2+len(identity)+2+len(ref)+extra)
 	h = append(h, blobMagic...)
 	h = append(h, blobVersion, byte(kind), byte(len(label)))
 	h = append(h, label...)
+	h = binary.BigEndian.AppendUint16(h, uint16(len(identity)))
+	h = append(h, identity...)
 	h = binary.BigEndian.AppendUint16(h, uint16(len(ref)))
 	return append(h, ref...), nil
 }
@@ -169,12 +209,12 @@ func checkLabel(label string) error {
 }
 
 // sealGCM seals secret under key (32 bytes) with a fresh random nonce.
-func sealGCM(kind Kind, label string, ref, key, secret []byte) ([]byte, error) {
+func sealGCM(kind Kind, label string, identity, ref, key, secret []byte) ([]byte, error) {
 	aead, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
-	blob, err := blobHeader(kind, label, ref, nonceBytes+len(secret)+tagBytes)
+	blob, err := blobHeader(kind, label, identity, ref, nonceBytes+len(secret)+tagBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +278,7 @@ func keyCheckMatches(key, check []byte) bool {
 
 // sealPlain builds a plaintext blob: header, secret, checksum.
 func sealPlain(label string, secret []byte) ([]byte, error) {
-	blob, err := blobHeader(KindPlaintext, label, nil, len(secret)+plainSumBytes)
+	blob, err := blobHeader(KindPlaintext, label, nil, nil, len(secret)+plainSumBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func TestSealRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if sb.Version != 1 || sb.Kind != b.Kind() || sb.Label != "key-dictionary" {
+				if sb.Version != BlobVersion || sb.Kind != b.Kind() || sb.Label != "key-dictionary" || !b.Holds(KeyRecord{sb.Kind, sb.KeyIdentity}) {
 					t.Fatalf("parsed %+v", sb)
 				}
 				if b.Secure() && bytes.Contains(blob, secret[1:min(n, 17)]) && n > 16 {
@@ -134,7 +134,8 @@ func TestParseSealedBlobErrors(t *testing.T) {
 		{"label length 0", append(append([]byte{}, good[:6]...), append([]byte{0}, good[7:]...)...), ErrCorruptBlob},
 		{"header only", good[:7], ErrCorruptBlob},
 		{"no tag", good[:len(good)-len("secret")-16], ErrCorruptBlob},
-		{"version 2", append(append([]byte{}, good[:4]...), append([]byte{2}, good[5:]...)...), ErrUnknownVersion},
+		{"version 3", append(append([]byte{}, good[:4]...), append([]byte{3}, good[5:]...)...), ErrUnknownVersion},
+		{"version 0", append(append([]byte{}, good[:4]...), append([]byte{0}, good[5:]...)...), ErrUnknownVersion},
 	} {
 		if _, err := ParseSealedBlob(tt.blob); !errors.Is(err, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)

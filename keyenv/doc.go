@@ -6,9 +6,12 @@
 // password-protected keyring file, or plaintext (allowed only while the data
 // method is plaintext). Every backend seals with AES-256-GCM under a fresh
 // random nonce, in one versioned blob format that binds what is sealed (its
-// label) and the format version as associated data, so a blob cannot be
-// swapped for another's. MasterKeys adds TiKV's previous-master-key fallback
-// and master-key rotation.
+// label), the format version and the master key that sealed it (KeyRecord)
+// as associated data, so a blob cannot be swapped for another's.
+// MasterKeys adds TiKV's previous-master-key, picking the key a blob
+// records, and master-key rotation. Every backend built on NewEnvelope
+// has its calls counted (CallStats) and passes the conformance suite in
+// internal/backendtest.
 //
 // Backends that need an SDK live in packages of their own, which register
 // themselves with OpenBackend when imported (RegisterBackend), so that only

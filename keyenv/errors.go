@@ -12,8 +12,9 @@ import (
 var (
 	// ErrWrongMasterKey means the master key is not the one the blob was
 	// sealed under: another key file, another KMS key, a keyring without
-	// that key version. Only this error makes MasterKeys try the previous
-	// master key.
+	// that key version. MasterKeys picks the key by the blob's record; for
+	// a blob of format version 1, which records none, only this error
+	// makes it try the previous master key.
 	ErrWrongMasterKey = errors.New("wrong master key")
 
 	// ErrBothMasterKeysFailed means neither the master key nor the previous

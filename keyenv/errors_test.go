@@ -70,7 +70,7 @@ func TestErrorsReadOnce(t *testing.T) {
 		{"wrong master keys", func() error {
 			_, _, err := (&MasterKeys{Current: b, Previous: b}).Unseal(ctx, "key-dictionary", blob)
 			return err
-		}, ErrBothMasterKeysFailed, nil, "; previous master key: " + b.ID()},
+		}, ErrBothMasterKeysFailed, nil, "the master key is " + b.ID() + " and the previous master key " + b.ID()},
 		{"rotate with the wrong key", func() error { _, err := Rotate(ctx, b, a, "key-dictionary", blob); return err },
 			ErrWrongMasterKey, []string{b.ID()}, "keyenv: rotate: open with " + b.ID() + ": wrong master key"},
 		{"rotate to a key that cannot seal", func() error { _, err := Rotate(ctx, a, sealFails{b}, "key-dictionary", blob); return err },

@@ -2,6 +2,7 @@ package keyenv
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -162,6 +163,14 @@ func (k *fileKey) UnsealingKey(_ context.Context, _ string, ref []byte) (*Secret
 		return nil, fmt.Errorf("keyenv: %s: %w", k.ID(), ErrWrongMasterKey)
 	}
 	return key, nil
+}
+
+// KeyIdentity is the key check value: a blob records which key file's
+// key sealed it without revealing anything of it.
+func (k *fileKey) KeyIdentity([]byte) []byte { return k.check }
+
+func (k *fileKey) HoldsKey(identity []byte) bool {
+	return len(identity) == keyCheckBytes && subtle.ConstantTimeCompare(identity, k.check) == 1
 }
 
 func (k *fileKey) Close() error {

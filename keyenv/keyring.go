@@ -396,6 +396,22 @@ func (k *Keyring) key(name string, version uint32) (*Secret, KeyringEntry, error
 	return s, pick.KeyringEntry, nil
 }
 
+// holdsCheck reports whether a version of the key called name has the key
+// check value check.
+func (k *Keyring) holdsCheck(name string, check []byte) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.kek == nil {
+		return false
+	}
+	for _, e := range k.entries {
+		if e.Name == name && keyCheckMatches(k.payload.Bytes()[e.keyOff:e.keyOff+masterKeyBytes], check) {
+			return true
+		}
+	}
+	return false
+}
+
 // Close zeroes the keyring's keys and the derived password key.
 func (k *Keyring) Close() {
 	k.mu.Lock()

@@ -89,3 +89,20 @@ func (k *keyringKey) UnsealingKey(_ context.Context, _ string, ref []byte) (*Sec
 	}
 	return key, nil
 }
+
+// KeyIdentity is the check value of the key version that sealed: the end
+// of the reference SealingKey made.
+func (k *keyringKey) KeyIdentity(ref []byte) []byte { return ref[len(ref)-keyCheckBytes:] }
+
+// HoldsKey reports whether a version of the key has the check value
+// identity, reading the keyring again if none has: another process may
+// have rotated the key since.
+func (k *keyringKey) HoldsKey(identity []byte) bool {
+	if len(identity) != keyCheckBytes {
+		return false
+	}
+	if k.kr.holdsCheck(k.name, identity) {
+		return true
+	}
+	return k.refresh() == nil && k.kr.holdsCheck(k.name, identity)
+}

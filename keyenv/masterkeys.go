@@ -48,19 +48,52 @@ func CheckSecure(method ctr.Method, b Backend) error {
 	return nil
 }
 
-// Unseal opens blob with the current master key. Only if that fails with
-// ErrWrongMasterKey, and a previous master key is configured, does it try
-// the previous one; the secret is then sealed again under the current key
-// and returned as resealed, which the caller must store in place of blob
-// (atomically) to finish the rotation. resealed is nil when the current key
-// opened the blob.
+// Unseal opens blob with the master key that sealed it. A blob records
+// its master key (KeyRecord): the current master key opens it if it holds
+// that key; otherwise the previous master key, if configured, opens it,
+// and the secret is then sealed again under the current key and returned
+// as resealed, which the caller must store in place of blob (atomically)
+// to finish the rotation. resealed is nil when the current key opened the
+// blob. A blob that records neither key fails without a call to either
+// backend, with an error wrapping ErrWrongMasterKey (and
+// ErrBothMasterKeysFailed when a previous master key is configured) that
+// says which key the blob records and names both configured keys.
 //
-// Both keys failing gives an error wrapping ErrBothMasterKeysFailed that
-// names both backends; the reseal failing, ErrResealFailed. Any other
-// failure of the current key (KMS unreachable, say) is returned as it is,
-// without trying the previous key: it says nothing about which key sealed
-// the blob.
+// A blob of format version 1 records no key: the current key is tried
+// first and, only if that fails with ErrWrongMasterKey, the previous one;
+// both failing gives ErrBothMasterKeysFailed naming both backends. Any
+// other failure of the key a blob is opened with (KMS unreachable, say)
+// is returned as it is. The reseal failing gives ErrResealFailed.
 func (m *MasterKeys) Unseal(ctx context.Context, label string, blob []byte) (secret *Secret, resealed []byte, err error) {
+	sb, err := ParseSealedBlob(blob)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, named := sb.Record()
+	if !named {
+		return m.unsealByTrial(ctx, label, blob)
+	}
+	switch {
+	case m.Current.Holds(rec):
+		secret, err := m.Current.Unseal(ctx, label, blob)
+		return secret, nil, err
+	case m.Previous != nil && m.Previous.Holds(rec):
+		secret, err := m.Previous.Unseal(ctx, label, blob)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m.reseal(ctx, label, secret)
+	case m.Previous == nil:
+		return nil, nil, errorf("%w: the data was sealed by the %s; the master key is %s",
+			ErrWrongMasterKey, rec, m.Current.ID())
+	}
+	return nil, nil, errorf("%w: %w: the data was sealed by the %s; the master key is %s and the previous master key %s",
+		ErrBothMasterKeysFailed, ErrWrongMasterKey, rec, m.Current.ID(), m.Previous.ID())
+}
+
+// unsealByTrial opens a blob that records no key (format version 1): the
+// current key, then on ErrWrongMasterKey the previous one.
+func (m *MasterKeys) unsealByTrial(ctx context.Context, label string, blob []byte) (*Secret, []byte, error) {
 	secret, errCur := m.Current.Unseal(ctx, label, blob)
 	if errCur == nil {
 		return secret, nil, nil
@@ -74,7 +107,13 @@ func (m *MasterKeys) Unseal(ctx context.Context, label string, blob []byte) (sec
 		return nil, nil, errorf("%w: master key: %w; previous master key: %w",
 			ErrBothMasterKeysFailed, errCur, errPrev)
 	}
-	resealed, err = m.Current.Seal(ctx, label, secret.Bytes())
+	return m.reseal(ctx, label, secret)
+}
+
+// reseal seals secret, opened with the previous key, under the current
+// one.
+func (m *MasterKeys) reseal(ctx context.Context, label string, secret *Secret) (*Secret, []byte, error) {
+	resealed, err := m.Current.Seal(ctx, label, secret.Bytes())
 	if err != nil {
 		secret.Release()
 		return nil, nil, errorf("%w: %s: %w", ErrResealFailed, m.Current.ID(), afterName(m.Current.ID(), err))

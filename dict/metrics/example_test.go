@@ -32,3 +32,13 @@ func ExampleNewCollector() {
 	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	log.Fatal(http.ListenAndServe("localhost:9100", nil))
 }
+
+// Serve the per-backend master-key metrics once for the whole process,
+// beside each Manager's collector: a KMS key that slows down or refuses
+// shows under its own id, with its errors by class.
+func ExampleNewBackendCollector() {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewBackendCollector())
+	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	log.Fatal(http.ListenAndServe("localhost:9100", nil))
+}

@@ -41,6 +41,12 @@
 //	reencrypt_selected_bytes, _done_bytes       gauge    their bytes
 //	reencrypt_start_timestamp_seconds           gauge    when that run started
 //	reencrypt_remaining_seconds                 gauge    estimated time left
+//
+// NewBackendCollector adds the calls of every master-key backend the
+// process opened, per backend type and key id (backend_calls_total,
+// backend_errors_total by error class, backend_call_duration_seconds),
+// which keyenv counts for every backend without code of its own; register
+// it once per process.
 package metrics
 
 import (

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -661,5 +662,54 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if got := s.Requests(); got != 2*workers*rounds {
 		t.Errorf("Requests = %d, want %d", got, 2*workers*rounds)
+	}
+}
+
+// A disabled key answers DisabledException and a denied one
+// AccessDeniedException, to every operation, naming the key by ARN and
+// whichever way the caller named it; other keys are unaffected.
+func TestDisabledAndDeniedKeys(t *testing.T) {
+	s := newTestServer(t)
+	c := goodClient(t, s)
+	ctx := context.Background()
+	disabled, denied, fine := s.CreateKey(), s.CreateKey(), s.CreateKey()
+	s.CreateAlias("alias/off", disabled)
+	blobs := map[string][]byte{}
+	for _, id := range []string{disabled, denied, fine} {
+		out, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(id), KeySpec: types.DataKeySpecAes256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs[id] = out.CiphertextBlob
+	}
+	s.DisableKey(disabled)
+	s.DenyKey(denied)
+	for _, tt := range []struct {
+		name, ref, blobOf, code string
+	}{
+		{"disabled by id", disabled, disabled, "DisabledException"},
+		{"disabled by alias", "alias/off", disabled, "DisabledException"},
+		{"disabled by ARN", s.ARN(disabled), disabled, "DisabledException"},
+		{"disabled, Decrypt without KeyId", "", disabled, "DisabledException"},
+		{"denied", denied, denied, "AccessDeniedException"},
+		{"denied, Decrypt without KeyId", "", denied, "AccessDeniedException"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &kms.DecryptInput{CiphertextBlob: blobs[tt.blobOf]}
+			if tt.ref != "" {
+				in.KeyId = aws.String(tt.ref)
+				_, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(tt.ref), KeySpec: types.DataKeySpecAes256})
+				if got := errorCode(err); got != tt.code || !strings.Contains(err.Error(), s.ARN(tt.blobOf)) {
+					t.Errorf("GenerateDataKey: %q (%v), want %s naming the ARN", got, err, tt.code)
+				}
+			}
+			_, err := c.Decrypt(ctx, in)
+			if got := errorCode(err); got != tt.code {
+				t.Errorf("Decrypt: %q (%v), want %s", got, err, tt.code)
+			}
+		})
+	}
+	if _, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blobs[fine], KeyId: aws.String(fine)}); err != nil {
+		t.Fatalf("an untouched key: %v", err)
 	}
 }

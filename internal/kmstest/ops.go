@@ -140,7 +140,10 @@ func (s *Server) decrypt(body []byte) (any, *apiError) {
 	if named != nil && named.id != id {
 		return nil, errorf(http.StatusBadRequest, "IncorrectKeyException", "the ciphertext was not encrypted under the KMS key %s", s.ARN(named.id))
 	}
-	k := s.lookupKey(id)
+	k, e := s.lookupKey(id)
+	if e != nil {
+		return nil, e
+	}
 	if k == nil {
 		return nil, invalid
 	}

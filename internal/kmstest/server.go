@@ -87,6 +87,8 @@ type key struct {
 	id         string
 	materialID string
 	aead       cipher.AEAD
+	disabled   bool // DisableKey
+	denied     bool // DenyKey
 }
 
 // New starts a Server on a loopback port. It panics if Region, AccessKeyID
@@ -156,6 +158,38 @@ func (s *Server) CreateAlias(alias, keyID string) {
 		panic(fmt.Sprintf("kmstest: CreateAlias: no key %q", keyID))
 	}
 	s.aliases[alias] = keyID
+}
+
+// DisableKey disables the key keyID, as KMS's DisableKey does: every
+// operation with it then fails with DisabledException (HTTP 400), naming
+// its ARN. It panics if the key does not exist.
+func (s *Server) DisableKey(keyID string) { s.setKey(keyID, func(k *key) { k.disabled = true }) }
+
+// DenyKey makes every operation with the key keyID fail with
+// AccessDeniedException (HTTP 400), as KMS answers a caller whose key
+// policy or IAM policy lacks the permission. It panics if the key does not
+// exist.
+func (s *Server) DenyKey(keyID string) { s.setKey(keyID, func(k *key) { k.denied = true }) }
+
+func (s *Server) setKey(keyID string, f func(*key)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[keyID]
+	if !ok {
+		panic(fmt.Sprintf("kmstest: no key %q", keyID))
+	}
+	f(k)
+}
+
+// usable refuses a disabled or denied key; s.mu is held.
+func (s *Server) usableLocked(k *key) *apiError {
+	switch {
+	case k.denied:
+		return errorf(http.StatusBadRequest, "AccessDeniedException", "User is not authorized to perform this operation on %s", s.ARN(k.id))
+	case k.disabled:
+		return errorf(http.StatusBadRequest, "DisabledException", "%s is disabled.", s.ARN(k.id))
+	}
+	return nil
 }
 
 // ARN returns the key ARN of keyID in the server's region and account. It
@@ -410,13 +444,22 @@ func (s *Server) resolveKey(ref string) (*key, *apiError) {
 	if !ok {
 		return notFound()
 	}
+	if e := s.usableLocked(k); e != nil {
+		return nil, e
+	}
 	return k, nil
 }
 
-func (s *Server) lookupKey(id string) *key {
+// lookupKey finds the key a ciphertext names: nil if there is none, an
+// error if it is disabled or denied.
+func (s *Server) lookupKey(id string) (*key, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.keys[id]
+	k := s.keys[id]
+	if k == nil {
+		return nil, nil
+	}
+	return k, s.usableLocked(k)
 }
 
 // randRead fills b from crypto/rand, which does not fail on supported

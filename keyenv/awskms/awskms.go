@@ -7,21 +7,30 @@
 //
 // Open opens a key directly. Errors wrap keyenv's sentinels:
 // keyenv.ErrWrongMasterKey, keyenv.ErrKMSUnreachable,
-// keyenv.ErrKMSKeyNotFound, keyenv.ErrKMSAccessDenied, keyenv.ErrConfig.
+// keyenv.ErrKMSKeyNotFound, keyenv.ErrKMSKeyDisabled,
+// keyenv.ErrKMSAccessDenied, keyenv.ErrConfig.
+//
+// Blobs record the key as configured (key id, key ARN or alias) and its
+// region, so keyenv.MasterKeys opens a blob with the master key or the
+// previous one by that record, without asking KMS to decrypt under a key
+// that did not seal it (which some KMS-compatible services answer with
+// AccessDeniedException rather than IncorrectKeyException).
 package awskms
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
@@ -35,7 +44,8 @@ func init() {
 
 // openSection opens the key a master-key section names.
 func openSection(ctx context.Context, mk keyenv.MasterKeyConfig, opts ...keyenv.Option) (keyenv.Backend, error) {
-	return Open(ctx, Config{KeyID: mk.KeyID, Region: mk.Region, Endpoint: mk.Endpoint}, opts...)
+	return Open(ctx, Config{KeyID: mk.KeyID, Region: mk.Region, Endpoint: mk.Endpoint,
+		AccessKey: mk.AWS.AccessKey, SecretAccessKey: mk.AWS.SecretAccessKey}, opts...)
 }
 
 // Config names an AWS KMS key, as the master-key section does.
@@ -43,11 +53,16 @@ type Config struct {
 	KeyID    string // key id, key ARN, alias name or alias ARN
 	Region   string // the key's region; requests are signed for it
 	Endpoint string // optional: a VPC endpoint or a KMS-compatible service
+	// AccessKey and SecretAccessKey are static credentials (the
+	// section's [aws] sub-table, TiKV's access-key and
+	// secret-access-key); both empty means the SDK's default chain.
+	AccessKey       string
+	SecretAccessKey string
 }
 
-// Open returns the backend for an AWS KMS key. Credentials come from the
-// SDK's default chain (environment, shared files, web identity, container
-// or instance roles). Each blob is sealed under a fresh 256-bit data key
+// Open returns the backend for an AWS KMS key. Credentials are c's static
+// ones if set, else the SDK's default chain (environment, shared files,
+// web identity, container or instance roles). Each blob is sealed under a fresh 256-bit data key
 // from GenerateDataKey; the blob keeps the KMS-encrypted copy, and
 // unsealing asks KMS to Decrypt it under the configured key, with the
 // blob's label as encryption context. Calls time out and are retried a
@@ -57,8 +72,20 @@ type Config struct {
 // Open does not call KMS: a KMS that cannot be reached shows at the
 // first Seal or Unseal, as an error wrapping keyenv.ErrKMSUnreachable.
 func Open(ctx context.Context, c Config, opts ...keyenv.Option) (keyenv.Backend, error) {
+	k, err := newKMSKey(ctx, c, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return keyenv.NewEnvelope(k), nil
+}
+
+// newKMSKey checks c and makes its key source.
+func newKMSKey(ctx context.Context, c Config, opts ...keyenv.Option) (*kmsKey, error) {
 	if c.KeyID == "" || c.Region == "" {
 		return nil, fmt.Errorf("keyenv: %w: kms master key needs key-id and region", keyenv.ErrConfig)
+	}
+	if (c.AccessKey == "") != (c.SecretAccessKey == "") {
+		return nil, fmt.Errorf("keyenv: %w: kms master key: access-key and secret-access-key go together", keyenv.ErrConfig)
 	}
 	if c.Endpoint != "" {
 		if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -66,7 +93,7 @@ func Open(ctx context.Context, c Config, opts ...keyenv.Option) (keyenv.Backend,
 		}
 	}
 	o := keyenv.ApplyOptions(opts...)
-	cfg, err := config.LoadDefaultConfig(ctx,
+	loadOpts := []func(*config.LoadOptions) error{
 		config.WithRegion(c.Region),
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(o.KMSAttemptTimeout)),
 		config.WithRetryer(func() aws.Retryer {
@@ -77,7 +104,12 @@ func Open(ctx context.Context, c Config, opts ...keyenv.Option) (keyenv.Backend,
 				}
 			})
 		}),
-	)
+	}
+	if c.AccessKey != "" {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretAccessKey, "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("keyenv: kms: load AWS configuration: %w", err)
 	}
@@ -86,15 +118,16 @@ func Open(ctx context.Context, c Config, opts ...keyenv.Option) (keyenv.Backend,
 			ko.BaseEndpoint = aws.String(c.Endpoint)
 		}
 	})
-	return keyenv.NewEnvelope(&kmsKey{cfg: c, client: client, opts: o}), nil
+	return &kmsKey{cfg: c, client: client, opts: o, identity: []byte(c.KeyID + " in " + c.Region)}, nil
 }
 
 // kmsKey is the keyenv.KeySource of a KMS key: each seal gets a fresh data
 // key from GenerateDataKey, and the blob keeps its KMS-encrypted copy.
 type kmsKey struct {
-	cfg    Config
-	client *kms.Client
-	opts   keyenv.Settings
+	cfg      Config
+	client   *kms.Client
+	opts     keyenv.Settings
+	identity []byte // what blobs record: the key as configured and its region
 }
 
 func (k *kmsKey) Kind() keyenv.Kind { return keyenv.KindKMS }
@@ -109,10 +142,21 @@ func (k *kmsKey) ID() string {
 
 func (k *kmsKey) Close() error { return nil }
 
+// KeyIdentity is the key as configured and its region (the endpoint is
+// left out: the same key through a VPC endpoint is the same key).
+func (k *kmsKey) KeyIdentity([]byte) []byte { return k.identity }
+
+func (k *kmsKey) HoldsKey(identity []byte) bool { return bytes.Equal(identity, k.identity) }
+
+// contextFormat is the "atrest-format" of the encryption context. It
+// stays "1" for every sealed-blob version: a data key's context cannot
+// change once KMS has wrapped it, and blobs of version 1 keep opening.
+const contextFormat = "1"
+
 // encryptionContext binds the KMS data key to what it seals, so KMS itself
 // refuses to decrypt a data key moved to another label.
 func encryptionContext(label string) map[string]string {
-	return map[string]string{"atrest-label": label, "atrest-format": strconv.Itoa(keyenv.BlobVersion)}
+	return map[string]string{"atrest-label": label, "atrest-format": contextFormat}
 }
 
 func (k *kmsKey) SealingKey(ctx context.Context, label string) (*keyenv.Secret, []byte, error) {
@@ -155,32 +199,47 @@ func (k *kmsKey) UnsealingKey(ctx context.Context, label string, ref []byte) (*k
 	return keyenv.SecretFrom(out.Plaintext)
 }
 
-// classify maps an SDK error to this package's sentinels, keeping the
-// SDK's error in the chain for detail.
+// classify maps an SDK error to keyenv's sentinels, keeping the SDK's
+// error in the chain for detail. The codes are AWS's (the KMS API
+// reference's errors and the common ones); moto answers some with other
+// codes or an XML body the JSON client cannot read, so a 401 or 403 whose
+// code is unknown is access denied too.
 func (k *kmsKey) classify(op string, err error) error {
 	wrap := func(sentinel error, why string) error {
 		return fmt.Errorf("keyenv: %s: %w: %s: %s: %w", k.ID(), sentinel, op, why, err)
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
-		switch code := apiErr.ErrorCode(); code {
+		code := apiErr.ErrorCode()
+		switch code {
 		case "IncorrectKeyException", "InvalidCiphertextException":
 			return wrap(keyenv.ErrWrongMasterKey, "KMS cannot decrypt the data key with this key")
 		case "NotFoundException":
 			return wrap(keyenv.ErrKMSKeyNotFound, "no such key")
+		case "DisabledException", "KMSInvalidStateException", "KeyUnavailableException", "InvalidKeyUsageException":
+			return wrap(keyenv.ErrKMSKeyDisabled, code)
 		case "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "LimitExceededException",
 			"KMSInternalException", "InternalFailure", "InternalServerError", "ServiceUnavailable",
 			"ServiceUnavailableException", "DependencyTimeoutException", "RequestTimeout":
 			return wrap(keyenv.ErrKMSUnreachable, fmt.Sprintf("%s after %d attempts", code, k.opts.KMSAttempts))
-		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
-			"IncompleteSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException",
-			"DisabledException", "KMSInvalidStateException", "KeyUnavailableException", "InvalidKeyUsageException":
+		case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidClientTokenId",
+			"InvalidSignatureException", "IncompleteSignatureException", "SignatureDoesNotMatch",
+			"ExpiredTokenException", "ExpiredToken", "MissingAuthenticationToken", "InvalidAccessKeyId":
 			return wrap(keyenv.ErrKMSAccessDenied, code)
 		}
 	}
 	var respErr *awshttp.ResponseError
-	if errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500 {
-		return wrap(keyenv.ErrKMSUnreachable, fmt.Sprintf("HTTP %d after %d attempts", respErr.HTTPStatusCode(), k.opts.KMSAttempts))
+	if errors.As(err, &respErr) {
+		switch status := respErr.HTTPStatusCode(); {
+		case status >= 500:
+			return wrap(keyenv.ErrKMSUnreachable, fmt.Sprintf("HTTP %d after %d attempts", status, k.opts.KMSAttempts))
+		case status == 401 || status == 403:
+			return wrap(keyenv.ErrKMSAccessDenied, fmt.Sprintf("HTTP %d", status))
+		}
+	}
+	var signErr *v4.SigningError
+	if errors.As(err, &signErr) {
+		return wrap(keyenv.ErrKMSAccessDenied, "no usable credentials")
 	}
 	var netErr net.Error
 	var urlErr *url.Error

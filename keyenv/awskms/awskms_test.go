@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/atrest/atrest/internal/kmstest"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -83,8 +85,12 @@ func TestKMSWrongKeyFallsBackToPrevious(t *testing.T) {
 	newKey := openKMS(t, srv, srv.CreateKey(), testRegion)
 	blob := mustSeal(t, oldKey, "key-dictionary", []byte("dict"))
 
+	decrypts := srv.Calls("Decrypt")
 	_, err := newKey.Unseal(context.Background(), "key-dictionary", blob)
 	wantErr(t, err, keyenv.ErrWrongMasterKey)
+	if srv.Calls("Decrypt") != decrypts {
+		t.Fatal("KMS was asked to decrypt a blob that records another key")
+	}
 
 	m := &keyenv.MasterKeys{Current: newKey, Previous: oldKey}
 	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
@@ -225,7 +231,11 @@ func TestKMSUnreachable(t *testing.T) {
 	}
 	dead := "http://" + l.Addr().String()
 	l.Close()
-	b, err := Open(context.Background(), Config{KeyID: "k", Region: testRegion, Endpoint: dead}, fastKMS...)
+	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
+	defer srv.Close()
+	id := srv.CreateKey()
+	// The same key as the live one, through an endpoint nothing answers.
+	b, err := Open(context.Background(), Config{KeyID: id, Region: testRegion, Endpoint: dead}, fastKMS...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,10 +244,8 @@ func TestKMSUnreachable(t *testing.T) {
 	// The blob is a file blob, so KMS is not even asked: wrong master key.
 	_, err = b.Unseal(context.Background(), "l", blob)
 	wantErr(t, err, keyenv.ErrWrongMasterKey)
-	// A KMS blob with KMS down: unreachable, and no fallback.
-	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
-	defer srv.Close()
-	live := openKMS(t, srv, srv.CreateKey(), testRegion)
+	// A blob of this KMS key with KMS down: unreachable, and no fallback.
+	live := openKMS(t, srv, id, testRegion)
 	kmsBlob := mustSeal(t, live, "l", []byte("s"))
 	m := &keyenv.MasterKeys{Current: b, Previous: file}
 	_, _, err = m.Unseal(context.Background(), "l", kmsBlob)
@@ -361,4 +369,62 @@ func TestKMSErrorsReadOnce(t *testing.T) {
 	wantErr(t, resealErr, keyenv.ErrResealFailed, keyenv.ErrKMSUnreachable)
 	wantErr(t, rotateErr, keyenv.ErrKMSUnreachable)
 	wantErr(t, openErr, keyenv.ErrConfig)
+}
+
+// Each AWS error code maps to its sentinel, and only to it.
+func TestClassifyCodes(t *testing.T) {
+	k := &kmsKey{cfg: Config{KeyID: "k", Region: testRegion}, opts: keyenv.ApplyOptions()}
+	sentinels := []error{keyenv.ErrWrongMasterKey, keyenv.ErrKMSKeyNotFound, keyenv.ErrKMSKeyDisabled, keyenv.ErrKMSAccessDenied, keyenv.ErrKMSUnreachable}
+	for _, tt := range []struct {
+		codes []string
+		want  error
+	}{
+		{[]string{"DisabledException", "KMSInvalidStateException", "KeyUnavailableException"}, keyenv.ErrKMSKeyDisabled},
+		{[]string{"NotFoundException"}, keyenv.ErrKMSKeyNotFound},
+		{[]string{"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidClientTokenId",
+			"InvalidSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException"}, keyenv.ErrKMSAccessDenied},
+		{[]string{"IncorrectKeyException", "InvalidCiphertextException"}, keyenv.ErrWrongMasterKey},
+		{[]string{"ThrottlingException", "KMSInternalException", "DependencyTimeoutException"}, keyenv.ErrKMSUnreachable},
+	} {
+		for _, code := range tt.codes {
+			err := k.classify("Decrypt", &smithy.GenericAPIError{Code: code, Message: "m"})
+			for _, s := range sentinels {
+				if errors.Is(err, s) != (s == tt.want) {
+					t.Errorf("%s: %v; wraps %q: %v", code, err, s, errors.Is(err, s))
+				}
+			}
+			if !strings.Contains(err.Error(), code) {
+				t.Errorf("%q does not say %s", err, code)
+			}
+		}
+	}
+}
+
+// A KMS blob of format version 1 (no key record) still opens: with its
+// key, and through MasterKeys by trial, the fake answering the new key
+// with IncorrectKeyException as AWS does; the reseal records the new key.
+func TestKMSOldBlobOpensByTrial(t *testing.T) {
+	srv := kmsEnv(t)
+	ctx := context.Background()
+	id1, id2 := srv.CreateKey(), srv.CreateKey()
+	src, err := newKMSKey(ctx, Config{KeyID: id1, Region: testRegion, Endpoint: srv.URL}, fastKMS...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := sealV1(t, src, "key-dictionary", []byte("dict v1"))
+	key1, key2 := openKMS(t, srv, id1, testRegion), openKMS(t, srv, id2, testRegion)
+	mustUnseal(t, key1, "key-dictionary", old, []byte("dict v1"))
+	s, resealed, err := (&keyenv.MasterKeys{Current: key2, Previous: key1}).Unseal(ctx, "key-dictionary", old)
+	if err != nil || resealed == nil {
+		t.Fatalf("trial: resealed %v, %v", resealed != nil, err)
+	}
+	s.Release()
+	sb, err := keyenv.ParseSealedBlob(resealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, named := sb.Record(); !named || !key2.Holds(rec) || key1.Holds(rec) {
+		t.Fatalf("the resealed blob records %v", rec)
+	}
+	mustUnseal(t, key2, "key-dictionary", resealed, []byte("dict v1"))
 }

@@ -1,0 +1,191 @@
+//go:build unix
+
+package awskms
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/kmstest"
+	"github.com/atrest/atrest/keyenv"
+)
+
+// The cross-vendor master-key rotation crash test: a child process (this
+// test binary) rotates a directory's master key back and forth between a
+// key file and an AWS KMS key (the in-repo fake, served by the parent),
+// reporting each rotation before it starts and after it returned. The
+// parent kills it with SIGKILL at a random moment or at a rotation
+// failpoint, then checks that exactly one of the two keys the rotation in
+// flight was between opens the key dictionary alone (the last
+// acknowledged one when none was in flight), that the configuration an
+// operator sets (new key, old key as previous) always opens it, and that
+// every file reads back.
+
+const (
+	envXChild    = "ATREST_XVENDOR_CHILD"
+	envXDir      = "ATREST_XVENDOR_DIR"
+	envXFrom     = "ATREST_XVENDOR_FROM"
+	envXKMSURL   = "ATREST_XVENDOR_KMS_URL"
+	envXKMSKeyID = "ATREST_XVENDOR_KMS_KEY"
+	envXAt       = "ATREST_XVENDOR_AT"    // failpoint name:hit
+	envXKills    = "ATREST_XVENDOR_KILLS" // make crash raises the count
+)
+
+// crossVendorKeys are the two master keys: the key file in root and the
+// KMS key at url, with the fake's static credentials.
+func crossVendorKeys(root, url, keyID string) []keyenv.MasterKeyConfig {
+	return []keyenv.MasterKeyConfig{
+		{Type: keyenv.KindFile, Path: filepath.Join(root, "master.key")},
+		{Type: keyenv.KindKMS, KeyID: keyID, Region: testRegion, Endpoint: url,
+			AWS: keyenv.AWSSettings{AccessKey: testAKID, SecretAccessKey: testSecret}},
+	}
+}
+
+// TestCrossVendorCrashChild is the child's body; it does nothing unless
+// re-executed by TestCrossVendorRotationCrash.
+func TestCrossVendorCrashChild(t *testing.T) {
+	if os.Getenv(envXChild) != "1" {
+		t.Skip("the cross-vendor crash test's child process; run by TestCrossVendorRotationCrash")
+	}
+	dir := os.Getenv(envXDir)
+	keys := crossVendorKeys(filepath.Dir(dir), os.Getenv(envXKMSURL), os.Getenv(envXKMSKeyID))
+	from, _ := strconv.Atoi(os.Getenv(envXFrom))
+	opts := []dict.Option{dict.WithKeyenvOptions(fastKMS...)}
+	if fp := crashtest.Failpoint(envXAt); fp != nil {
+		opts = append(opts, dict.WithFailpoint(fp))
+	}
+	m, err := dict.Open(context.Background(), dir, managerConfig(keys[from]), opts...)
+	if err != nil {
+		crashtest.Die("open: %v", err)
+	}
+	for cur := from; ; {
+		next := 1 - cur
+		crashtest.Say("begin %d", next)
+		if err := m.RotateMasterKey(context.Background(), keys[next], fastKMS...); err != nil {
+			crashtest.Die("rotate: %v", err)
+		}
+		crashtest.Say("ack %d", next)
+		cur = next
+	}
+}
+
+func TestCrossVendorRotationCrash(t *testing.T) {
+	if os.Getenv(envXChild) != "" {
+		t.Skip("inside the child")
+	}
+	kills := crashtest.Count(t, envXKills, 20, 6)
+	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
+	t.Cleanup(srv.Close)
+	keyID := srv.CreateKey()
+	root := t.TempDir()
+	dir := filepath.Join(root, "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keys := crossVendorKeys(root, srv.URL, keyID)
+	if err := os.WriteFile(keys[0].Path, []byte(strings.Repeat("d1", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	opts := []dict.Option{dict.WithKeyenvOptions(fastKMS...)}
+	m, err := dict.Open(ctx, dir, managerConfig(keys[0]), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for i := range 5 {
+		name := fmt.Sprintf("f%d", i)
+		files[name] = bytes.Repeat([]byte{byte(i)}, 1000+i)
+		managerFile(t, m, name, files[name])
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	failpoints := []string{"rotate-master.before-save", "rotate-master.after-save"}
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	cur, rotations := 0, 0
+	for kill := range kills {
+		env := []string{envXChild + "=1", envXDir + "=" + dir, envXFrom + "=" + strconv.Itoa(cur),
+			envXKMSURL + "=" + srv.URL, envXKMSKeyID + "=" + keyID}
+		byFailpoint := kill%2 == 1
+		if byFailpoint {
+			env = append(env, fmt.Sprintf("%s=%s:%d", envXAt, failpoints[r.IntN(len(failpoints))], 1+r.IntN(4)))
+		}
+		c := crashtest.Start(t, "TestCrossVendorCrashChild", env)
+		delay := time.Duration(20+r.IntN(80)) * time.Millisecond
+		if byFailpoint {
+			delay = 5 * time.Second // the failpoint kills it first
+		}
+		c.KillAfter(delay)
+		inFlight := -1
+		for line := range c.Lines() {
+			fields := strings.Fields(line)
+			switch fields[0] {
+			case "begin":
+				inFlight, _ = strconv.Atoi(fields[1])
+			case "ack":
+				cur, _ = strconv.Atoi(fields[1])
+				inFlight = -1
+				rotations++
+			case "error":
+				c.Abort()
+				t.Fatalf("child failed: %s\n%s", line, c.Stderr())
+			}
+		}
+		if _, err := c.Wait(); err == nil {
+			t.Fatalf("child exited on its own:\n%s", c.Stderr())
+		}
+
+		candidates := []int{cur}
+		if inFlight >= 0 {
+			candidates = append(candidates, inFlight)
+		}
+		opened := -1
+		for _, k := range candidates {
+			m, err := dict.Open(ctx, dir, managerConfig(keys[k]), opts...)
+			if err == nil {
+				m.Close()
+				if opened >= 0 {
+					t.Fatalf("kill %d: both key %d and key %d open the dictionary", kill, opened, k)
+				}
+				opened = k
+			} else if !errors.Is(err, keyenv.ErrWrongMasterKey) {
+				t.Fatalf("kill %d: open with key %d: %v", kill, k, err)
+			}
+		}
+		if opened < 0 {
+			t.Fatalf("kill %d: neither key %v opens the dictionary", kill, candidates)
+		}
+		target := candidates[len(candidates)-1]
+		cfg := managerConfig(keys[target])
+		prev := keys[cur]
+		cfg.PreviousMasterKey = &prev
+		m, err := dict.Open(ctx, dir, cfg, opts...)
+		if err != nil {
+			t.Fatalf("kill %d: open with key %d, previous %d: %v", kill, target, cur, err)
+		}
+		for name, want := range files {
+			if got, err := readManagerFile(m, name); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("kill %d: %s: %v", kill, name, err)
+			}
+		}
+		m.Close()
+		cur = target
+	}
+	t.Logf("%d kills, %d acknowledged rotations between a key file and AWS KMS", kills, rotations)
+	if rotations == 0 {
+		t.Error("no rotation was acknowledged: the kills came too early to test anything")
+	}
+}
