@@ -19,6 +19,7 @@ import (
 	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/kmstest"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/operator"
 )
 
 // The cross-vendor master-key rotation crash test: a child process (this
@@ -72,7 +73,7 @@ func TestCrossVendorCrashChild(t *testing.T) {
 	for cur := from; ; {
 		next := 1 - cur
 		crashtest.Say("begin %d", next)
-		if err := m.RotateMasterKey(context.Background(), keys[next], fastKMS...); err != nil {
+		if err := operator.RotateMasterKey(context.Background(), m, keys[next], fastKMS...); err != nil {
 			crashtest.Die("rotate: %v", err)
 		}
 		crashtest.Say("ack %d", next)

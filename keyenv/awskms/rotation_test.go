@@ -13,6 +13,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/operator"
 )
 
 // managerFile writes a file through m.
@@ -110,7 +111,7 @@ func TestRotateAcrossVendorsMoto(t *testing.T) {
 	cur := file
 	for i, next := range []keyenv.MasterKeyConfig{kmsKey, keyring, kmsKey, file} {
 		step := fmt.Sprintf("%d: %s → %s", i, cur.Type, next.Type)
-		if err := mgr.RotateMasterKey(ctx, next, fastKMS...); err != nil {
+		if err := operator.RotateMasterKey(ctx, mgr, next, fastKMS...); err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
 		write(mgr, fmt.Sprintf("after-%d-%s", i, next.Type))

@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 
 	kmipgo "github.com/ovh/kmip-go"
@@ -139,6 +138,13 @@ func (k *kmipKey) Kind() keyenv.Kind { return keyenv.KindKMIP }
 // ID names the key: the first endpoint and the key's unique identifier.
 func (k *kmipKey) ID() string { return "kmip:" + k.s.Endpoints[0] + " key " + k.s.KeyID }
 
+// KeyIdentity is what a blob records of the key: its unique identifier,
+// without the endpoints, which an operator may change.
+func (k *kmipKey) KeyIdentity([]byte) []byte { return []byte(k.s.KeyID) }
+
+// HoldsKey reports whether a blob's recorded identity names this key.
+func (k *kmipKey) HoldsKey(identity []byte) bool { return string(identity) == k.s.KeyID }
+
 func (k *kmipKey) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -153,10 +159,14 @@ var gcm = kmipgo.CryptographicParameters{
 	TagLength:              tagBytes,
 }
 
-// associatedData binds a sealed data key to its master key id, label and
-// blob format.
+// adFormat versions the associated data. It is fixed, not the blob's
+// format version: a sealed data key must be decrypted with the associated
+// data it was encrypted with.
+const adFormat = "1"
+
+// associatedData binds a sealed data key to its master key id and label.
 func associatedData(keyID, label string) []byte {
-	return []byte("atrest-kmip;format=" + strconv.Itoa(keyenv.BlobVersion) + ";key=" + keyID + ";label=" + label)
+	return []byte("atrest-kmip;format=" + adFormat + ";key=" + keyID + ";label=" + label)
 }
 
 func (k *kmipKey) SealingKey(ctx context.Context, label string) (*keyenv.Secret, []byte, error) {

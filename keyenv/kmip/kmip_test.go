@@ -173,7 +173,7 @@ func TestKMIPErrorMatrix(t *testing.T) {
 		sentinel error
 		says     string
 	}{
-		{"blob of another key", unseal(other, "key-dictionary", blob), keyenv.ErrWrongMasterKey, "sealed under KMIP key \"" + good.KeyID + "\""},
+		{"blob of another key", unseal(other, "key-dictionary", blob), keyenv.ErrWrongMasterKey, "sealed by the kmip key \"" + good.KeyID + "\""},
 		{"reference the key does not open", unseal(b, "key-dictionary", altered), keyenv.ErrWrongMasterKey, "cannot decrypt"},
 		{"label forged in the header", unseal(b, "key-dictionarz", forged), keyenv.ErrWrongMasterKey, "cannot decrypt"},
 		{"no such key", seal(func(s *keyenv.KMIPSettings) { s.KeyID = "424242" }), keyenv.ErrKMSKeyNotFound, "ItemNotFound"},
@@ -350,4 +350,28 @@ func TestRegistered(t *testing.T) {
 		t.Fatalf("kind %v secure %v", b.Kind(), b.Secure())
 	}
 	mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
+}
+
+// A blob records the key's unique identifier, not the endpoints: the same
+// server reached through another endpoint list opens it.
+func TestKMIPRecordOmitsEndpoints(t *testing.T) {
+	srv := needServer(t)
+	s := settings(t, "atrest", createKey(t, "atrest", true))
+	blob := mustSeal(t, open(t, s, fastKMIP...), "key-dictionary", []byte("secret"))
+	sb, err := keyenv.ParseSealedBlob(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := sb.Record(); !ok || string(r.Identity) != s.KeyID {
+		got := string(r.Identity)
+		t.Fatalf("recorded identity %q, want the key id %q", got, s.KeyID)
+	}
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	s.Endpoints = []string{deadAddr, srv.Addr}
+	mustUnseal(t, open(t, s, fastKMIP...), "key-dictionary", blob, []byte("secret"))
 }

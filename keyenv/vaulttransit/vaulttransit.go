@@ -30,7 +30,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -163,19 +162,37 @@ func (k *transitKey) Kind() keyenv.Kind { return keyenv.KindVault }
 
 // ID names the key: address, namespace, mount and key name.
 func (k *transitKey) ID() string {
+	return "vault:" + strings.TrimRight(k.s.Address, "/") + " " + k.keyPath()
+}
+
+// KeyIdentity is what a blob records of the key: namespace, mount and key
+// name, without the address, so that a Vault reached at another address
+// (a new load balancer, say) still opens the blobs it sealed.
+func (k *transitKey) KeyIdentity([]byte) []byte { return []byte(k.keyPath()) }
+
+// HoldsKey reports whether a blob's recorded identity names this key.
+func (k *transitKey) HoldsKey(identity []byte) bool { return string(identity) == k.keyPath() }
+
+// keyPath is the key's namespace, mount and name.
+func (k *transitKey) keyPath() string {
 	ns := ""
 	if k.s.Namespace != "" {
 		ns = k.s.Namespace + "/"
 	}
-	return "vault:" + strings.TrimRight(k.s.Address, "/") + " " + ns + k.s.Mount + "/keys/" + k.s.KeyName
+	return ns + k.s.Mount + "/keys/" + k.s.KeyName
 }
 
 func (k *transitKey) Close() error { return nil }
 
-// derivationContext binds the data key to the label and blob format: a
-// derived Transit key is a different key for every context.
+// contextFormat versions the derivation context. It is fixed, not the
+// blob's format version: a data key must derive from the same context for
+// as long as blobs sealed with it exist.
+const contextFormat = "1"
+
+// derivationContext binds the data key to the label: a derived Transit key
+// is a different key for every context.
 func derivationContext(label string) string {
-	return base64.StdEncoding.EncodeToString([]byte("atrest-format=" + strconv.Itoa(keyenv.BlobVersion) + ";atrest-label=" + label))
+	return base64.StdEncoding.EncodeToString([]byte("atrest-format=" + contextFormat + ";atrest-label=" + label))
 }
 
 func (k *transitKey) SealingKey(ctx context.Context, label string) (*keyenv.Secret, []byte, error) {

@@ -210,7 +210,7 @@ func TestVaultErrorMatrix(t *testing.T) {
 		sentinel error
 		says     string
 	}{
-		{"blob of another key", unseal(other, "key-dictionary", blob), keyenv.ErrWrongMasterKey, "message authentication failed"},
+		{"blob of another key", unseal(other, "key-dictionary", blob), keyenv.ErrWrongMasterKey, "sealed by the vault key \"transit/keys/atrest\""},
 		{"altered Vault ciphertext", unseal(good, "key-dictionary", flipped), keyenv.ErrWrongMasterKey, "not sealed by this Transit key"},
 		{"label forged in the header", unseal(good, "key-dictionarz", forged), keyenv.ErrWrongMasterKey, "decrypt"},
 		{"no such key", seal(settings(func(s *keyenv.VaultSettings) { s.KeyName = "absent" })), keyenv.ErrKMSKeyNotFound, "encryption key not found"},
@@ -484,4 +484,23 @@ func TestVaultRefusalsNotRetried(t *testing.T) {
 			t.Errorf("%s: %d requests for a refusal, want 1", s.KeyName, n)
 		}
 	}
+}
+
+// A blob records the key's mount and name, not the address: the same Vault
+// reached at another address (localhost for 127.0.0.1 here) opens it, and
+// the record names no address.
+func TestVaultRecordOmitsAddress(t *testing.T) {
+	srv, tokenFile := newVault(t, vaulttest.Options{})
+	s := keyenv.VaultSettings{Address: srv.URL, Mount: "transit", KeyName: "atrest", TokenFile: tokenFile, AppRoleMount: "approle"}
+	blob := mustSeal(t, open(t, s), "key-dictionary", []byte("secret"))
+	sb, err := keyenv.ParseSealedBlob(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := sb.Record(); !ok || string(r.Identity) != "transit/keys/atrest" {
+		got := string(r.Identity)
+		t.Fatalf("recorded identity %q", got)
+	}
+	s.Address = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	mustUnseal(t, open(t, s), "key-dictionary", blob, []byte("secret"))
 }
