@@ -119,6 +119,7 @@ crash:
 	ATREST_DICT_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./dict
 	ATREST_MK_CRASH_KILLS=$(CRASHKILLS) ATREST_DICT_REENC_KILLS=$(CRASHKILLS) \
 		$(GO) test -count=1 -timeout 60m -run '^(TestMasterKeyRotationCrash|TestReencryptCrash)$$' -v ./operator
+	ATREST_XVENDOR_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrossVendorRotationCrash$$' -v ./keyenv/awskms
 	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./pebblefs
 	ATREST_BESIDE_ROUNDS=$(BESIDEROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestInspectorsBesideEngine$$' -v ./cmd/encctl
 	ATREST_POWERCUTS=$(POWERCUTS) $(GO) test -count=1 -timeout 60m -run '^TestPowerCuts$$' -v ./dict
@@ -140,6 +141,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSealedBlob$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzKeyringFile$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzKeyringPayload$$' -fuzztime $(FUZZTIME) ./keyenv
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSealedBlob$$' -fuzztime $(FUZZTIME) ./keyenv
 	$(GO) test -run '^$$' -fuzz '^FuzzFileDictHeader$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzFileDictRecord$$' -fuzztime $(FUZZTIME) ./fuzz
 	$(GO) test -run '^$$' -fuzz '^FuzzFileDictSnapshot$$' -fuzztime $(FUZZTIME) ./fuzz
