@@ -36,6 +36,7 @@ var (
 // import it is told what to import.
 var backendPackages = map[backendKey]string{
 	{KindKMS, "aws"}: "github.com/atrest/atrest/keyenv/awskms",
+	{KindKMS, "gcp"}: "github.com/atrest/atrest/keyenv/gcpkms",
 }
 
 // defaultVendors is the vendor a section of a type with vendors means

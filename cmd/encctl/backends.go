@@ -5,4 +5,5 @@ package main
 // configuration it is given opens.
 import (
 	_ "github.com/atrest/atrest/keyenv/awskms"
+	_ "github.com/atrest/atrest/keyenv/gcpkms"
 )
