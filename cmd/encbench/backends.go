@@ -5,5 +5,6 @@ package main
 // configuration it is given opens.
 import (
 	_ "github.com/atrest/atrest/keyenv/awskms"
+	_ "github.com/atrest/atrest/keyenv/azurekms"
 	_ "github.com/atrest/atrest/keyenv/gcpkms"
 )
