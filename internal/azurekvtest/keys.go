@@ -50,6 +50,8 @@ func (s *Server) keyOperation(w http.ResponseWriter, r *http.Request, path []str
 	if f, ok := s.takeFault(); ok {
 		if f.hang {
 			s.hold(r)
+			// Should the client still be there, it gets a gateway timeout.
+			vaultError(w, http.StatusGatewayTimeout, "GatewayTimeout", "The operation timed out.", "")
 			return
 		}
 		if f.status == http.StatusTooManyRequests {
