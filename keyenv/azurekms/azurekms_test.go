@@ -121,6 +121,17 @@ func TestRotation(t *testing.T) {
 		mustUnseal(t, b, "l", fresh, []byte("s"))
 		pinned := openKey(t, srv, "k1/"+v2)
 		mustUnseal(t, pinned, "l", old, []byte("s"))
+		sb, err := keyenv.ParseSealedBlob(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kid, _, _, _ := parseRef(sb.KeyRef)
+		_, _, v1, _ := parseKID(kid)
+		srv.RotateKey("k1")
+		pinnedOld := openKey(t, srv, "k1/"+v1)
+		if blob := mustSeal(t, pinnedOld, "l", []byte("s")); !bytes.Contains(blob, []byte("/keys/k1/"+v1)) {
+			t.Fatal("a key pinned to a version seals under another")
+		}
 	})
 }
 
@@ -254,6 +265,7 @@ func TestErrorMatrix(t *testing.T) {
 				t.Errorf("a message of many lines: %q", err)
 			}
 			noSecrets(t, srv, err.Error())
+			t.Log(err)
 		})
 	}
 }
@@ -483,6 +495,14 @@ func TestReferences(t *testing.T) {
 	foreign := mustSeal(t, keyenv.NewEnvelope(fixedSource{ref: []byte("gcp1\x01ciphertext")}), "l", []byte("s"))
 	_, err := b.Unseal(context.Background(), "l", foreign)
 	wantOnly(t, err, keyenv.ErrWrongMasterKey)
+	// The same key name in another vault.
+	kid := "https://other-vault.vault.azure.net/keys/k/0123456789abcdef"
+	otherVault := mustSeal(t, keyenv.NewEnvelope(fixedSource{ref: append(append([]byte(refTag), 0, byte(len(kid))), kid+"\x01wrapped"...)}), "l", []byte("s"))
+	_, err = b.Unseal(context.Background(), "l", otherVault)
+	wantOnly(t, err, keyenv.ErrWrongMasterKey)
+	if !strings.Contains(err.Error(), "other-vault") {
+		t.Errorf("error %q does not say which key wrapped the blob", err)
+	}
 	for _, ref := range []string{refTag, refTag + "\x00\x05https", refTag + "\x00\x03abc\x09xx", refTag + "\x00\x03abc\x01xx",
 		refTag + "\x00\x1ehttps://h/keys/k/v1/extra/more\x01xx"} {
 		bad := mustSeal(t, keyenv.NewEnvelope(fixedSource{ref: []byte(ref)}), "l", []byte("s"))

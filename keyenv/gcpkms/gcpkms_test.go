@@ -196,7 +196,40 @@ func TestErrorMatrix(t *testing.T) {
 			if n := strings.Count(err.Error(), "keyenv:"); n != 1 {
 				t.Errorf("%q says keyenv: %d times", err, n)
 			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("a message of many lines: %q", err)
+			}
+			for _, dk := range srv.Plaintexts() {
+				if strings.Contains(err.Error(), string(dk)) || strings.Contains(err.Error(), fmt.Sprintf("%x", dk)) {
+					t.Fatalf("message shows a data key: %s", err)
+				}
+			}
+			t.Log(err)
 		})
+	}
+}
+
+// The section's endpoint is where the client connects.
+func TestEndpoint(t *testing.T) {
+	srv := newServer(t)
+	name := srv.CreateKey("k")
+	sectionClientOptions = srv.ClientOptions()[1:] // no endpoint: the section's
+	doc := "[security.encryption]\n" + gcpSection("master-key", name, "endpoint = \""+srv.Addr+"\"\n")
+	c, err := keyenv.ParseConfig([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if want := "gcp-kms:" + name + " via " + srv.Addr; m.Current.ID() != want {
+		t.Fatalf("id %q, want %q", m.Current.ID(), want)
+	}
+	mustUnseal(t, m.Current, "l", mustSeal(t, m.Current, "l", []byte("s")), []byte("s"))
+	if srv.Calls("Encrypt") != 1 {
+		t.Fatal("the call did not reach the endpoint")
 	}
 }
 
