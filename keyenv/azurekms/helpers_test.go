@@ -31,8 +31,17 @@ const (
 	testPassword = "atrest-pfx-password-W3k8"
 )
 
-// fast keeps retries real but short.
-var fast = []keyenv.Option{keyenv.WithKMSAttempts(3), keyenv.WithKMSTimeouts(5*time.Second, 400*time.Millisecond), keyenv.WithKMSMaxBackoff(5 * time.Millisecond)}
+// fast keeps retries real but short: 3 attempts of at most
+// testAttemptTimeout, a call of at most callTimeout.
+var fast = []keyenv.Option{keyenv.WithKMSAttempts(3), keyenv.WithKMSTimeouts(callTimeout, testAttemptTimeout), keyenv.WithKMSMaxBackoff(5 * time.Millisecond)}
+
+const (
+	callTimeout        = 5 * time.Second
+	testAttemptTimeout = 800 * time.Millisecond
+	// slack is what a loaded machine may add to a bound the backend
+	// enforces: a call that outlives its bound by more is not bounded.
+	slack = 2 * time.Second
+)
 
 // clientCert is the client certificate the fake accepts: the certificate
 // and its PKCS#8 key, PEM encoded, generated once per test binary.

@@ -14,8 +14,17 @@ import (
 	"github.com/atrest/atrest/keyenv"
 )
 
-// fast keeps retries real but short.
-var fast = []keyenv.Option{keyenv.WithKMSAttempts(3), keyenv.WithKMSTimeouts(5*time.Second, 300*time.Millisecond), keyenv.WithKMSMaxBackoff(5 * time.Millisecond)}
+// fast keeps retries real but short: 3 attempts of at most
+// testAttemptTimeout, a call of at most callTimeout.
+var fast = []keyenv.Option{keyenv.WithKMSAttempts(3), keyenv.WithKMSTimeouts(callTimeout, testAttemptTimeout), keyenv.WithKMSMaxBackoff(5 * time.Millisecond)}
+
+const (
+	callTimeout        = 5 * time.Second
+	testAttemptTimeout = 500 * time.Millisecond
+	// slack is what a loaded machine may add to a bound the backend
+	// enforces: a call that outlives its bound by more is not bounded.
+	slack = 2 * time.Second
+)
 
 // newServer starts the fake and points configuration sections at it.
 func newServer(t *testing.T) *gcpkmstest.Server {
