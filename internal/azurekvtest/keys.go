@@ -88,14 +88,17 @@ func (s *Server) keyOperation(w http.ResponseWriter, r *http.Request, path []str
 		perm := map[string]string{"GetKey": "get", "WrapKey": "wrapKey", "UnwrapKey": "unwrapKey"}[op]
 		vaultError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("The user, group or application 'appid=%s' does not have keys %s permission on key vault. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287", s.opts.ClientID, perm), "AccessDenied")
 		return
-	case disabled:
-		verb := map[string]string{"GetKey": "get", "WrapKey": "wrapKey", "UnwrapKey": "unwrapKey"}[op]
+	case disabled && (op == "UnwrapKey" || (op == "WrapKey" && kty == OctHSM)):
+		// Key Vault refuses the operations that need the private or
+		// secret key; reading a disabled key, and wrapping under a
+		// disabled RSA key (a public-key operation), stay allowed.
+		verb := map[string]string{"WrapKey": "wrapKey", "UnwrapKey": "unwrapKey"}[op]
 		vaultError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("Operation %s is not allowed on a disabled key.", verb), "KeyDisabled")
 		return
 	}
 	kid := fmt.Sprintf("%s/keys/%s/%s", s.URL, name, v.id)
 	if op == "GetKey" {
-		writeJSON(w, http.StatusOK, map[string]any{"key": jwk(kid, kty, v), "attributes": map[string]any{"enabled": true}})
+		writeJSON(w, http.StatusOK, map[string]any{"key": jwk(kid, kty, v), "attributes": map[string]any{"enabled": !disabled}})
 		return
 	}
 	var params struct {

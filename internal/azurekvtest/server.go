@@ -19,7 +19,10 @@
 //
 // Errors are answered with the status codes and error codes Key Vault
 // uses: 404 KeyNotFound, 403 Forbidden (no permission), 403 Forbidden with
-// inner error KeyDisabled (a disabled key), 401 for a bad token, 400
+// inner error KeyDisabled (UnwrapKey, or WrapKey under a symmetric key, on
+// a disabled key: like Key Vault, the server still shows a disabled key,
+// with "enabled": false, and still wraps under a disabled RSA key, a
+// public-key operation), 401 for a bad token, 400
 // BadParameter for a value the key cannot unwrap. Fail and Hang inject
 // faults; Calls counts what reached the server.
 package azurekvtest

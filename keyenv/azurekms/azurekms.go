@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
@@ -110,9 +109,10 @@ func (c Config) vaultURL() (string, error) {
 // Open returns the backend for an Azure Key Vault or Managed HSM key. Each
 // blob is sealed under a fresh 256-bit data key from crypto/rand, wrapped
 // by the key with WrapKey: RSA-OAEP-256 for RSA keys (Key Vault, RSA-HSM),
-// A256KW for symmetric keys (Managed HSM oct-HSM); the key's type is read
-// once with GetKey, so the identity needs the get, wrapKey and unwrapKey
-// permissions (the Key Vault Crypto User role). The blob keeps the wrapped
+// A256KW for symmetric keys (Managed HSM oct-HSM). Each seal reads the key
+// with GetKey first, for its type and to refuse a disabled key, so the
+// identity needs the get, wrapKey and unwrapKey permissions (the Key Vault
+// Crypto User role). The blob keeps the wrapped
 // key and the key version that wrapped it; unsealing asks UnwrapKey of
 // that version. Calls time out and are retried a bounded number of times
 // on 408, 429, 5xx and network errors (keyenv.WithKMSTimeouts,
@@ -153,8 +153,6 @@ type azureKey struct {
 	client               *azkeys.Client
 	opts                 keyenv.Settings
 
-	mu  sync.Mutex
-	alg azkeys.EncryptionAlgorithm // from the key's type, once known
 }
 
 func (k *azureKey) Kind() keyenv.Kind { return keyenv.KindKMS }
@@ -180,17 +178,17 @@ const refTag = "azk1"
 
 var algCodes = map[azkeys.EncryptionAlgorithm]byte{azkeys.EncryptionAlgorithmRSAOAEP256: 1, azkeys.EncryptionAlgorithmA256KW: 2}
 
-// algorithm is the wrapping algorithm for the key's type, read with
-// GetKey the first time and remembered.
+// algorithm reads the key (GetKey) and returns the wrapping algorithm for
+// its type. A disabled key is refused here: Key Vault would still wrap
+// under a disabled RSA key (a public-key operation), and the blob could
+// not be opened until the key is enabled again.
 func (k *azureKey) algorithm(ctx context.Context) (azkeys.EncryptionAlgorithm, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.alg != "" {
-		return k.alg, nil
-	}
 	resp, err := k.client.GetKey(ctx, k.name, k.version, nil)
 	if err != nil {
 		return "", k.classify("GetKey", err)
+	}
+	if a := resp.Attributes; a != nil && a.Enabled != nil && !*a.Enabled {
+		return "", fmt.Errorf("keyenv: %s: %w: the key is disabled (a blob sealed under it could not be opened)", k.ID(), keyenv.ErrKMSKeyDisabled)
 	}
 	var kty azkeys.KeyType
 	if resp.Key != nil && resp.Key.Kty != nil {
@@ -198,13 +196,11 @@ func (k *azureKey) algorithm(ctx context.Context) (azkeys.EncryptionAlgorithm, e
 	}
 	switch kty {
 	case azkeys.KeyTypeRSA, azkeys.KeyTypeRSAHSM:
-		k.alg = azkeys.EncryptionAlgorithmRSAOAEP256
+		return azkeys.EncryptionAlgorithmRSAOAEP256, nil
 	case azkeys.KeyTypeOct, azkeys.KeyTypeOctHSM:
-		k.alg = azkeys.EncryptionAlgorithmA256KW
-	default:
-		return "", fmt.Errorf("keyenv: %s: %w: a key of type %q cannot wrap keys (want RSA, RSA-HSM or oct-HSM)", k.ID(), keyenv.ErrConfig, kty)
+		return azkeys.EncryptionAlgorithmA256KW, nil
 	}
-	return k.alg, nil
+	return "", fmt.Errorf("keyenv: %s: %w: a key of type %q cannot wrap keys (want RSA, RSA-HSM or oct-HSM)", k.ID(), keyenv.ErrConfig, kty)
 }
 
 func (k *azureKey) SealingKey(ctx context.Context, label string) (*keyenv.Secret, []byte, error) {
