@@ -152,7 +152,6 @@ type azureKey struct {
 	vault, name, version string
 	client               *azkeys.Client
 	opts                 keyenv.Settings
-
 }
 
 func (k *azureKey) Kind() keyenv.Kind { return keyenv.KindKMS }
