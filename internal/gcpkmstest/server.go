@@ -19,7 +19,9 @@
 // or destroyed key version, PermissionDenied for a key the caller may not
 // use, InvalidArgument "Decryption failed" for a ciphertext of another key
 // or another AAD. Fail, Hang and CorruptChecksums inject faults; Calls
-// counts what reached the server.
+// counts what reached the server. NewWithOptions makes a server that
+// serves TLS and requires the self-signed JWT a client makes from a
+// service account's credentials file.
 package gcpkmstest
 
 import (
@@ -27,6 +29,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"fmt"
 	"hash/crc32"
 	"net"
@@ -37,6 +41,7 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -87,6 +92,9 @@ type Server struct {
 	calls   map[string]int
 	corrupt int      // responses left whose checksum is wrong; < 0: all
 	seen    [][]byte // plaintexts Encrypt was given
+
+	saKey *rsa.PublicKey // the service account calls must be signed by, or nil
+	roots *x509.CertPool // trusts the server's certificate, when it serves TLS
 }
 
 type cryptoKey struct {
@@ -102,19 +110,39 @@ type fault struct {
 	n    int        // calls left; < 0: all
 }
 
-// New starts a server on 127.0.0.1. Close stops it.
-func New() *Server {
+// Options configure a server made by NewWithOptions.
+type Options struct {
+	// ServiceAccountKey, when set, makes the server serve TLS and require
+	// of every call the self-signed JWT a client makes from a service
+	// account's credentials file, signed by this key; other calls are
+	// answered Unauthenticated.
+	ServiceAccountKey *rsa.PublicKey
+}
+
+// New starts a server on 127.0.0.1 that serves plaintext gRPC and asks
+// for no credentials. Close stops it.
+func New() *Server { return NewWithOptions(Options{}) }
+
+// NewWithOptions starts a server on 127.0.0.1 configured by o.
+func NewWithOptions(o Options) *Server {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(fmt.Sprintf("gcpkmstest: listen: %v", err))
 	}
 	s := &Server{
 		Addr:  lis.Addr().String(),
-		grpc:  grpc.NewServer(),
 		lis:   lis,
 		keys:  map[string]*cryptoKey{},
 		calls: map[string]int{},
+		saKey: o.ServiceAccountKey,
 	}
+	var opts []grpc.ServerOption
+	if o.ServiceAccountKey != nil {
+		cert, pool := selfSignedCert()
+		s.roots = pool
+		opts = append(opts, grpc.Creds(credentials.NewServerTLSFromCert(&cert)), grpc.UnaryInterceptor(s.authenticate))
+	}
+	s.grpc = grpc.NewServer(opts...)
 	kmspb.RegisterKeyManagementServiceServer(s.grpc, &service{s: s})
 	go func() { _ = s.grpc.Serve(lis) }()
 	return s
@@ -124,8 +152,16 @@ func New() *Server {
 func (s *Server) Close() { s.grpc.Stop() }
 
 // ClientOptions are the options that point a Cloud KMS client at the
-// server: its address, no credentials, and plaintext gRPC.
+// server: its address and, for a server made by New, no credentials and
+// plaintext gRPC; for one that requires a service account, TLS that trusts
+// the server's certificate (the credentials are the caller's to add).
 func (s *Server) ClientOptions() []option.ClientOption {
+	if s.roots != nil {
+		return []option.ClientOption{
+			option.WithEndpoint(s.Addr),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(s.roots, ""))),
+		}
+	}
 	return []option.ClientOption{
 		option.WithEndpoint(s.Addr),
 		option.WithoutAuthentication(),

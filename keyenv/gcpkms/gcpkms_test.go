@@ -3,10 +3,6 @@ package gcpkms
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -354,24 +350,8 @@ func TestCredentialFile(t *testing.T) {
 		}
 		return p
 	}
-	serviceAccount := func(privateKey string) string {
-		b, err := json.Marshal(map[string]string{"type": "service_account", "project_id": "p", "private_key_id": "1",
-			"private_key": privateKey, "client_email": "sa@p.iam.gserviceaccount.com", "client_id": "1",
-			"token_uri": "https://oauth2.googleapis.com/token"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(rsaKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := write("sa.json", serviceAccount(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))))
+	_, der := serviceAccountKey(t)
+	good := write("sa.json", serviceAccount(t, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))))
 	for _, tt := range []struct {
 		name, path, says string
 	}{
@@ -381,8 +361,8 @@ func TestCredentialFile(t *testing.T) {
 		{"truncated JSON", write("trunc.json", `{"type":"service_account","private_key":"`+marker), "not a JSON credentials file"},
 		{"unknown type", write("odd.json", `{"type":"`+marker+`"}`), "not supported"},
 		{"no type", write("none.json", `{"private_key":"`+marker+`"}`), "not supported"},
-		{"service account with a bad key", write("badkey.json", serviceAccount("-----BEGIN PRIVATE KEY-----\n"+marker+"\n-----END PRIVATE KEY-----\n")), "cannot be used"},
-		{"service account with a truncated key", write("cutkey.json", serviceAccount(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der[:len(der)/2]})))), "cannot be used"},
+		{"service account with a bad key", write("badkey.json", serviceAccount(t, "-----BEGIN PRIVATE KEY-----\n"+marker+"\n-----END PRIVATE KEY-----\n")), "cannot be used"},
+		{"service account with a truncated key", write("cutkey.json", serviceAccount(t, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der[:len(der)/2]})))), "cannot be used"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := "[security.encryption]\n" + gcpSection("master-key", name, "[security.encryption.master-key.gcp]\ncredential-file-path = "+fmt.Sprintf("%q", tt.path)+"\n")
@@ -415,6 +395,53 @@ func TestCredentialFile(t *testing.T) {
 		t.Fatalf("a well-formed service account file: %v", err)
 	}
 	b.Close()
+}
+
+// The credentials file is what the client authenticates with: against a
+// server that requires the service account's signature (over TLS), the
+// account's file opens the key, another account's file is refused with
+// ErrKMSAccessDenied, and no message shows the file's content.
+func TestCredentialFileUsed(t *testing.T) {
+	key, der := serviceAccountKey(t)
+	_, otherDER := serviceAccountKey(t)
+	srv := gcpkmstest.NewWithOptions(gcpkmstest.Options{ServiceAccountKey: &key.PublicKey})
+	defer srv.Close()
+	name := srv.CreateKey("k")
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		der  []byte
+		want error
+	}{{"the service account", der, nil}, {"another service account", otherDER, keyenv.ErrKMSAccessDenied}} {
+		t.Run(tt.name, func(t *testing.T) {
+			keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: tt.der}))
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".json")
+			if err := os.WriteFile(path, []byte(serviceAccount(t, keyPEM)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			b, err := Open(context.Background(), Config{KeyName: name, CredentialFilePath: path, ClientOptions: srv.ClientOptions()}, fast...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			blob, err := b.Seal(context.Background(), "l", []byte("s"))
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustUnseal(t, b, "l", blob, []byte("s"))
+				return
+			}
+			wantOnly(t, err, tt.want)
+			keyLine := strings.Split(keyPEM, "\n")[1]
+			if strings.Contains(err.Error(), keyLine) || strings.Contains(err.Error(), "PRIVATE KEY") {
+				t.Fatalf("error %q shows the credentials", err)
+			}
+		})
+	}
+	if srv.Calls("Encrypt") != 2 || srv.Calls("Decrypt") != 1 {
+		t.Fatalf("%d Encrypt and %d Decrypt calls", srv.Calls("Encrypt"), srv.Calls("Decrypt"))
+	}
 }
 
 // Importing the package registers vendor "gcp"; the key-id must be a

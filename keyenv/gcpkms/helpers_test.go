@@ -3,6 +3,10 @@ package gcpkms
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -122,4 +126,31 @@ func (f fixedSource) SealingKey(context.Context, string) (*keyenv.Secret, []byte
 }
 func (fixedSource) UnsealingKey(context.Context, string, []byte) (*keyenv.Secret, error) {
 	return nil, errors.New("not used")
+}
+
+// serviceAccountKey makes a service account's RSA key and its PKCS#8 form.
+func serviceAccountKey(t *testing.T) (*rsa.PrivateKey, []byte) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, der
+}
+
+// serviceAccount is a service account's credentials file with the given
+// private key (PEM).
+func serviceAccount(t *testing.T, privateKey string) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]string{"type": "service_account", "project_id": "p", "private_key_id": "1",
+		"private_key": privateKey, "client_email": "sa@p.iam.gserviceaccount.com", "client_id": "1",
+		"token_uri": "https://oauth2.googleapis.com/token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
