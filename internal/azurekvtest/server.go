@@ -46,8 +46,8 @@ import (
 
 // Options configure a Server: the one client it issues tokens to.
 type Options struct {
-	TenantID     string
-	ClientID     string
+	TenantID     string            // the one tenant; its challenge names it
+	ClientID     string            // the one application (client) id
 	ClientSecret string            // accepted secret; empty: none
 	ClientCert   *x509.Certificate // accepted assertion signer; nil: none
 }

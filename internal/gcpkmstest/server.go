@@ -65,6 +65,7 @@ const (
 	Destroyed
 )
 
+// String is the state as Cloud KMS names it (ENABLED, DISABLED, DESTROYED).
 func (s State) String() string {
 	switch s {
 	case Enabled:
