@@ -47,7 +47,7 @@ func (s *Server) keyOperation(w http.ResponseWriter, r *http.Request, path []str
 		return
 	}
 	s.count(op)
-	if f, ok := s.takeFault(); ok {
+	if f, ok := s.takeFault(&s.fault); ok {
 		if f.hang {
 			s.hold(r)
 			// Should the client still be there, it gets a gateway timeout.

@@ -75,13 +75,14 @@ type Server struct {
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 
-	mu     sync.Mutex
-	keys   map[string]*key
-	tokens map[string]bool
-	last   string // the token issued last
-	fault  fault
-	calls  map[string]int
-	seen   [][]byte // values WrapKey was given
+	mu         sync.Mutex
+	keys       map[string]*key
+	tokens     map[string]bool
+	last       string // the token issued last
+	fault      fault
+	tokenFault fault
+	calls      map[string]int
+	seen       [][]byte // values WrapKey was given
 }
 
 type key struct {
@@ -190,6 +191,15 @@ func (s *Server) Fail(status, n int) {
 	s.fault = fault{status: status, n: n}
 }
 
+// FailTokens makes the next n token requests (all if n < 0) answer with
+// HTTP status code, as Entra ID does when it is down or throttling; 0
+// clears the fault.
+func (s *Server) FailTokens(status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenFault = fault{status: status, n: n}
+}
+
 // Hang makes the next n Key Vault calls (all if n < 0) hold until the
 // client gives up or the server closes.
 func (s *Server) Hang(n int) {
@@ -234,18 +244,18 @@ func (s *Server) count(op string) {
 	s.calls[op]++
 }
 
-// takeFault returns the fault this call is to answer, if any.
-func (s *Server) takeFault() (fault, bool) {
+// takeFault returns the fault this call is to answer, if any, from *f.
+func (s *Server) takeFault(f *fault) (fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.fault
 	if f.status == 0 || f.n == 0 {
 		return fault{}, false
 	}
-	if s.fault.n > 0 {
-		s.fault.n--
+	taken := *f
+	if f.n > 0 {
+		f.n--
 	}
-	return f, true
+	return taken, true
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {

@@ -42,6 +42,13 @@ func tokenError(w http.ResponseWriter, status int, code, aadsts, description str
 
 // token serves the client credentials grant.
 func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
+	if f, ok := s.takeFault(&s.tokenFault); ok {
+		if f.status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "0")
+		}
+		tokenError(w, f.status, "temporarily_unavailable", "AADSTS90033", "A transient error has occurred. Please try again.")
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		tokenError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144", "The request body must contain the following parameter: 'grant_type'.")
 		return

@@ -469,6 +469,49 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
+// Entra ID that cannot be reached, or answers 5xx or 429, is an
+// unreachable key service too, not refused credentials.
+func TestTokenEndpointUnreachable(t *testing.T) {
+	srv := newServer(t)
+	srv.CreateKey("k", azurekvtest.RSA)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	c := Config{KeyID: "k", Azure: secretSettings(srv)}
+	pointAt(srv, &c)
+	c.ClientOptions.Cloud.ActiveDirectoryAuthorityHost = "https://" + closedAddr + "/"
+	b, err := Open(context.Background(), c, fast...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	_, err = b.Seal(context.Background(), "l", []byte("s"))
+	wantOnly(t, err, keyenv.ErrKMSUnreachable)
+	noSecrets(t, srv, err.Error())
+	t.Log(err)
+
+	// Entra ID down or throttling, after the retries.
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+		srv.FailTokens(status, -1)
+		before := srv.Calls("Token")
+		_, err = openKey(t, srv, "k").Seal(context.Background(), "l", []byte("s"))
+		wantOnly(t, err, keyenv.ErrKMSUnreachable)
+		if n := srv.Calls("Token") - before; n != 3 {
+			t.Errorf("%d token requests, want 3 (the attempts)", n)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprint(status)) {
+			t.Errorf("error %q does not say %d", err, status)
+		}
+		noSecrets(t, srv, err.Error())
+		t.Log(err)
+	}
+	srv.FailTokens(0, 0)
+	mustSeal(t, openKey(t, srv, "k"), "l", []byte("s"))
+}
+
 // The whole-call timeout bounds a call however many attempts are left.
 func TestCallTimeout(t *testing.T) {
 	srv := newServer(t)

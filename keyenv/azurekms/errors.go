@@ -70,12 +70,24 @@ func (k *azureKey) classify(op string, err error) error {
 	}
 	var authErr *azidentity.AuthenticationFailedError
 	if errors.As(err, &authErr) {
-		detail := "Entra ID refused the credentials"
-		if authErr.RawResponse != nil {
-			detail = fmt.Sprintf("Entra ID answered %s", authErr.RawResponse.Status)
-			if code := entraCode(authErr.RawResponse); code != "" {
-				detail += " (" + code + ")"
+		if authErr.RawResponse == nil {
+			// No answer from Entra ID. The SDK keeps only the text of the
+			// underlying error, so the text tells a network failure.
+			msg := strings.Join(strings.Fields(err.Error()), " ") // on one line
+			if i := strings.Index(msg, " To troubleshoot, visit"); i >= 0 {
+				msg = msg[:i]
 			}
+			if transportFailure(msg) {
+				return wrap(keyenv.ErrKMSUnreachable, "cannot reach Entra ID for a token", briefError{msg, err})
+			}
+			return wrap(keyenv.ErrKMSAccessDenied, "cannot get a token", briefError{msg, err})
+		}
+		detail := fmt.Sprintf("Entra ID answered %s", authErr.RawResponse.Status)
+		if code := entraCode(authErr.RawResponse); code != "" {
+			detail += " (" + code + ")"
+		}
+		if authErr.RawResponse.StatusCode == http.StatusTooManyRequests || authErr.RawResponse.StatusCode >= 500 {
+			return wrap(keyenv.ErrKMSUnreachable, "cannot get a token", briefError{detail, err})
 		}
 		return wrap(keyenv.ErrKMSAccessDenied, "cannot get a token", briefError{detail, err})
 	}
@@ -120,6 +132,20 @@ func (k *azureKey) classify(op string, err error) error {
 		return wrap(keyenv.ErrKMSAccessDenied, "the credential cannot get a token", err)
 	}
 	return fmt.Errorf("keyenv: %s: %s: %w", k.ID(), op, err)
+}
+
+// transportFailures are what the text of a network failure says.
+var transportFailures = []string{"dial tcp", "connection refused", "connection reset", "no such host",
+	"i/o timeout", "deadline exceeded", "tls: ", "EOF", "network is unreachable", "Client.Timeout"}
+
+// transportFailure reports whether msg tells of a network failure.
+func transportFailure(msg string) bool {
+	for _, f := range transportFailures {
+		if strings.Contains(msg, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // entraCode is the AADSTS code of an Entra ID error answer, if any.
