@@ -9,7 +9,7 @@ import (
 
 // sdkPrefixes are the import paths of the SDKs master-key backends need;
 // each backend package added to backendPackages adds its SDK here.
-var sdkPrefixes = []string{"github.com/aws/", "github.com/hashicorp/vault/", "github.com/ovh/kmip-go"}
+var sdkPrefixes = []string{"github.com/aws/", "cloud.google.com/", "google.golang.org/grpc", "github.com/Azure/", "github.com/hashicorp/vault/", "github.com/ovh/kmip-go"}
 
 // The SDK of a backend is linked only by importing the backend's package:
 // keyenv and dict (an engine using a key file) link none, each backend

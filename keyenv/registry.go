@@ -35,9 +35,11 @@ var (
 // own, the package that registers it, so that a program that did not
 // import it is told what to import.
 var backendPackages = map[backendKey]string{
-	{KindKMS, "aws"}: "github.com/atrest/atrest/keyenv/awskms",
-	{KindVault, ""}:  "github.com/atrest/atrest/keyenv/vaulttransit",
-	{KindKMIP, ""}:   "github.com/atrest/atrest/keyenv/kmip",
+	{KindKMS, "aws"}:   "github.com/atrest/atrest/keyenv/awskms",
+	{KindKMS, "gcp"}:   "github.com/atrest/atrest/keyenv/gcpkms",
+	{KindKMS, "azure"}: "github.com/atrest/atrest/keyenv/azurekms",
+	{KindVault, ""}:    "github.com/atrest/atrest/keyenv/vaulttransit",
+	{KindKMIP, ""}:     "github.com/atrest/atrest/keyenv/kmip",
 }
 
 // defaultVendors is the vendor a section of a type with vendors means

@@ -5,6 +5,8 @@ package main
 // configuration it is given opens.
 import (
 	_ "github.com/atrest/atrest/keyenv/awskms"
+	_ "github.com/atrest/atrest/keyenv/azurekms"
+	_ "github.com/atrest/atrest/keyenv/gcpkms"
 	_ "github.com/atrest/atrest/keyenv/kmip"
 	_ "github.com/atrest/atrest/keyenv/vaulttransit"
 )
