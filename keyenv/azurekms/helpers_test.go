@@ -221,12 +221,16 @@ func noSecrets(t *testing.T, srv *azurekvtest.Server, msg string) {
 	}
 }
 
-// fixedSource is a KeySource of another vendor's kms kind, or one that
-// makes a given reference.
-type fixedSource struct{ ref []byte }
+// fixedSource is a KeySource of the kms kind that makes a given reference
+// and records id as its key: another vendor's key, or an Azure key whose
+// reference is made up.
+type fixedSource struct {
+	ref []byte
+	id  string
+}
 
 func (fixedSource) Kind() keyenv.Kind { return keyenv.KindKMS }
-func (fixedSource) ID() string        { return "other-kms" }
+func (f fixedSource) ID() string      { return f.id }
 func (fixedSource) Close() error      { return nil }
 func (f fixedSource) SealingKey(context.Context, string) (*keyenv.Secret, []byte, error) {
 	k, err := keyenv.RandomSecret(keyenv.SealingKeyBytes)
