@@ -24,9 +24,12 @@
 // crash may have cut it); the first Sync of every file written also syncs
 // the directory, so a file whose contents goleveldb made durable cannot
 // lose its name in a power cut (goleveldb's storage does this for
-// manifests only); CURRENT is replaced by an atomic rename the Manager
-// records, and a CURRENT.n left by a crash during the very first SetMeta
-// is taken up, as goleveldb's storage does.
+// manifests only); SetMeta syncs the manifest it names before CURRENT
+// names it (goleveldb v1.0.0 does not, and a power cut can then leave
+// CURRENT naming an empty manifest: the DB does not open); CURRENT is
+// replaced by an atomic rename the Manager records, and a CURRENT.n left
+// by a crash during the very first SetMeta is taken up, as goleveldb's
+// storage does.
 //
 // The whole directory lives on one fsys.FS (the operating system's by
 // default), dictionaries and lock files included, so a test can run it on

@@ -16,15 +16,26 @@ import (
 // errCorruptCurrent is what a CURRENT that names no manifest wraps.
 var errCorruptCurrent = errors.New("leveldbstore: corrupted or incomplete CURRENT file")
 
-// SetMeta makes fd the current manifest: its name goes to a new
-// CURRENT.n (fresh IV, synced), which the Manager renames over CURRENT
-// atomically and durably.
+// SetMeta makes fd the current manifest: the manifest is synced first if
+// it is open for writing here, then its name goes to a new CURRENT.n
+// (fresh IV, synced), which the Manager renames over CURRENT atomically
+// and durably.
+//
+// The sync is this storage's own: goleveldb v1.0.0 writes a new
+// manifest's first record and calls SetMeta without syncing it (and then
+// removes the old manifest), so a power cut could leave CURRENT naming a
+// manifest whose bytes never reached the disk, and the DB unopenable.
 func (s *Storage) SetMeta(fd storage.FileDesc) error {
 	if !storage.FileDescOk(fd) {
 		return storage.ErrInvalidFile
 	}
 	if err := s.usable(); err != nil {
 		return err
+	}
+	if w, ok := s.openManifest(fd); ok {
+		if err := w.Sync(); err != nil {
+			return err
+		}
 	}
 	s.metaMu.Lock()
 	defer s.metaMu.Unlock()

@@ -28,6 +28,9 @@ type Storage struct {
 
 	metaMu sync.Mutex // serializes SetMeta and GetMeta
 
+	manifestsMu sync.Mutex
+	manifests   map[storage.FileDesc]*writer // manifests open for writing, for SetMeta to sync
+
 	mu     sync.Mutex // guards what follows
 	closed bool
 	slock  *storageLock
@@ -77,7 +80,7 @@ func open(ctx context.Context, dir string, cfg keyenv.Config, base fsys.FS, opts
 	if err != nil {
 		return nil, errors.Join(err, flock.Close())
 	}
-	s := &Storage{m: m, fs: base, dir: abs, flock: flock}
+	s := &Storage{m: m, fs: base, dir: abs, flock: flock, manifests: map[storage.FileDesc]*writer{}}
 	if err := s.log.start(m); err != nil {
 		return nil, errors.Join(fmt.Errorf("start %s: %w", logName, err), m.Close(), flock.Close())
 	}
@@ -179,7 +182,21 @@ func (s *Storage) Create(fd storage.FileDesc) (storage.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &writer{File: f, s: s}, nil
+	w := &writer{File: f, s: s, fd: fd}
+	if fd.Type == storage.TypeManifest {
+		s.manifestsMu.Lock()
+		s.manifests[fd] = w
+		s.manifestsMu.Unlock()
+	}
+	return w, nil
+}
+
+// openManifest is the writer of manifest fd if it is open.
+func (s *Storage) openManifest(fd storage.FileDesc) (*writer, bool) {
+	s.manifestsMu.Lock()
+	defer s.manifestsMu.Unlock()
+	w, ok := s.manifests[fd]
+	return w, ok
 }
 
 // writer is a file goleveldb writes: an encrypted file whose first Sync
@@ -187,7 +204,20 @@ func (s *Storage) Create(fd storage.FileDesc) (storage.Writer, error) {
 type writer struct {
 	*encfile.File
 	s         *Storage
+	fd        storage.FileDesc
 	dirSynced bool
+}
+
+// Close closes the file.
+func (w *writer) Close() error {
+	if w.fd.Type == storage.TypeManifest {
+		w.s.manifestsMu.Lock()
+		if w.s.manifests[w.fd] == w {
+			delete(w.s.manifests, w.fd)
+		}
+		w.s.manifestsMu.Unlock()
+	}
+	return w.File.Close()
 }
 
 // Sync makes the file's bytes durable, and at the first call its name:
