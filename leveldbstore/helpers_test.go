@@ -124,3 +124,11 @@ func scanGens(db *leveldb.DB) (map[int]uint64, error) {
 	}
 	return enginetest.Read(kv)
 }
+
+// scaled is n, or a fifth of it under the race detector (at least 1).
+func scaled(n int) int {
+	if raceEnabled {
+		return max(n/5, 1)
+	}
+	return n
+}

@@ -57,7 +57,7 @@ func TestEveryMethod(t *testing.T) {
 			want := model{}
 			s := e.openStorage(t, method, nil)
 			db := openDB(t, s)
-			workload(t, db, want, 0, 3000, 1)
+			workload(t, db, want, 0, scaled(3000), 1)
 			want.check(t, db, "before reopen")
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
@@ -69,7 +69,7 @@ func TestEveryMethod(t *testing.T) {
 			s = e.openStorage(t, method, nil)
 			db = openDB(t, s)
 			want.check(t, db, "after reopen")
-			workload(t, db, want, 5000, 1000, 2)
+			workload(t, db, want, 5000, scaled(1000), 2)
 			want.check(t, db, "second round")
 			db.Close()
 			s.Close()
@@ -88,7 +88,7 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 			e := newEnv(t)
 			s := e.openStorage(t, method, nil)
 			db := openDB(t, s)
-			workload(t, db, model{}, 0, 2000, 1)
+			workload(t, db, model{}, 0, scaled(2000), 1)
 			for i := 9000; i < 9100; i++ {
 				if err := db.Put(key(i), value(i, 3), &opt.WriteOptions{Sync: true}); err != nil {
 					t.Fatal(err)
@@ -168,7 +168,7 @@ func TestMethodSwitching(t *testing.T) {
 		s := e.openStorage(t, method, nil)
 		db := openDB(t, s)
 		want.check(t, db, fmt.Sprintf("round %d (%s) after reopen", round, method))
-		workload(t, db, want, round*10000, 1500, round)
+		workload(t, db, want, round*10000, scaled(1500), round)
 		for i := range 200 {
 			k := (i * 37) % (round*10000 + 1)
 			if err := db.Put(key(k), value(k, 100+round), nil); err != nil {
@@ -201,14 +201,14 @@ func TestTurnOnEncryption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	workload(t, db, want, 0, 1000, 1)
+	workload(t, db, want, 0, scaled(1000), 1)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s := e.openStorage(t, ctr.AES256CTR, nil)
 	db = openDB(t, s)
 	want.check(t, db, "after switching storage")
-	workload(t, db, want, 0, 1000, 2) // rewrites every key
+	workload(t, db, want, 0, scaled(1000), 2) // rewrites every key
 	if err := db.CompactRange(util.Range{}); err != nil {
 		t.Fatal(err)
 	}

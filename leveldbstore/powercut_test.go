@@ -111,7 +111,10 @@ func (p *pcRun) open(fs *crashfs.FS, mustExist bool) (ctr.Method, *Storage, *lev
 
 func TestPowerCut(t *testing.T) {
 	cuts := 150
-	if testing.Short() {
+	switch {
+	case testing.Short() && raceEnabled:
+		cuts = 12
+	case testing.Short() || raceEnabled:
 		cuts = 40
 	}
 	if s := os.Getenv(envPowerCuts); s != "" {

@@ -334,7 +334,7 @@ func TestPebbleTableFaults(t *testing.T) {
 	}
 	want := model{}
 	armed.Store(true)
-	for i := range 4000 {
+	for i := range max(scaled(4000), 1000) {
 		if err := db.Set(key(i), value(i, 1), pebble.Sync); err != nil {
 			t.Fatalf("set %d: %v", i, err)
 		}

@@ -41,10 +41,10 @@ func (want model) check(t *testing.T, db *pebble.DB, stage string) {
 // this round's.
 func workload(t *testing.T, db *pebble.DB, efs *FS, want model, base, n, round int) {
 	t.Helper()
-	sync := pebble.NoSync
 	for i := base; i < base+n; i++ {
+		sync := pebble.NoSync
 		if i%50 == 0 {
-			sync = pebble.Sync
+			sync = pebble.Sync // one write in fifty waits for the WAL
 		}
 		if err := db.Set(key(i), value(i, round), sync); err != nil {
 			t.Fatalf("set: %v", err)
@@ -111,7 +111,7 @@ func TestEveryMethod(t *testing.T) {
 			want := model{}
 			efs := e.openFS(t, method, nil)
 			db := e.openDB(t, efs)
-			workload(t, db, efs, want, 0, 3000, 1)
+			workload(t, db, efs, want, 0, scaled(3000), 1)
 			want.check(t, db, "before reopen")
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
@@ -123,7 +123,7 @@ func TestEveryMethod(t *testing.T) {
 			efs = e.openFS(t, method, nil)
 			db = e.openDB(t, efs)
 			want.check(t, db, "after reopen")
-			workload(t, db, efs, want, 5000, 1000, 2)
+			workload(t, db, efs, want, 5000, scaled(1000), 2)
 			want.check(t, db, "second round")
 			db.Close()
 			efs.Close()
@@ -142,7 +142,7 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 			e := newEnv(t)
 			efs := e.openFS(t, method, nil)
 			db := e.openDB(t, efs)
-			workload(t, db, efs, model{}, 0, 2000, 1)
+			workload(t, db, efs, model{}, 0, scaled(2000), 1)
 			// Unflushed: only the WAL holds these.
 			for i := 9000; i < 9100; i++ {
 				if err := db.Set(key(i), value(i, 3), pebble.Sync); err != nil {
@@ -226,7 +226,7 @@ func TestMethodSwitching(t *testing.T) {
 		db := e.openDB(t, efs)
 		stage := fmt.Sprintf("round %d (%s) after reopen", round, method)
 		want.check(t, db, stage)
-		workload(t, db, efs, want, round*10000, 1500, round)
+		workload(t, db, efs, want, round*10000, scaled(1500), round)
 		// Rewrite part of the previous rounds under this method.
 		for i := range 200 {
 			k := (i * 37) % (round*10000 + 1)
@@ -274,7 +274,7 @@ func TestWALRecycling(t *testing.T) {
 	}
 	want := model{}
 	for round := range 8 {
-		for i := range 500 {
+		for i := range scaled(500) {
 			k := round*500 + i
 			if err := db.Set(key(k), value(k, round), pebble.Sync); err != nil {
 				t.Fatal(err)
