@@ -513,3 +513,26 @@ func TestSetMetaSyncsManifest(t *testing.T) {
 		t.Errorf("the manifest CURRENT names reads %d bytes after the cut, not what was written", len(got))
 	}
 }
+
+// TestOpenDBClosesStorage: OpenDB's DB closes its storage with it, so the
+// LOCK file and the dictionaries are free again for the next OpenDB.
+func TestOpenDBClosesStorage(t *testing.T) {
+	e := newEnv(t)
+	for round := range 2 {
+		db, err := OpenDB(context.Background(), e.dir, e.config(ctr.SM4CTR), nil, testOptions())
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if err := db.Put(key(round), value(round, round), nil); err != nil {
+			t.Fatal(err)
+		}
+		if round == 1 {
+			if v, err := db.Get(key(0), nil); err != nil || !bytes.Equal(v, value(0, 0)) {
+				t.Errorf("the first round's value: %q, %v", v, err)
+			}
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

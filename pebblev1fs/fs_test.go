@@ -365,3 +365,26 @@ func TestIOAllocatesNothing(t *testing.T) {
 		t.Errorf("ReadAt: %v allocations per call", a)
 	}
 }
+
+// TestOpenDBClosesFS: OpenDB's DB closes its FS with it, so the data
+// directory's lock is free again for the next OpenDB.
+func TestOpenDBClosesFS(t *testing.T) {
+	e := newEnv(t)
+	for round := range 2 {
+		db, err := OpenDB(context.Background(), e.dir, e.config(ctr.SM4CTR), nil, testOptions(nil))
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if err := db.Set(key(round), value(round, round), nil); err != nil {
+			t.Fatal(err)
+		}
+		if round == 1 {
+			if v, ok := get(t, db.DB, key(0)); !ok || !bytes.Equal(v, value(0, 0)) {
+				t.Error("the first round's value is lost")
+			}
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
