@@ -19,10 +19,10 @@ import (
 var benchMethods = []ctr.Method{ctr.Plaintext, ctr.AES128CTR, ctr.SM4CTR}
 
 const (
-	benchKeys   = 100_000
+	benchKeys   = 50_000
 	benchValue  = 100
-	benchReads  = 20_000
-	benchRounds = 7
+	benchReads  = 10_000
+	benchRounds = 21
 )
 
 // benchOpen opens goleveldb on leveldbstore in dir with a 1 MiB block
@@ -51,10 +51,11 @@ func benchFill(db *DB, value []byte) error {
 
 // BenchmarkVsPlaintext measures what each method costs goleveldb against
 // plaintext in one process: a fill of benchKeys keys (batched, the last
-// batch synced) on a fresh DB, and benchReads random point reads on a DB
-// loaded and compacted once, the methods interleaved round by round; it
-// reports the medians per key and their ratios to plaintext, and logs the
-// kernels. Run it once: go test -run '^$' -bench VsPlaintext -benchtime 1x.
+// batch synced, compacted) on a fresh DB, and benchReads random point
+// reads on a DB loaded and compacted once, the methods interleaved round
+// by round; it reports the median time per item and the median of each
+// round's ratio to plaintext, and logs the kernels. Run it once:
+// go test -run '^$' -bench VsPlaintext -benchtime 1x.
 func BenchmarkVsPlaintext(b *testing.B) {
 	e := newEnv(b)
 	value := make([]byte, benchValue)
@@ -68,6 +69,11 @@ func BenchmarkVsPlaintext(b *testing.B) {
 				defer db.Close()
 				start := time.Now()
 				err := benchFill(db, value)
+				if err == nil {
+					// Compacted within the timing: every byte the fill makes
+					// the engine write is encrypted before the next method runs.
+					err = db.CompactRange(util.Range{})
+				}
 				return time.Since(start), err
 			})
 			if err != nil {
