@@ -42,9 +42,9 @@ var _ storage.Storage = (*Storage)(nil)
 // Open opens goleveldb's data directory dir on base (nil: the operating
 // system's file system, where dir and its missing parents are made, their
 // entries synced; on another base dir must exist, unless the base also
-// has MkdirAll(dir string, perm fs.FileMode) error), takes its LOCK file, opens its dictionaries
-// (creating them on the first start with encryption on) and starts a
-// fresh LOG. cfg is the TiKV-style configuration (data method, rotation
+// has MkdirAll(dir string, perm fs.FileMode) error), takes its LOCK
+// file, opens its dictionaries (creating them on the first start with
+// encryption on) and starts a fresh LOG. cfg is the TiKV-style configuration (data method, rotation
 // period, master keys); opts go to dict.Open. Close the Storage after the
 // DB.
 func Open(ctx context.Context, dir string, cfg keyenv.Config, base fsys.FS, opts ...dict.Option) (*Storage, error) {
