@@ -61,7 +61,8 @@ func (s CrashStats) String() string {
 
 // RunCrash kills a child running the engine kills times on one directory
 // and checks after every kill that every acknowledged write is there
-// (Cut.Check), continuing from what each recovery read.
+// (Cut.Check) and that the operation in flight went all one way
+// (Cut.CheckAtomic), continuing from what each recovery read.
 func RunCrash(t *testing.T, kills int, seed uint64, spec CrashSpec) CrashStats {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 1))
@@ -138,9 +139,13 @@ func RunCrash(t *testing.T, kills int, seed uint64, spec CrashSpec) CrashStats {
 		if err != nil {
 			fail("recover: %v", err)
 		}
-		res := h.Cut().Check(read, spec.Keys)
+		cut := h.Cut()
+		res := cut.Check(read, spec.Keys)
 		if len(res.Problems) > 0 {
 			fail("after the kill:\n%s", strings.Join(res.Problems, "\n"))
+		}
+		if err := cut.CheckAtomic(read); err != nil {
+			fail("after the kill: %v", err)
 		}
 		st.Durable += res.Durable
 		st.KeyChecks += spec.Keys

@@ -179,3 +179,38 @@ func keysOf(m map[uint64]bool) []string {
 	}
 	return out
 }
+
+// CheckAtomic checks that each operation not acknowledged went all one
+// way: of the writes that change their key, all landed or none did (a
+// batch is atomic). It is for histories whose acknowledged operations are
+// all durable (a crash test that syncs every write), where what a key
+// held before an operation is known.
+func (c Cut) CheckAtomic(read map[int]uint64) error {
+	before := maps.Clone(c.base)
+	for i, o := range c.ops {
+		if !o.acked {
+			landed, missed := -1, -1
+			for _, w := range o.writes {
+				switch {
+				case before[w.K] == w.Gen:
+					// no change to tell apart
+				case read[w.K] == w.Gen:
+					landed = w.K
+				case read[w.K] == before[w.K]:
+					missed = w.K
+				}
+			}
+			if landed >= 0 && missed >= 0 {
+				return fmt.Errorf("operation %d was torn: its write to key %d landed, its write to key %d did not (writes:%s)", i, landed, missed, FormatWrites(o.writes))
+			}
+		}
+		for _, w := range o.writes {
+			if w.Gen == 0 {
+				delete(before, w.K)
+			} else {
+				before[w.K] = w.Gen
+			}
+		}
+	}
+	return nil
+}

@@ -68,3 +68,27 @@ func TestValues(t *testing.T) {
 		t.Errorf("ParseWrites = %v, %v; FormatWrites = %q", got, err, FormatWrites(ws))
 	}
 }
+
+// TestCheckAtomic: an operation in flight at a crash lands whole or not
+// at all.
+func TestCheckAtomic(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		read map[int]uint64
+		torn bool
+	}{
+		{"all landed", map[int]uint64{0: 5, 1: 6, 2: 0}, false},
+		{"none landed", map[int]uint64{0: 2, 1: 3, 2: 4}, false},
+		{"torn", map[int]uint64{0: 5, 1: 3, 2: 4}, true},
+		{"torn by a delete", map[int]uint64{0: 2, 1: 3}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := NewHistory(map[int]uint64{0: 1, 2: 4})
+			h.Ack(h.Begin([]Write{{0, 2}, {1, 3}}, true, false))
+			h.Begin([]Write{{0, 5}, {1, 6}, {2, 0}}, true, false) // in flight
+			if err := h.Cut().CheckAtomic(c.read); (err != nil) != c.torn {
+				t.Errorf("CheckAtomic = %v, want torn %v", err, c.torn)
+			}
+		})
+	}
+}
