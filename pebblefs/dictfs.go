@@ -1,14 +1,10 @@
 package pebblefs
 
 import (
-	"errors"
-	"io"
 	"io/fs"
-	"os"
-	"strings"
-	"syscall"
 
 	"github.com/atrest/atrest/fsys"
+	"github.com/atrest/atrest/internal/enginefs"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -29,114 +25,44 @@ func NewFS(base vfs.FS) fsys.FS {
 	if base == vfs.Default {
 		return fsys.OS()
 	}
-	return dictFS{base: base, osLock: vfs.Root(base) == vfs.Default}
+	return enginefs.NewManagerFS(baseFS{base}, vfs.Root(base) == vfs.Default)
 }
 
-type dictFS struct {
-	base   vfs.FS
-	osLock bool
+// baseFS is a vfs.FS as enginefs.Base: writes in the unspecified
+// category, no open options.
+type baseFS struct{ vfs.FS }
+
+func (b baseFS) Create(name string) (enginefs.File, error) {
+	return baseFile(b.FS.Create(name, vfs.WriteCategoryUnspecified))
 }
 
-func (d dictFS) OpenFile(name string, flag int, perm fs.FileMode) (fsys.File, error) {
-	write := flag&(os.O_WRONLY|os.O_RDWR) != 0
-	create := flag&os.O_CREATE != 0
-	var (
-		f   vfs.File
-		err error
-	)
-	switch {
-	case flag&os.O_APPEND != 0:
-		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.ErrUnsupported}
-	case !write && !create && flag&os.O_TRUNC == 0:
-		f, err = d.base.Open(name)
-	case create && flag&os.O_EXCL != 0:
-		if _, serr := d.base.Stat(name); serr == nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrExist}
-		} else if !errors.Is(serr, fs.ErrNotExist) {
-			return nil, serr
-		}
-		f, err = d.base.Create(name, vfs.WriteCategoryUnspecified)
-	case flag&os.O_TRUNC != 0:
-		if !create {
-			if _, serr := d.base.Stat(name); serr != nil {
-				return nil, serr
-			}
-		}
-		f, err = d.base.Create(name, vfs.WriteCategoryUnspecified)
-	case create:
-		f, err = d.base.OpenReadWrite(name, vfs.WriteCategoryUnspecified)
-	default: // an existing file, for writing
-		if _, serr := d.base.Stat(name); serr != nil {
-			return nil, serr
-		}
-		f, err = d.base.OpenReadWrite(name, vfs.WriteCategoryUnspecified)
-	}
+func (b baseFS) Open(name string) (enginefs.File, error) { return baseFile(b.FS.Open(name)) }
+
+func (b baseFS) OpenReadWrite(name string) (enginefs.File, error) {
+	return baseFile(b.FS.OpenReadWrite(name, vfs.WriteCategoryUnspecified))
+}
+
+func (b baseFS) OpenDir(name string) (enginefs.File, error) { return baseFile(b.FS.OpenDir(name)) }
+
+func (b baseFS) Stat(name string) (fs.FileInfo, error) { return b.FS.Stat(name) }
+
+// baseFile is a vfs.File as enginefs.File; it keeps Truncate where the
+// file has it.
+func baseFile(f vfs.File, err error) (enginefs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if create && f.Fd() != vfs.InvalidFd {
-		// Only an operating-system file has a descriptor, and a mode.
-		if err := os.Chmod(name, perm); err != nil {
-			f.Close()
-			return nil, err
-		}
+	if _, ok := f.(fsys.Truncater); ok {
+		return truncatableFile{statFile{f}}, nil
 	}
-	if _, ok := f.(interface{ Truncate(int64) error }); ok {
-		return truncatableFile{vfsFile{f}}, nil
-	}
-	return vfsFile{f}, nil
+	return statFile{f}, nil
 }
 
-// Lstat is the base's Stat: vfs.FS has no Lstat, and Pebble makes no
-// symbolic links.
-func (d dictFS) Lstat(name string) (fs.FileInfo, error) { return d.base.Stat(name) }
-func (d dictFS) Stat(name string) (fs.FileInfo, error)  { return d.base.Stat(name) }
-func (d dictFS) List(dir string) ([]string, error)      { return d.base.List(dir) }
-func (d dictFS) Remove(name string) error               { return d.base.Remove(name) }
-func (d dictFS) RemoveAll(name string) error            { return d.base.RemoveAll(name) }
-func (d dictFS) Rename(oldname, newname string) error   { return d.base.Rename(oldname, newname) }
-func (d dictFS) Link(oldname, newname string) error     { return d.base.Link(oldname, newname) }
+// statFile is a vfs.File whose Stat gives an fs.FileInfo.
+type statFile struct{ vfs.File }
 
-func (d dictFS) SyncDir(dir string) error {
-	f, err := d.base.OpenDir(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
-}
+func (f statFile) Stat() (fs.FileInfo, error) { return f.File.Stat() }
 
-func (d dictFS) Lock(name string) (io.Closer, error) {
-	if d.osLock {
-		return fsys.OS().Lock(name)
-	}
-	l, err := d.base.Lock(name)
-	if err != nil && lockHeld(err) {
-		return nil, &fs.PathError{Op: "lock", Path: name, Err: errors.Join(fsys.ErrLocked, err)}
-	}
-	return l, err
-}
+type truncatableFile struct{ statFile }
 
-// lockHeld reports whether a vfs.FS's Lock error says the lock is held:
-// MemFS answers EAGAIN as the kernel does, vfs.Default's in-process table
-// a message of its own.
-func lockHeld(err error) bool {
-	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "lock held")
-}
-
-// vfsFile is a vfs.File as an fsys.File.
-type vfsFile struct{ vfs.File }
-
-func (f vfsFile) Stat() (fs.FileInfo, error) { return f.File.Stat() }
-func (f vfsFile) Datasync() error            { return f.File.SyncData() }
-func (f vfsFile) Allocate(off, n int64) error {
-	return f.File.Preallocate(off, n)
-}
-
-// truncatableFile is a vfsFile whose base file has Truncate (an
-// operating-system file has; Pebble's MemFS has not): only it offers
-// fsys.Truncater.
-type truncatableFile struct{ vfsFile }
-
-func (f truncatableFile) Truncate(size int64) error {
-	return f.File.(interface{ Truncate(int64) error }).Truncate(size)
-}
+func (f truncatableFile) Truncate(size int64) error { return f.File.(fsys.Truncater).Truncate(size) }

@@ -2,15 +2,12 @@ package pebblefs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	iofs "io/fs"
 	"os"
-	"path/filepath"
 
-	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/enginefs"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -37,7 +34,7 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, base vfs.FS, opts 
 	if base == nil {
 		base = vfs.Default
 	}
-	if err := mkdirAllSynced(base, dir); err != nil {
+	if err := enginefs.MkdirAllSynced(enginefs.NewManagerFS(baseFS{base}, false), dir); err != nil {
 		return nil, fmt.Errorf("pebblefs: %w", err)
 	}
 	m, err := dict.Open(ctx, dir, cfg, append(opts, dict.WithFS(NewFS(base)))...)
@@ -47,48 +44,6 @@ func Open(ctx context.Context, dir string, cfg keyenv.Config, base vfs.FS, opts 
 	return &FS{m: m, base: base}, nil
 }
 
-// mkdirAllSynced makes dir and its missing parents, then syncs the parent
-// of each new directory, from dir's up to the closest one that existed:
-// a directory's entry is durable only once its parent is synced. Pebble's
-// Open does the same for a directory it makes, but after Open made dir it
-// finds dir there and syncs only dir's parent; the entries of the parents
-// made here would stay unsynced, and a power cut could take the whole
-// data directory with them.
-func mkdirAllSynced(fs vfs.FS, dir string) error {
-	var parents []string // the directories to sync, innermost first
-	for p := dir; ; {
-		_, err := fs.Stat(p)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, iofs.ErrNotExist) {
-			return err
-		}
-		parent := fs.PathDir(p)
-		parents = append(parents, parent)
-		if parent == p {
-			break
-		}
-		p = parent
-	}
-	if len(parents) == 0 {
-		return nil // dir exists
-	}
-	if err := fs.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, p := range parents {
-		d, err := fs.OpenDir(p)
-		if err != nil {
-			return err
-		}
-		if err := errors.Join(d.Sync(), d.Close()); err != nil {
-			return fmt.Errorf("sync directory %s: %w", p, err)
-		}
-	}
-	return nil
-}
-
 // Manager returns the dictionaries' Manager, for data-key rotation,
 // lookups and statistics. It is closed by Close.
 func (e *FS) Manager() *dict.Manager { return e.m }
@@ -96,15 +51,6 @@ func (e *FS) Manager() *dict.Manager { return e.m }
 // Close closes the dictionaries. Files still open stay usable; nothing
 // else may be called afterwards.
 func (e *FS) Close() error { return e.m.Close() }
-
-// wrap returns an encrypted view of base, or base itself when the file is
-// stored as plaintext.
-func wrap(base vfs.File, s *ctr.Stream) vfs.File {
-	if s == nil || s.Method() == ctr.Plaintext {
-		return base
-	}
-	return &file{base: base, s: s}
-}
 
 // Create removes any file at name and creates a new one with a fresh
 // entry (current data key, random IV), as vfs.Default does: the new file
@@ -193,19 +139,7 @@ func (e *FS) List(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	abs, aerr := filepath.Abs(dir)
-	root := aerr == nil && filepath.Clean(abs) == e.m.Dir()
-	kept := names[:0]
-	for _, n := range names {
-		// Pebble must not see (and delete as unknown) the dictionaries,
-		// nor a re-encryption's temporary file, which the Manager renames
-		// over the file it replaces.
-		if (root && dict.IsDictionaryFile(n)) || dict.IsReencryptTemp(n) {
-			continue
-		}
-		kept = append(kept, n)
-	}
-	return kept, nil
+	return enginefs.Visible(e.m, dir, names), nil
 }
 
 // Stat is the base FS's: sizes are exact, counter mode adds no bytes.

@@ -1,0 +1,208 @@
+//go:build unix
+
+package leveldbstore
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/enginetest"
+	"github.com/atrest/atrest/keyenv"
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+	"github.com/syndtr/goleveldb/leveldb/util"
+)
+
+// The crash test: a child process (this test binary, re-executed) runs
+// goleveldb on leveldbstore and writes with Sync: puts, deletes, batches,
+// compactions and data-key rotations, saying each operation before it
+// starts and after it returned. The parent kills it with SIGKILL at a
+// random moment (or it dies at a dict failpoint), then reopens the
+// directory, goleveldb and all, and checks every key against the
+// acknowledged writes (enginetest.RunCrash). The directory is kept from
+// kill to kill, and the method alternates between AES and SM4, so every
+// open rotates the data key.
+
+const (
+	envCrashChild     = "ATREST_LEVELDB_CRASH_CHILD"
+	envCrashDir       = "ATREST_LEVELDB_CRASH_DIR"
+	envCrashKeyPath   = "ATREST_LEVELDB_CRASH_KEY_PATH"
+	envCrashMethod    = "ATREST_LEVELDB_CRASH_METHOD"
+	envCrashMustExist = "ATREST_LEVELDB_CRASH_MUST_EXIST"
+	envCrashChildSeed = "ATREST_LEVELDB_CRASH_CHILD_SEED"
+	envCrashAt        = "ATREST_LEVELDB_CRASH_AT"
+	envCrashKills     = "ATREST_LEVELDB_CRASH_KILLS"
+)
+
+const (
+	crashKeys    = 2000
+	crashHotKeys = 100
+)
+
+// crashConfig is the configuration of child and parent alike; dead
+// records in the file dictionary trigger a rewrite often, so the
+// rewrite's failpoints are reached.
+func crashConfig(e *testEnv, method ctr.Method) keyenv.Config {
+	c := e.config(method)
+	c.FileDictionaryRewriteThreshold = 32
+	return c
+}
+
+func crashOptions(mustExist bool) *opt.Options {
+	o := testOptions()
+	o.ErrorIfMissing = mustExist
+	return o
+}
+
+// TestCrashChild is the child's body; it does nothing unless re-executed
+// by TestCrashRecovery.
+func TestCrashChild(t *testing.T) {
+	if os.Getenv(envCrashChild) != "1" {
+		t.Skip("the crash test's child process; run by TestCrashRecovery")
+	}
+	say, die := crashtest.Say, crashtest.Die
+	seed, _ := strconv.ParseUint(os.Getenv(envCrashChildSeed), 10, 64)
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	method, err := ctr.ParseMethod(os.Getenv(envCrashMethod))
+	if err != nil {
+		die("%v", err)
+	}
+	e := &testEnv{dir: os.Getenv(envCrashDir), keyPath: os.Getenv(envCrashKeyPath)}
+	var opts []dict.Option
+	if fp := crashtest.Failpoint(envCrashAt); fp != nil {
+		opts = append(opts, dict.WithFailpoint(fp))
+	}
+	say("opening")
+	ctx := context.Background()
+	s, err := Open(ctx, e.dir, crashConfig(e, method), nil, opts...)
+	if err != nil {
+		die("open storage: %v", err)
+	}
+	db, err := leveldb.Open(s, crashOptions(os.Getenv(envCrashMustExist) == "1"))
+	if err != nil {
+		die("open leveldb: %v", err)
+	}
+	say("opened")
+	sync := &opt.WriteOptions{Sync: true}
+	pickKey := func() int {
+		if r.IntN(2) == 0 {
+			return r.IntN(crashHotKeys)
+		}
+		return r.IntN(crashKeys)
+	}
+	for op := 0; ; op++ {
+		switch p := r.IntN(1000); {
+		case p < 150:
+			k := pickKey()
+			say("begin %d %d=-", op, k)
+			if err := db.Delete(key(k), sync); err != nil {
+				die("delete: %v", err)
+			}
+		case p < 350:
+			seen := map[int]bool{}
+			var ws []enginetest.Write
+			for n := 2 + r.IntN(11); len(ws) < n; {
+				k := pickKey()
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				w := enginetest.Write{K: k, Gen: r.Uint64() | 1}
+				if r.IntN(5) == 0 {
+					w.Gen = 0
+				}
+				ws = append(ws, w)
+			}
+			slices.SortFunc(ws, func(a, b enginetest.Write) int { return a.K - b.K })
+			say("begin %d%s", op, enginetest.FormatWrites(ws))
+			b := new(leveldb.Batch)
+			for _, w := range ws {
+				if w.Gen == 0 {
+					b.Delete(key(w.K))
+				} else {
+					b.Put(key(w.K), enginetest.Value(w.K, w.Gen))
+				}
+			}
+			if err := db.Write(b, sync); err != nil {
+				die("batch: %v", err)
+			}
+		case p < 365:
+			say("begin %d", op)
+			if err := s.Manager().RotateDataKey(ctx); err != nil {
+				die("rotate: %v", err)
+			}
+		case p < 375:
+			lo := r.IntN(crashKeys)
+			say("begin %d", op)
+			if err := db.CompactRange(util.Range{Start: key(lo), Limit: key(lo + 1 + r.IntN(crashKeys/4))}); err != nil {
+				die("compact: %v", err)
+			}
+		default:
+			k, gen := pickKey(), r.Uint64()|1
+			say("begin %d %d=%d", op, k, gen)
+			if err := db.Put(key(k), enginetest.Value(k, gen), sync); err != nil {
+				die("put: %v", err)
+			}
+		}
+		say("ack %d", op)
+	}
+}
+
+// TestCrashRecovery kills a child running goleveldb on leveldbstore over
+// and over on one directory and checks after every kill that no
+// acknowledged write is lost.
+func TestCrashRecovery(t *testing.T) {
+	if os.Getenv(envCrashChild) != "" {
+		t.Skip("inside the child")
+	}
+	kills := crashtest.Count(t, envCrashKills, crashDefaultKills, 6)
+	seed := uint64(time.Now().UnixNano())
+	e := newEnv(t)
+	spec := enginetest.CrashSpec{
+		Test:    "TestCrashChild",
+		Methods: []string{ctr.AES128CTR.String(), ctr.SM4CTR.String()},
+		Keys:    crashKeys,
+		Env: func(method, at string, mustExist bool, seed uint64) []string {
+			env := []string{envCrashChild + "=1", envCrashDir + "=" + e.dir, envCrashKeyPath + "=" + e.keyPath,
+				envCrashMethod + "=" + method, envCrashChildSeed + "=" + strconv.FormatUint(seed, 10)}
+			if mustExist {
+				env = append(env, envCrashMustExist+"=1")
+			}
+			if at != "" {
+				env = append(env, envCrashAt+"="+at)
+			}
+			return env
+		},
+		Recover: func(method string, mustExist bool) (map[int]uint64, error) {
+			m, err := ctr.ParseMethod(method)
+			if err != nil {
+				return nil, err
+			}
+			s, err := Open(context.Background(), e.dir, crashConfig(e, m), nil)
+			if err != nil {
+				return nil, err
+			}
+			defer s.Close()
+			db, err := leveldb.Open(s, crashOptions(mustExist))
+			if err != nil {
+				return nil, fmt.Errorf("open leveldb: %w", err)
+			}
+			read, err := scanGens(db)
+			if cerr := db.Close(); err == nil {
+				err = cerr
+			}
+			return read, err
+		},
+	}
+	st := enginetest.RunCrash(t, kills, seed, spec)
+	t.Logf("seed %d: %s", seed, st)
+}

@@ -1,0 +1,182 @@
+package pebblev1fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/enginetest"
+	"github.com/atrest/atrest/keyenv"
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
+)
+
+// allMethods is every data method, plaintext first.
+var allMethods = ctr.Methods
+
+// testEnv is a data directory and a master key file beside it.
+type testEnv struct {
+	dir     string
+	keyPath string
+}
+
+func newEnv(t testing.TB) *testEnv {
+	t.Helper()
+	root := t.TempDir()
+	keyPath := filepath.Join(root, "master.key")
+	if err := os.WriteFile(keyPath, []byte(strings.Repeat("c4", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{dir: filepath.Join(root, "db"), keyPath: keyPath}
+}
+
+func (e *testEnv) config(method ctr.Method) keyenv.Config {
+	c := keyenv.DefaultConfig()
+	c.DataEncryptionMethod = method
+	c.MasterKey = keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: e.keyPath}
+	return c
+}
+
+// openFS opens the encrypted FS over base (vfs.Default when nil).
+func (e *testEnv) openFS(t testing.TB, method ctr.Method, base vfs.FS, opts ...dict.Option) *FS {
+	t.Helper()
+	efs, err := Open(context.Background(), e.dir, e.config(method), base, opts...)
+	if err != nil {
+		t.Fatalf("open FS with %s: %v", method, err)
+	}
+	return efs
+}
+
+// openDB opens Pebble on efs with small memtables, so flushes and
+// compactions happen in short tests.
+func (e *testEnv) openDB(t testing.TB, efs vfs.FS) *pebble.DB {
+	t.Helper()
+	db, err := pebble.Open(e.dir, testOptions(efs))
+	if err != nil {
+		t.Fatalf("open pebble: %v", err)
+	}
+	return db
+}
+
+func testOptions(efs vfs.FS) *pebble.Options {
+	return &pebble.Options{
+		FS:           efs,
+		MemTableSize: 256 << 10,
+		Logger:       quietLogger{},
+	}
+}
+
+// crashOptions are Pebble's options for the crash and power-cut tests:
+// tiny memtables, tables, levels and MANIFEST, so flushes, compactions,
+// WAL recycling and MANIFEST rotations happen every few hundred writes;
+// every error Pebble reports, in the background or not, goes to report.
+func crashOptions(efs vfs.FS, mustExist bool, report func(string)) *pebble.Options {
+	o := testOptions(efs)
+	o.MemTableSize = 64 << 10
+	o.L0CompactionThreshold = 2
+	o.LBaseMaxBytes = 256 << 10
+	o.Levels = []pebble.LevelOptions{{TargetFileSize: 32 << 10}}
+	o.MaxManifestFileSize = 64 << 10
+	o.FormatMajorVersion = pebble.FormatNewest
+	o.ErrorIfNotExists = mustExist
+	o.Logger = reportLogger{report}
+	reportErr := func(what string, err error) {
+		if err != nil && !errors.Is(err, pebble.ErrCancelledCompaction) {
+			report(fmt.Sprintf("%s: %v", what, err))
+		}
+	}
+	o.EventListener = &pebble.EventListener{
+		BackgroundError: func(err error) { reportErr("background error", err) },
+		CompactionEnd:   func(info pebble.CompactionInfo) { reportErr("compaction", info.Err) },
+		FlushEnd: func(info pebble.FlushInfo) {
+			if info.Err == nil || !strings.Contains(info.Err.Error(), "pebble: empty table") {
+				reportErr("flush", info.Err)
+			}
+		},
+		ManifestCreated: func(info pebble.ManifestCreateInfo) { reportErr("manifest created", info.Err) },
+		ManifestDeleted: func(info pebble.ManifestDeleteInfo) { reportErr("manifest deleted", info.Err) },
+		TableDeleted:    func(info pebble.TableDeleteInfo) { reportErr("table deleted", info.Err) },
+		TableIngested:   func(info pebble.TableIngestInfo) { reportErr("table ingested", info.Err) },
+		WALCreated:      func(info pebble.WALCreateInfo) { reportErr("WAL created", info.Err) },
+		WALDeleted:      func(info pebble.WALDeleteInfo) { reportErr("WAL deleted", info.Err) },
+	}
+	return o
+}
+
+// quietLogger keeps Pebble's informational lines out of test output and
+// turns its fatal errors into panics the test reports.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)           {}
+func (quietLogger) Errorf(format string, a ...any) {}
+func (quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
+
+// reportLogger passes Pebble's errors to a report: in the crash tests an
+// error Pebble logs is a finding.
+type reportLogger struct{ report func(string) }
+
+func (reportLogger) Infof(string, ...any) {}
+func (l reportLogger) Errorf(format string, a ...any) {
+	l.report("pebble error: " + fmt.Sprintf(format, a...))
+}
+func (l reportLogger) Fatalf(format string, a ...any) {
+	msg := "pebble fatal: " + fmt.Sprintf(format, a...)
+	l.report(msg)
+	panic(msg)
+}
+
+var key = enginetest.Key
+
+func value(i, round int) []byte {
+	return fmt.Appendf(nil, "%s value %d of round %d %s", enginetest.Marker, i, round, strings.Repeat("v", i%97))
+}
+
+// get reads key k, failing the test on an error other than not-found.
+func get(t testing.TB, db *pebble.DB, k []byte) ([]byte, bool) {
+	t.Helper()
+	v, closer, err := db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false
+	}
+	if err != nil {
+		t.Fatalf("get %s: %v", k, err)
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, true
+}
+
+// scanGens reads every key of the DB as generations of enginetest values.
+func scanGens(db *pebble.DB) (map[int]uint64, error) {
+	it, err := db.NewIter(nil)
+	if err != nil {
+		return nil, err
+	}
+	kv := map[int][]byte{}
+	for valid := it.First(); valid; valid = it.Next() {
+		k, ok := enginetest.ParseKey(it.Key())
+		if !ok {
+			it.Close()
+			return nil, fmt.Errorf("stray key %q", it.Key())
+		}
+		kv[k] = append([]byte(nil), it.Value()...)
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	return enginetest.Read(kv)
+}
+
+// scaled is n, or a fifth of it under the race detector (at least 1).
+func scaled(n int) int {
+	if raceEnabled {
+		return max(n/5, 1)
+	}
+	return n
+}
