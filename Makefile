@@ -121,6 +121,10 @@ crash:
 		$(GO) test -count=1 -timeout 60m -run '^(TestMasterKeyRotationCrash|TestReencryptCrash)$$' -v ./operator
 	ATREST_XVENDOR_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrossVendorRotationCrash$$' -v ./keyenv/awskms
 	ATREST_PEBBLE_CRASH_KILLS=$(CRASHKILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashRecovery$$' -v ./pebblefs
+	ATREST_PEBBLEV1_CRASH_KILLS=$(CRASHKILLS) ATREST_PEBBLEV1_POWERCUTS=$(CRASHKILLS) \
+		$(GO) test -count=1 -timeout 60m -run '^(TestCrashRecovery|TestPowerCut)$$' -v ./pebblev1fs
+	ATREST_LEVELDB_CRASH_KILLS=$(CRASHKILLS) ATREST_LEVELDB_POWERCUTS=$(CRASHKILLS) \
+		$(GO) test -count=1 -timeout 60m -run '^(TestCrashRecovery|TestPowerCut)$$' -v ./leveldbstore
 	ATREST_BESIDE_ROUNDS=$(BESIDEROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestInspectorsBesideEngine$$' -v ./cmd/encctl
 	ATREST_POWERCUTS=$(POWERCUTS) $(GO) test -count=1 -timeout 60m -run '^TestPowerCuts$$' -v ./dict
 	ATREST_PEBBLE_POWERCUTS=$(CRASHKILLS) ATREST_PEBBLE_METAMORPHIC_RUNS=$$(( $(CRASHKILLS) / 20 + 1 )) $(GO) test -count=1 -timeout 60m -run '^(TestPowerCut|TestMetamorphic)$$' -v ./pebblefs

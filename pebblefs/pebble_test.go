@@ -42,9 +42,9 @@ func (want model) check(t *testing.T, db *pebble.DB, stage string) {
 // this round's.
 func workload(t *testing.T, db *pebble.DB, efs *FS, want model, base, n, round int) {
 	t.Helper()
-	sync := pebble.NoSync
 	for i := base; i < base+n; i++ {
-		if i%50 == 0 {
+		sync := pebble.NoSync
+		if i%50 == 0 { // every 50th write synced, the rest left to the WAL's next sync
 			sync = pebble.Sync
 		}
 		if err := db.Set(key(i), value(i, round), sync); err != nil {
