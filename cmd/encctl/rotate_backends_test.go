@@ -80,8 +80,8 @@ type chainKey struct {
 }
 
 // TestRotateThroughEveryBackend rotates one data directory's master key
-// along a chain through every backend, file → vault → gcp → azure → kmip
-// → aws → keyring → file, each key at its test server (the fakes in this
+// along a chain through every backend, file → vault → kmip → aws → gcp
+// → azure → keyring → file, each key at its test server (the fakes in this
 // process; PyKMIP's server, skipped loudly when pykmip-server is not
 // installed unless ATREST_REQUIRE_PYKMIP is set). A step between two keys
 // a TOML file describes runs encctl rotate-master-key --to NEXT.toml in
@@ -140,6 +140,17 @@ func TestRotateThroughEveryBackend(t *testing.T) {
 	chain = append(chain, tomlKey("vault", fmt.Sprintf("type = \"vault\"\naddress = %q\nkey-name = \"atrest\"\ntoken-file = %q\nca-file = %q\n",
 		vault.URL, write("vault-token", vault.NewToken()+"\n"), write("vault-ca.pem", string(vault.CertificatePEM())))))
 
+	// kmip: PyKMIP's server, mutual TLS.
+	if k, ok := kmipKey(t, keys); ok {
+		chain = append(chain, tomlKey("kmip", k))
+	}
+
+	// aws: the in-repo KMS fake, static credentials in the [aws] table.
+	aws := kmstest.New(kmstest.Options{Region: "us-west-2", AccessKeyID: "AKIDATRESTCHAIN", SecretAccessKey: "atrest-chain-secret-access-key"})
+	t.Cleanup(aws.Close)
+	chain = append(chain, tomlKey("aws", fmt.Sprintf("type = \"kms\"\nvendor = \"aws\"\nkey-id = %q\nregion = \"us-west-2\"\nendpoint = %q\n[security.encryption.master-key.aws]\naccess-key = \"AKIDATRESTCHAIN\"\nsecret-access-key = \"atrest-chain-secret-access-key\"\n",
+		aws.CreateKey(), aws.URL)))
+
 	// gcp: the fake over TLS, signed in with a service account's file.
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -160,17 +171,6 @@ func TestRotateThroughEveryBackend(t *testing.T) {
 	chain = append(chain, goKey("azure", keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: azureFakeVendor, KeyID: azure.CreateKey("tikv", azurekvtest.RSA),
 		Azure: keyenv.AzureSettings{TenantID: "0d7a3f00-aaaa-4bbb-8ccc-000000000001", ClientID: "5e1b2c00-dddd-4eee-8fff-000000000002",
 			ClientSecret: "atrest-chain-client-secret", KeyVaultURL: azure.URL}}))
-
-	// kmip: PyKMIP's server, mutual TLS.
-	if k, ok := kmipKey(t, keys); ok {
-		chain = append(chain, tomlKey("kmip", k))
-	}
-
-	// aws: the in-repo KMS fake, static credentials in the [aws] table.
-	aws := kmstest.New(kmstest.Options{Region: "us-west-2", AccessKeyID: "AKIDATRESTCHAIN", SecretAccessKey: "atrest-chain-secret-access-key"})
-	t.Cleanup(aws.Close)
-	chain = append(chain, tomlKey("aws", fmt.Sprintf("type = \"kms\"\nvendor = \"aws\"\nkey-id = %q\nregion = \"us-west-2\"\nendpoint = %q\n[security.encryption.master-key.aws]\naccess-key = \"AKIDATRESTCHAIN\"\nsecret-access-key = \"atrest-chain-secret-access-key\"\n",
-		aws.CreateKey(), aws.URL)))
 
 	// keyring: a password-protected keyring file, the password in the
 	// environment.
