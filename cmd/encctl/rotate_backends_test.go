@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -39,9 +40,13 @@ import (
 // Vault fake), so this test registers each under a vendor of its own that
 // opens the real backend (gcpkms.Open, azurekms.Open) with the settings a
 // section gives plus the fake's options. The TOML parser refuses those
-// vendors, so keys of theirs are configured as keyenv.MasterKeyConfig and
-// rotated through operator.RotateMasterKey, the function encctl's
-// rotate-master-key calls.
+// vendors, so in this process keys of theirs are configured as
+// keyenv.MasterKeyConfig and rotated through operator.RotateMasterKey, the
+// function encctl's rotate-master-key calls. The Google key also has a
+// real TOML file (vendor "gcp", endpoint, credential-file-path): the
+// rotation into it runs the encctl binary, whose only help is the
+// environment's SSL_CERT_FILE naming the fake's certificate, as a system
+// CA would.
 const (
 	gcpFakeVendor   = "gcp-in-process-fake"
 	azureFakeVendor = "azure-in-process-fake"
@@ -77,6 +82,9 @@ type chainKey struct {
 	name string
 	toml string // the configuration file; "" when cfg was built in Go
 	cfg  keyenv.Config
+	// env, when set, is what the encctl binary needs in its environment
+	// to use toml (this process cannot: cfg is what it uses).
+	env []string
 }
 
 // TestRotateThroughEveryBackend rotates one data directory's master key
@@ -84,9 +92,10 @@ type chainKey struct {
 // → azure → keyring → file, each key at its test server (the fakes in this
 // process; PyKMIP's server, skipped loudly when pykmip-server is not
 // installed unless ATREST_REQUIRE_PYKMIP is set). A step between two keys
-// a TOML file describes runs encctl rotate-master-key --to NEXT.toml in
-// this process; a step to or from the Google or Azure key calls
-// operator.RotateMasterKey (see gcpFakeVendor). After each step the
+// a TOML file describes runs encctl rotate-master-key --to NEXT.toml (in
+// this process, or the binary for the Google key); a step from the Google
+// key or to or from the Azure key calls operator.RotateMasterKey (see
+// gcpFakeVendor). After each step the
 // directory opens with only the new key configured and every file reads
 // back byte for byte, and the old key alone fails with
 // keyenv.ErrWrongMasterKey (through encctl too when it has a TOML file).
@@ -164,8 +173,13 @@ func TestRotateThroughEveryBackend(t *testing.T) {
 	clouds.Lock()
 	clouds.gcp, clouds.azure = gcp, azure
 	clouds.Unlock()
-	chain = append(chain, goKey("gcp", keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: gcpFakeVendor, KeyID: gcp.CreateKey("tikv"),
-		GCP: keyenv.GCPSettings{CredentialFilePath: write("gcp-sa.json", serviceAccountFile(t, saKey))}}))
+	gcpName, gcpCreds := gcp.CreateKey("tikv"), write("gcp-sa.json", serviceAccountFile(t, saKey))
+	gcpKey := goKey("gcp", keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: gcpFakeVendor, KeyID: gcpName,
+		GCP: keyenv.GCPSettings{CredentialFilePath: gcpCreds}})
+	gcpKey.toml = tomlKey("gcp", fmt.Sprintf("type = \"kms\"\nvendor = \"gcp\"\nkey-id = %q\nendpoint = %q\n[security.encryption.master-key.gcp]\ncredential-file-path = %q\n",
+		gcpName, gcp.Addr, gcpCreds)).toml
+	gcpKey.env = []string{"SSL_CERT_FILE=" + write("gcp-fake-ca.pem", serverCertPEM(t, gcp.Addr))}
+	chain = append(chain, gcpKey)
 
 	// azure: Key Vault with the client-secret credential.
 	chain = append(chain, goKey("azure", keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: azureFakeVendor, KeyID: azure.CreateKey("tikv", azurekvtest.RSA),
@@ -195,8 +209,16 @@ func TestRotateThroughEveryBackend(t *testing.T) {
 	for i := 1; i < len(chain); i++ {
 		from, to := chain[i-1], chain[i]
 		t.Run(from.name+"→"+to.name, func(t *testing.T) {
-			if from.toml != "" && to.toml != "" {
-				r := inProcess(ctx, "", "--config", from.toml, "--data-dir", d.dir, "rotate-master-key", "--to", to.toml)
+			if from.toml != "" && to.toml != "" && (from.env == nil || to.env == nil) {
+				if to.env != nil {
+					// Without the help the binary cannot reach the key,
+					// and the directory is left as it was.
+					before := snapshot(t, d.dir)
+					mustFail(t, encctl(t, nil, "", "--config", from.toml, "--data-dir", d.dir, "rotate-master-key", "--to", to.toml),
+						exitFailure, "rotate-master-key without "+strings.Join(to.env, " "), "key service unreachable")
+					checkUnchanged(t, "a failed rotate-master-key", before, snapshot(t, d.dir))
+				}
+				r := runEncctl(t, append(from.env, to.env...), "--config", from.toml, "--data-dir", d.dir, "rotate-master-key", "--to", to.toml)
 				mustSucceed(t, r, "rotate-master-key")
 				if !strings.Contains(r.stdout, "master key rotated") {
 					t.Errorf("rotate-master-key: %v", r)
@@ -242,7 +264,7 @@ func checkOpens(t *testing.T, dir string, k chainKey, files map[string][]byte) {
 		}
 	}
 	if k.toml != "" {
-		mustSucceed(t, inProcess(context.Background(), "", "--config", k.toml, "--data-dir", dir, "verify"), "verify with the new key")
+		mustSucceed(t, runEncctl(t, k.env, "--config", k.toml, "--data-dir", dir, "verify"), "verify with the new key")
 	}
 }
 
@@ -258,9 +280,30 @@ func checkRefused(t *testing.T, dir string, k chainKey) {
 		t.Fatalf("the old (%s) key alone: %v, want an error wrapping %q", k.name, err, keyenv.ErrWrongMasterKey)
 	}
 	if k.toml != "" {
-		mustFail(t, inProcess(context.Background(), "", "--config", k.toml, "--data-dir", dir, "dump-file"), exitFailure,
+		mustFail(t, runEncctl(t, k.env, "--config", k.toml, "--data-dir", dir, "dump-file"), exitFailure,
 			"dump-file with the old key", "wrong master key")
 	}
+}
+
+// runEncctl runs encctl in this process, or the binary when env is set.
+func runEncctl(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	if env != nil {
+		return encctl(t, env, "", args...)
+	}
+	return inProcess(context.Background(), "", args...)
+}
+
+// serverCertPEM is the certificate the TLS server at addr presents, in
+// PEM: what a client that trusts the server needs.
+func serverCertPEM(t *testing.T, addr string) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: conn.ConnectionState().PeerCertificates[0].Raw}))
 }
 
 // serviceAccountFile is a service account's JSON credentials file with
