@@ -1,6 +1,7 @@
 package kmip
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestConformance(t *testing.T) {
 			mod(&s)
 		}
 		return func(*testing.T) (keyenv.Backend, error) {
-			return Open(t.Context(), s, fastKMIP...)
+			return Open(context.Background(), s, fastKMIP...)
 		}
 	}
 	backendtest.Run(t, backendtest.Env{
