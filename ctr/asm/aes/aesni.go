@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sync"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -13,27 +14,17 @@ import (
 // aesniBlocks is the number of blocks a batch of the AES-NI kernel holds.
 const aesniBlocks = 8
 
-// aesniKeyRegs is how many middle round keys (from round key 1) the AES-NI
-// kernel keeps in registers; the later ones are loaded once a batch.
-const aesniKeyRegs = 5
-
 // aesniJ holds, for j = 0..7, the 16-byte block with j in its last byte:
 // XORed into a counter block whose low three bits are zero, it gives the
 // block j further on.
-var aesniJ = func() func() Mem {
-	var m *Mem
-	return func() Mem {
-		if m == nil {
-			g := GLOBL("ctrAESNIBlockNumbers", NOPTR|RODATA)
-			for j := range aesniBlocks {
-				DATA(16*j, U64(0))
-				DATA(16*j+8, U64(uint64(j)<<56))
-			}
-			m = &g
-		}
-		return *m
+var aesniJ = sync.OnceValue(func() Mem {
+	m := GLOBL("ctrAESNIBlockNumbers", NOPTR|RODATA)
+	for j := range aesniBlocks {
+		DATA(16*j, U64(0))
+		DATA(16*j+8, U64(uint64(j)<<56))
 	}
-}()
+	return m
+})
 
 // aesni emits ctrAESNI. It is written for cores that issue two AESENC a
 // cycle (Zen 2 to 5, Ice Lake and later; Skylake issues one) and for the
