@@ -89,6 +89,12 @@ var (
 	})
 )
 
+// The word-sliced sets' counter constants: lane offsets and the step.
+var (
+	lanes16 = sync.OnceValue(func() Mem { return dwordConst("sm4Lanes16", laneOrder(16)) })
+	step16  = sync.OnceValue(func() Mem { return dwordConst("sm4Step16", []uint32{16}) })
+)
+
 // A token is what one byte of a register holds during the output
 // transposition: byte plane of block position pos.
 type token struct{ plane, pos int }
@@ -437,8 +443,8 @@ func gfni512() {
 	SHRQ(U8(32), R9)
 	VPBROADCASTD(R9.As32(), w2)
 	VPBROADCASTD(R8.As32(), ctr)
-	VMOVDQU32(dwordConst("sm4Lanes16", laneOrder(16)), lanes)
-	VPBROADCASTD(dwordConst("sm4Step16", []uint32{16}), step)
+	VMOVDQU32(lanes16(), lanes)
+	VPBROADCASTD(step16(), step)
 
 	counters := func(s set) {
 		VMOVDQA64(w0, s.x[0])
