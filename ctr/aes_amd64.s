@@ -1414,53 +1414,60 @@ TEXT ·ctrAESNI(SB), NOSPLIT, $16-56
 	MOVQ   8(AX), R11
 	MOVQ   DX, R9
 	SHLQ   $0x04, R9
-	MOVOU  (AX)(R9*1), X9
-	CMPQ   CX, $0x00000080
+	MOVOU  (AX)(R9*1), X13
+	MOVQ   R12, X15
+	CMPQ   CX, $0x000000c0
 	JB     tailni
-	MOVOU  16(AX), X11
-	MOVOU  32(AX), X12
-	MOVOU  48(AX), X13
-	MOVOU  64(AX), X14
-	MOVOU  80(AX), X15
 
 	// The first batch starts at the aligned block at or before the first:
 	// R9 is the bytes of keystream to skip, the stores before it are.
 	MOVQ       R8, R9
-	ANDQ       $0x07, R9
+	ANDQ       $0x03, R9
 	SUBQ       R9, R8
 	SHLQ       $0x04, R9
 	SUBQ       R9, SI
 	SUBQ       R9, DI
 	ADDQ       R9, CX
-	MOVQ       R8, R10
+	LEAQ       (R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R12, X8
-	MOVQ       R10, X10
-	PUNPCKLQDQ X10, X8
-	MOVO       X8, X0
+	MOVO       X15, X12
+	MOVQ       R10, X14
+	PUNPCKLQDQ X14, X12
+	MOVO       X12, X0
 	MOVOU      ctrAESNIBlockNumbers<>+16(SB), X1
-	PXOR       X8, X1
+	PXOR       X12, X1
 	MOVOU      ctrAESNIBlockNumbers<>+32(SB), X2
-	PXOR       X8, X2
+	PXOR       X12, X2
 	MOVOU      ctrAESNIBlockNumbers<>+48(SB), X3
-	PXOR       X8, X3
-	MOVOU      ctrAESNIBlockNumbers<>+64(SB), X4
-	PXOR       X8, X4
-	MOVOU      ctrAESNIBlockNumbers<>+80(SB), X5
-	PXOR       X8, X5
-	MOVOU      ctrAESNIBlockNumbers<>+96(SB), X6
-	PXOR       X8, X6
-	MOVOU      ctrAESNIBlockNumbers<>+112(SB), X7
-	PXOR       X8, X7
-	AESENC     X11, X0
-	AESENC     X11, X1
-	AESENC     X11, X2
-	AESENC     X11, X3
-	AESENC     X11, X4
-	AESENC     X11, X5
-	AESENC     X11, X6
-	AESENC     X11, X7
+	PXOR       X12, X3
+	LEAQ       4(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVO       X15, X12
+	MOVQ       R10, X14
+	PUNPCKLQDQ X14, X12
+	MOVO       X12, X4
+	MOVOU      ctrAESNIBlockNumbers<>+16(SB), X5
+	PXOR       X12, X5
+	MOVOU      ctrAESNIBlockNumbers<>+32(SB), X6
+	PXOR       X12, X6
+	MOVOU      ctrAESNIBlockNumbers<>+48(SB), X7
+	PXOR       X12, X7
+	LEAQ       8(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVO       X15, X12
+	MOVQ       R10, X14
+	PUNPCKLQDQ X14, X12
+	MOVO       X12, X8
+	MOVOU      ctrAESNIBlockNumbers<>+16(SB), X9
+	PXOR       X12, X9
+	MOVOU      ctrAESNIBlockNumbers<>+32(SB), X10
+	PXOR       X12, X10
+	MOVOU      ctrAESNIBlockNumbers<>+48(SB), X11
+	PXOR       X12, X11
+	MOVOU      16(AX), X12
 	AESENC     X12, X0
 	AESENC     X12, X1
 	AESENC     X12, X2
@@ -1469,209 +1476,316 @@ TEXT ·ctrAESNI(SB), NOSPLIT, $16-56
 	AESENC     X12, X5
 	AESENC     X12, X6
 	AESENC     X12, X7
-	AESENC     X13, X0
-	AESENC     X13, X1
-	AESENC     X13, X2
-	AESENC     X13, X3
-	AESENC     X13, X4
-	AESENC     X13, X5
-	AESENC     X13, X6
-	AESENC     X13, X7
-	AESENC     X14, X0
-	AESENC     X14, X1
-	AESENC     X14, X2
-	AESENC     X14, X3
-	AESENC     X14, X4
-	AESENC     X14, X5
-	AESENC     X14, X6
-	AESENC     X14, X7
-	AESENC     X15, X0
-	AESENC     X15, X1
-	AESENC     X15, X2
-	AESENC     X15, X3
-	AESENC     X15, X4
-	AESENC     X15, X5
-	AESENC     X15, X6
-	AESENC     X15, X7
-	MOVOU      96(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      112(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      128(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      144(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      32(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      48(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      64(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      80(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      96(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      112(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      128(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      144(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
 	CMPQ       DX, $0x0a
 	JE         lastnifirst
-	MOVOU      160(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      176(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
+	MOVOU      160(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      176(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
 	CMPQ       DX, $0x0c
 	JE         lastnifirst
-	MOVOU      192(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      208(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
+	MOVOU      192(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      208(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
 
 lastnifirst:
 	TESTQ      R9, R9
 	JNZ        firstskip0
-	MOVOU      (SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X0
+	MOVOU      (SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X0
 	MOVOU      X0, (DI)
 
 firstskip0:
 	CMPQ       R9, $0x10
 	JA         firstskip1
-	MOVOU      16(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X1
+	MOVOU      16(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X1
 	MOVOU      X1, 16(DI)
 
 firstskip1:
 	CMPQ       R9, $0x20
 	JA         firstskip2
-	MOVOU      32(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X2
+	MOVOU      32(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X2
 	MOVOU      X2, 32(DI)
 
 firstskip2:
 	CMPQ       R9, $0x30
 	JA         firstskip3
-	MOVOU      48(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X3
+	MOVOU      48(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X3
 	MOVOU      X3, 48(DI)
 
 firstskip3:
 	CMPQ       R9, $0x40
 	JA         firstskip4
-	MOVOU      64(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X4
+	MOVOU      64(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X4
 	MOVOU      X4, 64(DI)
 
 firstskip4:
 	CMPQ       R9, $0x50
 	JA         firstskip5
-	MOVOU      80(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X5
+	MOVOU      80(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X5
 	MOVOU      X5, 80(DI)
 
 firstskip5:
 	CMPQ       R9, $0x60
 	JA         firstskip6
-	MOVOU      96(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X6
+	MOVOU      96(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X6
 	MOVOU      X6, 96(DI)
 
 firstskip6:
 	CMPQ       R9, $0x70
 	JA         firstskip7
-	MOVOU      112(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X7
+	MOVOU      112(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X7
 	MOVOU      X7, 112(DI)
 
 firstskip7:
-	ADDQ $0x00000080, SI
-	ADDQ $0x00000080, DI
-	SUBQ $0x00000080, CX
-	ADDQ $0x08, R8
+	CMPQ       R9, $0x80
+	JA         firstskip8
+	MOVOU      128(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X8
+	MOVOU      X8, 128(DI)
+
+firstskip8:
+	CMPQ       R9, $0x90
+	JA         firstskip9
+	MOVOU      144(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X9
+	MOVOU      X9, 144(DI)
+
+firstskip9:
+	CMPQ       R9, $0xa0
+	JA         firstskip10
+	MOVOU      160(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X10
+	MOVOU      X10, 160(DI)
+
+firstskip10:
+	CMPQ       R9, $0xb0
+	JA         firstskip11
+	MOVOU      176(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X11
+	MOVOU      X11, 176(DI)
+
+firstskip11:
+	ADDQ $0x000000c0, SI
+	ADDQ $0x000000c0, DI
+	SUBQ $0x000000c0, CX
+	ADDQ $0x0c, R8
 
 loopni:
-	CMPQ       CX, $0x00000080
+	CMPQ       CX, $0x000000c0
 	JB         tailni
-	MOVQ       R8, R10
+	LEAQ       (R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R12, X8
-	MOVQ       R10, X10
-	PUNPCKLQDQ X10, X8
-	MOVO       X8, X0
+	MOVO       X15, X12
+	MOVQ       R10, X14
+	PUNPCKLQDQ X14, X12
+	MOVO       X12, X0
 	MOVOU      ctrAESNIBlockNumbers<>+16(SB), X1
-	PXOR       X8, X1
+	PXOR       X12, X1
 	MOVOU      ctrAESNIBlockNumbers<>+32(SB), X2
-	PXOR       X8, X2
+	PXOR       X12, X2
 	MOVOU      ctrAESNIBlockNumbers<>+48(SB), X3
-	PXOR       X8, X3
-	MOVOU      ctrAESNIBlockNumbers<>+64(SB), X4
-	PXOR       X8, X4
-	MOVOU      ctrAESNIBlockNumbers<>+80(SB), X5
-	PXOR       X8, X5
-	MOVOU      ctrAESNIBlockNumbers<>+96(SB), X6
-	PXOR       X8, X6
-	MOVOU      ctrAESNIBlockNumbers<>+112(SB), X7
-	PXOR       X8, X7
-	AESENC     X11, X0
-	AESENC     X11, X1
-	AESENC     X11, X2
-	AESENC     X11, X3
-	AESENC     X11, X4
-	AESENC     X11, X5
-	AESENC     X11, X6
-	AESENC     X11, X7
+	PXOR       X12, X3
+	LEAQ       4(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVO       X15, X12
+	MOVQ       R10, X14
+	PUNPCKLQDQ X14, X12
+	MOVO       X12, X4
+	MOVOU      ctrAESNIBlockNumbers<>+16(SB), X5
+	PXOR       X12, X5
+	MOVOU      ctrAESNIBlockNumbers<>+32(SB), X6
+	PXOR       X12, X6
+	MOVOU      ctrAESNIBlockNumbers<>+48(SB), X7
+	PXOR       X12, X7
+	LEAQ       8(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVO       X15, X12
+	MOVQ       R10, X14
+	PUNPCKLQDQ X14, X12
+	MOVO       X12, X8
+	MOVOU      ctrAESNIBlockNumbers<>+16(SB), X9
+	PXOR       X12, X9
+	MOVOU      ctrAESNIBlockNumbers<>+32(SB), X10
+	PXOR       X12, X10
+	MOVOU      ctrAESNIBlockNumbers<>+48(SB), X11
+	PXOR       X12, X11
+	MOVOU      16(AX), X12
 	AESENC     X12, X0
 	AESENC     X12, X1
 	AESENC     X12, X2
@@ -1680,150 +1794,231 @@ loopni:
 	AESENC     X12, X5
 	AESENC     X12, X6
 	AESENC     X12, X7
-	AESENC     X13, X0
-	AESENC     X13, X1
-	AESENC     X13, X2
-	AESENC     X13, X3
-	AESENC     X13, X4
-	AESENC     X13, X5
-	AESENC     X13, X6
-	AESENC     X13, X7
-	AESENC     X14, X0
-	AESENC     X14, X1
-	AESENC     X14, X2
-	AESENC     X14, X3
-	AESENC     X14, X4
-	AESENC     X14, X5
-	AESENC     X14, X6
-	AESENC     X14, X7
-	AESENC     X15, X0
-	AESENC     X15, X1
-	AESENC     X15, X2
-	AESENC     X15, X3
-	AESENC     X15, X4
-	AESENC     X15, X5
-	AESENC     X15, X6
-	AESENC     X15, X7
-	MOVOU      96(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      112(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      128(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      144(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      32(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      48(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      64(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      80(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      96(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      112(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      128(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      144(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
 	CMPQ       DX, $0x0a
 	JE         lastni
-	MOVOU      160(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      176(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
+	MOVOU      160(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      176(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
 	CMPQ       DX, $0x0c
 	JE         lastni
-	MOVOU      192(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
-	MOVOU      208(AX), X10
-	AESENC     X10, X0
-	AESENC     X10, X1
-	AESENC     X10, X2
-	AESENC     X10, X3
-	AESENC     X10, X4
-	AESENC     X10, X5
-	AESENC     X10, X6
-	AESENC     X10, X7
+	MOVOU      192(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      208(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
 
 lastni:
-	MOVOU      (SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X0
+	MOVOU      (SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X0
 	MOVOU      X0, (DI)
-	MOVOU      16(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X1
+	MOVOU      16(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X1
 	MOVOU      X1, 16(DI)
-	MOVOU      32(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X2
+	MOVOU      32(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X2
 	MOVOU      X2, 32(DI)
-	MOVOU      48(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X3
+	MOVOU      48(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X3
 	MOVOU      X3, 48(DI)
-	MOVOU      64(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X4
+	MOVOU      64(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X4
 	MOVOU      X4, 64(DI)
-	MOVOU      80(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X5
+	MOVOU      80(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X5
 	MOVOU      X5, 80(DI)
-	MOVOU      96(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X6
+	MOVOU      96(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X6
 	MOVOU      X6, 96(DI)
-	MOVOU      112(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X7
+	MOVOU      112(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X7
 	MOVOU      X7, 112(DI)
-	ADDQ       $0x00000080, SI
-	ADDQ       $0x00000080, DI
-	SUBQ       $0x00000080, CX
-	ADDQ       $0x08, R8
+	MOVOU      128(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X8
+	MOVOU      X8, 128(DI)
+	MOVOU      144(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X9
+	MOVOU      X9, 144(DI)
+	MOVOU      160(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X10
+	MOVOU      X10, 160(DI)
+	MOVOU      176(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X11
+	MOVOU      X11, 176(DI)
+	ADDQ       $0x000000c0, SI
+	ADDQ       $0x000000c0, DI
+	SUBQ       $0x000000c0, CX
+	ADDQ       $0x0c, R8
 	JMP        loopni
 
 tailni:
 	TESTQ      CX, CX
 	JZ         doneni
-	MOVQ       R12, X15
+	CMPQ       CX, $0x00000080
+	JA         tailnix12
 	CMPQ       CX, $0x00000040
 	JA         tailnix8
 	CMPQ       CX, $0x00000020
@@ -1833,9 +2028,9 @@ tailni:
 	LEAQ       (R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X0
-	PUNPCKLQDQ X10, X0
+	PUNPCKLQDQ X14, X0
 	MOVOU      16(AX), X12
 	AESENC     X12, X0
 	MOVOU      32(AX), X12
@@ -1870,14 +2065,14 @@ tailni:
 lastnix1:
 	CMPQ       CX, $0x00000010
 	JB         tailnix1partial0
-	MOVOU      (SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X0
+	MOVOU      (SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X0
 	MOVOU      X0, (DI)
 	JMP        doneni
 
 tailnix1partial0:
-	AESENCLAST X9, X0
+	AESENCLAST X13, X0
 	MOVOU      X0, (SP)
 	JMP        xorni
 
@@ -1885,15 +2080,15 @@ tailnix2:
 	LEAQ       (R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X0
-	PUNPCKLQDQ X10, X0
+	PUNPCKLQDQ X14, X0
 	LEAQ       1(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X1
-	PUNPCKLQDQ X10, X1
+	PUNPCKLQDQ X14, X1
 	MOVOU      16(AX), X12
 	AESENC     X12, X0
 	AESENC     X12, X1
@@ -1939,20 +2134,20 @@ tailnix2:
 	AESENC     X12, X1
 
 lastnix2:
-	MOVOU      (SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X0
+	MOVOU      (SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X0
 	MOVOU      X0, (DI)
 	CMPQ       CX, $0x00000020
 	JB         tailnix2partial1
-	MOVOU      16(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X1
+	MOVOU      16(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X1
 	MOVOU      X1, 16(DI)
 	JMP        doneni
 
 tailnix2partial1:
-	AESENCLAST X9, X1
+	AESENCLAST X13, X1
 	MOVOU      X1, (SP)
 	ADDQ       $0x00000010, SI
 	ADDQ       $0x00000010, DI
@@ -1963,27 +2158,27 @@ tailnix4:
 	LEAQ       (R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X0
-	PUNPCKLQDQ X10, X0
+	PUNPCKLQDQ X14, X0
 	LEAQ       1(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X1
-	PUNPCKLQDQ X10, X1
+	PUNPCKLQDQ X14, X1
 	LEAQ       2(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X2
-	PUNPCKLQDQ X10, X2
+	PUNPCKLQDQ X14, X2
 	LEAQ       3(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X3
-	PUNPCKLQDQ X10, X3
+	PUNPCKLQDQ X14, X3
 	MOVOU      16(AX), X12
 	AESENC     X12, X0
 	AESENC     X12, X1
@@ -2055,30 +2250,30 @@ tailnix4:
 	AESENC     X12, X3
 
 lastnix4:
-	MOVOU      (SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X0
+	MOVOU      (SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X0
 	MOVOU      X0, (DI)
-	MOVOU      16(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X1
+	MOVOU      16(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X1
 	MOVOU      X1, 16(DI)
 	CMPQ       CX, $0x00000030
 	JB         tailnix4partial2
-	MOVOU      32(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X2
+	MOVOU      32(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X2
 	MOVOU      X2, 32(DI)
 	CMPQ       CX, $0x00000040
 	JB         tailnix4partial3
-	MOVOU      48(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X3
+	MOVOU      48(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X3
 	MOVOU      X3, 48(DI)
 	JMP        doneni
 
 tailnix4partial2:
-	AESENCLAST X9, X2
+	AESENCLAST X13, X2
 	MOVOU      X2, (SP)
 	ADDQ       $0x00000020, SI
 	ADDQ       $0x00000020, DI
@@ -2086,7 +2281,7 @@ tailnix4partial2:
 	JMP        xorni
 
 tailnix4partial3:
-	AESENCLAST X9, X3
+	AESENCLAST X13, X3
 	MOVOU      X3, (SP)
 	ADDQ       $0x00000030, SI
 	ADDQ       $0x00000030, DI
@@ -2097,51 +2292,51 @@ tailnix8:
 	LEAQ       (R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X0
-	PUNPCKLQDQ X10, X0
+	PUNPCKLQDQ X14, X0
 	LEAQ       1(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X1
-	PUNPCKLQDQ X10, X1
+	PUNPCKLQDQ X14, X1
 	LEAQ       2(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X2
-	PUNPCKLQDQ X10, X2
+	PUNPCKLQDQ X14, X2
 	LEAQ       3(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X3
-	PUNPCKLQDQ X10, X3
+	PUNPCKLQDQ X14, X3
 	LEAQ       4(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X4
-	PUNPCKLQDQ X10, X4
+	PUNPCKLQDQ X14, X4
 	LEAQ       5(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X5
-	PUNPCKLQDQ X10, X5
+	PUNPCKLQDQ X14, X5
 	LEAQ       6(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X6
-	PUNPCKLQDQ X10, X6
+	PUNPCKLQDQ X14, X6
 	LEAQ       7(R8), R10
 	BSWAPQ     R10
 	XORQ       R11, R10
-	MOVQ       R10, X10
+	MOVQ       R10, X14
 	MOVO       X15, X7
-	PUNPCKLQDQ X10, X7
+	PUNPCKLQDQ X14, X7
 	MOVOU      16(AX), X12
 	AESENC     X12, X0
 	AESENC     X12, X1
@@ -2265,50 +2460,50 @@ tailnix8:
 	AESENC     X12, X7
 
 lastnix8:
-	MOVOU      (SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X0
+	MOVOU      (SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X0
 	MOVOU      X0, (DI)
-	MOVOU      16(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X1
+	MOVOU      16(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X1
 	MOVOU      X1, 16(DI)
-	MOVOU      32(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X2
+	MOVOU      32(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X2
 	MOVOU      X2, 32(DI)
-	MOVOU      48(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X3
+	MOVOU      48(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X3
 	MOVOU      X3, 48(DI)
 	CMPQ       CX, $0x00000050
 	JB         tailnix8partial4
-	MOVOU      64(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X4
+	MOVOU      64(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X4
 	MOVOU      X4, 64(DI)
 	CMPQ       CX, $0x00000060
 	JB         tailnix8partial5
-	MOVOU      80(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X5
+	MOVOU      80(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X5
 	MOVOU      X5, 80(DI)
 	CMPQ       CX, $0x00000070
 	JB         tailnix8partial6
-	MOVOU      96(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X6
+	MOVOU      96(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X6
 	MOVOU      X6, 96(DI)
 	CMPQ       CX, $0x00000080
 	JB         tailnix8partial7
-	MOVOU      112(SI), X10
-	PXOR       X9, X10
-	AESENCLAST X10, X7
+	MOVOU      112(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X7
 	MOVOU      X7, 112(DI)
 	JMP        doneni
 
 tailnix8partial4:
-	AESENCLAST X9, X4
+	AESENCLAST X13, X4
 	MOVOU      X4, (SP)
 	ADDQ       $0x00000040, SI
 	ADDQ       $0x00000040, DI
@@ -2316,7 +2511,7 @@ tailnix8partial4:
 	JMP        xorni
 
 tailnix8partial5:
-	AESENCLAST X9, X5
+	AESENCLAST X13, X5
 	MOVOU      X5, (SP)
 	ADDQ       $0x00000050, SI
 	ADDQ       $0x00000050, DI
@@ -2324,7 +2519,7 @@ tailnix8partial5:
 	JMP        xorni
 
 tailnix8partial6:
-	AESENCLAST X9, X6
+	AESENCLAST X13, X6
 	MOVOU      X6, (SP)
 	ADDQ       $0x00000060, SI
 	ADDQ       $0x00000060, DI
@@ -2332,11 +2527,369 @@ tailnix8partial6:
 	JMP        xorni
 
 tailnix8partial7:
-	AESENCLAST X9, X7
+	AESENCLAST X13, X7
 	MOVOU      X7, (SP)
 	ADDQ       $0x00000070, SI
 	ADDQ       $0x00000070, DI
 	SUBQ       $0x00000070, CX
+	JMP        xorni
+
+tailnix12:
+	LEAQ       (R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X0
+	PUNPCKLQDQ X14, X0
+	LEAQ       1(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X1
+	PUNPCKLQDQ X14, X1
+	LEAQ       2(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X2
+	PUNPCKLQDQ X14, X2
+	LEAQ       3(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X3
+	PUNPCKLQDQ X14, X3
+	LEAQ       4(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X4
+	PUNPCKLQDQ X14, X4
+	LEAQ       5(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X5
+	PUNPCKLQDQ X14, X5
+	LEAQ       6(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X6
+	PUNPCKLQDQ X14, X6
+	LEAQ       7(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X7
+	PUNPCKLQDQ X14, X7
+	LEAQ       8(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X8
+	PUNPCKLQDQ X14, X8
+	LEAQ       9(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X9
+	PUNPCKLQDQ X14, X9
+	LEAQ       10(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X10
+	PUNPCKLQDQ X14, X10
+	LEAQ       11(R8), R10
+	BSWAPQ     R10
+	XORQ       R11, R10
+	MOVQ       R10, X14
+	MOVO       X15, X11
+	PUNPCKLQDQ X14, X11
+	MOVOU      16(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      32(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      48(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      64(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      80(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      96(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      112(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      128(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      144(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	CMPQ       DX, $0x0a
+	JE         lastnix12
+	MOVOU      160(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      176(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	CMPQ       DX, $0x0c
+	JE         lastnix12
+	MOVOU      192(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+	MOVOU      208(AX), X12
+	AESENC     X12, X0
+	AESENC     X12, X1
+	AESENC     X12, X2
+	AESENC     X12, X3
+	AESENC     X12, X4
+	AESENC     X12, X5
+	AESENC     X12, X6
+	AESENC     X12, X7
+	AESENC     X12, X8
+	AESENC     X12, X9
+	AESENC     X12, X10
+	AESENC     X12, X11
+
+lastnix12:
+	MOVOU      (SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X0
+	MOVOU      X0, (DI)
+	MOVOU      16(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X1
+	MOVOU      X1, 16(DI)
+	MOVOU      32(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X2
+	MOVOU      X2, 32(DI)
+	MOVOU      48(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X3
+	MOVOU      X3, 48(DI)
+	MOVOU      64(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X4
+	MOVOU      X4, 64(DI)
+	MOVOU      80(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X5
+	MOVOU      X5, 80(DI)
+	CMPQ       CX, $0x00000070
+	JB         tailnix12partial6
+	MOVOU      96(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X6
+	MOVOU      X6, 96(DI)
+	CMPQ       CX, $0x00000080
+	JB         tailnix12partial7
+	MOVOU      112(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X7
+	MOVOU      X7, 112(DI)
+	CMPQ       CX, $0x00000090
+	JB         tailnix12partial8
+	MOVOU      128(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X8
+	MOVOU      X8, 128(DI)
+	CMPQ       CX, $0x000000a0
+	JB         tailnix12partial9
+	MOVOU      144(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X9
+	MOVOU      X9, 144(DI)
+	CMPQ       CX, $0x000000b0
+	JB         tailnix12partial10
+	MOVOU      160(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X10
+	MOVOU      X10, 160(DI)
+	CMPQ       CX, $0x000000c0
+	JB         tailnix12partial11
+	MOVOU      176(SI), X14
+	PXOR       X13, X14
+	AESENCLAST X14, X11
+	MOVOU      X11, 176(DI)
+	JMP        doneni
+
+tailnix12partial6:
+	AESENCLAST X13, X6
+	MOVOU      X6, (SP)
+	ADDQ       $0x00000060, SI
+	ADDQ       $0x00000060, DI
+	SUBQ       $0x00000060, CX
+	JMP        xorni
+
+tailnix12partial7:
+	AESENCLAST X13, X7
+	MOVOU      X7, (SP)
+	ADDQ       $0x00000070, SI
+	ADDQ       $0x00000070, DI
+	SUBQ       $0x00000070, CX
+	JMP        xorni
+
+tailnix12partial8:
+	AESENCLAST X13, X8
+	MOVOU      X8, (SP)
+	ADDQ       $0x00000080, SI
+	ADDQ       $0x00000080, DI
+	SUBQ       $0x00000080, CX
+	JMP        xorni
+
+tailnix12partial9:
+	AESENCLAST X13, X9
+	MOVOU      X9, (SP)
+	ADDQ       $0x00000090, SI
+	ADDQ       $0x00000090, DI
+	SUBQ       $0x00000090, CX
+	JMP        xorni
+
+tailnix12partial10:
+	AESENCLAST X13, X10
+	MOVOU      X10, (SP)
+	ADDQ       $0x000000a0, SI
+	ADDQ       $0x000000a0, DI
+	SUBQ       $0x000000a0, CX
+	JMP        xorni
+
+tailnix12partial11:
+	AESENCLAST X13, X11
+	MOVOU      X11, (SP)
+	ADDQ       $0x000000b0, SI
+	ADDQ       $0x000000b0, DI
+	SUBQ       $0x000000b0, CX
 
 xorni:
 	// XOR the remaining bytes with the keystream on the stack.
@@ -2345,10 +2898,10 @@ xorni:
 tailvecni:
 	CMPQ  CX, $0x00000010
 	JB    tail8ni
-	MOVOU (SI), X10
-	MOVOU (R9), X14
-	PXOR  X14, X10
-	MOVOU X10, (DI)
+	MOVOU (SI), X14
+	MOVOU (R9), X12
+	PXOR  X12, X14
+	MOVOU X14, (DI)
 	ADDQ  $0x00000010, SI
 	ADDQ  $0x00000010, DI
 	SUBQ  $0x00000010, CX
@@ -2381,8 +2934,8 @@ tail1ni:
 
 wipeni:
 	// The keystream is as sensitive as the data: do not leave it on the stack.
-	PXOR  X10, X10
-	MOVOU X10, (SP)
+	PXOR  X14, X14
+	MOVOU X14, (SP)
 
 doneni:
 	RET
@@ -2395,12 +2948,4 @@ DATA ctrAESNIBlockNumbers<>+32(SB)/8, $0x0000000000000000
 DATA ctrAESNIBlockNumbers<>+40(SB)/8, $0x0200000000000000
 DATA ctrAESNIBlockNumbers<>+48(SB)/8, $0x0000000000000000
 DATA ctrAESNIBlockNumbers<>+56(SB)/8, $0x0300000000000000
-DATA ctrAESNIBlockNumbers<>+64(SB)/8, $0x0000000000000000
-DATA ctrAESNIBlockNumbers<>+72(SB)/8, $0x0400000000000000
-DATA ctrAESNIBlockNumbers<>+80(SB)/8, $0x0000000000000000
-DATA ctrAESNIBlockNumbers<>+88(SB)/8, $0x0500000000000000
-DATA ctrAESNIBlockNumbers<>+96(SB)/8, $0x0000000000000000
-DATA ctrAESNIBlockNumbers<>+104(SB)/8, $0x0600000000000000
-DATA ctrAESNIBlockNumbers<>+112(SB)/8, $0x0000000000000000
-DATA ctrAESNIBlockNumbers<>+120(SB)/8, $0x0700000000000000
-GLOBL ctrAESNIBlockNumbers<>(SB), RODATA|NOPTR, $128
+GLOBL ctrAESNIBlockNumbers<>(SB), RODATA|NOPTR, $64

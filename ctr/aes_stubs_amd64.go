@@ -19,7 +19,7 @@ func ctrAESVAES512(rounds int, rk *[240]byte, hi uint64, lo uint64, dst *byte, s
 func ctrAESVAES256(rounds int, rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int)
 
 // ctrAESNI XORs n bytes of src with the AES-CTR keystream that starts at
-// counter (hi, lo) into dst: one block an xmm register, batches of 8 blocks.
+// counter (hi, lo) into dst: one block an xmm register, 12 blocks in flight.
 // It needs AES-NI and SSSE3 only (legacy SSE encoding); lo must not wrap within the call.
 //
 //go:noescape

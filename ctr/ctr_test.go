@@ -170,10 +170,10 @@ func TestBatchBoundaries(t *testing.T) {
 // TestCounterCarryBoundaries starts calls at every block of the eight
 // before a carry out of the counter's low byte, its low 16 bits, its low 64
 // bits (where the Go side splits calls) and its whole 128 bits, and at
-// every block offset 0-8 from there: aes-aesni makes the blocks of a batch
-// by XORing the block number into one base block aligned to eight blocks,
-// so a carry must only ever happen between batches, and the first batch
-// of a call skips the blocks before its start.
+// every block offset 0-8 from there: aes-aesni makes each group of four
+// blocks by XORing the block number into one base block aligned to four,
+// so a carry must only ever happen between groups, and the first batch of
+// a call skips the blocks before its start.
 func TestCounterCarryBoundaries(t *testing.T) {
 	var ivs []string
 	for r := 1; r <= 8; r++ {

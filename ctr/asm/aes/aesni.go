@@ -11,15 +11,19 @@ import (
 	"github.com/atrest/atrest/ctr/asm/internal/gen"
 )
 
-// aesniBlocks is the number of blocks a batch of the AES-NI kernel holds.
-const aesniBlocks = 8
+// aesniBlocks is the number of blocks a batch of the AES-NI kernel holds,
+// aesniGroup the blocks made from one base block.
+const (
+	aesniBlocks = 12
+	aesniGroup  = 4
+)
 
-// aesniJ holds, for j = 0..7, the 16-byte block with j in its last byte:
-// XORed into a counter block whose low three bits are zero, it gives the
+// aesniJ holds, for j = 0..3, the 16-byte block with j in its last byte:
+// XORed into a counter block whose low two bits are zero, it gives the
 // block j further on.
 var aesniJ = sync.OnceValue(func() Mem {
 	m := GLOBL("ctrAESNIBlockNumbers", NOPTR|RODATA)
-	for j := range aesniBlocks {
+	for j := range aesniGroup {
 		DATA(16*j, U64(0))
 		DATA(16*j+8, U64(uint64(j)<<56))
 	}
@@ -28,31 +32,34 @@ var aesniJ = sync.OnceValue(func() Mem {
 
 // aesni emits ctrAESNI. It is written for cores that issue two AESENC a
 // cycle (Zen 2 to 5, Ice Lake and later; Skylake issues one) and for the
-// machines such kernels run on, where another thread of the same core or
-// of the same host takes issue slots: whatever is not an AES round must
-// cost as few instructions as possible. So the counter blocks are not
-// made one by one: the batches are aligned to eight blocks, each batch
-// makes one base block already XORed with round key 0 (general registers
-// and two moves), and block j is the base XOR j in its last byte (A + j =
-// A ^ j for A a multiple of 8: no carry to handle) — one load and one XOR
-// a block. The first batch of a call starts at the aligned block before
-// the call's first and skips the blocks before it (pointers moved back,
-// stores skipped). Round keys 1-5 stay in registers, the others are loaded
-// once a batch; the data is XORed into the last round key before
-// AESENCLAST. A batch is about 17 instructions a block for AES-128, of
-// which ten are the rounds.
+// machines such kernels run on, where other threads of the core or the
+// host take issue slots: whatever is not an AES round should cost as few
+// instructions as it can. Twelve blocks are in flight, half again the
+// eight that AESENC's latency (4) times its throughput (2) needs, so that
+// the batch boundaries and the other instructions do not starve the AES
+// pipes. The counter blocks are not made one by one: the batches are
+// aligned to four blocks, and each group of four blocks is one base block,
+// already XORed with round key 0 (made in general registers, three moves),
+// XOR the block number in its last byte (A + j = A ^ j for A a multiple of
+// 4 and j < 4: no carry to handle), one load and one XOR a block. The
+// first batch of a call starts at the aligned block at or before the
+// call's first and skips the blocks before it (pointers moved back,
+// stores skipped). The round keys are loaded once a round, one load for
+// twelve AESENCs; the data is XORed into the last round key before
+// AESENCLAST. A batch is about 17.5 instructions a block for AES-128, of
+// which ten are the rounds (the kernel before made each counter in
+// general registers and through a stack slot: about 19).
 func aesni() {
 	TEXT("ctrAESNI", NOSPLIT, signature)
 	Pragma("noescape")
 	Doc("ctrAESNI XORs n bytes of src with the AES-CTR keystream that starts at",
-		fmt.Sprintf("counter (hi, lo) into dst: one block an xmm register, batches of %d blocks.", aesniBlocks),
+		fmt.Sprintf("counter (hi, lo) into dst: one block an xmm register, %d blocks in flight.", aesniBlocks),
 		"It needs AES-NI and SSSE3 only (legacy SSE encoding); lo must not wrap within the call.")
 	ks := AllocLocal(16)
 	loadArgs()
 
-	blocks := []VecPhysical{X0, X1, X2, X3, X4, X5, X6, X7}
-	base, last, tmp := X8, X9, X10
-	held := []VecPhysical{X11, X12, X13, X14, X15} // round keys 1-5
+	blocks := []VecPhysical{X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11}
+	rkey, last, tmp, hiVec := X12, X13, X14, X15
 	batch := 16 * aesniBlocks
 
 	// A counter block XORed with round key 0 is {bswap(hi) ^ k0, bswap(lo+j) ^ k1}
@@ -66,17 +73,12 @@ func aesni() {
 	MOVQ(Mem{Base: rk}.Offset(8), loKey)
 	MOVOU(lastKeyAddr(), last)
 
+	MOVQ(hiKey, hiVec)
 	CMPQ(n, U32(batch))
 	JB(LabelRef("tailni"))
-	for i, k := range held {
-		MOVOU(Mem{Base: rk}.Offset(16*(i+1)), k)
-	}
 	keyOp := func(r int) Op {
-		if r <= len(held) {
-			return held[r-1]
-		}
-		MOVOU(Mem{Base: rk}.Offset(16*r), tmp)
-		return tmp
+		MOVOU(Mem{Base: rk}.Offset(16*r), rkey)
+		return rkey
 	}
 	enc := func(k Op, x VecPhysical) { AESENC(k, x) }
 	fused := func(j int, x VecPhysical) {
@@ -88,19 +90,22 @@ func aesni() {
 	// body encrypts the batch at the aligned counter R8; store writes
 	// block j.
 	body := func(label string, store func(j int, x VecPhysical)) {
-		MOVQ(R8, R10)
-		BSWAPQ(R10)
-		XORQ(loKey, R10)
-		MOVQ(hiKey, base)
-		MOVQ(R10, tmp)
-		PUNPCKLQDQ(tmp, base)
-		for j, x := range blocks {
-			if j == 0 {
-				MOVO(base, x)
-				continue
+		base := rkey // free until the first round
+		for g := 0; g < aesniBlocks; g += aesniGroup {
+			LEAQ(Mem{Base: R8, Disp: g}, R10)
+			BSWAPQ(R10)
+			XORQ(loKey, R10)
+			MOVO(hiVec, base)
+			MOVQ(R10, tmp)
+			PUNPCKLQDQ(tmp, base)
+			for j, x := range blocks[g : g+aesniGroup] {
+				if j == 0 {
+					MOVO(base, x)
+					continue
+				}
+				MOVOU(aesniJ().Offset(16*j), x)
+				PXOR(base, x)
 			}
-			MOVOU(aesniJ().Offset(16*j), x)
-			PXOR(base, x)
 		}
 		middleRounds(blocks, keyOp, enc, label)
 		for j, x := range blocks {
@@ -113,7 +118,7 @@ func aesni() {
 	Comment("The first batch starts at the aligned block at or before the first:",
 		"R9 is the bytes of keystream to skip, the stores before it are.")
 	MOVQ(R8, R9)
-	ANDQ(U8(aesniBlocks-1), R9)
+	ANDQ(U8(aesniGroup-1), R9)
 	SUBQ(R9, R8)
 	SHLQ(U8(4), R9)
 	SUBQ(R9, src)
@@ -142,12 +147,7 @@ func aesni() {
 	Label("tailni")
 	TESTQ(n, n)
 	JZ(LabelRef("doneni"))
-	MOVQ(hiKey, X15)
-	tailKey := func(r int) Op {
-		MOVOU(Mem{Base: rk}.Offset(16*r), X12)
-		return X12
-	}
-	sizes := []int{1, 2, 4, aesniBlocks}
+	sizes := []int{1, 2, 4, 8, aesniBlocks}
 	labels := tailDispatch(16, sizes, "tailni")
 	for i, g := range sizes {
 		Label(labels[i])
@@ -157,17 +157,17 @@ func aesni() {
 			BSWAPQ(R10)
 			XORQ(loKey, R10)
 			MOVQ(R10, tmp)
-			MOVO(X15, x)
+			MOVO(hiVec, x)
 			PUNPCKLQDQ(tmp, x)
 		}
-		middleRounds(regs, tailKey, enc, fmt.Sprintf("lastnix%d", g))
+		middleRounds(regs, keyOp, enc, fmt.Sprintf("lastnix%d", g))
 		gen.FinishTail(regs, 16, g/2, n, src, dst, fused, func(x VecPhysical) {
 			AESENCLAST(last, x)
 			MOVOU(x, ks)
 		}, "xorni", "doneni", fmt.Sprintf("tailnix%d", g))
 	}
 	Label("xorni")
-	gen.XORFromStack(ks, 16, n, src, dst, R9, R10, tmp, X14, 16, "ni")
+	gen.XORFromStack(ks, 16, n, src, dst, R9, R10, tmp, rkey, 16, "ni")
 
 	Label("doneni")
 	RET()

@@ -2,7 +2,7 @@
 //
 //	ctrAESVAES512  VAES on zmm: 4 blocks a register, 8 registers (32 blocks) in flight
 //	ctrAESVAES256  VAES on ymm: 2 blocks a register, 8 registers (16 blocks) in flight
-//	ctrAESNI       AES-NI on xmm: 8 blocks a batch (aesni.go)
+//	ctrAESNI       AES-NI on xmm: 12 blocks in flight (aesni.go)
 //
 // Each kernel is one loop over the whole buffer with the round keys loaded
 // once a call (a round at a time where registers are short). The VAES
