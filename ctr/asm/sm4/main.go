@@ -103,6 +103,7 @@ func checkConstants() {
 			panic(fmt.Sprintf("AES-NI constants wrong at %#x", x))
 		}
 	}
+	checkSliced()
 }
 
 // bytes16 defines a read-only constant of the 16-byte pattern p repeated
