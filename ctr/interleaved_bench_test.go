@@ -4,9 +4,8 @@ import (
 	"crypto/cipher"
 	"fmt"
 	"slices"
-	"time"
-
 	"testing"
+	"time"
 
 	"github.com/atrest/atrest/internal/cpuclock"
 )
@@ -19,7 +18,8 @@ import (
 // within milliseconds see the same machine, and the medians leave out the
 // samples a preemption hit, where BenchmarkXOR's runs of 200 ms each
 // catch different moments. ns/op is a whole round of every arm and means
-// nothing by itself. The clock is calibrated every 16 rounds.
+// nothing by itself. The clock is calibrated every 16 rounds; where there
+// is no calibration loop (cpuclock.Hz is 0) the metrics are ns/B instead.
 func BenchmarkInterleaved(b *testing.B) {
 	defer SetParallelThreshold(SetParallelThreshold(0))
 	type arm struct {
@@ -51,13 +51,22 @@ func BenchmarkInterleaved(b *testing.B) {
 						for r := range reps {
 							arms[i].run(buf, uint64(r*n))
 						}
-						samples[i] = append(samples[i], cpuclock.CyclesPerByte(time.Since(start), n*reps, hz))
+						el := time.Since(start)
+						if hz == 0 {
+							samples[i] = append(samples[i], float64(el.Nanoseconds())/float64(n*reps))
+						} else {
+							samples[i] = append(samples[i], cpuclock.CyclesPerByte(el, n*reps, hz))
+						}
 					}
 					round++
 				}
+				unit := "-cycles/B"
+				if hz == 0 {
+					unit = "-ns/B"
+				}
 				for i, a := range arms {
 					slices.Sort(samples[i])
-					b.ReportMetric(samples[i][len(samples[i])/2], a.name+"-cycles/B")
+					b.ReportMetric(samples[i][len(samples[i])/2], a.name+unit)
 				}
 			})
 		}
