@@ -127,7 +127,7 @@ func TestEveryOffsetAndLength(t *testing.T) {
 }
 
 // Lengths on and around the kernels' batch sizes (a set of blocks, two
-// sets, the four-set kilobyte of sm4-gfni512, the 32 blocks of
+// sets, the byte-sliced kilobyte of sm4-gfni512, the 32 blocks of
 // aes-vaes512), where a call moves from one loop to the next and the last
 // batch is partial, at aligned and unaligned offsets, in place and out of
 // place.
@@ -160,6 +160,53 @@ func TestBatchBoundaries(t *testing.T) {
 					s.XORKeyStreamAt(out[:n], out[:n], off)
 					if !bytes.Equal(out[:n], want) {
 						t.Fatalf("offset %d length %d: in place mismatch at byte %d", off, n, firstDiff(out[:n], want))
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestCounterCarryBoundaries starts calls at every block of the eight
+// before a carry out of the counter's low byte, its low 16 bits, its low 64
+// bits (where the Go side splits calls) and its whole 128 bits, and at
+// every block offset 0-8 from there: aes-aesni makes each group of four
+// blocks by XORing the block number into one base block aligned to four,
+// so a carry must only ever happen between groups, and the first batch of
+// a call skips the blocks before its start.
+func TestCounterCarryBoundaries(t *testing.T) {
+	var ivs []string
+	for r := 1; r <= 8; r++ {
+		lows := []uint64{0x100 - uint64(r), 0x10000 - uint64(r), -uint64(r)}
+		for _, lo := range lows {
+			ivs = append(ivs, fmt.Sprintf("0123456789abcdef%016x", lo))
+		}
+		ivs = append(ivs, fmt.Sprintf("ffffffffffffffff%016x", -uint64(r)))
+	}
+	lengths := []int{1, 16, 100, 16*8*3 + 5, 1000, 4096}
+	for _, m := range cipherMethods {
+		key := randomBytes(t, m.KeySize())
+		forEachKernel(t, m, func(t *testing.T, kernel string) {
+			for _, ivHex := range ivs {
+				iv := unhex(t, ivHex)
+				s := newWithKernel(t, m, kernel, key, iv)
+				for blk := uint64(0); blk <= 8; blk++ {
+					for _, n := range lengths {
+						off := 16 * blk
+						if n == 100 {
+							off += 3
+						}
+						src := randomBytes(t, n)
+						want := referenceXOR(t, m, key, iv, off, src)
+						got := make([]byte, n)
+						s.XORKeyStreamAt(got, src, off)
+						if !bytes.Equal(got, want) {
+							t.Fatalf("IV %s offset %d length %d: mismatch at byte %d", ivHex, off, n, firstDiff(got, want))
+						}
+						s.XORKeyStreamAt(src, src, off)
+						if !bytes.Equal(src, want) {
+							t.Fatalf("IV %s offset %d length %d: in place mismatch at byte %d", ivHex, off, n, firstDiff(src, want))
+						}
 					}
 				}
 			}

@@ -62,7 +62,7 @@ func xorBlocks(s *Stream, dst, src []byte, hi, lo uint64) {
 }
 
 // sm4WideBatch is the batch sm4-gfni512 runs first when a call is long
-// enough: four sets of 16 blocks (wideBatch512 in ctr/asm/sm4, whose
+// enough: 64 blocks byte-sliced (wideBatch512 in ctr/asm/sm4, whose
 // kernel traps on a skip with less).
 const sm4WideBatch = 1024
 

@@ -6,7 +6,7 @@
 
 // func ctrSM4GFNI512(rk *[240]byte, hi uint64, lo uint64, dst *byte, src *byte, n int, skip int)
 // Requires: AVX, AVX512BW, AVX512F, GFNI
-TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $64-56
+TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $640-56
 	MOVQ rk+0(FP), AX
 	MOVQ hi+8(FP), BX
 	MOVQ lo+16(FP), R8
@@ -30,1601 +30,1344 @@ TEXT ·ctrSM4GFNI512(SB), NOSPLIT, $64-56
 	UD2
 
 skipok512:
-	VPBROADCASTQ    sm4GFNIPre<>+0(SB), Z14
-	VPBROADCASTQ    sm4GFNIPost<>+0(SB), Z15
-	VBROADCASTI32X4 sm4ByteSwap<>+0(SB), Z16
+	CMPQ CX, $0x00000400
+	JB   slicedskip512
 
-	// The counter's words: W0-W2 the same in every block, W3 counting.
-	MOVQ         BX, R9
-	SHRQ         $0x20, R9
-	VPBROADCASTD R9, Z17
-	VPBROADCASTD BX, Z18
-	MOVQ         R8, R9
-	SHRQ         $0x20, R9
-	VPBROADCASTD R9, Z19
-	VPBROADCASTD R8, Z20
-	VMOVDQU32    sm4Lanes16<>+0(SB), Z21
-	VPBROADCASTD sm4Step16<>+0(SB), Z22
+	// Byte-sliced kilobytes: the round keys' bytes into the Y domain, each
+	// four times over, for VPTERNLOGD's 32-bit broadcast.
+	VMOVDQU64           sm4Replicate<>+0(SB), Z25
+	VBROADCASTI32X4     (AX), Z24
+	VPSHUFB             Z25, Z24, Z24
+	VGF2P8AFFINEQB.BCST $0x3e, sm4SlicedPre<>+0(SB), Z24, Z24
+	VMOVDQU64           Z24, 64(SP)
+	VBROADCASTI32X4     16(AX), Z24
+	VPSHUFB             Z25, Z24, Z24
+	VGF2P8AFFINEQB.BCST $0x3e, sm4SlicedPre<>+0(SB), Z24, Z24
+	VMOVDQU64           Z24, 128(SP)
+	VBROADCASTI32X4     32(AX), Z24
+	VPSHUFB             Z25, Z24, Z24
+	VGF2P8AFFINEQB.BCST $0x3e, sm4SlicedPre<>+0(SB), Z24, Z24
+	VMOVDQU64           Z24, 192(SP)
+	VBROADCASTI32X4     48(AX), Z24
+	VPSHUFB             Z25, Z24, Z24
+	VGF2P8AFFINEQB.BCST $0x3e, sm4SlicedPre<>+0(SB), Z24, Z24
+	VMOVDQU64           Z24, 256(SP)
+	VBROADCASTI32X4     64(AX), Z24
+	VPSHUFB             Z25, Z24, Z24
+	VGF2P8AFFINEQB.BCST $0x3e, sm4SlicedPre<>+0(SB), Z24, Z24
+	VMOVDQU64           Z24, 320(SP)
+	VBROADCASTI32X4     80(AX), Z24
+	VPSHUFB             Z25, Z24, Z24
+	VGF2P8AFFINEQB.BCST $0x3e, sm4SlicedPre<>+0(SB), Z24, Z24
+	VMOVDQU64           Z24, 384(SP)
+	VBROADCASTI32X4     96(AX), Z24
+	VPSHUFB             Z25, Z24, Z24
+	VGF2P8AFFINEQB.BCST $0x3e, sm4SlicedPre<>+0(SB), Z24, Z24
+	VMOVDQU64           Z24, 448(SP)
+	VBROADCASTI32X4     112(AX), Z24
+	VPSHUFB             Z25, Z24, Z24
+	VGF2P8AFFINEQB.BCST $0x3e, sm4SlicedPre<>+0(SB), Z24, Z24
+	VMOVDQU64           Z24, 512(SP)
 
-wide512:
-	CMPQ              CX, $0x00000400
-	JB                loop512
-	VMOVDQA64         Z17, Z0
-	VMOVDQA64         Z18, Z1
-	VMOVDQA64         Z19, Z2
-	VPADDD            Z21, Z20, Z3
-	VPADDD            Z22, Z20, Z20
-	VMOVDQA64         Z17, Z4
-	VMOVDQA64         Z18, Z5
-	VMOVDQA64         Z19, Z6
-	VPADDD            Z21, Z20, Z7
-	VPADDD            Z22, Z20, Z20
-	VMOVDQA64         Z17, Z23
-	VMOVDQA64         Z18, Z24
-	VMOVDQA64         Z19, Z25
-	VPADDD            Z21, Z20, Z26
-	VPADDD            Z22, Z20, Z20
-	VMOVDQA64         Z17, Z27
-	VMOVDQA64         Z18, Z28
-	VMOVDQA64         Z19, Z29
-	VPADDD            Z21, Z20, Z30
-	VPADDD            Z22, Z20, Z20
-	VMOVDQA64         Z1, Z8
-	VPTERNLOGD.BCST   $0x96, (AX), Z2, Z8
-	VPXORD            Z3, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z0
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z0, Z0
-	VMOVDQA64         Z5, Z11
-	VPTERNLOGD.BCST   $0x96, (AX), Z6, Z11
-	VPXORD            Z7, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z4
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z4, Z4
-	VMOVDQA64         Z24, Z8
-	VPTERNLOGD.BCST   $0x96, (AX), Z25, Z8
-	VPXORD            Z26, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z23
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z23, Z23
-	VMOVDQA64         Z28, Z11
-	VPTERNLOGD.BCST   $0x96, (AX), Z29, Z11
-	VPXORD            Z30, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z27
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z27, Z27
-	VMOVDQA64         Z2, Z8
-	VPTERNLOGD.BCST   $0x96, 4(AX), Z3, Z8
-	VPXORD            Z0, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z1
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z1, Z1
-	VMOVDQA64         Z6, Z11
-	VPTERNLOGD.BCST   $0x96, 4(AX), Z7, Z11
-	VPXORD            Z4, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z5
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z5, Z5
-	VMOVDQA64         Z25, Z8
-	VPTERNLOGD.BCST   $0x96, 4(AX), Z26, Z8
-	VPXORD            Z23, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z24
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z24, Z24
-	VMOVDQA64         Z29, Z11
-	VPTERNLOGD.BCST   $0x96, 4(AX), Z30, Z11
-	VPXORD            Z27, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z28
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z28, Z28
-	VMOVDQA64         Z3, Z8
-	VPTERNLOGD.BCST   $0x96, 8(AX), Z0, Z8
-	VPXORD            Z1, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z2
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z2, Z2
-	VMOVDQA64         Z7, Z11
-	VPTERNLOGD.BCST   $0x96, 8(AX), Z4, Z11
-	VPXORD            Z5, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z6
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z6, Z6
-	VMOVDQA64         Z26, Z8
-	VPTERNLOGD.BCST   $0x96, 8(AX), Z23, Z8
-	VPXORD            Z24, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z25
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z25, Z25
-	VMOVDQA64         Z30, Z11
-	VPTERNLOGD.BCST   $0x96, 8(AX), Z27, Z11
-	VPXORD            Z28, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z29
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z29, Z29
-	VMOVDQA64         Z0, Z8
-	VPTERNLOGD.BCST   $0x96, 12(AX), Z1, Z8
-	VPXORD            Z2, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z3
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z3, Z3
-	VMOVDQA64         Z4, Z11
-	VPTERNLOGD.BCST   $0x96, 12(AX), Z5, Z11
-	VPXORD            Z6, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z7
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z7, Z7
-	VMOVDQA64         Z23, Z8
-	VPTERNLOGD.BCST   $0x96, 12(AX), Z24, Z8
-	VPXORD            Z25, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z26
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z26, Z26
-	VMOVDQA64         Z27, Z11
-	VPTERNLOGD.BCST   $0x96, 12(AX), Z28, Z11
-	VPXORD            Z29, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z30
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z30, Z30
-	VMOVDQA64         Z1, Z8
-	VPTERNLOGD.BCST   $0x96, 16(AX), Z2, Z8
-	VPXORD            Z3, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z0
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z0, Z0
-	VMOVDQA64         Z5, Z11
-	VPTERNLOGD.BCST   $0x96, 16(AX), Z6, Z11
-	VPXORD            Z7, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z4
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z4, Z4
-	VMOVDQA64         Z24, Z8
-	VPTERNLOGD.BCST   $0x96, 16(AX), Z25, Z8
-	VPXORD            Z26, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z23
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z23, Z23
-	VMOVDQA64         Z28, Z11
-	VPTERNLOGD.BCST   $0x96, 16(AX), Z29, Z11
-	VPXORD            Z30, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z27
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z27, Z27
-	VMOVDQA64         Z2, Z8
-	VPTERNLOGD.BCST   $0x96, 20(AX), Z3, Z8
-	VPXORD            Z0, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z1
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z1, Z1
-	VMOVDQA64         Z6, Z11
-	VPTERNLOGD.BCST   $0x96, 20(AX), Z7, Z11
-	VPXORD            Z4, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z5
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z5, Z5
-	VMOVDQA64         Z25, Z8
-	VPTERNLOGD.BCST   $0x96, 20(AX), Z26, Z8
-	VPXORD            Z23, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z24
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z24, Z24
-	VMOVDQA64         Z29, Z11
-	VPTERNLOGD.BCST   $0x96, 20(AX), Z30, Z11
-	VPXORD            Z27, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z28
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z28, Z28
-	VMOVDQA64         Z3, Z8
-	VPTERNLOGD.BCST   $0x96, 24(AX), Z0, Z8
-	VPXORD            Z1, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z2
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z2, Z2
-	VMOVDQA64         Z7, Z11
-	VPTERNLOGD.BCST   $0x96, 24(AX), Z4, Z11
-	VPXORD            Z5, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z6
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z6, Z6
-	VMOVDQA64         Z26, Z8
-	VPTERNLOGD.BCST   $0x96, 24(AX), Z23, Z8
-	VPXORD            Z24, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z25
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z25, Z25
-	VMOVDQA64         Z30, Z11
-	VPTERNLOGD.BCST   $0x96, 24(AX), Z27, Z11
-	VPXORD            Z28, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z29
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z29, Z29
-	VMOVDQA64         Z0, Z8
-	VPTERNLOGD.BCST   $0x96, 28(AX), Z1, Z8
-	VPXORD            Z2, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z3
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z3, Z3
-	VMOVDQA64         Z4, Z11
-	VPTERNLOGD.BCST   $0x96, 28(AX), Z5, Z11
-	VPXORD            Z6, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z7
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z7, Z7
-	VMOVDQA64         Z23, Z8
-	VPTERNLOGD.BCST   $0x96, 28(AX), Z24, Z8
-	VPXORD            Z25, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z26
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z26, Z26
-	VMOVDQA64         Z27, Z11
-	VPTERNLOGD.BCST   $0x96, 28(AX), Z28, Z11
-	VPXORD            Z29, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z30
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z30, Z30
-	VMOVDQA64         Z1, Z8
-	VPTERNLOGD.BCST   $0x96, 32(AX), Z2, Z8
-	VPXORD            Z3, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z0
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z0, Z0
-	VMOVDQA64         Z5, Z11
-	VPTERNLOGD.BCST   $0x96, 32(AX), Z6, Z11
-	VPXORD            Z7, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z4
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z4, Z4
-	VMOVDQA64         Z24, Z8
-	VPTERNLOGD.BCST   $0x96, 32(AX), Z25, Z8
-	VPXORD            Z26, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z23
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z23, Z23
-	VMOVDQA64         Z28, Z11
-	VPTERNLOGD.BCST   $0x96, 32(AX), Z29, Z11
-	VPXORD            Z30, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z27
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z27, Z27
-	VMOVDQA64         Z2, Z8
-	VPTERNLOGD.BCST   $0x96, 36(AX), Z3, Z8
-	VPXORD            Z0, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z1
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z1, Z1
-	VMOVDQA64         Z6, Z11
-	VPTERNLOGD.BCST   $0x96, 36(AX), Z7, Z11
-	VPXORD            Z4, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z5
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z5, Z5
-	VMOVDQA64         Z25, Z8
-	VPTERNLOGD.BCST   $0x96, 36(AX), Z26, Z8
-	VPXORD            Z23, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z24
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z24, Z24
-	VMOVDQA64         Z29, Z11
-	VPTERNLOGD.BCST   $0x96, 36(AX), Z30, Z11
-	VPXORD            Z27, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z28
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z28, Z28
-	VMOVDQA64         Z3, Z8
-	VPTERNLOGD.BCST   $0x96, 40(AX), Z0, Z8
-	VPXORD            Z1, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z2
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z2, Z2
-	VMOVDQA64         Z7, Z11
-	VPTERNLOGD.BCST   $0x96, 40(AX), Z4, Z11
-	VPXORD            Z5, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z6
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z6, Z6
-	VMOVDQA64         Z26, Z8
-	VPTERNLOGD.BCST   $0x96, 40(AX), Z23, Z8
-	VPXORD            Z24, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z25
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z25, Z25
-	VMOVDQA64         Z30, Z11
-	VPTERNLOGD.BCST   $0x96, 40(AX), Z27, Z11
-	VPXORD            Z28, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z29
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z29, Z29
-	VMOVDQA64         Z0, Z8
-	VPTERNLOGD.BCST   $0x96, 44(AX), Z1, Z8
-	VPXORD            Z2, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z3
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z3, Z3
-	VMOVDQA64         Z4, Z11
-	VPTERNLOGD.BCST   $0x96, 44(AX), Z5, Z11
-	VPXORD            Z6, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z7
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z7, Z7
-	VMOVDQA64         Z23, Z8
-	VPTERNLOGD.BCST   $0x96, 44(AX), Z24, Z8
-	VPXORD            Z25, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z26
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z26, Z26
-	VMOVDQA64         Z27, Z11
-	VPTERNLOGD.BCST   $0x96, 44(AX), Z28, Z11
-	VPXORD            Z29, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z30
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z30, Z30
-	VMOVDQA64         Z1, Z8
-	VPTERNLOGD.BCST   $0x96, 48(AX), Z2, Z8
-	VPXORD            Z3, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z0
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z0, Z0
-	VMOVDQA64         Z5, Z11
-	VPTERNLOGD.BCST   $0x96, 48(AX), Z6, Z11
-	VPXORD            Z7, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z4
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z4, Z4
-	VMOVDQA64         Z24, Z8
-	VPTERNLOGD.BCST   $0x96, 48(AX), Z25, Z8
-	VPXORD            Z26, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z23
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z23, Z23
-	VMOVDQA64         Z28, Z11
-	VPTERNLOGD.BCST   $0x96, 48(AX), Z29, Z11
-	VPXORD            Z30, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z27
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z27, Z27
-	VMOVDQA64         Z2, Z8
-	VPTERNLOGD.BCST   $0x96, 52(AX), Z3, Z8
-	VPXORD            Z0, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z1
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z1, Z1
-	VMOVDQA64         Z6, Z11
-	VPTERNLOGD.BCST   $0x96, 52(AX), Z7, Z11
-	VPXORD            Z4, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z5
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z5, Z5
-	VMOVDQA64         Z25, Z8
-	VPTERNLOGD.BCST   $0x96, 52(AX), Z26, Z8
-	VPXORD            Z23, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z24
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z24, Z24
-	VMOVDQA64         Z29, Z11
-	VPTERNLOGD.BCST   $0x96, 52(AX), Z30, Z11
-	VPXORD            Z27, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z28
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z28, Z28
-	VMOVDQA64         Z3, Z8
-	VPTERNLOGD.BCST   $0x96, 56(AX), Z0, Z8
-	VPXORD            Z1, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z2
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z2, Z2
-	VMOVDQA64         Z7, Z11
-	VPTERNLOGD.BCST   $0x96, 56(AX), Z4, Z11
-	VPXORD            Z5, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z6
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z6, Z6
-	VMOVDQA64         Z26, Z8
-	VPTERNLOGD.BCST   $0x96, 56(AX), Z23, Z8
-	VPXORD            Z24, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z25
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z25, Z25
-	VMOVDQA64         Z30, Z11
-	VPTERNLOGD.BCST   $0x96, 56(AX), Z27, Z11
-	VPXORD            Z28, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z29
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z29, Z29
-	VMOVDQA64         Z0, Z8
-	VPTERNLOGD.BCST   $0x96, 60(AX), Z1, Z8
-	VPXORD            Z2, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z3
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z3, Z3
-	VMOVDQA64         Z4, Z11
-	VPTERNLOGD.BCST   $0x96, 60(AX), Z5, Z11
-	VPXORD            Z6, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z7
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z7, Z7
-	VMOVDQA64         Z23, Z8
-	VPTERNLOGD.BCST   $0x96, 60(AX), Z24, Z8
-	VPXORD            Z25, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z26
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z26, Z26
-	VMOVDQA64         Z27, Z11
-	VPTERNLOGD.BCST   $0x96, 60(AX), Z28, Z11
-	VPXORD            Z29, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z30
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z30, Z30
-	VMOVDQA64         Z1, Z8
-	VPTERNLOGD.BCST   $0x96, 64(AX), Z2, Z8
-	VPXORD            Z3, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z0
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z0, Z0
-	VMOVDQA64         Z5, Z11
-	VPTERNLOGD.BCST   $0x96, 64(AX), Z6, Z11
-	VPXORD            Z7, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z4
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z4, Z4
-	VMOVDQA64         Z24, Z8
-	VPTERNLOGD.BCST   $0x96, 64(AX), Z25, Z8
-	VPXORD            Z26, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z23
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z23, Z23
-	VMOVDQA64         Z28, Z11
-	VPTERNLOGD.BCST   $0x96, 64(AX), Z29, Z11
-	VPXORD            Z30, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z27
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z27, Z27
-	VMOVDQA64         Z2, Z8
-	VPTERNLOGD.BCST   $0x96, 68(AX), Z3, Z8
-	VPXORD            Z0, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z1
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z1, Z1
-	VMOVDQA64         Z6, Z11
-	VPTERNLOGD.BCST   $0x96, 68(AX), Z7, Z11
-	VPXORD            Z4, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z5
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z5, Z5
-	VMOVDQA64         Z25, Z8
-	VPTERNLOGD.BCST   $0x96, 68(AX), Z26, Z8
-	VPXORD            Z23, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z24
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z24, Z24
-	VMOVDQA64         Z29, Z11
-	VPTERNLOGD.BCST   $0x96, 68(AX), Z30, Z11
-	VPXORD            Z27, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z28
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z28, Z28
-	VMOVDQA64         Z3, Z8
-	VPTERNLOGD.BCST   $0x96, 72(AX), Z0, Z8
-	VPXORD            Z1, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z2
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z2, Z2
-	VMOVDQA64         Z7, Z11
-	VPTERNLOGD.BCST   $0x96, 72(AX), Z4, Z11
-	VPXORD            Z5, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z6
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z6, Z6
-	VMOVDQA64         Z26, Z8
-	VPTERNLOGD.BCST   $0x96, 72(AX), Z23, Z8
-	VPXORD            Z24, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z25
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z25, Z25
-	VMOVDQA64         Z30, Z11
-	VPTERNLOGD.BCST   $0x96, 72(AX), Z27, Z11
-	VPXORD            Z28, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z29
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z29, Z29
-	VMOVDQA64         Z0, Z8
-	VPTERNLOGD.BCST   $0x96, 76(AX), Z1, Z8
-	VPXORD            Z2, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z3
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z3, Z3
-	VMOVDQA64         Z4, Z11
-	VPTERNLOGD.BCST   $0x96, 76(AX), Z5, Z11
-	VPXORD            Z6, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z7
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z7, Z7
-	VMOVDQA64         Z23, Z8
-	VPTERNLOGD.BCST   $0x96, 76(AX), Z24, Z8
-	VPXORD            Z25, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z26
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z26, Z26
-	VMOVDQA64         Z27, Z11
-	VPTERNLOGD.BCST   $0x96, 76(AX), Z28, Z11
-	VPXORD            Z29, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z30
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z30, Z30
-	VMOVDQA64         Z1, Z8
-	VPTERNLOGD.BCST   $0x96, 80(AX), Z2, Z8
-	VPXORD            Z3, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z0
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z0, Z0
-	VMOVDQA64         Z5, Z11
-	VPTERNLOGD.BCST   $0x96, 80(AX), Z6, Z11
-	VPXORD            Z7, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z4
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z4, Z4
-	VMOVDQA64         Z24, Z8
-	VPTERNLOGD.BCST   $0x96, 80(AX), Z25, Z8
-	VPXORD            Z26, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z23
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z23, Z23
-	VMOVDQA64         Z28, Z11
-	VPTERNLOGD.BCST   $0x96, 80(AX), Z29, Z11
-	VPXORD            Z30, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z27
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z27, Z27
-	VMOVDQA64         Z2, Z8
-	VPTERNLOGD.BCST   $0x96, 84(AX), Z3, Z8
-	VPXORD            Z0, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z1
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z1, Z1
-	VMOVDQA64         Z6, Z11
-	VPTERNLOGD.BCST   $0x96, 84(AX), Z7, Z11
-	VPXORD            Z4, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z5
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z5, Z5
-	VMOVDQA64         Z25, Z8
-	VPTERNLOGD.BCST   $0x96, 84(AX), Z26, Z8
-	VPXORD            Z23, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z24
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z24, Z24
-	VMOVDQA64         Z29, Z11
-	VPTERNLOGD.BCST   $0x96, 84(AX), Z30, Z11
-	VPXORD            Z27, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z28
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z28, Z28
-	VMOVDQA64         Z3, Z8
-	VPTERNLOGD.BCST   $0x96, 88(AX), Z0, Z8
-	VPXORD            Z1, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z2
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z2, Z2
-	VMOVDQA64         Z7, Z11
-	VPTERNLOGD.BCST   $0x96, 88(AX), Z4, Z11
-	VPXORD            Z5, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z6
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z6, Z6
-	VMOVDQA64         Z26, Z8
-	VPTERNLOGD.BCST   $0x96, 88(AX), Z23, Z8
-	VPXORD            Z24, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z25
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z25, Z25
-	VMOVDQA64         Z30, Z11
-	VPTERNLOGD.BCST   $0x96, 88(AX), Z27, Z11
-	VPXORD            Z28, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z29
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z29, Z29
-	VMOVDQA64         Z0, Z8
-	VPTERNLOGD.BCST   $0x96, 92(AX), Z1, Z8
-	VPXORD            Z2, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z3
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z3, Z3
-	VMOVDQA64         Z4, Z11
-	VPTERNLOGD.BCST   $0x96, 92(AX), Z5, Z11
-	VPXORD            Z6, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z7
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z7, Z7
-	VMOVDQA64         Z23, Z8
-	VPTERNLOGD.BCST   $0x96, 92(AX), Z24, Z8
-	VPXORD            Z25, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z26
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z26, Z26
-	VMOVDQA64         Z27, Z11
-	VPTERNLOGD.BCST   $0x96, 92(AX), Z28, Z11
-	VPXORD            Z29, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z30
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z30, Z30
-	VMOVDQA64         Z1, Z8
-	VPTERNLOGD.BCST   $0x96, 96(AX), Z2, Z8
-	VPXORD            Z3, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z0
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z0, Z0
-	VMOVDQA64         Z5, Z11
-	VPTERNLOGD.BCST   $0x96, 96(AX), Z6, Z11
-	VPXORD            Z7, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z4
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z4, Z4
-	VMOVDQA64         Z24, Z8
-	VPTERNLOGD.BCST   $0x96, 96(AX), Z25, Z8
-	VPXORD            Z26, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z23
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z23, Z23
-	VMOVDQA64         Z28, Z11
-	VPTERNLOGD.BCST   $0x96, 96(AX), Z29, Z11
-	VPXORD            Z30, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z27
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z27, Z27
-	VMOVDQA64         Z2, Z8
-	VPTERNLOGD.BCST   $0x96, 100(AX), Z3, Z8
-	VPXORD            Z0, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z1
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z1, Z1
-	VMOVDQA64         Z6, Z11
-	VPTERNLOGD.BCST   $0x96, 100(AX), Z7, Z11
-	VPXORD            Z4, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z5
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z5, Z5
-	VMOVDQA64         Z25, Z8
-	VPTERNLOGD.BCST   $0x96, 100(AX), Z26, Z8
-	VPXORD            Z23, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z24
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z24, Z24
-	VMOVDQA64         Z29, Z11
-	VPTERNLOGD.BCST   $0x96, 100(AX), Z30, Z11
-	VPXORD            Z27, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z28
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z28, Z28
-	VMOVDQA64         Z3, Z8
-	VPTERNLOGD.BCST   $0x96, 104(AX), Z0, Z8
-	VPXORD            Z1, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z2
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z2, Z2
-	VMOVDQA64         Z7, Z11
-	VPTERNLOGD.BCST   $0x96, 104(AX), Z4, Z11
-	VPXORD            Z5, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z6
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z6, Z6
-	VMOVDQA64         Z26, Z8
-	VPTERNLOGD.BCST   $0x96, 104(AX), Z23, Z8
-	VPXORD            Z24, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z25
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z25, Z25
-	VMOVDQA64         Z30, Z11
-	VPTERNLOGD.BCST   $0x96, 104(AX), Z27, Z11
-	VPXORD            Z28, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z29
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z29, Z29
-	VMOVDQA64         Z0, Z8
-	VPTERNLOGD.BCST   $0x96, 108(AX), Z1, Z8
-	VPXORD            Z2, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z3
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z3, Z3
-	VMOVDQA64         Z4, Z11
-	VPTERNLOGD.BCST   $0x96, 108(AX), Z5, Z11
-	VPXORD            Z6, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z7
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z7, Z7
-	VMOVDQA64         Z23, Z8
-	VPTERNLOGD.BCST   $0x96, 108(AX), Z24, Z8
-	VPXORD            Z25, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z26
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z26, Z26
-	VMOVDQA64         Z27, Z11
-	VPTERNLOGD.BCST   $0x96, 108(AX), Z28, Z11
-	VPXORD            Z29, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z30
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z30, Z30
-	VMOVDQA64         Z1, Z8
-	VPTERNLOGD.BCST   $0x96, 112(AX), Z2, Z8
-	VPXORD            Z3, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z0
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z0, Z0
-	VMOVDQA64         Z5, Z11
-	VPTERNLOGD.BCST   $0x96, 112(AX), Z6, Z11
-	VPXORD            Z7, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z4
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z4, Z4
-	VMOVDQA64         Z24, Z8
-	VPTERNLOGD.BCST   $0x96, 112(AX), Z25, Z8
-	VPXORD            Z26, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z23
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z23, Z23
-	VMOVDQA64         Z28, Z11
-	VPTERNLOGD.BCST   $0x96, 112(AX), Z29, Z11
-	VPXORD            Z30, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z27
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z27, Z27
-	VMOVDQA64         Z2, Z8
-	VPTERNLOGD.BCST   $0x96, 116(AX), Z3, Z8
-	VPXORD            Z0, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z1
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z1, Z1
-	VMOVDQA64         Z6, Z11
-	VPTERNLOGD.BCST   $0x96, 116(AX), Z7, Z11
-	VPXORD            Z4, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z5
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z5, Z5
-	VMOVDQA64         Z25, Z8
-	VPTERNLOGD.BCST   $0x96, 116(AX), Z26, Z8
-	VPXORD            Z23, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z24
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z24, Z24
-	VMOVDQA64         Z29, Z11
-	VPTERNLOGD.BCST   $0x96, 116(AX), Z30, Z11
-	VPXORD            Z27, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z28
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z28, Z28
-	VMOVDQA64         Z3, Z8
-	VPTERNLOGD.BCST   $0x96, 120(AX), Z0, Z8
-	VPXORD            Z1, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z2
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z2, Z2
-	VMOVDQA64         Z7, Z11
-	VPTERNLOGD.BCST   $0x96, 120(AX), Z4, Z11
-	VPXORD            Z5, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z6
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z6, Z6
-	VMOVDQA64         Z26, Z8
-	VPTERNLOGD.BCST   $0x96, 120(AX), Z23, Z8
-	VPXORD            Z24, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z25
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z25, Z25
-	VMOVDQA64         Z30, Z11
-	VPTERNLOGD.BCST   $0x96, 120(AX), Z27, Z11
-	VPXORD            Z28, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z29
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z29, Z29
-	VMOVDQA64         Z0, Z8
-	VPTERNLOGD.BCST   $0x96, 124(AX), Z1, Z8
-	VPXORD            Z2, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z3
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z3, Z3
-	VMOVDQA64         Z4, Z11
-	VPTERNLOGD.BCST   $0x96, 124(AX), Z5, Z11
-	VPXORD            Z6, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z7
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z7, Z7
-	VMOVDQA64         Z23, Z8
-	VPTERNLOGD.BCST   $0x96, 124(AX), Z24, Z8
-	VPXORD            Z25, Z8, Z8
-	VGF2P8AFFINEQB    $0x3e, Z14, Z8, Z8
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z8, Z8
-	VPROLD            $0x02, Z8, Z9
-	VPROLD            $0x0a, Z8, Z10
-	VPTERNLOGD        $0x96, Z9, Z8, Z26
-	VPROLD            $0x12, Z8, Z9
-	VPROLD            $0x18, Z8, Z8
-	VPTERNLOGD        $0x96, Z9, Z10, Z8
-	VPXORD            Z8, Z26, Z26
-	VMOVDQA64         Z27, Z11
-	VPTERNLOGD.BCST   $0x96, 124(AX), Z28, Z11
-	VPXORD            Z29, Z11, Z11
-	VGF2P8AFFINEQB    $0x3e, Z14, Z11, Z11
-	VGF2P8AFFINEINVQB $0xd3, Z15, Z11, Z11
-	VPROLD            $0x02, Z11, Z12
-	VPROLD            $0x0a, Z11, Z13
-	VPTERNLOGD        $0x96, Z12, Z11, Z30
-	VPROLD            $0x12, Z11, Z12
-	VPROLD            $0x18, Z11, Z11
-	VPTERNLOGD        $0x96, Z12, Z13, Z11
-	VPXORD            Z11, Z30, Z30
-	VPUNPCKLDQ        Z2, Z3, Z8
-	VPUNPCKHDQ        Z2, Z3, Z9
-	VPUNPCKLDQ        Z0, Z1, Z10
-	VPUNPCKHDQ        Z0, Z1, Z3
-	VPUNPCKLQDQ       Z10, Z8, Z0
-	VPUNPCKHQDQ       Z10, Z8, Z1
-	VPUNPCKLQDQ       Z3, Z9, Z2
-	VPUNPCKHQDQ       Z3, Z9, Z8
-	VPSHUFB           Z16, Z0, Z0
-	VPSHUFB           Z16, Z1, Z1
-	VPSHUFB           Z16, Z2, Z2
-	VPSHUFB           Z16, Z8, Z8
-	TESTQ             R11, R11
-	JNZ               head512
-	VPXORQ            (SI), Z0, Z0
-	VMOVDQU64         Z0, (DI)
-	JMP               headdone512
+	// The fixed counter words W0-W2 likewise: lane w holds word w's bytes.
+	MOVQ                BX, R9
+	RORQ                $0x20, R9
+	VMOVQ               R9, X24
+	MOVQ                R8, R9
+	SHRQ                $0x20, R9
+	VPINSRQ             $0x01, R9, X24, X24
+	VSHUFI64X2          $0x00, Z24, Z24, Z24
+	VPSHUFB             Z25, Z24, Z24
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedPre<>+0(SB), Z24, Z24
+	VMOVDQU64           Z24, 576(SP)
+
+sliced512:
+	CMPQ CX, $0x00000400
+	JB   slicedend512
+
+	// The Q matrices (the transposition at the end reuses their registers).
+	VPBROADCASTQ sm4SlicedQ<>+0(SB), Z20
+	VPBROADCASTQ sm4SlicedQ<>+8(SB), Z21
+	VPBROADCASTQ sm4SlicedQ<>+16(SB), Z22
+	VPBROADCASTQ sm4SlicedQ<>+24(SB), Z23
+
+	// Counter blocks: W0-W2 broadcast, W3 = lo + block, transposed to bytes.
+	VPBROADCASTD        576(SP), Z0
+	VPBROADCASTD        580(SP), Z1
+	VPBROADCASTD        584(SP), Z2
+	VPBROADCASTD        588(SP), Z3
+	VPBROADCASTD        592(SP), Z4
+	VPBROADCASTD        596(SP), Z5
+	VPBROADCASTD        600(SP), Z6
+	VPBROADCASTD        604(SP), Z7
+	VPBROADCASTD        608(SP), Z8
+	VPBROADCASTD        612(SP), Z9
+	VPBROADCASTD        616(SP), Z10
+	VPBROADCASTD        620(SP), Z11
+	VPBROADCASTD        R8, Z16
+	VPADDD              sm4SlicedOffsets<>+0(SB), Z16, Z24
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedPre<>+0(SB), Z24, Z24
+	VPSHUFB             sm4GatherBytes<>+0(SB), Z24, Z24
+	VPADDD              sm4SlicedOffsets<>+64(SB), Z16, Z25
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedPre<>+0(SB), Z25, Z25
+	VPSHUFB             sm4GatherBytes<>+0(SB), Z25, Z25
+	VPADDD              sm4SlicedOffsets<>+128(SB), Z16, Z26
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedPre<>+0(SB), Z26, Z26
+	VPSHUFB             sm4GatherBytes<>+0(SB), Z26, Z26
+	VPADDD              sm4SlicedOffsets<>+192(SB), Z16, Z27
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedPre<>+0(SB), Z27, Z27
+	VPSHUFB             sm4GatherBytes<>+0(SB), Z27, Z27
+	VPUNPCKLDQ          Z25, Z24, Z28
+	VPUNPCKHDQ          Z25, Z24, Z29
+	VPUNPCKLDQ          Z27, Z26, Z30
+	VPUNPCKHDQ          Z27, Z26, Z31
+	VPUNPCKLQDQ         Z30, Z28, Z12
+	VPUNPCKHQDQ         Z30, Z28, Z13
+	VPUNPCKLQDQ         Z31, Z29, Z14
+	VPUNPCKHQDQ         Z31, Z29, Z15
+	ADDQ                $0x40, R8
+	VMOVDQA64           Z4, Z16
+	VPTERNLOGD.BCST     $0x96, 64(SP), Z8, Z16
+	VMOVDQA64           Z5, Z17
+	VPTERNLOGD.BCST     $0x96, 68(SP), Z9, Z17
+	VMOVDQA64           Z6, Z18
+	VPTERNLOGD.BCST     $0x96, 72(SP), Z10, Z18
+	VMOVDQA64           Z7, Z19
+	VPTERNLOGD.BCST     $0x96, 76(SP), Z11, Z19
+	VPXORD              Z12, Z16, Z16
+	VPXORD              Z13, Z17, Z17
+	VPXORD              Z14, Z18, Z18
+	VPXORD              Z15, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z0
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z0
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z1
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z1
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z2
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z2
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z3
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z3
+	VMOVDQA64           Z8, Z16
+	VPTERNLOGD.BCST     $0x96, 80(SP), Z12, Z16
+	VMOVDQA64           Z9, Z17
+	VPTERNLOGD.BCST     $0x96, 84(SP), Z13, Z17
+	VMOVDQA64           Z10, Z18
+	VPTERNLOGD.BCST     $0x96, 88(SP), Z14, Z18
+	VMOVDQA64           Z11, Z19
+	VPTERNLOGD.BCST     $0x96, 92(SP), Z15, Z19
+	VPXORD              Z0, Z16, Z16
+	VPXORD              Z1, Z17, Z17
+	VPXORD              Z2, Z18, Z18
+	VPXORD              Z3, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z4
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z4
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z5
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z5
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z6
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z6
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z7
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z7
+	VMOVDQA64           Z12, Z16
+	VPTERNLOGD.BCST     $0x96, 96(SP), Z0, Z16
+	VMOVDQA64           Z13, Z17
+	VPTERNLOGD.BCST     $0x96, 100(SP), Z1, Z17
+	VMOVDQA64           Z14, Z18
+	VPTERNLOGD.BCST     $0x96, 104(SP), Z2, Z18
+	VMOVDQA64           Z15, Z19
+	VPTERNLOGD.BCST     $0x96, 108(SP), Z3, Z19
+	VPXORD              Z4, Z16, Z16
+	VPXORD              Z5, Z17, Z17
+	VPXORD              Z6, Z18, Z18
+	VPXORD              Z7, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z8
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z8
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z9
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z9
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z10
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z10
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z11
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z11
+	VMOVDQA64           Z0, Z16
+	VPTERNLOGD.BCST     $0x96, 112(SP), Z4, Z16
+	VMOVDQA64           Z1, Z17
+	VPTERNLOGD.BCST     $0x96, 116(SP), Z5, Z17
+	VMOVDQA64           Z2, Z18
+	VPTERNLOGD.BCST     $0x96, 120(SP), Z6, Z18
+	VMOVDQA64           Z3, Z19
+	VPTERNLOGD.BCST     $0x96, 124(SP), Z7, Z19
+	VPXORD              Z8, Z16, Z16
+	VPXORD              Z9, Z17, Z17
+	VPXORD              Z10, Z18, Z18
+	VPXORD              Z11, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z12
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z12
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z13
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z13
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z14
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z14
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z15
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z15
+	VMOVDQA64           Z4, Z16
+	VPTERNLOGD.BCST     $0x96, 128(SP), Z8, Z16
+	VMOVDQA64           Z5, Z17
+	VPTERNLOGD.BCST     $0x96, 132(SP), Z9, Z17
+	VMOVDQA64           Z6, Z18
+	VPTERNLOGD.BCST     $0x96, 136(SP), Z10, Z18
+	VMOVDQA64           Z7, Z19
+	VPTERNLOGD.BCST     $0x96, 140(SP), Z11, Z19
+	VPXORD              Z12, Z16, Z16
+	VPXORD              Z13, Z17, Z17
+	VPXORD              Z14, Z18, Z18
+	VPXORD              Z15, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z0
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z0
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z1
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z1
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z2
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z2
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z3
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z3
+	VMOVDQA64           Z8, Z16
+	VPTERNLOGD.BCST     $0x96, 144(SP), Z12, Z16
+	VMOVDQA64           Z9, Z17
+	VPTERNLOGD.BCST     $0x96, 148(SP), Z13, Z17
+	VMOVDQA64           Z10, Z18
+	VPTERNLOGD.BCST     $0x96, 152(SP), Z14, Z18
+	VMOVDQA64           Z11, Z19
+	VPTERNLOGD.BCST     $0x96, 156(SP), Z15, Z19
+	VPXORD              Z0, Z16, Z16
+	VPXORD              Z1, Z17, Z17
+	VPXORD              Z2, Z18, Z18
+	VPXORD              Z3, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z4
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z4
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z5
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z5
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z6
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z6
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z7
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z7
+	VMOVDQA64           Z12, Z16
+	VPTERNLOGD.BCST     $0x96, 160(SP), Z0, Z16
+	VMOVDQA64           Z13, Z17
+	VPTERNLOGD.BCST     $0x96, 164(SP), Z1, Z17
+	VMOVDQA64           Z14, Z18
+	VPTERNLOGD.BCST     $0x96, 168(SP), Z2, Z18
+	VMOVDQA64           Z15, Z19
+	VPTERNLOGD.BCST     $0x96, 172(SP), Z3, Z19
+	VPXORD              Z4, Z16, Z16
+	VPXORD              Z5, Z17, Z17
+	VPXORD              Z6, Z18, Z18
+	VPXORD              Z7, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z8
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z8
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z9
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z9
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z10
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z10
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z11
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z11
+	VMOVDQA64           Z0, Z16
+	VPTERNLOGD.BCST     $0x96, 176(SP), Z4, Z16
+	VMOVDQA64           Z1, Z17
+	VPTERNLOGD.BCST     $0x96, 180(SP), Z5, Z17
+	VMOVDQA64           Z2, Z18
+	VPTERNLOGD.BCST     $0x96, 184(SP), Z6, Z18
+	VMOVDQA64           Z3, Z19
+	VPTERNLOGD.BCST     $0x96, 188(SP), Z7, Z19
+	VPXORD              Z8, Z16, Z16
+	VPXORD              Z9, Z17, Z17
+	VPXORD              Z10, Z18, Z18
+	VPXORD              Z11, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z12
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z12
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z13
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z13
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z14
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z14
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z15
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z15
+	VMOVDQA64           Z4, Z16
+	VPTERNLOGD.BCST     $0x96, 192(SP), Z8, Z16
+	VMOVDQA64           Z5, Z17
+	VPTERNLOGD.BCST     $0x96, 196(SP), Z9, Z17
+	VMOVDQA64           Z6, Z18
+	VPTERNLOGD.BCST     $0x96, 200(SP), Z10, Z18
+	VMOVDQA64           Z7, Z19
+	VPTERNLOGD.BCST     $0x96, 204(SP), Z11, Z19
+	VPXORD              Z12, Z16, Z16
+	VPXORD              Z13, Z17, Z17
+	VPXORD              Z14, Z18, Z18
+	VPXORD              Z15, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z0
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z0
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z1
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z1
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z2
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z2
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z3
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z3
+	VMOVDQA64           Z8, Z16
+	VPTERNLOGD.BCST     $0x96, 208(SP), Z12, Z16
+	VMOVDQA64           Z9, Z17
+	VPTERNLOGD.BCST     $0x96, 212(SP), Z13, Z17
+	VMOVDQA64           Z10, Z18
+	VPTERNLOGD.BCST     $0x96, 216(SP), Z14, Z18
+	VMOVDQA64           Z11, Z19
+	VPTERNLOGD.BCST     $0x96, 220(SP), Z15, Z19
+	VPXORD              Z0, Z16, Z16
+	VPXORD              Z1, Z17, Z17
+	VPXORD              Z2, Z18, Z18
+	VPXORD              Z3, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z4
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z4
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z5
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z5
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z6
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z6
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z7
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z7
+	VMOVDQA64           Z12, Z16
+	VPTERNLOGD.BCST     $0x96, 224(SP), Z0, Z16
+	VMOVDQA64           Z13, Z17
+	VPTERNLOGD.BCST     $0x96, 228(SP), Z1, Z17
+	VMOVDQA64           Z14, Z18
+	VPTERNLOGD.BCST     $0x96, 232(SP), Z2, Z18
+	VMOVDQA64           Z15, Z19
+	VPTERNLOGD.BCST     $0x96, 236(SP), Z3, Z19
+	VPXORD              Z4, Z16, Z16
+	VPXORD              Z5, Z17, Z17
+	VPXORD              Z6, Z18, Z18
+	VPXORD              Z7, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z8
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z8
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z9
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z9
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z10
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z10
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z11
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z11
+	VMOVDQA64           Z0, Z16
+	VPTERNLOGD.BCST     $0x96, 240(SP), Z4, Z16
+	VMOVDQA64           Z1, Z17
+	VPTERNLOGD.BCST     $0x96, 244(SP), Z5, Z17
+	VMOVDQA64           Z2, Z18
+	VPTERNLOGD.BCST     $0x96, 248(SP), Z6, Z18
+	VMOVDQA64           Z3, Z19
+	VPTERNLOGD.BCST     $0x96, 252(SP), Z7, Z19
+	VPXORD              Z8, Z16, Z16
+	VPXORD              Z9, Z17, Z17
+	VPXORD              Z10, Z18, Z18
+	VPXORD              Z11, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z12
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z12
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z13
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z13
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z14
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z14
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z15
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z15
+	VMOVDQA64           Z4, Z16
+	VPTERNLOGD.BCST     $0x96, 256(SP), Z8, Z16
+	VMOVDQA64           Z5, Z17
+	VPTERNLOGD.BCST     $0x96, 260(SP), Z9, Z17
+	VMOVDQA64           Z6, Z18
+	VPTERNLOGD.BCST     $0x96, 264(SP), Z10, Z18
+	VMOVDQA64           Z7, Z19
+	VPTERNLOGD.BCST     $0x96, 268(SP), Z11, Z19
+	VPXORD              Z12, Z16, Z16
+	VPXORD              Z13, Z17, Z17
+	VPXORD              Z14, Z18, Z18
+	VPXORD              Z15, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z0
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z0
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z1
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z1
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z2
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z2
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z3
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z3
+	VMOVDQA64           Z8, Z16
+	VPTERNLOGD.BCST     $0x96, 272(SP), Z12, Z16
+	VMOVDQA64           Z9, Z17
+	VPTERNLOGD.BCST     $0x96, 276(SP), Z13, Z17
+	VMOVDQA64           Z10, Z18
+	VPTERNLOGD.BCST     $0x96, 280(SP), Z14, Z18
+	VMOVDQA64           Z11, Z19
+	VPTERNLOGD.BCST     $0x96, 284(SP), Z15, Z19
+	VPXORD              Z0, Z16, Z16
+	VPXORD              Z1, Z17, Z17
+	VPXORD              Z2, Z18, Z18
+	VPXORD              Z3, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z4
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z4
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z5
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z5
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z6
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z6
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z7
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z7
+	VMOVDQA64           Z12, Z16
+	VPTERNLOGD.BCST     $0x96, 288(SP), Z0, Z16
+	VMOVDQA64           Z13, Z17
+	VPTERNLOGD.BCST     $0x96, 292(SP), Z1, Z17
+	VMOVDQA64           Z14, Z18
+	VPTERNLOGD.BCST     $0x96, 296(SP), Z2, Z18
+	VMOVDQA64           Z15, Z19
+	VPTERNLOGD.BCST     $0x96, 300(SP), Z3, Z19
+	VPXORD              Z4, Z16, Z16
+	VPXORD              Z5, Z17, Z17
+	VPXORD              Z6, Z18, Z18
+	VPXORD              Z7, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z8
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z8
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z9
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z9
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z10
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z10
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z11
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z11
+	VMOVDQA64           Z0, Z16
+	VPTERNLOGD.BCST     $0x96, 304(SP), Z4, Z16
+	VMOVDQA64           Z1, Z17
+	VPTERNLOGD.BCST     $0x96, 308(SP), Z5, Z17
+	VMOVDQA64           Z2, Z18
+	VPTERNLOGD.BCST     $0x96, 312(SP), Z6, Z18
+	VMOVDQA64           Z3, Z19
+	VPTERNLOGD.BCST     $0x96, 316(SP), Z7, Z19
+	VPXORD              Z8, Z16, Z16
+	VPXORD              Z9, Z17, Z17
+	VPXORD              Z10, Z18, Z18
+	VPXORD              Z11, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z12
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z12
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z13
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z13
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z14
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z14
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z15
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z15
+	VMOVDQA64           Z4, Z16
+	VPTERNLOGD.BCST     $0x96, 320(SP), Z8, Z16
+	VMOVDQA64           Z5, Z17
+	VPTERNLOGD.BCST     $0x96, 324(SP), Z9, Z17
+	VMOVDQA64           Z6, Z18
+	VPTERNLOGD.BCST     $0x96, 328(SP), Z10, Z18
+	VMOVDQA64           Z7, Z19
+	VPTERNLOGD.BCST     $0x96, 332(SP), Z11, Z19
+	VPXORD              Z12, Z16, Z16
+	VPXORD              Z13, Z17, Z17
+	VPXORD              Z14, Z18, Z18
+	VPXORD              Z15, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z0
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z0
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z1
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z1
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z2
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z2
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z3
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z3
+	VMOVDQA64           Z8, Z16
+	VPTERNLOGD.BCST     $0x96, 336(SP), Z12, Z16
+	VMOVDQA64           Z9, Z17
+	VPTERNLOGD.BCST     $0x96, 340(SP), Z13, Z17
+	VMOVDQA64           Z10, Z18
+	VPTERNLOGD.BCST     $0x96, 344(SP), Z14, Z18
+	VMOVDQA64           Z11, Z19
+	VPTERNLOGD.BCST     $0x96, 348(SP), Z15, Z19
+	VPXORD              Z0, Z16, Z16
+	VPXORD              Z1, Z17, Z17
+	VPXORD              Z2, Z18, Z18
+	VPXORD              Z3, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z4
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z4
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z5
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z5
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z6
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z6
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z7
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z7
+	VMOVDQA64           Z12, Z16
+	VPTERNLOGD.BCST     $0x96, 352(SP), Z0, Z16
+	VMOVDQA64           Z13, Z17
+	VPTERNLOGD.BCST     $0x96, 356(SP), Z1, Z17
+	VMOVDQA64           Z14, Z18
+	VPTERNLOGD.BCST     $0x96, 360(SP), Z2, Z18
+	VMOVDQA64           Z15, Z19
+	VPTERNLOGD.BCST     $0x96, 364(SP), Z3, Z19
+	VPXORD              Z4, Z16, Z16
+	VPXORD              Z5, Z17, Z17
+	VPXORD              Z6, Z18, Z18
+	VPXORD              Z7, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z8
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z8
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z9
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z9
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z10
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z10
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z11
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z11
+	VMOVDQA64           Z0, Z16
+	VPTERNLOGD.BCST     $0x96, 368(SP), Z4, Z16
+	VMOVDQA64           Z1, Z17
+	VPTERNLOGD.BCST     $0x96, 372(SP), Z5, Z17
+	VMOVDQA64           Z2, Z18
+	VPTERNLOGD.BCST     $0x96, 376(SP), Z6, Z18
+	VMOVDQA64           Z3, Z19
+	VPTERNLOGD.BCST     $0x96, 380(SP), Z7, Z19
+	VPXORD              Z8, Z16, Z16
+	VPXORD              Z9, Z17, Z17
+	VPXORD              Z10, Z18, Z18
+	VPXORD              Z11, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z12
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z12
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z13
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z13
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z14
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z14
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z15
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z15
+	VMOVDQA64           Z4, Z16
+	VPTERNLOGD.BCST     $0x96, 384(SP), Z8, Z16
+	VMOVDQA64           Z5, Z17
+	VPTERNLOGD.BCST     $0x96, 388(SP), Z9, Z17
+	VMOVDQA64           Z6, Z18
+	VPTERNLOGD.BCST     $0x96, 392(SP), Z10, Z18
+	VMOVDQA64           Z7, Z19
+	VPTERNLOGD.BCST     $0x96, 396(SP), Z11, Z19
+	VPXORD              Z12, Z16, Z16
+	VPXORD              Z13, Z17, Z17
+	VPXORD              Z14, Z18, Z18
+	VPXORD              Z15, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z0
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z0
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z1
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z1
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z2
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z2
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z3
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z3
+	VMOVDQA64           Z8, Z16
+	VPTERNLOGD.BCST     $0x96, 400(SP), Z12, Z16
+	VMOVDQA64           Z9, Z17
+	VPTERNLOGD.BCST     $0x96, 404(SP), Z13, Z17
+	VMOVDQA64           Z10, Z18
+	VPTERNLOGD.BCST     $0x96, 408(SP), Z14, Z18
+	VMOVDQA64           Z11, Z19
+	VPTERNLOGD.BCST     $0x96, 412(SP), Z15, Z19
+	VPXORD              Z0, Z16, Z16
+	VPXORD              Z1, Z17, Z17
+	VPXORD              Z2, Z18, Z18
+	VPXORD              Z3, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z4
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z4
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z5
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z5
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z6
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z6
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z7
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z7
+	VMOVDQA64           Z12, Z16
+	VPTERNLOGD.BCST     $0x96, 416(SP), Z0, Z16
+	VMOVDQA64           Z13, Z17
+	VPTERNLOGD.BCST     $0x96, 420(SP), Z1, Z17
+	VMOVDQA64           Z14, Z18
+	VPTERNLOGD.BCST     $0x96, 424(SP), Z2, Z18
+	VMOVDQA64           Z15, Z19
+	VPTERNLOGD.BCST     $0x96, 428(SP), Z3, Z19
+	VPXORD              Z4, Z16, Z16
+	VPXORD              Z5, Z17, Z17
+	VPXORD              Z6, Z18, Z18
+	VPXORD              Z7, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z8
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z8
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z9
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z9
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z10
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z10
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z11
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z11
+	VMOVDQA64           Z0, Z16
+	VPTERNLOGD.BCST     $0x96, 432(SP), Z4, Z16
+	VMOVDQA64           Z1, Z17
+	VPTERNLOGD.BCST     $0x96, 436(SP), Z5, Z17
+	VMOVDQA64           Z2, Z18
+	VPTERNLOGD.BCST     $0x96, 440(SP), Z6, Z18
+	VMOVDQA64           Z3, Z19
+	VPTERNLOGD.BCST     $0x96, 444(SP), Z7, Z19
+	VPXORD              Z8, Z16, Z16
+	VPXORD              Z9, Z17, Z17
+	VPXORD              Z10, Z18, Z18
+	VPXORD              Z11, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z12
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z12
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z13
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z13
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z14
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z14
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z15
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z15
+	VMOVDQA64           Z4, Z16
+	VPTERNLOGD.BCST     $0x96, 448(SP), Z8, Z16
+	VMOVDQA64           Z5, Z17
+	VPTERNLOGD.BCST     $0x96, 452(SP), Z9, Z17
+	VMOVDQA64           Z6, Z18
+	VPTERNLOGD.BCST     $0x96, 456(SP), Z10, Z18
+	VMOVDQA64           Z7, Z19
+	VPTERNLOGD.BCST     $0x96, 460(SP), Z11, Z19
+	VPXORD              Z12, Z16, Z16
+	VPXORD              Z13, Z17, Z17
+	VPXORD              Z14, Z18, Z18
+	VPXORD              Z15, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z0
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z0
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z1
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z1
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z2
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z2
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z3
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z3
+	VMOVDQA64           Z8, Z16
+	VPTERNLOGD.BCST     $0x96, 464(SP), Z12, Z16
+	VMOVDQA64           Z9, Z17
+	VPTERNLOGD.BCST     $0x96, 468(SP), Z13, Z17
+	VMOVDQA64           Z10, Z18
+	VPTERNLOGD.BCST     $0x96, 472(SP), Z14, Z18
+	VMOVDQA64           Z11, Z19
+	VPTERNLOGD.BCST     $0x96, 476(SP), Z15, Z19
+	VPXORD              Z0, Z16, Z16
+	VPXORD              Z1, Z17, Z17
+	VPXORD              Z2, Z18, Z18
+	VPXORD              Z3, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z4
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z4
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z5
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z5
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z6
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z6
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z7
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z7
+	VMOVDQA64           Z12, Z16
+	VPTERNLOGD.BCST     $0x96, 480(SP), Z0, Z16
+	VMOVDQA64           Z13, Z17
+	VPTERNLOGD.BCST     $0x96, 484(SP), Z1, Z17
+	VMOVDQA64           Z14, Z18
+	VPTERNLOGD.BCST     $0x96, 488(SP), Z2, Z18
+	VMOVDQA64           Z15, Z19
+	VPTERNLOGD.BCST     $0x96, 492(SP), Z3, Z19
+	VPXORD              Z4, Z16, Z16
+	VPXORD              Z5, Z17, Z17
+	VPXORD              Z6, Z18, Z18
+	VPXORD              Z7, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z8
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z8
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z9
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z9
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z10
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z10
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z11
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z11
+	VMOVDQA64           Z0, Z16
+	VPTERNLOGD.BCST     $0x96, 496(SP), Z4, Z16
+	VMOVDQA64           Z1, Z17
+	VPTERNLOGD.BCST     $0x96, 500(SP), Z5, Z17
+	VMOVDQA64           Z2, Z18
+	VPTERNLOGD.BCST     $0x96, 504(SP), Z6, Z18
+	VMOVDQA64           Z3, Z19
+	VPTERNLOGD.BCST     $0x96, 508(SP), Z7, Z19
+	VPXORD              Z8, Z16, Z16
+	VPXORD              Z9, Z17, Z17
+	VPXORD              Z10, Z18, Z18
+	VPXORD              Z11, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z12
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z12
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z13
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z13
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z14
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z14
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z15
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z15
+	VMOVDQA64           Z4, Z16
+	VPTERNLOGD.BCST     $0x96, 512(SP), Z8, Z16
+	VMOVDQA64           Z5, Z17
+	VPTERNLOGD.BCST     $0x96, 516(SP), Z9, Z17
+	VMOVDQA64           Z6, Z18
+	VPTERNLOGD.BCST     $0x96, 520(SP), Z10, Z18
+	VMOVDQA64           Z7, Z19
+	VPTERNLOGD.BCST     $0x96, 524(SP), Z11, Z19
+	VPXORD              Z12, Z16, Z16
+	VPXORD              Z13, Z17, Z17
+	VPXORD              Z14, Z18, Z18
+	VPXORD              Z15, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z0
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z0
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z1
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z1
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z2
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z2
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z3
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z3
+	VMOVDQA64           Z8, Z16
+	VPTERNLOGD.BCST     $0x96, 528(SP), Z12, Z16
+	VMOVDQA64           Z9, Z17
+	VPTERNLOGD.BCST     $0x96, 532(SP), Z13, Z17
+	VMOVDQA64           Z10, Z18
+	VPTERNLOGD.BCST     $0x96, 536(SP), Z14, Z18
+	VMOVDQA64           Z11, Z19
+	VPTERNLOGD.BCST     $0x96, 540(SP), Z15, Z19
+	VPXORD              Z0, Z16, Z16
+	VPXORD              Z1, Z17, Z17
+	VPXORD              Z2, Z18, Z18
+	VPXORD              Z3, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z4
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z4
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z5
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z5
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z6
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z6
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z7
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z7
+	VMOVDQA64           Z12, Z16
+	VPTERNLOGD.BCST     $0x96, 544(SP), Z0, Z16
+	VMOVDQA64           Z13, Z17
+	VPTERNLOGD.BCST     $0x96, 548(SP), Z1, Z17
+	VMOVDQA64           Z14, Z18
+	VPTERNLOGD.BCST     $0x96, 552(SP), Z2, Z18
+	VMOVDQA64           Z15, Z19
+	VPTERNLOGD.BCST     $0x96, 556(SP), Z3, Z19
+	VPXORD              Z4, Z16, Z16
+	VPXORD              Z5, Z17, Z17
+	VPXORD              Z6, Z18, Z18
+	VPXORD              Z7, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z8
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z8
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z9
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z9
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z10
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z10
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z11
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z11
+	VMOVDQA64           Z0, Z16
+	VPTERNLOGD.BCST     $0x96, 560(SP), Z4, Z16
+	VMOVDQA64           Z1, Z17
+	VPTERNLOGD.BCST     $0x96, 564(SP), Z5, Z17
+	VMOVDQA64           Z2, Z18
+	VPTERNLOGD.BCST     $0x96, 568(SP), Z6, Z18
+	VMOVDQA64           Z3, Z19
+	VPTERNLOGD.BCST     $0x96, 572(SP), Z7, Z19
+	VPXORD              Z8, Z16, Z16
+	VPXORD              Z9, Z17, Z17
+	VPXORD              Z10, Z18, Z18
+	VPXORD              Z11, Z19, Z19
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z16, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z19, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z12
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z18, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z17, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z12
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z17, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z16, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z13
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z19, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z18, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z13
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z18, Z24
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z17, Z25
+	VPTERNLOGD          $0x96, Z25, Z24, Z14
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z16, Z26
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z19, Z27
+	VPTERNLOGD          $0x96, Z27, Z26, Z14
+	VGF2P8AFFINEINVQB   $0x63, Z20, Z19, Z28
+	VGF2P8AFFINEINVQB   $0x00, Z21, Z18, Z29
+	VPTERNLOGD          $0x96, Z29, Z28, Z15
+	VGF2P8AFFINEINVQB   $0x00, Z22, Z17, Z30
+	VGF2P8AFFINEINVQB   $0x00, Z23, Z16, Z31
+	VPTERNLOGD          $0x96, Z31, Z30, Z15
+
+	// Back from the Y domain, then bytes to blocks.
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z0, Z0
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z1, Z1
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z2, Z2
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z3, Z3
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z4, Z4
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z5, Z5
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z6, Z6
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z7, Z7
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z8, Z8
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z9, Z9
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z10, Z10
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z11, Z11
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z12, Z12
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z13, Z13
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z14, Z14
+	VGF2P8AFFINEQB.BCST $0x00, sm4SlicedBack<>+0(SB), Z15, Z15
+	VPUNPCKLBW          Z14, Z15, Z16
+	VPUNPCKHBW          Z14, Z15, Z17
+	VPUNPCKLBW          Z12, Z13, Z18
+	VPUNPCKHBW          Z12, Z13, Z19
+	VPUNPCKLBW          Z10, Z11, Z20
+	VPUNPCKHBW          Z10, Z11, Z21
+	VPUNPCKLBW          Z8, Z9, Z22
+	VPUNPCKHBW          Z8, Z9, Z23
+	VPUNPCKLBW          Z6, Z7, Z24
+	VPUNPCKHBW          Z6, Z7, Z25
+	VPUNPCKLBW          Z4, Z5, Z26
+	VPUNPCKHBW          Z4, Z5, Z27
+	VPUNPCKLBW          Z2, Z3, Z28
+	VPUNPCKHBW          Z2, Z3, Z29
+	VPUNPCKLBW          Z0, Z1, Z30
+	VPUNPCKHBW          Z0, Z1, Z31
+	VPUNPCKLWD          Z18, Z16, Z15
+	VPUNPCKHWD          Z18, Z16, Z14
+	VPUNPCKLWD          Z22, Z20, Z13
+	VPUNPCKHWD          Z22, Z20, Z12
+	VPUNPCKLWD          Z26, Z24, Z11
+	VPUNPCKHWD          Z26, Z24, Z10
+	VPUNPCKLWD          Z30, Z28, Z9
+	VPUNPCKHWD          Z30, Z28, Z8
+	VPUNPCKLWD          Z19, Z17, Z7
+	VPUNPCKHWD          Z19, Z17, Z6
+	VPUNPCKLWD          Z23, Z21, Z5
+	VPUNPCKHWD          Z23, Z21, Z4
+	VPUNPCKLWD          Z27, Z25, Z3
+	VPUNPCKHWD          Z27, Z25, Z2
+	VPUNPCKLWD          Z31, Z29, Z1
+	VPUNPCKHWD          Z31, Z29, Z0
+	VPUNPCKLDQ          Z13, Z15, Z16
+	VPUNPCKHDQ          Z13, Z15, Z18
+	VPUNPCKLDQ          Z9, Z11, Z20
+	VPUNPCKHDQ          Z9, Z11, Z22
+	VPUNPCKLDQ          Z5, Z7, Z24
+	VPUNPCKHDQ          Z5, Z7, Z26
+	VPUNPCKLDQ          Z1, Z3, Z28
+	VPUNPCKHDQ          Z1, Z3, Z30
+	VPUNPCKLDQ          Z12, Z14, Z17
+	VPUNPCKHDQ          Z12, Z14, Z19
+	VPUNPCKLDQ          Z8, Z10, Z21
+	VPUNPCKHDQ          Z8, Z10, Z23
+	VPUNPCKLDQ          Z4, Z6, Z25
+	VPUNPCKHDQ          Z4, Z6, Z27
+	VPUNPCKLDQ          Z0, Z2, Z29
+	VPUNPCKHDQ          Z0, Z2, Z31
+	VPUNPCKLQDQ         Z20, Z16, Z15
+	VPUNPCKHQDQ         Z20, Z16, Z13
+	VPUNPCKLQDQ         Z28, Z24, Z11
+	VPUNPCKHQDQ         Z28, Z24, Z9
+	VPUNPCKLQDQ         Z21, Z17, Z7
+	VPUNPCKHQDQ         Z21, Z17, Z5
+	VPUNPCKLQDQ         Z29, Z25, Z3
+	VPUNPCKHQDQ         Z29, Z25, Z1
+	VPUNPCKLQDQ         Z22, Z18, Z14
+	VPUNPCKHQDQ         Z22, Z18, Z12
+	VPUNPCKLQDQ         Z30, Z26, Z10
+	VPUNPCKHQDQ         Z30, Z26, Z8
+	VPUNPCKLQDQ         Z23, Z19, Z6
+	VPUNPCKHQDQ         Z23, Z19, Z4
+	VPUNPCKLQDQ         Z31, Z27, Z2
+	VPUNPCKHQDQ         Z31, Z27, Z0
+	TESTQ               R11, R11
+	JNZ                 head512
+	VPXORQ              (SI), Z15, Z15
+	VMOVDQU64           Z15, (DI)
+	JMP                 headdone512
 
 head512:
-	VMOVDQU64 Z0, (SP)
+	VMOVDQU64 Z15, (SP)
 	LEAQ      (SP), R9
 	ADDQ      R11, R9
 	LEAQ      (DI)(R11*1), R10
@@ -1658,80 +1401,74 @@ head1_512:
 
 headwipe512:
 	// skipReg is 0 now: later batches write all their registers.
-	VPXORD    Z0, Z0, Z0
-	VMOVDQU64 Z0, (SP)
+	VPXORD    Z15, Z15, Z15
+	VMOVDQU64 Z15, (SP)
 
 headdone512:
-	VPXORQ      64(SI), Z1, Z1
-	VMOVDQU64   Z1, 64(DI)
-	VPXORQ      128(SI), Z2, Z2
-	VMOVDQU64   Z2, 128(DI)
-	VPXORQ      192(SI), Z8, Z8
-	VMOVDQU64   Z8, 192(DI)
-	VPUNPCKLDQ  Z6, Z7, Z11
-	VPUNPCKHDQ  Z6, Z7, Z12
-	VPUNPCKLDQ  Z4, Z5, Z13
-	VPUNPCKHDQ  Z4, Z5, Z7
-	VPUNPCKLQDQ Z13, Z11, Z4
-	VPUNPCKHQDQ Z13, Z11, Z5
-	VPUNPCKLQDQ Z7, Z12, Z6
-	VPUNPCKHQDQ Z7, Z12, Z11
-	VPSHUFB     Z16, Z4, Z4
-	VPSHUFB     Z16, Z5, Z5
-	VPSHUFB     Z16, Z6, Z6
-	VPSHUFB     Z16, Z11, Z11
-	VPXORQ      256(SI), Z4, Z4
-	VMOVDQU64   Z4, 256(DI)
-	VPXORQ      320(SI), Z5, Z5
-	VMOVDQU64   Z5, 320(DI)
-	VPXORQ      384(SI), Z6, Z6
-	VMOVDQU64   Z6, 384(DI)
-	VPXORQ      448(SI), Z11, Z11
-	VMOVDQU64   Z11, 448(DI)
-	VPUNPCKLDQ  Z25, Z26, Z8
-	VPUNPCKHDQ  Z25, Z26, Z9
-	VPUNPCKLDQ  Z23, Z24, Z10
-	VPUNPCKHDQ  Z23, Z24, Z26
-	VPUNPCKLQDQ Z10, Z8, Z23
-	VPUNPCKHQDQ Z10, Z8, Z24
-	VPUNPCKLQDQ Z26, Z9, Z25
-	VPUNPCKHQDQ Z26, Z9, Z8
-	VPSHUFB     Z16, Z23, Z23
-	VPSHUFB     Z16, Z24, Z24
-	VPSHUFB     Z16, Z25, Z25
-	VPSHUFB     Z16, Z8, Z8
-	VPXORQ      512(SI), Z23, Z23
-	VMOVDQU64   Z23, 512(DI)
-	VPXORQ      576(SI), Z24, Z24
-	VMOVDQU64   Z24, 576(DI)
-	VPXORQ      640(SI), Z25, Z25
-	VMOVDQU64   Z25, 640(DI)
-	VPXORQ      704(SI), Z8, Z8
-	VMOVDQU64   Z8, 704(DI)
-	VPUNPCKLDQ  Z29, Z30, Z11
-	VPUNPCKHDQ  Z29, Z30, Z12
-	VPUNPCKLDQ  Z27, Z28, Z13
-	VPUNPCKHDQ  Z27, Z28, Z30
-	VPUNPCKLQDQ Z13, Z11, Z27
-	VPUNPCKHQDQ Z13, Z11, Z28
-	VPUNPCKLQDQ Z30, Z12, Z29
-	VPUNPCKHQDQ Z30, Z12, Z11
-	VPSHUFB     Z16, Z27, Z27
-	VPSHUFB     Z16, Z28, Z28
-	VPSHUFB     Z16, Z29, Z29
-	VPSHUFB     Z16, Z11, Z11
-	VPXORQ      768(SI), Z27, Z27
-	VMOVDQU64   Z27, 768(DI)
-	VPXORQ      832(SI), Z28, Z28
-	VMOVDQU64   Z28, 832(DI)
-	VPXORQ      896(SI), Z29, Z29
-	VMOVDQU64   Z29, 896(DI)
-	VPXORQ      960(SI), Z11, Z11
-	VMOVDQU64   Z11, 960(DI)
-	ADDQ        $0x00000400, SI
-	ADDQ        $0x00000400, DI
-	SUBQ        $0x00000400, CX
-	JMP         wide512
+	VPXORQ    64(SI), Z11, Z11
+	VMOVDQU64 Z11, 64(DI)
+	VPXORQ    128(SI), Z7, Z7
+	VMOVDQU64 Z7, 128(DI)
+	VPXORQ    192(SI), Z3, Z3
+	VMOVDQU64 Z3, 192(DI)
+	VPXORQ    256(SI), Z14, Z14
+	VMOVDQU64 Z14, 256(DI)
+	VPXORQ    320(SI), Z10, Z10
+	VMOVDQU64 Z10, 320(DI)
+	VPXORQ    384(SI), Z6, Z6
+	VMOVDQU64 Z6, 384(DI)
+	VPXORQ    448(SI), Z2, Z2
+	VMOVDQU64 Z2, 448(DI)
+	VPXORQ    512(SI), Z13, Z13
+	VMOVDQU64 Z13, 512(DI)
+	VPXORQ    576(SI), Z9, Z9
+	VMOVDQU64 Z9, 576(DI)
+	VPXORQ    640(SI), Z5, Z5
+	VMOVDQU64 Z5, 640(DI)
+	VPXORQ    704(SI), Z1, Z1
+	VMOVDQU64 Z1, 704(DI)
+	VPXORQ    768(SI), Z12, Z12
+	VMOVDQU64 Z12, 768(DI)
+	VPXORQ    832(SI), Z8, Z8
+	VMOVDQU64 Z8, 832(DI)
+	VPXORQ    896(SI), Z4, Z4
+	VMOVDQU64 Z4, 896(DI)
+	VPXORQ    960(SI), Z0, Z0
+	VMOVDQU64 Z0, 960(DI)
+	ADDQ      $0x00000400, SI
+	ADDQ      $0x00000400, DI
+	SUBQ      $0x00000400, CX
+	JMP       sliced512
+
+slicedend512:
+	// The round keys in the Y domain are as secret as the round keys.
+	VPXORD    Z24, Z24, Z24
+	VMOVDQU64 Z24, 64(SP)
+	VMOVDQU64 Z24, 128(SP)
+	VMOVDQU64 Z24, 192(SP)
+	VMOVDQU64 Z24, 256(SP)
+	VMOVDQU64 Z24, 320(SP)
+	VMOVDQU64 Z24, 384(SP)
+	VMOVDQU64 Z24, 448(SP)
+	VMOVDQU64 Z24, 512(SP)
+
+slicedskip512:
+	// Under a kilobyte: word-sliced sets of 16 blocks.
+	VPBROADCASTQ    sm4GFNIPre<>+0(SB), Z14
+	VPBROADCASTQ    sm4GFNIPost<>+0(SB), Z15
+	VBROADCASTI32X4 sm4ByteSwap<>+0(SB), Z16
+
+	// The counter's words: W0-W2 the same in every block, W3 counting.
+	MOVQ         BX, R9
+	SHRQ         $0x20, R9
+	VPBROADCASTD R9, Z17
+	VPBROADCASTD BX, Z18
+	MOVQ         R8, R9
+	SHRQ         $0x20, R9
+	VPBROADCASTD R9, Z19
+	VPBROADCASTD R8, Z20
+	VMOVDQU32    sm4Lanes16<>+0(SB), Z21
+	VPBROADCASTD sm4Step16<>+0(SB), Z22
 
 loop512:
 	CMPQ              CX, $0x00000100
@@ -3117,6 +2854,222 @@ wipe512:
 done512:
 	VZEROUPPER
 	RET
+
+DATA sm4Replicate<>+0(SB)/1, $0x00
+DATA sm4Replicate<>+1(SB)/1, $0x00
+DATA sm4Replicate<>+2(SB)/1, $0x00
+DATA sm4Replicate<>+3(SB)/1, $0x00
+DATA sm4Replicate<>+4(SB)/1, $0x01
+DATA sm4Replicate<>+5(SB)/1, $0x01
+DATA sm4Replicate<>+6(SB)/1, $0x01
+DATA sm4Replicate<>+7(SB)/1, $0x01
+DATA sm4Replicate<>+8(SB)/1, $0x02
+DATA sm4Replicate<>+9(SB)/1, $0x02
+DATA sm4Replicate<>+10(SB)/1, $0x02
+DATA sm4Replicate<>+11(SB)/1, $0x02
+DATA sm4Replicate<>+12(SB)/1, $0x03
+DATA sm4Replicate<>+13(SB)/1, $0x03
+DATA sm4Replicate<>+14(SB)/1, $0x03
+DATA sm4Replicate<>+15(SB)/1, $0x03
+DATA sm4Replicate<>+16(SB)/1, $0x04
+DATA sm4Replicate<>+17(SB)/1, $0x04
+DATA sm4Replicate<>+18(SB)/1, $0x04
+DATA sm4Replicate<>+19(SB)/1, $0x04
+DATA sm4Replicate<>+20(SB)/1, $0x05
+DATA sm4Replicate<>+21(SB)/1, $0x05
+DATA sm4Replicate<>+22(SB)/1, $0x05
+DATA sm4Replicate<>+23(SB)/1, $0x05
+DATA sm4Replicate<>+24(SB)/1, $0x06
+DATA sm4Replicate<>+25(SB)/1, $0x06
+DATA sm4Replicate<>+26(SB)/1, $0x06
+DATA sm4Replicate<>+27(SB)/1, $0x06
+DATA sm4Replicate<>+28(SB)/1, $0x07
+DATA sm4Replicate<>+29(SB)/1, $0x07
+DATA sm4Replicate<>+30(SB)/1, $0x07
+DATA sm4Replicate<>+31(SB)/1, $0x07
+DATA sm4Replicate<>+32(SB)/1, $0x08
+DATA sm4Replicate<>+33(SB)/1, $0x08
+DATA sm4Replicate<>+34(SB)/1, $0x08
+DATA sm4Replicate<>+35(SB)/1, $0x08
+DATA sm4Replicate<>+36(SB)/1, $0x09
+DATA sm4Replicate<>+37(SB)/1, $0x09
+DATA sm4Replicate<>+38(SB)/1, $0x09
+DATA sm4Replicate<>+39(SB)/1, $0x09
+DATA sm4Replicate<>+40(SB)/1, $0x0a
+DATA sm4Replicate<>+41(SB)/1, $0x0a
+DATA sm4Replicate<>+42(SB)/1, $0x0a
+DATA sm4Replicate<>+43(SB)/1, $0x0a
+DATA sm4Replicate<>+44(SB)/1, $0x0b
+DATA sm4Replicate<>+45(SB)/1, $0x0b
+DATA sm4Replicate<>+46(SB)/1, $0x0b
+DATA sm4Replicate<>+47(SB)/1, $0x0b
+DATA sm4Replicate<>+48(SB)/1, $0x0c
+DATA sm4Replicate<>+49(SB)/1, $0x0c
+DATA sm4Replicate<>+50(SB)/1, $0x0c
+DATA sm4Replicate<>+51(SB)/1, $0x0c
+DATA sm4Replicate<>+52(SB)/1, $0x0d
+DATA sm4Replicate<>+53(SB)/1, $0x0d
+DATA sm4Replicate<>+54(SB)/1, $0x0d
+DATA sm4Replicate<>+55(SB)/1, $0x0d
+DATA sm4Replicate<>+56(SB)/1, $0x0e
+DATA sm4Replicate<>+57(SB)/1, $0x0e
+DATA sm4Replicate<>+58(SB)/1, $0x0e
+DATA sm4Replicate<>+59(SB)/1, $0x0e
+DATA sm4Replicate<>+60(SB)/1, $0x0f
+DATA sm4Replicate<>+61(SB)/1, $0x0f
+DATA sm4Replicate<>+62(SB)/1, $0x0f
+DATA sm4Replicate<>+63(SB)/1, $0x0f
+GLOBL sm4Replicate<>(SB), RODATA|NOPTR, $64
+
+DATA sm4SlicedPre<>+0(SB)/8, $0x4c287db91a22505d
+DATA sm4SlicedPre<>+8(SB)/8, $0x4c287db91a22505d
+DATA sm4SlicedPre<>+16(SB)/8, $0x4c287db91a22505d
+DATA sm4SlicedPre<>+24(SB)/8, $0x4c287db91a22505d
+GLOBL sm4SlicedPre<>(SB), RODATA|NOPTR, $32
+
+DATA sm4SlicedQ<>+0(SB)/8, $0x040db891e9a481b7
+DATA sm4SlicedQ<>+8(SB)/8, $0x2c020425162040ad
+DATA sm4SlicedQ<>+16(SB)/8, $0x2c020425162040ad
+DATA sm4SlicedQ<>+24(SB)/8, $0x280fbcb4ff84c11a
+GLOBL sm4SlicedQ<>(SB), RODATA|NOPTR, $32
+
+DATA sm4SlicedOffsets<>+0(SB)/4, $0x00000000
+DATA sm4SlicedOffsets<>+4(SB)/4, $0x00000020
+DATA sm4SlicedOffsets<>+8(SB)/4, $0x00000010
+DATA sm4SlicedOffsets<>+12(SB)/4, $0x00000030
+DATA sm4SlicedOffsets<>+16(SB)/4, $0x00000001
+DATA sm4SlicedOffsets<>+20(SB)/4, $0x00000021
+DATA sm4SlicedOffsets<>+24(SB)/4, $0x00000011
+DATA sm4SlicedOffsets<>+28(SB)/4, $0x00000031
+DATA sm4SlicedOffsets<>+32(SB)/4, $0x00000002
+DATA sm4SlicedOffsets<>+36(SB)/4, $0x00000022
+DATA sm4SlicedOffsets<>+40(SB)/4, $0x00000012
+DATA sm4SlicedOffsets<>+44(SB)/4, $0x00000032
+DATA sm4SlicedOffsets<>+48(SB)/4, $0x00000003
+DATA sm4SlicedOffsets<>+52(SB)/4, $0x00000023
+DATA sm4SlicedOffsets<>+56(SB)/4, $0x00000013
+DATA sm4SlicedOffsets<>+60(SB)/4, $0x00000033
+DATA sm4SlicedOffsets<>+64(SB)/4, $0x00000008
+DATA sm4SlicedOffsets<>+68(SB)/4, $0x00000028
+DATA sm4SlicedOffsets<>+72(SB)/4, $0x00000018
+DATA sm4SlicedOffsets<>+76(SB)/4, $0x00000038
+DATA sm4SlicedOffsets<>+80(SB)/4, $0x00000009
+DATA sm4SlicedOffsets<>+84(SB)/4, $0x00000029
+DATA sm4SlicedOffsets<>+88(SB)/4, $0x00000019
+DATA sm4SlicedOffsets<>+92(SB)/4, $0x00000039
+DATA sm4SlicedOffsets<>+96(SB)/4, $0x0000000a
+DATA sm4SlicedOffsets<>+100(SB)/4, $0x0000002a
+DATA sm4SlicedOffsets<>+104(SB)/4, $0x0000001a
+DATA sm4SlicedOffsets<>+108(SB)/4, $0x0000003a
+DATA sm4SlicedOffsets<>+112(SB)/4, $0x0000000b
+DATA sm4SlicedOffsets<>+116(SB)/4, $0x0000002b
+DATA sm4SlicedOffsets<>+120(SB)/4, $0x0000001b
+DATA sm4SlicedOffsets<>+124(SB)/4, $0x0000003b
+DATA sm4SlicedOffsets<>+128(SB)/4, $0x00000004
+DATA sm4SlicedOffsets<>+132(SB)/4, $0x00000024
+DATA sm4SlicedOffsets<>+136(SB)/4, $0x00000014
+DATA sm4SlicedOffsets<>+140(SB)/4, $0x00000034
+DATA sm4SlicedOffsets<>+144(SB)/4, $0x00000005
+DATA sm4SlicedOffsets<>+148(SB)/4, $0x00000025
+DATA sm4SlicedOffsets<>+152(SB)/4, $0x00000015
+DATA sm4SlicedOffsets<>+156(SB)/4, $0x00000035
+DATA sm4SlicedOffsets<>+160(SB)/4, $0x00000006
+DATA sm4SlicedOffsets<>+164(SB)/4, $0x00000026
+DATA sm4SlicedOffsets<>+168(SB)/4, $0x00000016
+DATA sm4SlicedOffsets<>+172(SB)/4, $0x00000036
+DATA sm4SlicedOffsets<>+176(SB)/4, $0x00000007
+DATA sm4SlicedOffsets<>+180(SB)/4, $0x00000027
+DATA sm4SlicedOffsets<>+184(SB)/4, $0x00000017
+DATA sm4SlicedOffsets<>+188(SB)/4, $0x00000037
+DATA sm4SlicedOffsets<>+192(SB)/4, $0x0000000c
+DATA sm4SlicedOffsets<>+196(SB)/4, $0x0000002c
+DATA sm4SlicedOffsets<>+200(SB)/4, $0x0000001c
+DATA sm4SlicedOffsets<>+204(SB)/4, $0x0000003c
+DATA sm4SlicedOffsets<>+208(SB)/4, $0x0000000d
+DATA sm4SlicedOffsets<>+212(SB)/4, $0x0000002d
+DATA sm4SlicedOffsets<>+216(SB)/4, $0x0000001d
+DATA sm4SlicedOffsets<>+220(SB)/4, $0x0000003d
+DATA sm4SlicedOffsets<>+224(SB)/4, $0x0000000e
+DATA sm4SlicedOffsets<>+228(SB)/4, $0x0000002e
+DATA sm4SlicedOffsets<>+232(SB)/4, $0x0000001e
+DATA sm4SlicedOffsets<>+236(SB)/4, $0x0000003e
+DATA sm4SlicedOffsets<>+240(SB)/4, $0x0000000f
+DATA sm4SlicedOffsets<>+244(SB)/4, $0x0000002f
+DATA sm4SlicedOffsets<>+248(SB)/4, $0x0000001f
+DATA sm4SlicedOffsets<>+252(SB)/4, $0x0000003f
+GLOBL sm4SlicedOffsets<>(SB), RODATA|NOPTR, $256
+
+DATA sm4GatherBytes<>+0(SB)/1, $0x00
+DATA sm4GatherBytes<>+1(SB)/1, $0x04
+DATA sm4GatherBytes<>+2(SB)/1, $0x08
+DATA sm4GatherBytes<>+3(SB)/1, $0x0c
+DATA sm4GatherBytes<>+4(SB)/1, $0x01
+DATA sm4GatherBytes<>+5(SB)/1, $0x05
+DATA sm4GatherBytes<>+6(SB)/1, $0x09
+DATA sm4GatherBytes<>+7(SB)/1, $0x0d
+DATA sm4GatherBytes<>+8(SB)/1, $0x02
+DATA sm4GatherBytes<>+9(SB)/1, $0x06
+DATA sm4GatherBytes<>+10(SB)/1, $0x0a
+DATA sm4GatherBytes<>+11(SB)/1, $0x0e
+DATA sm4GatherBytes<>+12(SB)/1, $0x03
+DATA sm4GatherBytes<>+13(SB)/1, $0x07
+DATA sm4GatherBytes<>+14(SB)/1, $0x0b
+DATA sm4GatherBytes<>+15(SB)/1, $0x0f
+DATA sm4GatherBytes<>+16(SB)/1, $0x10
+DATA sm4GatherBytes<>+17(SB)/1, $0x14
+DATA sm4GatherBytes<>+18(SB)/1, $0x18
+DATA sm4GatherBytes<>+19(SB)/1, $0x1c
+DATA sm4GatherBytes<>+20(SB)/1, $0x11
+DATA sm4GatherBytes<>+21(SB)/1, $0x15
+DATA sm4GatherBytes<>+22(SB)/1, $0x19
+DATA sm4GatherBytes<>+23(SB)/1, $0x1d
+DATA sm4GatherBytes<>+24(SB)/1, $0x12
+DATA sm4GatherBytes<>+25(SB)/1, $0x16
+DATA sm4GatherBytes<>+26(SB)/1, $0x1a
+DATA sm4GatherBytes<>+27(SB)/1, $0x1e
+DATA sm4GatherBytes<>+28(SB)/1, $0x13
+DATA sm4GatherBytes<>+29(SB)/1, $0x17
+DATA sm4GatherBytes<>+30(SB)/1, $0x1b
+DATA sm4GatherBytes<>+31(SB)/1, $0x1f
+DATA sm4GatherBytes<>+32(SB)/1, $0x20
+DATA sm4GatherBytes<>+33(SB)/1, $0x24
+DATA sm4GatherBytes<>+34(SB)/1, $0x28
+DATA sm4GatherBytes<>+35(SB)/1, $0x2c
+DATA sm4GatherBytes<>+36(SB)/1, $0x21
+DATA sm4GatherBytes<>+37(SB)/1, $0x25
+DATA sm4GatherBytes<>+38(SB)/1, $0x29
+DATA sm4GatherBytes<>+39(SB)/1, $0x2d
+DATA sm4GatherBytes<>+40(SB)/1, $0x22
+DATA sm4GatherBytes<>+41(SB)/1, $0x26
+DATA sm4GatherBytes<>+42(SB)/1, $0x2a
+DATA sm4GatherBytes<>+43(SB)/1, $0x2e
+DATA sm4GatherBytes<>+44(SB)/1, $0x23
+DATA sm4GatherBytes<>+45(SB)/1, $0x27
+DATA sm4GatherBytes<>+46(SB)/1, $0x2b
+DATA sm4GatherBytes<>+47(SB)/1, $0x2f
+DATA sm4GatherBytes<>+48(SB)/1, $0x30
+DATA sm4GatherBytes<>+49(SB)/1, $0x34
+DATA sm4GatherBytes<>+50(SB)/1, $0x38
+DATA sm4GatherBytes<>+51(SB)/1, $0x3c
+DATA sm4GatherBytes<>+52(SB)/1, $0x31
+DATA sm4GatherBytes<>+53(SB)/1, $0x35
+DATA sm4GatherBytes<>+54(SB)/1, $0x39
+DATA sm4GatherBytes<>+55(SB)/1, $0x3d
+DATA sm4GatherBytes<>+56(SB)/1, $0x32
+DATA sm4GatherBytes<>+57(SB)/1, $0x36
+DATA sm4GatherBytes<>+58(SB)/1, $0x3a
+DATA sm4GatherBytes<>+59(SB)/1, $0x3e
+DATA sm4GatherBytes<>+60(SB)/1, $0x33
+DATA sm4GatherBytes<>+61(SB)/1, $0x37
+DATA sm4GatherBytes<>+62(SB)/1, $0x3b
+DATA sm4GatherBytes<>+63(SB)/1, $0x3f
+GLOBL sm4GatherBytes<>(SB), RODATA|NOPTR, $64
+
+DATA sm4SlicedBack<>+0(SB)/8, $0xb3a4f5863284728b
+DATA sm4SlicedBack<>+8(SB)/8, $0xb3a4f5863284728b
+DATA sm4SlicedBack<>+16(SB)/8, $0xb3a4f5863284728b
+DATA sm4SlicedBack<>+24(SB)/8, $0xb3a4f5863284728b
+GLOBL sm4SlicedBack<>(SB), RODATA|NOPTR, $32
 
 DATA sm4GFNIPre<>+0(SB)/8, $0x4c287db91a22505d
 DATA sm4GFNIPre<>+8(SB)/8, $0x4c287db91a22505d

@@ -5,8 +5,8 @@
 package ctr
 
 // ctrSM4GFNI512 XORs n bytes of src with the SM4-CTR keystream that starts
-// at counter (hi, lo) into dst: 16 blocks a set, four sets in flight
-// over whole kilobytes and two over the rest.
+// at counter (hi, lo) into dst: 64 blocks in flight, byte-sliced, over
+// whole kilobytes, and two sets of 16 blocks over the rest.
 // It needs AVX-512 F/BW/VL and GFNI; the low 32 bits of lo must not wrap
 // within the call. The first skip (0-15) bytes of keystream are dropped:
 // byte i of dst gets keystream byte skip+i. A skip other than 0 needs

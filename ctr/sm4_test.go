@@ -150,3 +150,41 @@ func TestSM4ShortUnaligned(t *testing.T) {
 		t.Errorf("a short unaligned call allocates %v times", n)
 	}
 }
+
+// TestSM4CarriesInsideAWord covers counters whose low word carries from
+// one byte into the next inside a kilobyte batch: sm4-gfni512 adds the
+// block numbers to the low word before slicing it into bytes, and a carry
+// through one, two or three bytes must land where gmsm puts it. Lengths
+// take one and several whole batches plus a word-sliced tail, at block
+// offsets, inside a block, and in place.
+func TestSM4CarriesInsideAWord(t *testing.T) {
+	key := randomBytes(t, 16)
+	ivs := []string{
+		"0123456789abcdef00000000000000e0", // byte 0 into byte 1
+		"0123456789abcdef000000000000ffd1", // through byte 1 into byte 2
+		"0123456789abcdef0000000000ffffc3", // through byte 2 into byte 3
+		"0123456789abcdef000000007fffffe0", // through three bytes into the top bit
+		"fedcba9876543210ffffffff00fffffd", // high bits set around it
+	}
+	forEachKernel(t, SM4CTR, func(t *testing.T, kernel string) {
+		for _, ivHex := range ivs {
+			iv := unhex(t, ivHex)
+			s := newWithKernel(t, SM4CTR, kernel, key, iv)
+			for _, n := range []int{1024, 1024 + 16*3 + 5, 4096, 5 << 10} {
+				for _, off := range []uint64{0, 7, 16 * 40, 16*200 + 9} {
+					src := randomBytes(t, n)
+					want := referenceXOR(t, SM4CTR, key, iv, off, src)
+					got := make([]byte, n)
+					s.XORKeyStreamAt(got, src, off)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("IV %s offset %d length %d: mismatch at byte %d", ivHex, off, n, firstDiff(got, want))
+					}
+					s.XORKeyStreamAt(src, src, off)
+					if !bytes.Equal(src, want) {
+						t.Fatalf("IV %s offset %d length %d: in place differs at byte %d", ivHex, off, n, firstDiff(src, want))
+					}
+				}
+			}
+		}
+	})
+}

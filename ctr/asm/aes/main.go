@@ -2,13 +2,14 @@
 //
 //	ctrAESVAES512  VAES on zmm: 4 blocks a register, 8 registers (32 blocks) in flight
 //	ctrAESVAES256  VAES on ymm: 2 blocks a register, 8 registers (16 blocks) in flight
-//	ctrAESNI       AES-NI on xmm: 12 blocks in flight
+//	ctrAESNI       AES-NI on xmm: 12 blocks in flight (aesni.go)
 //
 // Each kernel is one loop over the whole buffer with the round keys loaded
 // once a call (a round at a time where registers are short). The VAES
 // kernels keep the counters in vector registers and step them with one add a
 // register, a byte reversal making the big-endian counter block; the AES-NI
-// kernel makes them in general registers instead (see aesni for why). The
+// kernel makes one base block a batch and XORs the block number into it
+// (see aesni for why). The
 // data is XORed into the last round key before AESENCLAST, which yields
 // keystream XOR data in the same instruction. The tail (less than one batch)
 // runs the smallest batch that covers it: every full register straight to
@@ -41,9 +42,6 @@ var (
 
 var zmm = []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
 	Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
-
-// aesniBlocks is the number of blocks the AES-NI kernel keeps in flight.
-const aesniBlocks = 12
 
 func main() {
 	ConstraintExpr("!purego")
@@ -274,118 +272,5 @@ func vaes256() {
 
 	Label("done256")
 	VZEROUPPER()
-	RET()
-}
-
-func aesni() {
-	TEXT("ctrAESNI", NOSPLIT, signature)
-	Pragma("noescape")
-	Doc("ctrAESNI XORs n bytes of src with the AES-CTR keystream that starts at",
-		fmt.Sprintf("counter (hi, lo) into dst: one block an xmm register, %d blocks in flight.", aesniBlocks),
-		"It needs AES-NI and SSSE3 only (legacy SSE encoding); lo must not wrap within the call.")
-	ks := AllocLocal(16)
-	slots := AllocLocal(16 * aesniBlocks)
-	loadArgs()
-
-	blocks := []VecPhysical{X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11}[:aesniBlocks]
-	rkey, last, tmp, tmp2 := X12, X13, X14, X15
-	batch := 16 * aesniBlocks
-
-	// A counter block XORed with round key 0 is {bswap(hi) ^ k0, bswap(lo+j) ^ k1}
-	// with k0, k1 the two little-endian quadwords of round key 0. The high
-	// half is fixed for the call (lo does not wrap), so it is made once.
-	hiKey, loKey := R12, R11
-	MOVQ(Mem{Base: rk}, hiKey)
-	MOVQ(RBX, R10)
-	BSWAPQ(R10)
-	XORQ(R10, hiKey)
-	MOVQ(Mem{Base: rk}.Offset(8), loKey)
-	MOVOU(lastKeyAddr(), last)
-
-	keyOp := func(r int) Op {
-		MOVOU(Mem{Base: rk}.Offset(16*r), rkey)
-		return rkey
-	}
-	enc := func(k Op, x VecPhysical) { AESENC(k, x) }
-
-	// On cores with two AES pipes (Zen 4 among them) each other vector
-	// instruction in the loop can take an AES pipe's slot, and twelve
-	// blocks leave the rounds no slack for it. So the main loop makes its
-	// counter blocks in general registers: slot j of the frame holds block j
-	// of the next batch, already XORed with round key 0, written a whole
-	// batch ahead so that loading it never waits. The vector side is left
-	// with the rounds and one XOR a block. R8 is the counter of the batch
-	// being encrypted.
-	fillSlots := func(ahead int) {
-		for j := range blocks {
-			LEAQ(Mem{Base: R8, Disp: ahead + j}, R10)
-			BSWAPQ(R10)
-			XORQ(loKey, R10)
-			MOVQ(R10, slots.Offset(16*j+8))
-		}
-	}
-	CMPQ(n, U32(batch))
-	JB(LabelRef("tailni"))
-	for j := range blocks {
-		MOVQ(hiKey, slots.Offset(16*j))
-	}
-	fillSlots(0)
-
-	Label("loopni")
-	for j, x := range blocks {
-		MOVOU(slots.Offset(16*j), x)
-	}
-	fillSlots(len(blocks))
-	middleRounds(blocks, keyOp, enc, "lastni")
-	for j, x := range blocks {
-		MOVOU(Mem{Base: src}.Offset(16*j), tmp)
-		PXOR(last, tmp)
-		AESENCLAST(tmp, x)
-		MOVOU(x, Mem{Base: dst}.Offset(16*j))
-	}
-	gen.Advance(src, dst, n, batch)
-	ADDQ(U32(len(blocks)), R8)
-	CMPQ(n, U32(batch))
-	JAE(LabelRef("loopni"))
-	Comment("Wipe the counter slots: with round key 0 folded in they reveal key bits.")
-	PXOR(tmp, tmp)
-	for j := range blocks {
-		MOVOU(tmp, slots.Offset(16*j))
-	}
-
-	// The tail makes its few counter blocks directly in registers: no
-	// slots to fill for a call of a few blocks.
-	Label("tailni")
-	TESTQ(n, n)
-	JZ(LabelRef("doneni"))
-	MOVQ(hiKey, tmp2)
-	sizes := []int{1, 2, 4, 8, aesniBlocks}
-	labels := tailDispatch(16, sizes, "tailni")
-	for i, g := range sizes {
-		Label(labels[i])
-		regs := blocks[:g]
-		for j, x := range regs {
-			LEAQ(Mem{Base: R8, Disp: j}, R10)
-			BSWAPQ(R10)
-			XORQ(loKey, R10)
-			MOVQ(R10, tmp)
-			MOVO(tmp2, x)
-			PUNPCKLQDQ(tmp, x)
-		}
-		middleRounds(regs, keyOp, enc, fmt.Sprintf("lastnix%d", g))
-		gen.FinishTail(regs, 16, g/2, n, src, dst, func(j int, x VecPhysical) {
-			MOVOU(Mem{Base: src}.Offset(16*j), tmp)
-			PXOR(last, tmp)
-			AESENCLAST(tmp, x)
-			MOVOU(x, Mem{Base: dst}.Offset(16*j))
-		}, func(x VecPhysical) {
-			AESENCLAST(last, x)
-			MOVOU(x, ks)
-		}, "xorni", "doneni", fmt.Sprintf("tailnix%d", g))
-	}
-	Label("xorni")
-	gen.XORFromStack(ks, 16, n, src, dst, R9, R10, tmp, tmp2, 16, "ni")
-
-	Label("doneni")
 	RET()
 }

@@ -1,7 +1,8 @@
 // Command sm4 generates the amd64 SM4-CTR kernels of package ctr:
 //
-//	ctrSM4GFNI512  GFNI and AVX-512 on zmm: four sets of 16 blocks in flight
-//	               over whole kilobytes, two over the rest
+//	ctrSM4GFNI512  GFNI and AVX-512 on zmm: 64 blocks in flight over whole
+//	               kilobytes, byte-sliced (gfni512.go), two sets of 16 over
+//	               the rest
 //	ctrSM4GFNI256  GFNI and AVX2 on ymm: two sets of 8 blocks in flight
 //	ctrSM4AESNI    AES-NI and AVX2 on ymm: two sets of 8 blocks in flight
 //
@@ -44,10 +45,10 @@ const signatureSkip = "func(rk *[240]byte, hi uint64, lo uint64, dst *byte, src 
 // skipReg holds ctrSM4GFNI512's skip until the first batch has used it.
 var skipReg = R11
 
-// wideBatch512 is the bytes of ctrSM4GFNI512's wide batch, four sets of 16
+// wideBatch512 is the bytes of ctrSM4GFNI512's byte-sliced batch, 64
 // blocks: a call with a skip must be at least this long, so that the first
 // batch is a wide one (package ctr's sm4WideBatch is the same number).
-const wideBatch512 = 4 * 16 * 16
+const wideBatch512 = 64 * 16
 
 // General registers, the same in every kernel: RBX holds the high half of
 // the counter and R8 the low half. R9 and R10 are scratch; ctrSM4GFNI512
@@ -102,6 +103,7 @@ func checkConstants() {
 			panic(fmt.Sprintf("AES-NI constants wrong at %#x", x))
 		}
 	}
+	checkSliced()
 }
 
 // bytes16 defines a read-only constant of the 16-byte pattern p repeated
@@ -245,17 +247,9 @@ func roundWords(s set, i int) (a0, x1, x2, x3 VecPhysical) {
 // they share. Each register holds width bytes, so a set is four registers
 // of width/4 blocks.
 type kernel struct {
-	suffix string // makes the labels unique
-	width  int    // 64 (zmm) or 32 (ymm)
-	a, b   set
-	// wide, if not empty, are more sets that join a and b in a first loop
-	// over whole batches of all of them: more blocks in flight hide more
-	// of the rounds' latency where the registers allow it.
-	wide []set
-	// head, if not nil, writes the first register of every wide batch:
-	// through normal when skipReg is zero, from byte skipReg on (the call
-	// starts inside its first block) otherwise.
-	head     func(o VecPhysical, normal func())
+	suffix   string // makes the labels unique
+	width    int    // 64 (zmm) or 32 (ymm)
+	a, b     set
 	bswap    Op  // the per-word byte swap mask, in a register or memory
 	ks       Mem // room for one register of keystream
 	counters func(s set)
@@ -298,30 +292,6 @@ func (k kernel) emitLoop() {
 			func(o VecPhysical) { gen.StoreVec(k.width, o, k.ks) }, l("xor"), l("done"), l(prefix))
 	}
 
-	if len(k.wide) > 0 {
-		all := append([]set{k.a, k.b}, k.wide...)
-		Label(l("wide"))
-		CMPQ(n, U32(len(all)*setBytes))
-		JB(LabelRef(l("loop")))
-		for _, s := range all {
-			k.counters(s)
-		}
-		rounds(all, k.perRound, k.round)
-		for i, s := range all {
-			if i > 0 || k.head == nil {
-				out(s, i*setBytes)
-				continue
-			}
-			outs := swapped(s)
-			k.head(outs[0], func() { fused(0)(0, outs[0]) })
-			for j, o := range outs[1:] {
-				fused(0)(j+1, o)
-			}
-		}
-		gen.Advance(src, dst, n, len(all)*setBytes)
-		JMP(LabelRef(l("wide")))
-	}
-
 	Label(l("loop"))
 	CMPQ(n, U32(setBytes))
 	JBE(LabelRef(l("one")))
@@ -352,134 +322,6 @@ func (k kernel) emitLoop() {
 	Label(l("done"))
 	VZEROUPPER()
 	RET()
-}
-
-func gfni512() {
-	TEXT("ctrSM4GFNI512", NOSPLIT, signatureSkip)
-	Pragma("noescape")
-	Doc("ctrSM4GFNI512 XORs n bytes of src with the SM4-CTR keystream that starts",
-		"at counter (hi, lo) into dst: 16 blocks a set, four sets in flight",
-		"over whole kilobytes and two over the rest.",
-		"It needs AVX-512 F/BW/VL and GFNI; the low 32 bits of lo must not wrap",
-		"within the call. The first skip (0-15) bytes of keystream are dropped:",
-		"byte i of dst gets keystream byte skip+i. A skip other than 0 needs",
-		"skip+n of at least 1024, so that the first batch is a whole kilobyte.")
-	ks := AllocLocal(64)
-	loadArgs()
-	Load(Param("skip"), skipReg)
-	Comment("Run on the block grid: dst and src start skip bytes early, and only",
-		"the first batch's first register, which holds those bytes, is",
-		"written through the stack from byte skip on.")
-	SUBQ(skipReg, dst)
-	SUBQ(skipReg, src)
-	ADDQ(skipReg, n)
-	Comment("A skip with less than a kilobyte would reach before dst: refuse it.")
-	TESTQ(skipReg, skipReg)
-	JZ(LabelRef("skipok512"))
-	CMPQ(n, U32(wideBatch512))
-	JAE(LabelRef("skipok512"))
-	UD2()
-	Label("skipok512")
-
-	a := set{x: [4]VecPhysical{Z0, Z1, Z2, Z3}, tmp: [3]VecPhysical{Z8, Z9, Z10}}
-	b := set{x: [4]VecPhysical{Z4, Z5, Z6, Z7}, tmp: [3]VecPhysical{Z11, Z12, Z13}}
-	// Two more sets for whole kilobytes. Their temporaries are a's and b's:
-	// a round's temporaries are dead once it ends, and the core renames
-	// registers, so sharing them costs nothing.
-	c := set{x: [4]VecPhysical{Z23, Z24, Z25, Z26}, tmp: a.tmp}
-	d := set{x: [4]VecPhysical{Z27, Z28, Z29, Z30}, tmp: b.tmp}
-	m1, m2, bswap := Z14, Z15, Z16
-	w0, w1, w2, ctr, lanes, step := Z17, Z18, Z19, Z20, Z21, Z22
-
-	VPBROADCASTQ(gfniM1(), m1)
-	VPBROADCASTQ(gfniM2(), m2)
-	VBROADCASTI32X4(byteSwap(), bswap)
-	Comment("The counter's words: W0-W2 the same in every block, W3 counting.")
-	MOVQ(RBX, R9)
-	SHRQ(U8(32), R9)
-	VPBROADCASTD(R9.As32(), w0)
-	VPBROADCASTD(EBX, w1)
-	MOVQ(R8, R9)
-	SHRQ(U8(32), R9)
-	VPBROADCASTD(R9.As32(), w2)
-	VPBROADCASTD(R8.As32(), ctr)
-	VMOVDQU32(dwordConst("sm4Lanes16", laneOrder(16)), lanes)
-	VPBROADCASTD(dwordConst("sm4Step16", []uint32{16}), step)
-
-	counters := func(s set) {
-		VMOVDQA64(w0, s.x[0])
-		VMOVDQA64(w1, s.x[1])
-		VMOVDQA64(w2, s.x[2])
-		VPADDD(lanes, ctr, s.x[3])
-		VPADDD(step, ctr, ctr)
-	}
-	// The round is latency bound: each round needs the word the one
-	// before made. So the two older words and the round key are combined
-	// first, off that path, and L is four independent rotates folded in by
-	// two three-way XORs.
-	round := func(s set, i int) {
-		a0, x1, x2, x3 := roundWords(s, i)
-		t, u, v := s.tmp[0], s.tmp[1], s.tmp[2]
-		VMOVDQA64(x1, t)
-		VPTERNLOGD_BCST(U8(0x96), Mem{Base: rk, Disp: 4 * i}, x2, t) // x1 ^ x2 ^ rk[i]
-		VPXORD(x3, t, t)
-		VGF2P8AFFINEQB(U8(gfniPre.C), m1, t, t)
-		VGF2P8AFFINEINVQB(U8(gfniPost.C), m2, t, t) // t = B = S-box of every byte
-		VPROLD(U8(2), t, u)
-		VPROLD(U8(10), t, v)
-		VPTERNLOGD(U8(0x96), u, t, a0) // a0 ^= B ^ B<<<2
-		VPROLD(U8(18), t, u)
-		VPROLD(U8(24), t, t)
-		VPTERNLOGD(U8(0x96), u, v, t) // t = B<<<10 ^ B<<<18 ^ B<<<24
-		VPXORD(t, a0, a0)
-	}
-	// head writes bytes skip to 63 of the batch from register o through
-	// the stack, one quadword (then one byte) at a time, and clears skip;
-	// with skip 0 it writes o as any other register.
-	head := func(o VecPhysical, normal func()) {
-		ksPtr, out, in, tmp := R9, R10, R12, R13
-		TESTQ(skipReg, skipReg)
-		JNZ(LabelRef("head512"))
-		normal()
-		JMP(LabelRef("headdone512"))
-		Label("head512")
-		VMOVDQU64(o, ks)
-		LEAQ(ks, ksPtr)
-		ADDQ(skipReg, ksPtr)
-		LEAQ(Mem{Base: dst, Index: skipReg, Scale: 1}, out)
-		LEAQ(Mem{Base: src, Index: skipReg, Scale: 1}, in)
-		NEGQ(skipReg)
-		ADDQ(U8(64), skipReg) // the count of bytes left: 64 - skip
-		step := func(by int) {
-			ADDQ(U8(by), ksPtr)
-			ADDQ(U8(by), out)
-			ADDQ(U8(by), in)
-			SUBQ(U8(by), skipReg)
-		}
-		Label("head8_512")
-		CMPQ(skipReg, U8(8))
-		JB(LabelRef("head1_512"))
-		MOVQ(Mem{Base: in}, tmp)
-		XORQ(Mem{Base: ksPtr}, tmp)
-		MOVQ(tmp, Mem{Base: out})
-		step(8)
-		JMP(LabelRef("head8_512"))
-		Label("head1_512")
-		TESTQ(skipReg, skipReg)
-		JZ(LabelRef("headwipe512"))
-		MOVB(Mem{Base: in}, tmp.As8())
-		XORB(Mem{Base: ksPtr}, tmp.As8())
-		MOVB(tmp.As8(), Mem{Base: out})
-		step(1)
-		JMP(LabelRef("head1_512"))
-		Label("headwipe512")
-		Comment("skipReg is 0 now: later batches write all their registers.")
-		VPXORD(o, o, o)
-		VMOVDQU64(o, ks)
-		Label("headdone512")
-	}
-	kernel{suffix: "512", width: 64, a: a, b: b, wide: []set{c, d}, head: head, bswap: bswap, ks: ks,
-		counters: counters, round: round}.emitLoop()
 }
 
 // ymmKernel holds what the two ymm kernels share: eight blocks a set, two
