@@ -181,6 +181,8 @@ func versusHeader(figs []*bench.Figure) string {
 		return "scaling"
 	case bench.Degradation:
 		return "degradation"
+	case bench.Overhead:
+		return "overhead"
 	}
 	return "versus"
 }
