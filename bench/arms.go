@@ -123,4 +123,4 @@ func medianDiff(a, b []float64) float64 {
 type sliceArm func(context.Context) (int, error)
 
 func (f sliceArm) Slice(ctx context.Context) (int, error) { return f(ctx) }
-func (sliceArm) Quiesce() error                            { return nil }
+func (sliceArm) Quiesce() error                           { return nil }

@@ -199,4 +199,3 @@ func expected(io engine.IO, ops int64, perCall, perByte, measuredNs float64) *Ex
 	x.CipherNs = ExpectedNs(x.Calls, x.ReadBytes+x.WriteBytes, perCall, perByte)
 	return x
 }
-

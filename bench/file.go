@@ -219,6 +219,7 @@ func (r *run) fileRead() error {
 		}, func() { f.Close() }, nil
 	})
 }
+
 // fillFile writes a file of size bytes through m and reopens it for
 // reading.
 func fillFile(m *dict.Manager, name string, chunk []byte, size int64) (*encfile.File, error) {

@@ -70,9 +70,9 @@ type Config struct {
 // about five minutes on a two-core machine.
 func DefaultConfig() Config {
 	return Config{
-		Methods:       slices.Clone(ctr.Methods),
-		Sizes:         []int{64, 512, 4 << 10, 16 << 10, 64 << 10, 1 << 20},
-		Workloads:     slices.Clone(Workloads),
+		Methods:      slices.Clone(ctr.Methods),
+		Sizes:        []int{64, 512, 4 << 10, 16 << 10, 64 << 10, 1 << 20},
+		Workloads:    slices.Clone(Workloads),
 		Rounds:       10,
 		Duration:     100 * time.Millisecond,
 		SliceRounds:  20,

@@ -108,9 +108,9 @@ func TestRun(t *testing.T) {
 	// Stream: every method at every size, a baseline beside each cipher.
 	// Random reads and scaling: ciphers only (plaintext computes nothing).
 	want := map[string]int{
-		bench.Stream:           2 * (1 + 2*2),
-		bench.RandomRead:       2 * 2 * 2,
-		bench.Parallel:         2 * 2,
+		bench.Stream:     2 * (1 + 2*2),
+		bench.RandomRead: 2 * 2 * 2,
+		bench.Parallel:   2 * 2,
 		// The arms' workloads: plaintext, the control, each method
 		// (and each peer, for an engine), each by CPU and wall time.
 		bench.FileWrite:        2 * (2 + 2),

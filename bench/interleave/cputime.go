@@ -9,4 +9,3 @@ var ErrNoCPUTime = errors.New("process CPU time not available on this system")
 // ErrNoOps is returned (wrapped) by Run for a slice that did nothing,
 // whose time per operation would be a division by zero.
 var ErrNoOps = errors.New("slice did no operations")
-
