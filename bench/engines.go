@@ -156,12 +156,12 @@ func (r *run) engineRun(name string) error {
 			if s.method == ctr.Plaintext {
 				continue
 			}
-			perCall, perByte, err := cipherCostOf(s.impl, sts[i])
+			xor, err := cipherOf(s.impl, sts[i])
 			if err != nil {
 				return err
 			}
 			measured := medianDiff(cpu[i].Samples, perOps(samples[i-1].Base, interleave.Sample.CPUPerOp))
-			cpu[i].Expected = expected(arms[i].IO, arms[i].Ops, perCall, perByte, measured)
+			cpu[i].Expected = expected(arms[i].IO, arms[i].Ops, xor, measured)
 		}
 	}
 	r.add(cpu...)
@@ -179,23 +179,4 @@ func (r *run) calibrateFill(e engine.Engine, w engine.Workload, dir string, cfg 
 	}
 	ops, err := a.Slice(r.ctx)
 	return ops, errors.Join(err, a.Close(), os.RemoveAll(dir))
-}
-
-// expected is the Expected of an arm that did io over ops operations with
-// a cipher of the given cost, measured at measuredNs beyond plaintext.
-func expected(io engine.IO, ops int64, perCall, perByte, measuredNs float64) *Expected {
-	if ops <= 0 {
-		return nil
-	}
-	n := float64(ops)
-	x := &Expected{
-		Calls:      float64(io.ReadCalls+io.WriteCalls) / n,
-		ReadBytes:  float64(io.ReadBytes) / n,
-		WriteBytes: float64(io.WriteBytes) / n,
-		PerCallNs:  perCall,
-		PerByteNs:  perByte,
-		MeasuredNs: measuredNs,
-	}
-	x.CipherNs = ExpectedNs(x.Calls, x.ReadBytes+x.WriteBytes, perCall, perByte)
-	return x
 }

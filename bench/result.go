@@ -166,29 +166,26 @@ type Figure struct {
 }
 
 // Expected sets the CPU time an arm spends beyond plaintext against what
-// its cipher work explains: the bytes the engine read and wrote per
-// operation (all decrypted or encrypted), times the cipher's cost per
-// byte, plus its cost per call, both measured in the same run.
+// its cipher work explains: the engine's reads and writes per operation
+// (every byte of them decrypted or encrypted), each call costing what the
+// cipher takes for a call of the arm's average read or write size,
+// measured in the same run.
 type Expected struct {
-	// Calls, ReadBytes and WriteBytes are per operation.
-	Calls      float64 `json:"calls"`
+	// ReadCalls, WriteCalls, ReadBytes and WriteBytes are per operation.
+	ReadCalls  float64 `json:"read_calls"`
+	WriteCalls float64 `json:"write_calls"`
 	ReadBytes  float64 `json:"read_bytes"`
 	WriteBytes float64 `json:"write_bytes"`
-	// PerCallNs and PerByteNs are the cipher's cost: a call of n bytes
-	// takes PerCallNs + n·PerByteNs.
-	PerCallNs float64 `json:"per_call_ns"`
-	PerByteNs float64 `json:"per_byte_ns"`
-	// CipherNs is the expected cipher time per operation.
+	// ReadCallNs and WriteCallNs are the cipher's CPU time for one call
+	// of the average read and write size.
+	ReadCallNs  float64 `json:"read_call_ns"`
+	WriteCallNs float64 `json:"write_call_ns"`
+	// CipherNs is the expected cipher time per operation:
+	// ReadCalls·ReadCallNs + WriteCalls·WriteCallNs.
 	CipherNs float64 `json:"cipher_ns"`
 	// MeasuredNs is the median, over rounds, of the arm's CPU time per
-	// operation less plaintext's in the same round.
+	// operation less its baseline's in the same round.
 	MeasuredNs float64 `json:"measured_ns"`
-}
-
-// ExpectedNs is calls·perCall + bytes·perByte: what a cipher costing
-// perCall ns a call and perByte ns a byte takes for that work.
-func ExpectedNs(calls, bytes, perCall, perByte float64) float64 {
-	return calls*perCall + bytes*perByte
 }
 
 // Gap is the measured cost beyond the expected cipher work, per

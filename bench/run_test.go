@@ -202,10 +202,10 @@ func TestRun(t *testing.T) {
 					case engine && metric == bench.MetricCPU && x == nil:
 						t.Errorf("%s: no expected cost", f.Key())
 					case engine && metric == bench.MetricCPU:
-						if !(x.Calls > 0 && x.ReadBytes+x.WriteBytes > 0 && x.PerByteNs > 0 && x.CipherNs > 0) {
+						if !(x.WriteCalls+x.ReadCalls > 0 && x.ReadBytes+x.WriteBytes > 0 && x.CipherNs > 0) {
 							t.Errorf("%s: expected %+v", f.Key(), x)
 						}
-						if want := bench.ExpectedNs(x.Calls, x.ReadBytes+x.WriteBytes, x.PerCallNs, x.PerByteNs); math.Abs(x.CipherNs-want) > 1e-9*want {
+						if want := x.ReadCalls*x.ReadCallNs + x.WriteCalls*x.WriteCallNs; math.Abs(x.CipherNs-want) > 1e-9*want {
 							t.Errorf("%s: expected cipher time %v, want %v", f.Key(), x.CipherNs, want)
 						}
 					case x != nil:
