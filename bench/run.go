@@ -75,8 +75,8 @@ func DefaultConfig() Config {
 		Workloads:    slices.Clone(Workloads),
 		Rounds:       10,
 		Duration:     100 * time.Millisecond,
-		SliceRounds:  20,
-		Slice:        50 * time.Millisecond,
+		SliceRounds:  30,
+		Slice:        20 * time.Millisecond,
 		Threads:      runtime.NumCPU(),
 		ParallelSize: 4 << 20,
 		FileSize:     64 << 20,
@@ -86,10 +86,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// QuickConfig measures everything briefly: ten rounds (the fewest whose
-// 95% interval of the median leaves out the extreme round at each end),
-// short rounds, three sizes and small Pebble databases. It takes under a
-// minute on a two-core machine; expect more noisy marks than a full run.
+// QuickConfig measures everything briefly: ten rounds of the cipher
+// workloads (the fewest whose 95% interval of the median leaves out the
+// extreme round at each end), short rounds, three sizes, and thirty rounds
+// of 10 ms slices of small Pebble databases and files. It takes about a
+// minute on a two-core machine.
 func QuickConfig() Config {
 	c := DefaultConfig()
 	c.Preset = PresetQuick
@@ -97,12 +98,13 @@ func QuickConfig() Config {
 	c.Duration = 30 * time.Millisecond
 	c.FileSize = 32 << 20
 	c.PebbleKeys = 50_000
-	c.Slice = 30 * time.Millisecond
+	c.Slice = 10 * time.Millisecond
 	return c
 }
 
 // FullConfig is the run committed to results/: sizes from 16 bytes to
-// 4 MiB, twenty rounds, and Pebble at the size of its Go benchmarks.
+// 4 MiB, twenty rounds, and sixty rounds of slices with Pebble at the
+// size of its Go benchmarks.
 func FullConfig() Config {
 	c := DefaultConfig()
 	c.Preset = PresetFull
@@ -110,7 +112,7 @@ func FullConfig() Config {
 	c.Rounds = 20
 	c.FileSize = 128 << 20
 	c.PebbleKeys = 200_000
-	c.SliceRounds = 40
+	c.SliceRounds = 60
 	return c
 }
 
