@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atrest/atrest/bench"
 	"github.com/atrest/atrest/ctr"
