@@ -83,6 +83,12 @@ func (c *Counts) Snapshot() IO {
 	return IO{c.readCalls.Load(), c.readBytes.Load(), c.writeCalls.Load(), c.writeBytes.Load()}
 }
 
+// Add is io plus other.
+func (io IO) Add(other IO) IO {
+	return IO{io.ReadCalls + other.ReadCalls, io.ReadBytes + other.ReadBytes,
+		io.WriteCalls + other.WriteCalls, io.WriteBytes + other.WriteBytes}
+}
+
 // Sub is io less earlier.
 func (io IO) Sub(earlier IO) IO {
 	return IO{io.ReadCalls - earlier.ReadCalls, io.ReadBytes - earlier.ReadBytes,

@@ -197,8 +197,7 @@ func (a *Arm) Slice(ctx context.Context) (int, error) {
 		}
 	}
 	if a.st.Counts != nil {
-		d := a.st.Counts.Snapshot().Sub(io0)
-		a.IO = IO{a.IO.ReadCalls + d.ReadCalls, a.IO.ReadBytes + d.ReadBytes, a.IO.WriteCalls + d.WriteCalls, a.IO.WriteBytes + d.WriteBytes}
+		a.IO = a.IO.Add(a.st.Counts.Snapshot().Sub(io0))
 	}
 	a.Ops += int64(ops)
 	return ops, nil
