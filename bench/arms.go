@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/atrest/atrest/bench/interleave"
 	"github.com/atrest/atrest/bench/stats"
@@ -55,11 +56,18 @@ func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interlea
 // slices (Overhead); the baseline's figure pools, round by round, all its
 // slices. The caller adds the figures, CPU first: the figure the reports
 // lead with. cpu is nil where the process's CPU time cannot be read.
-func armFigures(workload string, size int, specs []armSpec, res []interleave.PairSamples) (cpu, wall []*Figure) {
+//
+// pooled marks the figures to be summarized by what their rounds add up to
+// (Figure.Pooled): a fill's.
+func armFigures(workload string, size int, specs []armSpec, res []interleave.PairSamples, pooled bool) (cpu, wall []*Figure) {
 	if _, err := interleave.CPUTime(); err == nil {
 		cpu = armMetric(workload, size, specs, res, MetricCPU, interleave.Sample.CPUPerOp)
 	}
-	return cpu, armMetric(workload, size, specs, res, MetricWall, interleave.Sample.WallPerOp)
+	wall = armMetric(workload, size, specs, res, MetricWall, interleave.Sample.WallPerOp)
+	for _, f := range slices.Concat(cpu, wall) {
+		f.Pooled = pooled
+	}
+	return cpu, wall
 }
 
 // armMetric is one metric's figures of the arms, not yet added.
@@ -82,7 +90,8 @@ func armMetric(workload string, size int, specs []armSpec, res []interleave.Pair
 		f := figs[i+1]
 		f.Samples = perOps(p.Arm, perOp)
 		// Costs: the baseline's over this one's is the speed.
-		f.Versus = &Versus{Relation: Overhead, Baseline: ctr.Plaintext.String(), Speed: speed(perOps(p.Base, perOp), f.Samples)}
+		base := perOps(p.Base, perOp)
+		f.Versus = &Versus{Relation: Overhead, Baseline: ctr.Plaintext.String(), Speed: speed(base, f.Samples), Base: base}
 	}
 	return figs
 }
@@ -107,6 +116,28 @@ func overheadNoisy(v *Versus, conf, maxSpread float64) bool {
 	}
 	lo, hi := v.Interval()
 	return (hi-lo)/2 > maxSpread*50 || math.IsNaN(hi-lo)
+}
+
+// costBeyond is what f costs per operation beyond its baseline: the
+// median over rounds of the difference, or for a pooled figure the
+// difference of the means.
+func costBeyond(f *Figure) float64 {
+	if f.Pooled {
+		return mean(f.Samples) - mean(f.Versus.Base)
+	}
+	return medianDiff(f.Samples, f.Versus.Base)
+}
+
+// mean is the mean of xs (0 for none).
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
 }
 
 // medianDiff is the median over rounds of a[i] - b[i].

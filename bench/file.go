@@ -133,7 +133,7 @@ func (r *run) fileRun(name string, size int, slice func(m *dict.Manager, chunk [
 	if err != nil {
 		return err
 	}
-	cpu, wall := armFigures(name, size, specs, samples)
+	cpu, wall := armFigures(name, size, specs, samples, false)
 	r.add(cpu...)
 	r.add(wall...)
 	return nil

@@ -131,3 +131,40 @@ func TestMedianDiff(t *testing.T) {
 		t.Errorf("median of 9, 18, -70 = %v, want 9", got)
 	}
 }
+
+// TestPooledRatio checks a pooled summary is the ratio of the sums, its
+// interval holds it and narrows as rounds agree, and few rounds are
+// noisy.
+func TestPooledRatio(t *testing.T) {
+	// One round in five holds a compaction costing ten times the rest.
+	var num, den []float64
+	for i := range 40 {
+		c := 1.0
+		if i%5 == 0 {
+			c = 10
+		}
+		num = append(num, c)
+		den = append(den, c*1.25)
+	}
+	s := pooledRatio(num, den, 0.95, 0.10)
+	if math.Abs(s.Median-0.8) > 1e-12 || s.Lo > s.Median || s.Hi < s.Median || s.N != 40 {
+		t.Errorf("pooled %+v, want 0.8 inside its interval", s)
+	}
+	if s.Hi-s.Lo > 1e-9 || s.Noisy {
+		t.Errorf("rounds in the same ratio: interval [%v, %v], noisy %v", s.Lo, s.Hi, s.Noisy)
+	}
+	// The median of the rounds' own values would miss the compactions:
+	// the pooled mean does not.
+	m := pooledRatio(num, ones(len(num)), 0.95, 10)
+	if want := (8*1.0 + 2*10.0) / 10; math.Abs(m.Median-want) > 1e-12 || stats.Median(num) != 1 {
+		t.Errorf("pooled mean %v, want %v", m.Median, want)
+	}
+	den[3] = 3 // one round off: a non-empty interval still holding the ratio
+	s = pooledRatio(num, den, 0.95, 0.10)
+	if !(s.Lo < s.Median && s.Median <= s.Hi) {
+		t.Errorf("interval [%v, %v] around %v", s.Lo, s.Hi, s.Median)
+	}
+	if few := pooledRatio(num[:5], den[:5], 0.95, 10); !few.Noisy {
+		t.Errorf("five rounds: %+v, want noisy", few)
+	}
+}

@@ -163,6 +163,12 @@ type Figure struct {
 	// Expected is the cipher work the figure's operations did and what
 	// it should cost (the CPU figures of encrypted engine arms).
 	Expected *Expected `json:"expected,omitempty"`
+	// Pooled says Summary and Versus.Summary are not medians but what
+	// the rounds add up to: the mean cost per operation, and the ratio of
+	// the sums of the baseline's and this figure's costs, with bootstrap
+	// intervals. A fill's figures are pooled, because compactions fall
+	// in some of its slices and not in the median one.
+	Pooled bool `json:"pooled,omitempty"`
 }
 
 // Expected sets the CPU time an arm spends beyond plaintext against what
@@ -183,8 +189,9 @@ type Expected struct {
 	// CipherNs is the expected cipher time per operation:
 	// ReadCalls·ReadCallNs + WriteCalls·WriteCallNs.
 	CipherNs float64 `json:"cipher_ns"`
-	// MeasuredNs is the median, over rounds, of the arm's CPU time per
-	// operation less its baseline's in the same round.
+	// MeasuredNs is the arm's CPU time per operation less its
+	// baseline's: the median over rounds of the difference, or for a
+	// pooled figure the difference of the means.
 	MeasuredNs float64 `json:"measured_ns"`
 }
 
@@ -224,6 +231,11 @@ type Versus struct {
 	// baseline's (for latencies, the baseline's latency over this one's),
 	// so above 1 is faster.
 	Speed []float64 `json:"speed"`
+	// Base holds, where the baseline's samples are paired with this
+	// figure's round by round (the file and engine workloads), the
+	// baseline's sample of each round: Speed[i] is Base[i] over the
+	// figure's Samples[i] for a cost.
+	Base []float64 `json:"base,omitempty"`
 	// Summary is stats.Summarize of Speed; its Noisy mark is the
 	// comparison's.
 	Summary stats.Summary `json:"summary"`

@@ -269,8 +269,14 @@ func (r *run) step(what string) error {
 // summarize fills in a figure's summaries from its samples.
 func (r *run) summarize(f *Figure) {
 	f.Summary = stats.Summarize(f.Samples, r.cfg.Confidence, r.cfg.MaxSpread)
+	if f.Pooled {
+		f.Summary = pooledRatio(f.Samples, ones(len(f.Samples)), r.cfg.Confidence, r.cfg.MaxSpread)
+	}
 	if f.Versus != nil {
 		f.Versus.Summary = stats.Summarize(f.Versus.Speed, r.cfg.Confidence, r.cfg.MaxSpread)
+		if f.Pooled {
+			f.Versus.Summary = pooledRatio(f.Versus.Base, f.Samples, r.cfg.Confidence, r.cfg.MaxSpread)
+		}
 		if f.Versus.Relation == Overhead {
 			f.Versus.Summary.Noisy = overheadNoisy(f.Versus, r.cfg.Confidence, r.cfg.MaxSpread)
 		}
