@@ -95,12 +95,28 @@ bench-pebble:
 
 # encbench: what each method costs on this machine, every workload, as a
 # table and as reports (JSON, CSV, Markdown, chart) in $(RESULTS)/encbench.
-# The quick run takes under a minute, the full one about a quarter hour.
+# The quick run takes about a minute, the full one about a quarter hour.
+# encbench-settle runs the quick one QUICKRUNS times and counts, per run,
+# the file and engine figures (CPU and wall) whose overhead is noisy: how
+# often a quick run on this machine gives figures that can be quoted.
+QUICKRUNS ?= 5
+.PHONY: encbench-settle
 encbench:
 	$(GO) run ./cmd/encbench --full --out $(RESULTS)/encbench
 
 encbench-quick:
 	$(GO) run ./cmd/encbench --quick --out $(RESULTS)/encbench-quick
+
+encbench-settle:
+	$(GO) build -o /tmp/atrest-encbench ./cmd/encbench
+	mkdir -p $(RESULTS)/encbench-settle
+	@for i in $$(seq 1 $(QUICKRUNS)); do \
+		/tmp/atrest-encbench --quick --out $(RESULTS)/encbench-settle/run-$$i > /dev/null || exit 1; \
+		awk -F, -v run=$$i -v load="$$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" \
+			'$$1 ~ /^(file|pebble)-/ && $$8 == "ns/op" && $$16 == "overhead" { n[$$7]++; if ($$21 == "true") noisy[$$7]++ } \
+			END { printf "quick run %d (load %s): noisy overheads: cpu %d of %d, wall %d of %d\n", run, load, noisy["cpu"], n["cpu"], noisy["wall"], n["wall"] }' \
+			$(RESULTS)/encbench-settle/run-$$i/encbench.csv; \
+	done | tee $(RESULTS)/encbench-settle/summary.txt
 
 # The crash tests at length: the dictionary's child process, online
 # master-key rotation and re-encryption, then a Pebble DB on pebblefs,

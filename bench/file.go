@@ -1,12 +1,15 @@
 package bench
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/atrest/atrest/bench/interleave"
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/encfile"
@@ -37,11 +40,10 @@ func (r *run) masterKey() (keyenv.MasterKeyConfig, error) {
 	return keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: path}, nil
 }
 
-// fileWorkload prepares a file workload: one data directory per method,
-// plaintext first, under r.dir/name, and a chunk of random data to write.
+// fileWorkload prepares a file workload: one data directory per arm's
+// method under r.dir/name, and a chunk of random data to write.
 // cleanup closes the Managers, then removes the directories.
-func (r *run) fileWorkload(name string) (methods []ctr.Method, ms []*dict.Manager, chunk []byte, cleanup func(), err error) {
-	methods = withPlaintext(r.cfg.Methods)
+func (r *run) fileWorkload(name string, methods []ctr.Method) (_ []ctr.Method, ms []*dict.Manager, chunk []byte, cleanup func(), err error) {
 	ms, closeAll, err := r.managers(name, methods)
 	if err != nil {
 		os.RemoveAll(filepath.Join(r.dir, name))
@@ -73,7 +75,7 @@ func (r *run) managers(name string, methods []ctr.Method) ([]*dict.Manager, func
 		cfg := keyenv.DefaultConfig()
 		cfg.DataEncryptionMethod = method
 		cfg.MasterKey = mk
-		dir := filepath.Join(r.dir, name, method.String())
+		dir := filepath.Join(r.dir, name, fmt.Sprintf("%d-%s", len(ms), method))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			closeAll()
 			return nil, nil, err
@@ -88,128 +90,134 @@ func (r *run) managers(name string, methods []ctr.Method) ([]*dict.Manager, func
 	return ms, closeAll, nil
 }
 
-// addAgainstPlaintext attaches to each figure but the first (plaintext) its speed
-// against plaintext round by round, and adds them all to the result.
-func (r *run) addAgainstPlaintext(figs []*Figure) {
-	for _, f := range figs[1:] {
-		f.Versus = &Versus{Relation: Degradation, Baseline: ctr.Plaintext.String(), Speed: speed(f.Samples, figs[0].Samples)}
+// fileArms are the arms of a file workload: plaintext through the
+// Manager (the baseline), the control (plaintext again, in a directory of
+// its own), then each method.
+func (r *run) fileArms() []armSpec {
+	specs := []armSpec{{ctr.Plaintext, ImplAtrest}, {ctr.Plaintext, ImplControl}}
+	for _, m := range cipherMethods(r.cfg.Methods) {
+		specs = append(specs, armSpec{m, ImplAtrest})
 	}
-	r.add(figs...)
+	return specs
 }
 
-// fileWrite writes FileSize bytes per round into a new file of each
-// method's data directory, 64 KiB a Write with an fsync every MiB, then
-// closes and removes it. The file's creation and removal (and their
-// dictionary records) are part of the time, as they are of a real log's.
-func (r *run) fileWrite() error {
-	methods, ms, chunk, cleanup, err := r.fileWorkload(FileWrite)
+// fileRun opens a Manager per arm, makes each arm's slice with slice,
+// runs them, and adds their figures.
+func (r *run) fileRun(name string, size int, slice func(m *dict.Manager, chunk []byte) (sliceArm, func(), error)) error {
+	specs := r.fileArms()
+	methods := make([]ctr.Method, len(specs))
+	for i, s := range specs {
+		methods[i] = s.method
+	}
+	_, ms, chunk, cleanup, err := r.fileWorkload(name, methods)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	figs := make([]*Figure, len(methods))
-	for i, m := range methods {
-		figs[i] = &Figure{Workload: FileWrite, Method: m.String(), Impl: ImplAtrest, Kernel: ctr.KernelName(m), Size: writeChunk, Metric: "throughput", Unit: MBPerSecond}
-	}
-	for round := range r.cfg.Rounds {
-		for k := range methods {
-			i := (k + round) % len(methods)
-			d, err := writeFile(ms[i], fmt.Sprintf("write-%d", round), chunk, r.cfg.FileSize)
-			if err != nil {
-				return err
-			}
-			figs[i].Samples = append(figs[i].Samples, float64(r.cfg.FileSize)/d/1e6)
-			if err := r.step(fmt.Sprintf("%s %s", FileWrite, methods[i])); err != nil {
-				return err
-			}
+	arms := make([]interleave.Arm, len(specs))
+	for i := range specs {
+		a, done, err := slice(ms[i], chunk)
+		if err != nil {
+			return err
 		}
+		defer done()
+		arms[i] = a
 	}
-	r.addAgainstPlaintext(figs)
+	// A file workload's slice leaves its directory as it found it: one
+	// baseline serves every arm.
+	bases := make([]interleave.Arm, len(specs)-1)
+	for i := range bases {
+		bases[i] = arms[0]
+	}
+	samples, err := r.sliceArms(name, specs, bases, arms[1:])
+	if err != nil {
+		return err
+	}
+	cpu, wall := armFigures(name, size, specs, samples, false)
+	r.add(cpu...)
+	r.add(wall...)
 	return nil
 }
 
-// writeFile is one FileWrite round; it returns the seconds it took.
-func writeFile(m *dict.Manager, name string, chunk []byte, size int64) (float64, error) {
-	start := nanotime()
+// fileWrite writes a new file in each slice, 64 KiB a Write with an fsync
+// every MiB, until the slice's time is up (at a MiB's end), then closes
+// and removes it: an operation is one 64 KiB write. The file's creation
+// and removal (and their dictionary records) are part of the time, as
+// they are of a real log's.
+func (r *run) fileWrite() error {
+	return r.fileRun(FileWrite, writeChunk, func(m *dict.Manager, chunk []byte) (sliceArm, func(), error) {
+		var n int
+		return func(context.Context) (int, error) {
+			n++
+			return writeFile(m, fmt.Sprintf("write-%d", n), chunk, r.cfg.Slice)
+		}, func() {}, nil
+	})
+}
+
+// writeFile is one FileWrite slice; it returns the writes done.
+func writeFile(m *dict.Manager, name string, chunk []byte, d time.Duration) (int, error) {
+	deadline := time.Now().Add(d)
 	f, err := m.Create(name)
 	if err != nil {
 		return 0, err
 	}
-	for written := int64(0); written < size; {
-		n, err := f.Write(chunk[:min(int64(len(chunk)), size-written)])
+	writes := 0
+	for written := int64(0); ; {
+		n, err := f.Write(chunk)
 		if err != nil {
 			f.Close()
 			return 0, err
 		}
+		writes++
 		written += int64(n)
-		if written%syncEvery == 0 || written == size {
+		if written%syncEvery == 0 {
 			if err := f.Sync(); err != nil {
 				f.Close()
 				return 0, err
+			}
+			if !time.Now().Before(deadline) {
+				break
 			}
 		}
 	}
 	if err := f.Close(); err != nil {
 		return 0, err
 	}
-	if err := m.Remove(name); err != nil {
-		return 0, err
-	}
-	return float64(nanotime()-start) / 1e9, nil
+	return writes, m.Remove(name)
 }
 
 // fileRead reads 4 KiB blocks at random aligned offsets of a FileSize file
-// in each method's data directory, from the page cache: what decryption
-// adds to a read that the disk does not slow.
+// in each arm's data directory, from the page cache: what decryption
+// adds to a read that the disk does not slow. An operation is a read.
 func (r *run) fileRead() error {
-	methods, ms, chunk, cleanup, err := r.fileWorkload(FileRead)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
 	rng := mrand.New(mrand.NewPCG(3, 4))
 	blocks := r.cfg.FileSize / readSize
 	offsets := make([]int64, 4096)
 	for i := range offsets {
 		offsets[i] = rng.Int64N(blocks) * readSize
 	}
-	buf := make([]byte, readSize)
-	// A read error stops nothing mid-round (the op has no way to
-	// return one); the first is kept and ends the workload.
-	var readErr error
-	ops := make([]func(), len(methods))
-	figs := make([]*Figure, len(methods))
-	for i, m := range methods {
-		f, err := fillFile(ms[i], "read", chunk, r.cfg.FileSize)
+	return r.fileRun(FileRead, readSize, func(m *dict.Manager, chunk []byte) (sliceArm, func(), error) {
+		f, err := fillFile(m, "read", chunk, r.cfg.FileSize)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer f.Close()
+		buf := make([]byte, readSize)
 		var j int
-		ops[i] = func() {
-			if _, err := f.ReadAt(buf, offsets[j%len(offsets)]); err != nil && readErr == nil {
-				readErr = fmt.Errorf("reading %s: %w", f.Name(), err)
+		return func(context.Context) (int, error) {
+			deadline := time.Now().Add(r.cfg.Slice)
+			ops := 0
+			for time.Now().Before(deadline) {
+				for range 64 {
+					if _, err := f.ReadAt(buf, offsets[j%len(offsets)]); err != nil {
+						return ops, fmt.Errorf("reading %s: %w", f.Name(), err)
+					}
+					j++
+					ops++
+				}
 			}
-			j++
-		}
-		figs[i] = &Figure{Workload: FileRead, Method: m.String(), Impl: ImplAtrest, Kernel: ctr.KernelName(m), Size: readSize, Metric: "throughput", Unit: OpsPerSecond}
-		measure(r.cfg.Duration/10, ops[i])
-	}
-	for round := range r.cfg.Rounds {
-		for k := range methods {
-			i := (k + round) % len(methods)
-			n, d := measure(r.cfg.Duration, ops[i])
-			figs[i].Samples = append(figs[i].Samples, float64(n)/d.Seconds())
-			if readErr != nil {
-				return readErr
-			}
-			if err := r.step(fmt.Sprintf("%s %s", FileRead, methods[i])); err != nil {
-				return err
-			}
-		}
-	}
-	r.addAgainstPlaintext(figs)
-	return nil
+			return ops, nil
+		}, func() { f.Close() }, nil
+	})
 }
 
 // fillFile writes a file of size bytes through m and reopens it for

@@ -1,10 +1,14 @@
 package bench
 
 import (
+	"math"
 	"math/big"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/atrest/atrest/bench/engine"
+	"github.com/atrest/atrest/bench/stats"
 )
 
 func TestThreadCounts(t *testing.T) {
@@ -65,5 +69,102 @@ func TestMeasure(t *testing.T) {
 	}
 	if o := timerOverhead(); o < 0 || o > float64(time.Millisecond) {
 		t.Errorf("timer overhead %v ns", o)
+	}
+}
+
+// TestOverheadNoisy checks the noisy mark of an overhead is in points: ±5
+// points at the default 10% spread, whatever the overhead's size.
+func TestOverheadNoisy(t *testing.T) {
+	for _, tt := range []struct {
+		lo, median, hi float64 // speeds
+		conf           float64
+		want           bool
+	}{
+		{1 / 1.04, 1, 1 / 0.96, 0.95, false},       // [-4, +4] points
+		{1 / 1.06, 1, 1 / 0.94, 0.95, true},        // [-6, +6]
+		{1 / 2.04, 1 / 2.0, 1 / 1.96, 0.95, false}, // +100% ±4 points
+		{1 / 2.06, 1 / 2.0, 1 / 1.94, 0.95, true},  // +100% ±6 points
+		{1 / 1.04, 1, 1 / 0.96, 0.90, true},        // too few rounds for 95%
+	} {
+		v := &Versus{Relation: Overhead, Summary: stats.Summary{N: 20, Lo: tt.lo, Median: tt.median, Hi: tt.hi, Confidence: tt.conf}}
+		if got := overheadNoisy(v, 0.95, 0.10); got != tt.want {
+			lo, hi := v.Interval()
+			t.Errorf("overhead [%.1f, %.1f] at %v: noisy %v, want %v", lo, hi, tt.conf, got, tt.want)
+		}
+	}
+}
+
+// TestExpected checks the arithmetic of the expected cipher cost: the I/O
+// per operation, and a call of the average size timed for reads and for
+// writes.
+func TestExpected(t *testing.T) {
+	xor := func(b []byte, _ int64) {
+		for i := range b {
+			b[i] ^= 0x5a
+		}
+	}
+	io := engine.IO{ReadCalls: 40, ReadBytes: 40 * 4096, WriteCalls: 10, WriteBytes: 10 * 65536}
+	x := expected(io, 100, xor, 123)
+	if x.ReadCalls != 0.4 || x.WriteCalls != 0.1 || x.ReadBytes != 0.4*4096 || x.WriteBytes != 0.1*65536 || x.MeasuredNs != 123 {
+		t.Fatalf("per operation: %+v", x)
+	}
+	if !(x.ReadCallNs > 0 && x.WriteCallNs > x.ReadCallNs) {
+		t.Errorf("a 64 KiB call costs %v ns, a 4 KiB one %v", x.WriteCallNs, x.ReadCallNs)
+	}
+	if want := 0.4*x.ReadCallNs + 0.1*x.WriteCallNs; math.Abs(x.CipherNs-want) > 1e-9*want {
+		t.Errorf("cipher %v ns/op, want %v", x.CipherNs, want)
+	}
+	if got := x.Gap(); math.Abs(got-(123-x.CipherNs)) > 1e-9 {
+		t.Errorf("gap %v", got)
+	}
+	if expected(io, 0, xor, 1) != nil {
+		t.Error("an expected cost for no operations")
+	}
+	// Reads only: no write cost is timed.
+	if x := expected(engine.IO{ReadCalls: 1, ReadBytes: 100}, 1, xor, 0); x.WriteCallNs != 0 || x.CipherNs != x.ReadCallNs {
+		t.Errorf("reads only: %+v", x)
+	}
+}
+
+func TestMedianDiff(t *testing.T) {
+	if got := medianDiff([]float64{10, 20, 30}, []float64{1, 2, 100}); got != 9 {
+		t.Errorf("median of 9, 18, -70 = %v, want 9", got)
+	}
+}
+
+// TestPooledRatio checks a pooled summary is the ratio of the sums, its
+// interval holds it and narrows as rounds agree, and few rounds are
+// noisy.
+func TestPooledRatio(t *testing.T) {
+	// One round in five holds a compaction costing ten times the rest.
+	var num, den []float64
+	for i := range 40 {
+		c := 1.0
+		if i%5 == 0 {
+			c = 10
+		}
+		num = append(num, c)
+		den = append(den, c*1.25)
+	}
+	s := pooledRatio(num, den, 0.95, 0.10)
+	if math.Abs(s.Median-0.8) > 1e-12 || s.Lo > s.Median || s.Hi < s.Median || s.N != 40 {
+		t.Errorf("pooled %+v, want 0.8 inside its interval", s)
+	}
+	if s.Hi-s.Lo > 1e-9 || s.Noisy {
+		t.Errorf("rounds in the same ratio: interval [%v, %v], noisy %v", s.Lo, s.Hi, s.Noisy)
+	}
+	// The median of the rounds' own values would miss the compactions:
+	// the pooled mean does not.
+	m := pooledRatio(num, ones(len(num)), 0.95, 10)
+	if want := (8*1.0 + 2*10.0) / 10; math.Abs(m.Median-want) > 1e-12 || stats.Median(num) != 1 {
+		t.Errorf("pooled mean %v, want %v", m.Median, want)
+	}
+	den[3] = 3 // one round off: a non-empty interval still holding the ratio
+	s = pooledRatio(num, den, 0.95, 0.10)
+	if !(s.Lo < s.Median && s.Median <= s.Hi) {
+		t.Errorf("interval [%v, %v] around %v", s.Lo, s.Hi, s.Median)
+	}
+	if few := pooledRatio(num[:5], den[:5], 0.95, 10); !few.Noisy {
+		t.Errorf("five rounds: %+v, want noisy", few)
 	}
 }

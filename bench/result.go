@@ -7,13 +7,19 @@ import (
 	"io"
 	"time"
 
+	"github.com/atrest/atrest/bench/peer"
 	"github.com/atrest/atrest/bench/stats"
 )
 
 // SchemaVersion is the version of the JSON document Result encodes to. It
 // changes when a field changes meaning or goes away; fields may be added
-// without a change.
-const SchemaVersion = 1
+// without a change. Version 2 added the file and engine workloads' wall
+// and CPU time per operation (Overhead, Expected, the control and peer
+// figures); a version 1 document reads as it is.
+const SchemaVersion = 2
+
+// oldestSchema is the oldest version ReadResult reads.
+const oldestSchema = 1
 
 // ErrSchema is returned (wrapped) by ReadResult for a document that is not
 // an encbench result of a version this build reads.
@@ -84,6 +90,9 @@ const (
 	MBPerSecond  Unit = "MB/s"  // throughput: higher is better
 	OpsPerSecond Unit = "ops/s" // operations per second: higher is better
 	Nanoseconds  Unit = "ns"    // a latency: lower is better
+	// NsPerOp is a cost per operation, in wall or CPU nanoseconds (see
+	// Figure.Metric): lower is better.
+	NsPerOp Unit = "ns/op"
 	// SpeedRatio is the unit of a comparison's per-round ratios
 	// (Versus.Speed): higher is better.
 	SpeedRatio Unit = "×"
@@ -104,6 +113,20 @@ const (
 	ImplAtrest       = "atrest"
 	ImplCryptoCipher = "crypto/cipher"
 	ImplGMSM         = "gmsm"
+	// ImplPeer is encryption the common Go way (package bench/peer): a
+	// crypto/cipher or gmsm stream made at the offset for every call.
+	ImplPeer = peer.Name
+	// ImplControl is a second plaintext arm measured against the first:
+	// the noise floor of the run.
+	ImplControl = "control"
+)
+
+// The metrics of the file and engine workloads: time per operation, by
+// the wall clock and by the process's CPU time (user and system, every
+// thread).
+const (
+	MetricWall = "wall"
+	MetricCPU  = "cpu"
 )
 
 // Figure is one measured quantity: its samples (one per round), their
@@ -124,7 +147,7 @@ type Figure struct {
 	// scaling only; 0 elsewhere).
 	Threads int `json:"threads,omitempty"`
 	// Metric says which statistic of a round the samples are:
-	// "throughput", "p50" or "p99".
+	// "throughput", "p50", "p99", or MetricWall or MetricCPU.
 	Metric string `json:"metric"`
 	// Unit is the samples' unit.
 	Unit Unit `json:"unit"`
@@ -137,7 +160,44 @@ type Figure struct {
 	CyclesPerByte float64 `json:"cycles_per_byte,omitempty"`
 	// Versus compares the figure with its baseline, if it has one.
 	Versus *Versus `json:"versus,omitempty"`
+	// Expected is the cipher work the figure's operations did and what
+	// it should cost (the CPU figures of encrypted engine arms).
+	Expected *Expected `json:"expected,omitempty"`
+	// Pooled says Summary and Versus.Summary are not medians but what
+	// the rounds add up to: the mean cost per operation, and the ratio of
+	// the sums of the baseline's and this figure's costs, with bootstrap
+	// intervals. A fill's figures are pooled, because compactions fall
+	// in some of its slices and not in the median one.
+	Pooled bool `json:"pooled,omitempty"`
 }
+
+// Expected sets the CPU time an arm spends beyond plaintext against what
+// its cipher work explains: the engine's reads and writes per operation
+// (every byte of them decrypted or encrypted), each call costing what the
+// cipher takes for a call of the arm's average read or write size,
+// measured in the same run.
+type Expected struct {
+	// ReadCalls, WriteCalls, ReadBytes and WriteBytes are per operation.
+	ReadCalls  float64 `json:"read_calls"`
+	WriteCalls float64 `json:"write_calls"`
+	ReadBytes  float64 `json:"read_bytes"`
+	WriteBytes float64 `json:"write_bytes"`
+	// ReadCallNs and WriteCallNs are the cipher's CPU time for one call
+	// of the average read and write size.
+	ReadCallNs  float64 `json:"read_call_ns"`
+	WriteCallNs float64 `json:"write_call_ns"`
+	// CipherNs is the expected cipher time per operation:
+	// ReadCalls·ReadCallNs + WriteCalls·WriteCallNs.
+	CipherNs float64 `json:"cipher_ns"`
+	// MeasuredNs is the arm's CPU time per operation less its
+	// baseline's: the median over rounds of the difference, or for a
+	// pooled figure the difference of the means.
+	MeasuredNs float64 `json:"measured_ns"`
+}
+
+// Gap is the measured cost beyond the expected cipher work, per
+// operation, in nanoseconds.
+func (e *Expected) Gap() float64 { return e.MeasuredNs - e.CipherNs }
 
 // Relation is what a Versus expresses.
 type Relation string
@@ -153,6 +213,9 @@ const (
 	// Scaling is a thread count against one thread: the factor by which
 	// the throughput grew.
 	Scaling Relation = "scaling"
+	// Overhead is a cost per operation against plaintext's: how much
+	// more it costs, in percent (25 = a quarter more time per operation).
+	Overhead Relation = "overhead"
 )
 
 // Versus compares a figure with its baseline round by round. The baseline
@@ -168,6 +231,11 @@ type Versus struct {
 	// baseline's (for latencies, the baseline's latency over this one's),
 	// so above 1 is faster.
 	Speed []float64 `json:"speed"`
+	// Base holds, where the baseline's samples are paired with this
+	// figure's round by round (the file and engine workloads), the
+	// baseline's sample of each round: Speed[i] is Base[i] over the
+	// figure's Samples[i] for a cost.
+	Base []float64 `json:"base,omitempty"`
 	// Summary is stats.Summarize of Speed; its Noisy mark is the
 	// comparison's.
 	Summary stats.Summary `json:"summary"`
@@ -184,14 +252,26 @@ func (v *Versus) Interval() (lo, hi float64) {
 }
 
 func (v *Versus) relate(speed float64) float64 {
-	if v.Relation == Degradation {
+	switch v.Relation {
+	case Degradation:
 		return (1 - speed) * 100
+	case Overhead:
+		return (1/speed - 1) * 100
 	}
 	return speed
 }
 
-// Noisy reports whether the figure or its comparison is too noisy to quote.
+// Noisy reports whether the figure or its comparison is too noisy to
+// quote. A cost per operation (the file and engine workloads) is quoted
+// by its overhead against plaintext: its comparison alone decides. The
+// cost itself moves with the machine's speed over the run, which the
+// pairing of slices cancels out of the overhead but not out of the
+// absolute numbers; its Summary still marks a wide interval, and a
+// report shows that on the median.
 func (f *Figure) Noisy() bool {
+	if f.Unit == NsPerOp {
+		return f.Versus != nil && f.Versus.Summary.Noisy
+	}
 	return f.Summary.Noisy || (f.Versus != nil && f.Versus.Summary.Noisy)
 }
 
@@ -221,8 +301,8 @@ func ReadResult(rd io.Reader) (*Result, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("bench: decoding result: %w", err)
 	}
-	if r.Schema != SchemaVersion {
-		return nil, fmt.Errorf("bench: schema %d (this build reads %d): %w", r.Schema, SchemaVersion, ErrSchema)
+	if r.Schema < oldestSchema || r.Schema > SchemaVersion {
+		return nil, fmt.Errorf("bench: schema %d (this build reads %d to %d): %w", r.Schema, oldestSchema, SchemaVersion, ErrSchema)
 	}
 	return &r, nil
 }

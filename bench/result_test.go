@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -125,5 +126,57 @@ func TestReadResultRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadResultOlderSchema reads a version 1 document (the committed
+// results of earlier builds): its figures read as they were written.
+func TestReadResultOlderSchema(t *testing.T) {
+	doc := `{"schema": 1, "figures": [{"workload": "pebble-fillseq", "method": "sm4-ctr", "impl": "atrest", "metric": "throughput", "unit": "ops/s", "samples": [1, 2],
+		"versus": {"relation": "degradation", "baseline": "plaintext", "speed": [0.9, 0.8], "summary": {"n": 2, "median": 0.85}}}]}`
+	r, err := bench.ReadResult(strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Figures[0]; r.Schema != 1 || f.Versus.Relation != bench.Degradation || math.Abs(f.Versus.Value()-15) > 1e-9 {
+		t.Errorf("read %+v", r)
+	}
+}
+
+// TestOverheadValue checks how an overhead reads: the baseline's cost
+// over this one's is the speed, and the overhead is the extra time.
+func TestOverheadValue(t *testing.T) {
+	v := &bench.Versus{Relation: bench.Overhead, Summary: stats.Summary{Median: 0.8, Lo: 0.5, Hi: 1}}
+	if got := v.Value(); math.Abs(got-25) > 1e-9 {
+		t.Errorf("speed 0.8: overhead %v, want +25%%", got)
+	}
+	if lo, hi := v.Interval(); math.Abs(lo) > 1e-9 || math.Abs(hi-100) > 1e-9 {
+		t.Errorf("speeds [0.5, 1]: overhead [%v, %v], want [0, 100]", lo, hi)
+	}
+}
+
+// TestNoisyCostPerOp checks that a cost per operation is quoted by its
+// overhead: a wide interval of the cost itself (the machine's drift) does
+// not make the row noisy, a noisy overhead does; other figures stay noisy
+// on either.
+func TestNoisyCostPerOp(t *testing.T) {
+	wide := stats.Summary{N: 20, Median: 100, Lo: 50, Hi: 150, Noisy: true}
+	clean := stats.Summary{N: 20, Median: 1, Lo: 0.99, Hi: 1.01}
+	for _, tt := range []struct {
+		unit   bench.Unit
+		own    stats.Summary
+		versus *bench.Versus
+		want   bool
+	}{
+		{bench.NsPerOp, wide, &bench.Versus{Relation: bench.Overhead, Summary: clean}, false},
+		{bench.NsPerOp, clean, &bench.Versus{Relation: bench.Overhead, Summary: wide}, true},
+		{bench.NsPerOp, wide, nil, false},
+		{bench.OpsPerSecond, wide, &bench.Versus{Relation: bench.Degradation, Summary: clean}, true},
+		{bench.MBPerSecond, clean, nil, false},
+	} {
+		f := &bench.Figure{Unit: tt.unit, Summary: tt.own, Versus: tt.versus}
+		if got := f.Noisy(); got != tt.want {
+			t.Errorf("%s, own noisy %v, versus %+v: Noisy %v, want %v", tt.unit, tt.own.Noisy, tt.versus, got, tt.want)
+		}
 	}
 }

@@ -36,9 +36,14 @@ type Config struct {
 	// needed for a 95% interval of the median; fewer give noisy figures.
 	Rounds int
 	// Duration is the time one round of one figure runs for (Stream,
-	// RandomRead, Parallel, FileRead; the fills run a fixed amount of
-	// work instead).
+	// RandomRead, Parallel).
 	Duration time.Duration
+	// SliceRounds and Slice are the rounds of the file and engine
+	// workloads and the length of one arm's slice of a round: the arms
+	// (plaintext, the control, the methods, the peers) take turns in
+	// slices, so many short rounds let the machine's drift cancel.
+	SliceRounds int
+	Slice       time.Duration
 	// Threads is the largest thread count of the Parallel workload.
 	Threads int
 	// ParallelSize is the buffer length of the Parallel workload.
@@ -46,10 +51,9 @@ type Config struct {
 	// FileSize is what one FileWrite round writes, and the size of the
 	// file FileRead reads from.
 	FileSize int64
-	// PebbleKeys, PebbleFillOps and PebbleReadOps size the Pebble
-	// workloads: the key space (and the keys loaded for reads), the keys
-	// written per fill round, and the reads per read round.
-	PebbleKeys, PebbleFillOps, PebbleReadOps int
+	// PebbleKeys sizes the engine workloads: the fills' key space, and
+	// the keys loaded for the random reads.
+	PebbleKeys int
 	// Dir is a scratch directory for the file and Pebble workloads; empty
 	// means a new temporary directory, removed at the end.
 	Dir string
@@ -66,45 +70,49 @@ type Config struct {
 // about five minutes on a two-core machine.
 func DefaultConfig() Config {
 	return Config{
-		Methods:       slices.Clone(ctr.Methods),
-		Sizes:         []int{64, 512, 4 << 10, 16 << 10, 64 << 10, 1 << 20},
-		Workloads:     slices.Clone(Workloads),
-		Rounds:        10,
-		Duration:      100 * time.Millisecond,
-		Threads:       runtime.NumCPU(),
-		ParallelSize:  4 << 20,
-		FileSize:      64 << 20,
-		PebbleKeys:    100_000,
-		PebbleFillOps: 50_000,
-		PebbleReadOps: 10_000,
-		Confidence:    stats.DefaultConfidence,
-		MaxSpread:     stats.DefaultMaxSpread,
+		Methods:      slices.Clone(ctr.Methods),
+		Sizes:        []int{64, 512, 4 << 10, 16 << 10, 64 << 10, 1 << 20},
+		Workloads:    slices.Clone(Workloads),
+		Rounds:       10,
+		Duration:     100 * time.Millisecond,
+		SliceRounds:  30,
+		Slice:        20 * time.Millisecond,
+		Threads:      runtime.NumCPU(),
+		ParallelSize: 4 << 20,
+		FileSize:     64 << 20,
+		PebbleKeys:   100_000,
+		Confidence:   stats.DefaultConfidence,
+		MaxSpread:    stats.DefaultMaxSpread,
 	}
 }
 
-// QuickConfig measures everything briefly: ten rounds (the fewest whose
-// 95% interval of the median leaves out the extreme round at each end),
-// short rounds, three sizes and small Pebble databases. It takes under a
-// minute on a two-core machine; expect more noisy marks than a full run.
+// QuickConfig measures everything briefly: ten rounds of the cipher
+// workloads (the fewest whose 95% interval of the median leaves out the
+// extreme round at each end), short rounds, three sizes, and thirty rounds
+// of 10 ms slices of small Pebble databases and files. It takes about a
+// minute on a two-core machine.
 func QuickConfig() Config {
 	c := DefaultConfig()
 	c.Preset = PresetQuick
 	c.Sizes = []int{64, 4 << 10, 1 << 20}
 	c.Duration = 30 * time.Millisecond
 	c.FileSize = 32 << 20
-	c.PebbleKeys, c.PebbleFillOps, c.PebbleReadOps = 50_000, 25_000, 5_000
+	c.PebbleKeys = 50_000
+	c.Slice = 10 * time.Millisecond
 	return c
 }
 
 // FullConfig is the run committed to results/: sizes from 16 bytes to
-// 4 MiB, twenty rounds, and Pebble at the size of its Go benchmarks.
+// 4 MiB, twenty rounds, and sixty rounds of slices with Pebble at the
+// size of its Go benchmarks.
 func FullConfig() Config {
 	c := DefaultConfig()
 	c.Preset = PresetFull
 	c.Sizes = []int{16, 64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20}
 	c.Rounds = 20
 	c.FileSize = 128 << 20
-	c.PebbleKeys, c.PebbleFillOps, c.PebbleReadOps = 200_000, 100_000, 20_000
+	c.PebbleKeys = 200_000
+	c.SliceRounds = 60
 	return c
 }
 
@@ -118,12 +126,14 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: rounds %d (need at least 1)", ErrConfig, c.Rounds)
 	case c.Duration <= 0:
 		return fmt.Errorf("%w: duration %v (need more than 0)", ErrConfig, c.Duration)
+	case c.SliceRounds < 1 || c.Slice <= 0:
+		return fmt.Errorf("%w: %d slice rounds of %v (need at least 1 of more than 0)", ErrConfig, c.SliceRounds, c.Slice)
 	case c.Threads < 1:
 		return fmt.Errorf("%w: threads %d (need at least 1)", ErrConfig, c.Threads)
 	case c.ParallelSize < 1 || c.FileSize < 1<<20:
 		return fmt.Errorf("%w: parallel size %d or file size %d too small", ErrConfig, c.ParallelSize, c.FileSize)
-	case c.PebbleKeys < 1 || c.PebbleFillOps < 1 || c.PebbleReadOps < 1:
-		return fmt.Errorf("%w: Pebble sizes must be positive", ErrConfig)
+	case c.PebbleKeys < 1:
+		return fmt.Errorf("%w: the engine workloads' key count must be positive", ErrConfig)
 	}
 	for _, n := range c.Sizes {
 		if n < MinSize || n > MaxSize {
@@ -186,20 +196,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	start := time.Now()
 	steps := map[string]func() error{
-		Stream:           r.stream,
-		RandomRead:       r.randomRead,
-		Parallel:         r.parallel,
-		FileWrite:        r.fileWrite,
-		FileRead:         r.fileRead,
-		PebbleFillSeq:    func() error { return r.pebble(PebbleFillSeq) },
-		PebbleFillRandom: func() error { return r.pebble(PebbleFillRandom) },
-		PebbleReadRandom: func() error { return r.pebble(PebbleReadRandom) },
+		Stream:     r.stream,
+		RandomRead: r.randomRead,
+		Parallel:   r.parallel,
+		FileWrite:  r.fileWrite,
+		FileRead:   r.fileRead,
 	}
 	for _, w := range Workloads {
 		if !slices.Contains(cfg.Workloads, w) {
 			continue
 		}
-		if err := steps[w](); err != nil {
+		step := steps[w]
+		if step == nil {
+			step = func() error { return r.engineRun(w) }
+		}
+		if err := step(); err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", w, err)
 		}
 	}
@@ -228,21 +239,22 @@ func (c *Config) options() Options {
 func (r *run) countRounds() int {
 	c := &r.cfg
 	ciphers := len(cipherMethods(c.Methods))
-	withBase := len(withPlaintext(c.Methods))
 	n := 0
 	for _, w := range c.Workloads {
 		switch w {
 		case Stream:
-			n += len(c.Sizes) * len(c.Methods)
+			n += len(c.Sizes) * len(c.Methods) * c.Rounds
 		case RandomRead:
-			n += ciphers
+			n += ciphers * c.Rounds
 		case Parallel:
-			n += ciphers * len(threadCounts(c.Threads))
+			n += ciphers * len(threadCounts(c.Threads)) * c.Rounds
+		case FileWrite, FileRead:
+			n += (1 + ciphers) * c.SliceRounds // pairs: the control, the methods
 		default:
-			n += withBase
+			n += (1 + 2*ciphers) * c.SliceRounds // and the peers
 		}
 	}
-	return n * c.Rounds
+	return n
 }
 
 // step reports a measured round to the progress callback and checks ctx.
@@ -257,8 +269,17 @@ func (r *run) step(what string) error {
 // summarize fills in a figure's summaries from its samples.
 func (r *run) summarize(f *Figure) {
 	f.Summary = stats.Summarize(f.Samples, r.cfg.Confidence, r.cfg.MaxSpread)
+	if f.Pooled {
+		f.Summary = pooledRatio(f.Samples, ones(len(f.Samples)), r.cfg.Confidence, r.cfg.MaxSpread)
+	}
 	if f.Versus != nil {
 		f.Versus.Summary = stats.Summarize(f.Versus.Speed, r.cfg.Confidence, r.cfg.MaxSpread)
+		if f.Pooled {
+			f.Versus.Summary = pooledRatio(f.Versus.Base, f.Samples, r.cfg.Confidence, r.cfg.MaxSpread)
+		}
+		if f.Versus.Relation == Overhead {
+			f.Versus.Summary.Noisy = overheadNoisy(f.Versus, r.cfg.Confidence, r.cfg.MaxSpread)
+		}
 	}
 }
 
@@ -279,12 +300,6 @@ func cipherMethods(methods []ctr.Method) []ctr.Method {
 		}
 	}
 	return out
-}
-
-// withPlaintext is methods with Plaintext first, the baseline of the file
-// and Pebble workloads.
-func withPlaintext(methods []ctr.Method) []ctr.Method {
-	return append([]ctr.Method{ctr.Plaintext}, cipherMethods(methods)...)
 }
 
 // threadCounts are the Parallel workload's thread counts: powers of two up

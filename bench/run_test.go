@@ -23,7 +23,8 @@ func tinyConfig(t *testing.T) bench.Config {
 	c.Threads = 2
 	c.ParallelSize = 512 << 10
 	c.FileSize = 1 << 20
-	c.PebbleKeys, c.PebbleFillOps, c.PebbleReadOps = 500, 200, 100
+	c.PebbleKeys = 500
+	c.SliceRounds, c.Slice = 3, 5*time.Millisecond
 	c.Dir = t.TempDir()
 	return c
 }
@@ -107,14 +108,16 @@ func TestRun(t *testing.T) {
 	// Stream: every method at every size, a baseline beside each cipher.
 	// Random reads and scaling: ciphers only (plaintext computes nothing).
 	want := map[string]int{
-		bench.Stream:           2 * (1 + 2*2),
-		bench.RandomRead:       2 * 2 * 2,
-		bench.Parallel:         2 * 2,
-		bench.FileWrite:        3,
-		bench.FileRead:         3,
-		bench.PebbleFillSeq:    3,
-		bench.PebbleFillRandom: 3,
-		bench.PebbleReadRandom: 3,
+		bench.Stream:     2 * (1 + 2*2),
+		bench.RandomRead: 2 * 2 * 2,
+		bench.Parallel:   2 * 2,
+		// The arms' workloads: plaintext, the control, each method
+		// (and each peer, for an engine), each by CPU and wall time.
+		bench.FileWrite:        2 * (2 + 2),
+		bench.FileRead:         2 * (2 + 2),
+		bench.PebbleFillSeq:    2 * (2 + 2*2),
+		bench.PebbleFillRandom: 2 * (2 + 2*2),
+		bench.PebbleReadRandom: 2 * (2 + 2*2),
 	}
 	for w, n := range want {
 		if count[w] != n {
@@ -165,18 +168,66 @@ func TestRun(t *testing.T) {
 		}
 	}
 	for _, w := range []string{bench.FileWrite, bench.FileRead, bench.PebbleFillSeq, bench.PebbleFillRandom, bench.PebbleReadRandom} {
-		plain := figure(t, byKey, w, "plaintext", bench.ImplAtrest, -1, 0, "throughput")
-		if plain == nil {
-			continue
+		engine := w != bench.FileWrite && w != bench.FileRead
+		baseImpl := bench.ImplAtrest
+		if engine {
+			baseImpl = bench.ImplNone
 		}
-		if plain.Versus != nil {
-			t.Errorf("%s: plaintext has a baseline", w)
-		}
-		for _, m := range []string{"aes128-ctr", "sm4-ctr"} {
-			if f := figure(t, byKey, w, m, bench.ImplAtrest, -1, 0, "throughput"); f != nil {
-				checkVersus(t, f, plain, bench.Degradation, "plaintext", false)
+		for _, metric := range []string{bench.MetricCPU, bench.MetricWall} {
+			plain := figure(t, byKey, w, "plaintext", baseImpl, -1, 0, metric)
+			if plain == nil {
+				continue
+			}
+			if plain.Versus != nil || plain.Unit != bench.NsPerOp {
+				t.Errorf("%s: plaintext has a baseline or unit %s", plain.Key(), plain.Unit)
+			}
+			// The control line: plaintext against plaintext.
+			if c := figure(t, byKey, w, "plaintext", bench.ImplControl, -1, 0, metric); c != nil {
+				checkOverhead(t, c)
+			}
+			impls := []string{bench.ImplAtrest}
+			if engine {
+				impls = append(impls, bench.ImplPeer)
+			}
+			for _, m := range []string{"aes128-ctr", "sm4-ctr"} {
+				for _, impl := range impls {
+					f := figure(t, byKey, w, m, impl, -1, 0, metric)
+					if f == nil {
+						continue
+					}
+					checkOverhead(t, f)
+					// Where the cost goes: the engines' encrypted CPU
+					// figures say what their cipher work was.
+					switch x := f.Expected; {
+					case engine && metric == bench.MetricCPU && x == nil:
+						t.Errorf("%s: no expected cost", f.Key())
+					case engine && metric == bench.MetricCPU:
+						if !(x.WriteCalls+x.ReadCalls > 0 && x.ReadBytes+x.WriteBytes > 0 && x.CipherNs > 0) {
+							t.Errorf("%s: expected %+v", f.Key(), x)
+						}
+						if want := x.ReadCalls*x.ReadCallNs + x.WriteCalls*x.WriteCallNs; math.Abs(x.CipherNs-want) > 1e-9*want {
+							t.Errorf("%s: expected cipher time %v, want %v", f.Key(), x.CipherNs, want)
+						}
+					case x != nil:
+						t.Errorf("%s: an expected cost on a figure without one: %+v", f.Key(), x)
+					}
+				}
 			}
 		}
+	}
+}
+
+// checkOverhead checks that f (a cost per operation) has its overhead
+// against plaintext, a ratio for every round.
+func checkOverhead(t *testing.T, f *bench.Figure) {
+	t.Helper()
+	v := f.Versus
+	if v == nil || v.Relation != bench.Overhead || v.Baseline != "plaintext" || f.Unit != bench.NsPerOp {
+		t.Errorf("%s: versus %+v, want an overhead against plaintext", f.Key(), v)
+		return
+	}
+	if len(v.Speed) != len(f.Samples) || !finitePositive(v.Speed) {
+		t.Errorf("%s: speeds %v", f.Key(), v.Speed)
 	}
 }
 
@@ -233,6 +284,8 @@ func TestRunRejects(t *testing.T) {
 		{"no workloads", func(c *bench.Config) { c.Workloads = nil }},
 		{"zero rounds", func(c *bench.Config) { c.Rounds = 0 }},
 		{"zero duration", func(c *bench.Config) { c.Duration = 0 }},
+		{"zero slice", func(c *bench.Config) { c.Slice = 0 }},
+		{"zero slice rounds", func(c *bench.Config) { c.SliceRounds = 0 }},
 		{"zero threads", func(c *bench.Config) { c.Threads = 0 }},
 		{"tiny file", func(c *bench.Config) { c.FileSize = 4096 }},
 		{"no Pebble keys", func(c *bench.Config) { c.PebbleKeys = 0 }},
@@ -275,9 +328,9 @@ func TestRunCancel(t *testing.T) {
 			if !errors.Is(err, context.Canceled) || res != nil {
 				t.Errorf("got %v, %v; want context.Canceled", res, err)
 			}
-			// Pebble's rounds check the context between rounds, so the
-			// rest of the first round may still report.
-			if limit := len(c.Methods); calls > limit {
+			// The first report cancels; the slices check the context
+			// before each slice, so nothing more reports.
+			if calls > 1 {
 				t.Errorf("%d rounds after cancelling", calls)
 			}
 		})

@@ -25,22 +25,26 @@ const (
 	// Options.Threads: MB/s and the scaling over one thread.
 	Parallel = "parallel"
 	// FileWrite writes a file through the dict.Manager in 64 KiB writes,
-	// with an fsync every MiB: MB/s and the degradation against plaintext.
+	// with an fsync every MiB: CPU and wall time per write, and the
+	// overhead against plaintext.
 	FileWrite = "file-write"
 	// FileRead reads 4 KiB blocks at random aligned offsets of a file
-	// through the dict.Manager (from the page cache): reads per second
-	// and the degradation against plaintext.
+	// through the dict.Manager (from the page cache): CPU and wall time
+	// per read, and the overhead against plaintext.
 	FileRead = "file-read"
-	// PebbleFillSeq, PebbleFillRandom and PebbleReadRandom are Pebble's
-	// workloads (package bench/pebblework) on pebblefs: operations
-	// per second and the degradation against plaintext.
+	// PebbleFillSeq, PebbleFillRandom and PebbleReadRandom are the
+	// engine workloads (package bench/engine) of Pebble v2: CPU and wall
+	// time per operation on plaintext, on pebblefs and on the peer, and
+	// the overhead against plaintext. Every engine in Engines has the
+	// same three, named after it.
 	PebbleFillSeq    = "pebble-fillseq"
 	PebbleFillRandom = "pebble-fillrandom"
 	PebbleReadRandom = "pebble-readrandom"
 )
 
-// Workloads lists every workload in the order a run measures them.
-var Workloads = []string{Stream, RandomRead, Parallel, FileWrite, FileRead, PebbleFillSeq, PebbleFillRandom, PebbleReadRandom}
+// Workloads lists every workload in the order a run measures them: the
+// cipher's, the files', then each engine's (Engines).
+var Workloads = append([]string{Stream, RandomRead, Parallel, FileWrite, FileRead}, engineWorkloadNames()...)
 
 // ParseWorkloads parses a comma-separated list of workload names ("all" for
 // every one), keeping the order of Workloads and dropping repeats.

@@ -28,7 +28,7 @@ const (
 // The panels' titles (WriteChart's tests look for them in the SVG).
 const (
 	throughputTitle  = "throughput per method and size"
-	degradationTitle = "degradation per workload"
+	degradationTitle = "cost against plaintext per workload"
 )
 
 // palette colours methods in the order of methodOrder, the same in both
@@ -234,13 +234,20 @@ func logTicks(lo, hi float64) []plot.Tick {
 // whatever else sets its figures apart), a bar per method, for figures
 // compared with plaintext.
 func degradationPlot(r *bench.Result, colours map[string]color.Color) (*plot.Plot, error) {
-	rows, methods := degradations(r)
+	rows, methods := degradations(r, true)
 	if len(rows) == 0 {
 		return emptyPlot(degradationTitle), nil
 	}
 	p := plot.New()
 	p.Title.Text = degradationTitle
 	p.Y.Label.Text = "throughput lost vs plaintext (%)"
+	for _, row := range rows {
+		for _, f := range row.byMethod {
+			if f.Versus.Relation == bench.Overhead {
+				p.Y.Label.Text = "CPU time added vs plaintext (%)"
+			}
+		}
+	}
 	p.Legend.Top = true
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = nil // categories need no vertical lines

@@ -56,7 +56,7 @@ func ExampleWriteTable() {
 	//   method      impl    size   median      ±      cycles/B  speed-up                              note
 	//   aes128-ctr  atrest  4 KiB  ~3500 MB/s  ±0.6%  0.857     ~3.50× vs crypto/cipher [3.40, 3.60]  noisy
 	//
-	// ~ / noisy: the 95% interval of the median (or of the comparison) is wider than 10% of it (± above 5%), or there were too few rounds to reach 95% confidence; do not quote it.
+	// ~ / noisy: the 95% interval of the median (or of the comparison) is wider than 10% of it (± above 5%; for an overhead, ± above 5 points), or there were too few rounds to reach 95% confidence; do not quote it. A cost per operation (ns/op) is quoted by its overhead: its row is noisy when the overhead is, while a ~ on its median says the machine's speed moved over the run, which pairing each slice with a plaintext slice cancels out of the overhead.
 }
 
 func ExampleWriteCSV() {

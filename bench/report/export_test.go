@@ -5,4 +5,5 @@ package report
 var (
 	FormatMedian = formatMedian
 	FormatVersus = formatVersus
+	ShareOf      = shareOf
 )

@@ -85,10 +85,14 @@ func formatThreads(n int) string {
 }
 
 // formatRelation writes a comparison's value as its relation reads:
-// "3.52×" for a factor, "12.3%" for a degradation.
+// "3.52×" for a factor, "12.3%" for a degradation, "+12.3%" for an
+// overhead.
 func formatRelation(rel bench.Relation, v float64) string {
-	if rel == bench.Degradation {
+	switch rel {
+	case bench.Degradation:
 		return strconv.FormatFloat(v, 'f', 1, 64) + "%"
+	case bench.Overhead:
+		return fmt.Sprintf("%+.1f%%", v)
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64) + "×"
 }
@@ -101,7 +105,7 @@ func formatVersus(v *bench.Versus) string {
 	}
 	lo, hi := v.Interval()
 	prec := 2
-	if v.Relation == bench.Degradation {
+	if v.Relation == bench.Degradation || v.Relation == bench.Overhead {
 		prec = 1
 	}
 	s := fmt.Sprintf("%s vs %s [%s, %s]", formatRelation(v.Relation, v.Value()), v.Baseline,

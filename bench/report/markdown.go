@@ -49,12 +49,14 @@ func WriteMarkdown(w io.Writer, r *bench.Result, chart string) error {
 	}
 
 	b.WriteString("\n## What encryption costs here\n\n")
-	rows, methods := degradations(r)
+	rows, methods := degradations(r, false)
 	if len(rows) == 0 {
 		b.WriteString("No workload of this run was compared with plaintext.\n")
 	} else {
-		b.WriteString("The share of plaintext's speed each method loses, at the median " +
-			"(negative: faster than plaintext). Intervals are in the sections below.\n\n")
+		b.WriteString("What each method costs against plaintext, at the median: for the file and engine " +
+			"workloads the CPU time it adds per operation (+%), beside the typical Go way (" + bench.ImplPeer +
+			") and the control (plaintext against plaintext: the run's noise floor); for the others the share " +
+			"of plaintext's speed it loses. Intervals are in the sections below.\n\n")
 		t := table{header: append([]string{"workload"}, methods...)}
 		for _, row := range rows {
 			cells := []string{row.label}
@@ -67,6 +69,18 @@ func WriteMarkdown(w io.Writer, r *bench.Result, chart string) error {
 	}
 	if chart != "" {
 		fmt.Fprintf(&b, "\n![throughput per method and size; degradation per workload](%s)\n", mdLink(chart))
+	}
+
+	if cs := costSections(r); len(cs) > 0 {
+		b.WriteString("\n## Against plaintext and the typical Go way\n\n")
+		b.WriteString(mdText(peerLeavesOut) + " Expected cipher time: the bytes the engine read and wrote per operation " +
+			"(every one decrypted or encrypted), in calls of their average size, each timed on this machine in the same run.\n")
+		for _, s := range cs {
+			b.WriteString("\n**" + mdText(s.workload) + "**\n\n")
+			for _, l := range s.lines {
+				b.WriteString("- " + mdText(l) + "\n")
+			}
+		}
 	}
 
 	for _, s := range sections(r) {
@@ -94,7 +108,7 @@ func degradationCell(f *bench.Figure) string {
 	if f == nil {
 		return empty
 	}
-	s := formatRelation(bench.Degradation, f.Versus.Value())
+	s := formatRelation(f.Versus.Relation, f.Versus.Value())
 	if f.Noisy() {
 		s = noisyMark + s
 	}

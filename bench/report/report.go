@@ -38,14 +38,11 @@ const empty = "-"
 // about says in a line what each known workload measures, for section
 // titles; see the Workload constants of package bench.
 var about = map[string]string{
-	bench.Stream:           "XORKeyStreamAt over one buffer of each size, one core",
-	bench.RandomRead:       "decrypt 4 KiB at a random offset of a 1 GiB file, call by call",
-	bench.Parallel:         "one large XORKeyStreamAt split over threads",
-	bench.FileWrite:        "64 KiB writes through dict.Manager, fsync every MiB",
-	bench.FileRead:         "random aligned 4 KiB reads through dict.Manager, page cache",
-	bench.PebbleFillSeq:    "Pebble on pebblefs: sequential fill",
-	bench.PebbleFillRandom: "Pebble on pebblefs: random fill",
-	bench.PebbleReadRandom: "Pebble on pebblefs: random reads",
+	bench.Stream:     "XORKeyStreamAt over one buffer of each size, one core",
+	bench.RandomRead: "decrypt 4 KiB at a random offset of a 1 GiB file, call by call",
+	bench.Parallel:   "one large XORKeyStreamAt split over threads",
+	bench.FileWrite:  "64 KiB writes through dict.Manager, fsync every MiB; an operation is a write",
+	bench.FileRead:   "random aligned 4 KiB reads through dict.Manager, page cache; an operation is a read",
 }
 
 // section is one workload's part of a report: a title and one or more
@@ -100,6 +97,9 @@ func sections(r *bench.Result) []section {
 	for _, w := range workloadOrder(r) {
 		figs := figuresOf(r, w)
 		s := section{workload: w, about: about[w]}
+		if s.about == "" {
+			s.about = bench.DescribeWorkload(w)
+		}
 		if w == bench.RandomRead {
 			s.tables = latencyTables(figs)
 		} else {
@@ -181,6 +181,8 @@ func versusHeader(figs []*bench.Figure) string {
 		return "scaling"
 	case bench.Degradation:
 		return "degradation"
+	case bench.Overhead:
+		return "overhead"
 	}
 	return "versus"
 }
@@ -348,8 +350,11 @@ func thresholds(o bench.Options) (conf, spread float64) {
 func noisyLegend(o bench.Options) string {
 	conf, spread := thresholds(o)
 	return fmt.Sprintf("%s / noisy: the %s%% interval of the median (or of the comparison) is wider than %s%% of it "+
-		"(± above %s%%), or there were too few rounds to reach %s%% confidence; do not quote it.",
-		noisyMark, formatPercent(conf*100), formatPercent(spread*100), formatPercent(spread*50), formatPercent(conf*100))
+		"(± above %s%%; for an overhead, ± above %s points), or there were too few rounds to reach %s%% confidence; do not quote it. "+
+		"A cost per operation (ns/op) is quoted by its overhead: its row is noisy when the overhead is, while a %s on its median "+
+		"says the machine's speed moved over the run, which pairing each slice with a plaintext slice cancels out of the overhead.",
+		noisyMark, formatPercent(conf*100), formatPercent(spread*100), formatPercent(spread*50), formatPercent(spread*50),
+		formatPercent(conf*100), noisyMark)
 }
 
 // formatPercent writes a percentage without trailing zeros.
@@ -379,18 +384,24 @@ type degradationKey struct {
 }
 
 // degradations groups the figures of r compared with plaintext into rows
-// by workload, in workload order, and returns the methods that have any.
-// Figures of a workload that differ other than by method (size, threads,
-// metric, impl) get rows of their own, labelled with the difference, so
-// no cell holds two figures.
-func degradations(r *bench.Result) ([]degradationRow, []string) {
+// by workload, in workload order, and returns the methods that have any:
+// degradations, and of the overheads only the lead metric's (see
+// leadMetric). Figures of a workload that differ other than by method
+// (size, threads, metric, impl) get rows of their own, labelled with the
+// difference, so no cell holds two figures. atrestOnly leaves out the
+// control and the peers (the chart's bars).
+func degradations(r *bench.Result, atrestOnly bool) ([]degradationRow, []string) {
 	var rows []degradationRow
 	usedMethod := map[string]bool{}
 	for _, w := range workloadOrder(r) {
 		var figs []*bench.Figure
 		var keys []degradationKey
+		lead := leadMetric(figuresOf(r, w))
 		for _, f := range figuresOf(r, w) {
-			if f.Versus != nil && f.Versus.Relation == bench.Degradation {
+			if atrestOnly && f.Impl != bench.ImplAtrest {
+				continue
+			}
+			if f.Versus != nil && (f.Versus.Relation == bench.Degradation || f.Versus.Relation == bench.Overhead && f.Metric == lead) {
 				figs = append(figs, f)
 				keys = append(keys, degradationKey{w, f.Impl, f.Metric, f.Size, f.Threads})
 			}
@@ -428,6 +439,10 @@ func rowLabel(k degradationKey, keys []degradationKey) string {
 		impls[o.impl], metrics[o.metric], sizes[o.size], threads[o.threads] = true, true, true, true
 	}
 	parts := []string{k.workload}
+	if metrics[bench.MetricCPU] || metrics[bench.MetricWall] {
+		delete(metrics, bench.MetricWall) // one of them is shown: the lead
+		delete(metrics, bench.MetricCPU)
+	}
 	if len(impls) > 1 || k.impl != bench.ImplAtrest {
 		parts = append(parts, "("+k.impl+")")
 	}
@@ -441,4 +456,20 @@ func rowLabel(k degradationKey, keys []degradationKey) string {
 		parts = append(parts, k.metric)
 	}
 	return strings.Join(parts, " ")
+}
+
+// leadMetric is the metric a workload's costs per operation are quoted
+// by: CPU time where it was measured, else wall time. CPU time leads
+// because it is what encryption adds (the cipher is CPU work), because it
+// does not count the time the process waits for a busy machine's other
+// work or for the disk, and because the engine's background work
+// (flushes, compactions: where a fill's data is encrypted) is in it
+// whichever thread did it.
+func leadMetric(figs []*bench.Figure) string {
+	for _, f := range figs {
+		if f.Metric == bench.MetricCPU {
+			return bench.MetricCPU
+		}
+	}
+	return bench.MetricWall
 }

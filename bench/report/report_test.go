@@ -350,7 +350,7 @@ func TestWriteChart(t *testing.T) {
 			if !strings.HasPrefix(out, "<?xml") && !strings.HasPrefix(out, "<svg") {
 				t.Errorf("not SVG: %.40q", out)
 			}
-			for _, title := range []string{"throughput per method and size", "degradation per workload"} {
+			for _, title := range []string{"throughput per method and size", "cost against plaintext per workload"} {
 				if !strings.Contains(out, title) {
 					t.Errorf("no title %q", title)
 				}

@@ -48,6 +48,16 @@ func WriteTable(w io.Writer, r *bench.Result) error {
 			}
 		}
 	}
+	if cs := costSections(r); len(cs) > 0 {
+		b.WriteString("\nagainst plaintext and the typical Go way:\n")
+		for _, s := range cs {
+			b.WriteString("  " + s.workload + "\n")
+			for _, l := range s.lines {
+				b.WriteString("    " + l + "\n")
+			}
+		}
+		b.WriteString("  " + peerLeavesOut + "\n")
+	}
 	b.WriteString("\n" + noisyLegend(r.Options) + "\n")
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("report: writing table: %w", err)

@@ -22,7 +22,9 @@
 //	--sizes LIST      stream buffer sizes, e.g. 64,4KiB,1MiB (KB = 1000 bytes, KiB = 1024)
 //	--workloads LIST  workloads (default all): stream, random-read, parallel, file-write, file-read, pebble-fillseq, pebble-fillrandom, pebble-readrandom
 //	--duration D      time per round of each figure, e.g. 100ms
-//	--rounds N        rounds per figure (6 or more for a 95% interval)
+//	--rounds N        rounds per figure of the cipher workloads (6 or more for a 95% interval)
+//	--slice D         one arm's slice in the file and engine workloads, e.g. 20ms
+//	--slice-rounds N  rounds of slices in the file and engine workloads
 //	--threads N       the parallel workload's largest thread count
 //	--out DIR         where the reports go
 //	--dir DIR         scratch directory for the file and Pebble workloads
@@ -127,8 +129,9 @@ func printHelp(w io.Writer, c *cobra.Command) {
 type settings struct {
 	quick, full               bool
 	methods, sizes, workloads string
-	duration                  time.Duration
-	rounds, threads           int
+	duration, slice           time.Duration
+	rounds, sliceRounds       int
+	threads                   int
 	out, scratch              string
 }
 
@@ -140,7 +143,9 @@ func (s *settings) define(fs *pflag.FlagSet) {
 	fs.StringVar(&s.sizes, "sizes", "", "comma-separated stream buffer sizes in bytes or with a unit, e.g. 64,4KiB,1MiB; KB = 1000 bytes, KiB = 1024 (default: the preset's)")
 	fs.StringVar(&s.workloads, "workloads", "all", "comma-separated workloads: "+strings.Join(bench.Workloads, ", ")+", or all")
 	fs.DurationVar(&s.duration, "duration", 0, "time per round of each figure, e.g. 100ms (default: the preset's)")
-	fs.IntVar(&s.rounds, "rounds", 0, "rounds per figure; 6 or more give a 95% interval (default: the preset's)")
+	fs.IntVar(&s.rounds, "rounds", 0, "rounds per figure of the cipher workloads; 6 or more give a 95% interval (default: the preset's)")
+	fs.DurationVar(&s.slice, "slice", 0, "length of one arm's slice in the file and engine workloads, e.g. 20ms (default: the preset's)")
+	fs.IntVar(&s.sliceRounds, "slice-rounds", 0, "rounds of slices in the file and engine workloads (default: the preset's)")
 	fs.IntVar(&s.threads, "threads", 0, "largest thread count of the parallel workload (default: the number of CPUs)")
 	fs.StringVar(&s.out, "out", "", "directory for the reports (default results/<host>-<date>)")
 	fs.StringVar(&s.scratch, "dir", "", "scratch directory for the file and Pebble workloads (default: a temporary directory)")
@@ -182,6 +187,18 @@ func (s *settings) config(fs *pflag.FlagSet) (bench.Config, string, error) {
 			return cfg, "", fmt.Errorf("%w: --rounds %d: must be at least 1", errUsage, s.rounds)
 		}
 		cfg.Rounds = s.rounds
+	}
+	if fs.Changed("slice") {
+		if s.slice <= 0 {
+			return cfg, "", fmt.Errorf("%w: --slice %v: must be more than 0", errUsage, s.slice)
+		}
+		cfg.Slice = s.slice
+	}
+	if fs.Changed("slice-rounds") {
+		if s.sliceRounds < 1 {
+			return cfg, "", fmt.Errorf("%w: --slice-rounds %d: must be at least 1", errUsage, s.sliceRounds)
+		}
+		cfg.SliceRounds = s.sliceRounds
 	}
 	if fs.Changed("threads") {
 		if s.threads < 1 {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atrest/atrest/bench"
 	"github.com/atrest/atrest/ctr"
@@ -46,7 +47,7 @@ func TestQuickEndToEnd(t *testing.T) {
 	out := filepath.Join(dir, "report")
 	args := []string{"--quick", "--out", out, "--dir", filepath.Join(dir, "scratch")}
 	if testing.Short() {
-		args = append(args, "--rounds", "3", "--duration", "3ms", "--sizes", "64,4KiB")
+		args = append(args, "--rounds", "3", "--duration", "3ms", "--sizes", "64,4KiB", "--slice-rounds", "3", "--slice", "3ms")
 	}
 	cmd := exec.Command(bin, args...)
 	var stdout, stderr bytes.Buffer
@@ -162,6 +163,8 @@ func TestBadFlags(t *testing.T) {
 		{"negative duration", []string{"--duration", "-1s"}, exitUsage, []string{"--duration"}},
 		{"unparsable duration", []string{"--duration", "soon"}, exitUsage, []string{"duration"}},
 		{"zero rounds", []string{"--rounds", "0"}, exitUsage, []string{"--rounds"}},
+		{"zero slice", []string{"--slice", "0s"}, exitUsage, []string{"--slice"}},
+		{"zero slice rounds", []string{"--slice-rounds", "0"}, exitUsage, []string{"--slice-rounds"}},
 		{"zero threads", []string{"--threads", "0"}, exitUsage, []string{"--threads"}},
 		{"unknown flag", []string{"--fast"}, exitUsage, []string{"fast"}},
 		{"stray argument", []string{"run"}, exitUsage, []string{`"run"`}},
@@ -204,12 +207,13 @@ func parse(t *testing.T, args ...string) (bench.Config, string, error) {
 // TestFlagsOverridePreset checks explicit flags win over the preset and
 // the preset fills in the rest.
 func TestFlagsOverridePreset(t *testing.T) {
-	cfg, out, err := parse(t, "--quick", "--methods", "sm4-ctr", "--sizes", "4KiB", "--rounds", "7", "--threads", "3", "--out", "x")
+	cfg, out, err := parse(t, "--quick", "--methods", "sm4-ctr", "--sizes", "4KiB", "--rounds", "7", "--threads", "3", "--slice", "7ms", "--slice-rounds", "9", "--out", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := bench.QuickConfig()
-	if !slices.Equal(cfg.Methods, []ctr.Method{ctr.SM4CTR}) || !slices.Equal(cfg.Sizes, []int{4096}) || cfg.Rounds != 7 || cfg.Threads != 3 || out != "x" {
+	if !slices.Equal(cfg.Methods, []ctr.Method{ctr.SM4CTR}) || !slices.Equal(cfg.Sizes, []int{4096}) || cfg.Rounds != 7 || cfg.Threads != 3 ||
+		cfg.Slice != 7*time.Millisecond || cfg.SliceRounds != 9 || out != "x" {
 		t.Errorf("flags not applied: %+v, out %q", cfg, out)
 	}
 	if cfg.Duration != q.Duration || cfg.Preset != bench.PresetQuick || cfg.PebbleKeys != q.PebbleKeys {

@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/atrest/atrest/bench/interleave"
+	"github.com/atrest/atrest/bench/stats"
+	"github.com/atrest/atrest/ctr"
+)
+
+// The file and engine workloads measure arms: plaintext (the baseline),
+// a second plaintext arm (the control), each method on atrest and, for
+// the engines, each method on the peer. The arms take turns in short
+// slices within every round (package bench/interleave), timed by the wall
+// clock and by the process's CPU time.
+
+// ImplNone names an engine's plaintext baseline: the engine on its own
+// file system, no encrypting layer at all.
+const ImplNone = "none"
+
+// armSpec is how an arm's figures name it.
+type armSpec struct {
+	method ctr.Method
+	impl   string
+}
+
+// sliceArms runs, in r.cfg.SliceRounds rounds after a warm-up round, the
+// arms specs[1:] each paired with its baseline (bases[i-1] for specs[i];
+// the bases may be one shared arm where its work changes nothing), and
+// returns the pairs' samples, reporting each pair's slices to the
+// progress bar under workload's name.
+func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interleave.Arm) ([]interleave.PairSamples, error) {
+	pairs := make([]interleave.Pair, len(arms))
+	for i := range arms {
+		pairs[i] = interleave.Pair{Base: bases[i], Arm: arms[i]}
+	}
+	var stepErr error
+	samples, err := interleave.Run(r.ctx, pairs, interleave.Options{Rounds: r.cfg.SliceRounds, Warmup: 1}, func(i int) {
+		s := specs[i+1]
+		if err := r.step(fmt.Sprintf("%s %s %s", workload, s.method, s.impl)); err != nil && stepErr == nil {
+			stepErr = err
+		}
+	})
+	if err == nil {
+		err = stepErr
+	}
+	return samples, err
+}
+
+// armFigures turns the samples of the pairs (specs[0] naming the
+// baseline, specs[i] the arm of pair i-1) into a CPU and a wall figure
+// per arm, each arm's compared round by round with its own baseline
+// slices (Overhead); the baseline's figure pools, round by round, all its
+// slices. The caller adds the figures, CPU first: the figure the reports
+// lead with. cpu is nil where the process's CPU time cannot be read.
+//
+// pooled marks the figures to be summarized by what their rounds add up to
+// (Figure.Pooled): a fill's.
+func armFigures(workload string, size int, specs []armSpec, res []interleave.PairSamples, pooled bool) (cpu, wall []*Figure) {
+	if _, err := interleave.CPUTime(); err == nil {
+		cpu = armMetric(workload, size, specs, res, MetricCPU, interleave.Sample.CPUPerOp)
+	}
+	wall = armMetric(workload, size, specs, res, MetricWall, interleave.Sample.WallPerOp)
+	for _, f := range slices.Concat(cpu, wall) {
+		f.Pooled = pooled
+	}
+	return cpu, wall
+}
+
+// armMetric is one metric's figures of the arms, not yet added.
+func armMetric(workload string, size int, specs []armSpec, res []interleave.PairSamples, metric string, perOp func(interleave.Sample) float64) []*Figure {
+	figs := make([]*Figure, len(specs))
+	for i, s := range specs {
+		figs[i] = &Figure{Workload: workload, Method: s.method.String(), Impl: s.impl, Size: size, Metric: metric, Unit: NsPerOp}
+		if s.impl == ImplAtrest {
+			figs[i].Kernel = ctr.KernelName(s.method)
+		}
+	}
+	pooled := make([]interleave.Sample, len(res[0].Base))
+	for _, p := range res {
+		for r, x := range p.Base {
+			pooled[r] = pooled[r].Add(x)
+		}
+	}
+	figs[0].Samples = perOps(pooled, perOp)
+	for i, p := range res {
+		f := figs[i+1]
+		f.Samples = perOps(p.Arm, perOp)
+		// Costs: the baseline's over this one's is the speed.
+		base := perOps(p.Base, perOp)
+		f.Versus = &Versus{Relation: Overhead, Baseline: ctr.Plaintext.String(), Speed: speed(base, f.Samples), Base: base}
+	}
+	return figs
+}
+
+// perOps is the cost per operation of each sample.
+func perOps(xs []interleave.Sample, perOp func(interleave.Sample) float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = perOp(x)
+	}
+	return out
+}
+
+// overheadNoisy reports whether an Overhead comparison may not be quoted:
+// its interval, in percentage points of overhead, is wider than
+// ±maxSpread/2 (±5 points at the default 10%), or there were too few
+// rounds for the confidence asked. Points, not a share of the median: a
+// 3% overhead measured as [1, 5]% is a clean figure.
+func overheadNoisy(v *Versus, conf, maxSpread float64) bool {
+	if v.Summary.N == 0 || v.Summary.Confidence < conf {
+		return true
+	}
+	lo, hi := v.Interval()
+	return (hi-lo)/2 > maxSpread*50 || math.IsNaN(hi-lo)
+}
+
+// costBeyond is what f costs per operation beyond its baseline: the
+// median over rounds of the difference, or for a pooled figure the
+// difference of the means.
+func costBeyond(f *Figure) float64 {
+	if f.Pooled {
+		return mean(f.Samples) - mean(f.Versus.Base)
+	}
+	return medianDiff(f.Samples, f.Versus.Base)
+}
+
+// mean is the mean of xs (0 for none).
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// medianDiff is the median over rounds of a[i] - b[i].
+func medianDiff(a, b []float64) float64 {
+	d := make([]float64, len(a))
+	for i := range a {
+		d[i] = a[i] - b[i]
+	}
+	return stats.Median(d)
+}
+
+// sliceArm adapts a function doing one slice to interleave.Arm, with
+// nothing to quiesce.
+type sliceArm func(context.Context) (int, error)
+
+func (f sliceArm) Slice(ctx context.Context) (int, error) { return f(ctx) }
+func (sliceArm) Quiesce() error                           { return nil }

@@ -1,0 +1,84 @@
+package report_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/atrest/atrest/bench"
+	"github.com/atrest/atrest/bench/report"
+)
+
+// armsResult is an engine workload as bench.Run writes it: CPU and wall
+// figures for plaintext, the control, atrest and the peer, the encrypted
+// CPU figures with their expected cost.
+func armsResult() *bench.Result {
+	r := &bench.Result{Schema: bench.SchemaVersion, Options: bench.Options{Methods: []string{"plaintext", "sm4-ctr"}, Rounds: 6}}
+	w := bench.PebbleReadRandom
+	for _, metric := range []string{bench.MetricCPU, bench.MetricWall} {
+		add := func(method, impl string, ns, speed float64) *bench.Figure {
+			f := figure(w, method, impl, 0, 0, metric, bench.NsPerOp, around(ns, 0.02))
+			if speed != 0 {
+				f.Versus = versus(bench.Overhead, "plaintext", around(speed, 0.01))
+			}
+			r.Figures = append(r.Figures, f)
+			return &r.Figures[len(r.Figures)-1]
+		}
+		add("plaintext", bench.ImplNone, 1000, 0)
+		add("plaintext", bench.ImplControl, 1000, 1)
+		own := add("sm4-ctr", bench.ImplAtrest, 1100, 1/1.1)
+		peer := add("sm4-ctr", bench.ImplPeer, 1500, 1/1.5)
+		if metric == bench.MetricCPU {
+			own.Expected = &bench.Expected{ReadCalls: 0.5, ReadBytes: 2048, ReadCallNs: 160, CipherNs: 80, MeasuredNs: 100}
+			peer.Expected = &bench.Expected{ReadCalls: 0.5, ReadBytes: 2048, ReadCallNs: 1000, CipherNs: 500, MeasuredNs: 500}
+		}
+	}
+	return r
+}
+
+// TestCostLines checks that the table and the Markdown report carry the
+// control line, the sentence against the typical Go way, the expected
+// against the measured cost, and what the peer leaves out, from the CPU
+// figures (the lead), and that the summary has the peer's and the
+// control's rows.
+func TestCostLines(t *testing.T) {
+	r := armsResult()
+	var table, md bytes.Buffer
+	if err := report.WriteTable(&table, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteMarkdown(&md, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"table": table.String(), "markdown": strings.ReplaceAll(md.String(), `\`, "")} {
+		for _, want := range []string{
+			"control, plaintext against plaintext (cpu time): +0.0% [",
+			"sm4-ctr: atrest +10.0% [",
+			"typical-go +50.0% [",
+			": atrest costs 0.2 of it",
+			"sm4-ctr atrest: 2048 B read in 0.50 calls + 0 B written in 0.00 calls per op; cipher 80.0 ns/op expected, 100 ns/op measured beyond plaintext (+20 ns/op)",
+			"sm4-ctr typical-go: 2048 B read",
+			"keeps no durable dictionary",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q:\n%s", name, want, out)
+			}
+		}
+	}
+	for _, row := range []string{"| pebble-readrandom (control) | +0.0% | - |", "| pebble-readrandom (typical-go) | - | +50.0% |"} {
+		if !strings.Contains(strings.ReplaceAll(md.String(), `\`, ""), row) {
+			t.Errorf("summary lacks the row %q:\n%s", row, md.String())
+		}
+	}
+}
+
+func TestShareOf(t *testing.T) {
+	for _, tt := range []struct {
+		x, y float64
+		want string
+	}{{10, 50, "0.2"}, {11, 100, "0.11"}, {12.5, 50, "0.25"}, {50, 50, "1"}, {60, 50, "1.2"}} {
+		if got := report.ShareOf(tt.x, tt.y); got != tt.want {
+			t.Errorf("ShareOf(%v, %v) = %q, want %q", tt.x, tt.y, got, tt.want)
+		}
+	}
+}
