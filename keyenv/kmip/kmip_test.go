@@ -14,6 +14,7 @@ import (
 
 	kmipgo "github.com/ovh/kmip-go"
 
+	"github.com/atrest/atrest/internal/backendtest"
 	"github.com/atrest/atrest/internal/kmiptest"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -45,7 +46,7 @@ server-name = "` + srv.ServerName + `"
 		t.Fatalf("kind %v id %q", m.Current.Kind(), m.Current.ID())
 	}
 	secret := []byte("key dictionary under KMIP")
-	blob := mustSeal(t, m.Current, "key-dictionary", secret)
+	blob := backendtest.MustSeal(t, m.Current, "key-dictionary", secret)
 	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
 	if err != nil || resealed != nil {
 		t.Fatalf("unseal: %v", err)
@@ -56,7 +57,7 @@ server-name = "` + srv.ServerName + `"
 	}
 	// Two seals draw two data keys: the references differ.
 	sb1, _ := keyenv.ParseSealedBlob(blob)
-	sb2, _ := keyenv.ParseSealedBlob(mustSeal(t, m.Current, "key-dictionary", secret))
+	sb2, _ := keyenv.ParseSealedBlob(backendtest.MustSeal(t, m.Current, "key-dictionary", secret))
 	r1, err1 := parseRef(sb1.KeyRef)
 	r2, err2 := parseRef(sb2.KeyRef)
 	if err1 != nil || err2 != nil || r1.keyID != id || bytes.Equal(r1.ciphertext, r2.ciphertext) || bytes.Equal(r1.nonce, r2.nonce) {
@@ -68,7 +69,7 @@ server-name = "` + srv.ServerName + `"
 func TestKMIPRotationByConfiguration(t *testing.T) {
 	oldKey := open(t, settings(t, "atrest", createKey(t, "atrest", true)))
 	newKey := open(t, settings(t, "atrest", createKey(t, "atrest", true)))
-	file := newFileBackend(t)
+	file := backendtest.NewFileBackend(t)
 	for _, tt := range []struct {
 		name              string
 		previous, current keyenv.Backend
@@ -78,16 +79,16 @@ func TestKMIPRotationByConfiguration(t *testing.T) {
 		{"kmip to key file", oldKey, file},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			blob := mustSeal(t, tt.previous, "key-dictionary", []byte("dict"))
+			blob := backendtest.MustSeal(t, tt.previous, "key-dictionary", []byte("dict"))
 			_, err := tt.current.Unseal(context.Background(), "key-dictionary", blob)
-			wantErr(t, err, keyenv.ErrWrongMasterKey)
+			backendtest.WantErr(t, err, keyenv.ErrWrongMasterKey)
 			m := &keyenv.MasterKeys{Current: tt.current, Previous: tt.previous}
 			s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
 			if err != nil || resealed == nil {
 				t.Fatalf("fallback: %v", err)
 			}
 			s.Release()
-			mustUnseal(t, tt.current, "key-dictionary", resealed, []byte("dict"))
+			backendtest.MustUnseal(t, tt.current, "key-dictionary", resealed, []byte("dict"))
 		})
 	}
 }
@@ -115,7 +116,7 @@ func TestKMIPErrorMatrix(t *testing.T) {
 	srv := needServer(t)
 	good := settings(t, "atrest", createKey(t, "atrest", true))
 	b := open(t, good)
-	blob := mustSeal(t, b, "key-dictionary", []byte("dict"))
+	blob := backendtest.MustSeal(t, b, "key-dictionary", []byte("dict"))
 	sb, _ := keyenv.ParseSealedBlob(blob)
 	other := open(t, settings(t, "atrest", createKey(t, "atrest", true)))
 
@@ -129,13 +130,13 @@ func TestKMIPErrorMatrix(t *testing.T) {
 
 	revokedID := createKey(t, "atrest", true)
 	revoked := open(t, settings(t, "atrest", revokedID))
-	revokedBlob := mustSeal(t, revoked, "key-dictionary", []byte("dict"))
+	revokedBlob := backendtest.MustSeal(t, revoked, "key-dictionary", []byte("dict"))
 	if _, err := admin(t, "atrest").Revoke(revokedID).WithRevocationReasonCode(kmipgo.RevocationReasonCodeCessationOfOperation).Exec(); err != nil {
 		t.Fatal(err)
 	}
 	destroyedID := createKey(t, "atrest", true)
 	destroyed := open(t, settings(t, "atrest", destroyedID))
-	destroyedBlob := mustSeal(t, destroyed, "key-dictionary", []byte("dict"))
+	destroyedBlob := backendtest.MustSeal(t, destroyed, "key-dictionary", []byte("dict"))
 	a := admin(t, "atrest")
 	if _, err := a.Revoke(destroyedID).WithRevocationReasonCode(kmipgo.RevocationReasonCodeCessationOfOperation).Exec(); err != nil {
 		t.Fatal(err)
@@ -193,7 +194,7 @@ func TestKMIPErrorMatrix(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Log(tt.err)
-			wantErr(t, tt.err, tt.sentinel)
+			backendtest.WantErr(t, tt.err, tt.sentinel)
 			for _, s := range []string{tt.says, "kmip:" + srv.Addr + " key "} {
 				if !strings.Contains(tt.err.Error(), s) {
 					t.Errorf("error %q does not say %q", tt.err, s)
@@ -246,7 +247,7 @@ func TestKMIPBadSettings(t *testing.T) {
 // endpoint later in the list is used.
 func TestKMIPUnreachableAndFailover(t *testing.T) {
 	good := settings(t, "atrest", createKey(t, "atrest", true))
-	blob := mustSeal(t, open(t, good), "l", []byte("s"))
+	blob := backendtest.MustSeal(t, open(t, good), "l", []byte("s"))
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -283,11 +284,11 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 			s := good
 			s.Endpoints = tt.endpoints
 			b := open(t, s, short...)
-			m := &keyenv.MasterKeys{Current: b, Previous: newFileBackend(t)}
+			m := &keyenv.MasterKeys{Current: b, Previous: backendtest.NewFileBackend(t)}
 			start := time.Now()
 			_, _, err := m.Unseal(context.Background(), "l", blob)
 			t.Log(err)
-			wantErr(t, err, keyenv.ErrKMSUnreachable)
+			backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 			if errors.Is(err, keyenv.ErrBothMasterKeysFailed) {
 				t.Fatal("fell back to the previous key because the server was down")
 			}
@@ -302,8 +303,8 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 	s := good
 	s.Endpoints = []string{dead, hang.Addr().String(), good.Endpoints[0]}
 	b := open(t, s, short...)
-	mustUnseal(t, b, "l", blob, []byte("s"))
-	mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("t")), []byte("t"))
+	backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
+	backendtest.MustUnseal(t, b, "l", backendtest.MustSeal(t, b, "l", []byte("t")), []byte("t"))
 	if !strings.HasPrefix(b.ID(), "kmip:"+dead+" key ") {
 		t.Errorf("id %q does not name the first endpoint", b.ID())
 	}
@@ -332,7 +333,7 @@ func TestKMIPCallTimeout(t *testing.T) {
 	}
 	start := time.Now()
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("a 400 ms call took %v", took)
 	}
@@ -349,7 +350,7 @@ func TestRegistered(t *testing.T) {
 	if b.Kind() != keyenv.KindKMIP || !b.Secure() {
 		t.Fatalf("kind %v secure %v", b.Kind(), b.Secure())
 	}
-	mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
+	backendtest.MustUnseal(t, b, "l", backendtest.MustSeal(t, b, "l", []byte("s")), []byte("s"))
 }
 
 // A blob records the key's unique identifier, not the endpoints: the same
@@ -357,7 +358,7 @@ func TestRegistered(t *testing.T) {
 func TestKMIPRecordOmitsEndpoints(t *testing.T) {
 	srv := needServer(t)
 	s := settings(t, "atrest", createKey(t, "atrest", true))
-	blob := mustSeal(t, open(t, s, fastKMIP...), "key-dictionary", []byte("secret"))
+	blob := backendtest.MustSeal(t, open(t, s, fastKMIP...), "key-dictionary", []byte("secret"))
 	sb, err := keyenv.ParseSealedBlob(blob)
 	if err != nil {
 		t.Fatal(err)
@@ -373,5 +374,5 @@ func TestKMIPRecordOmitsEndpoints(t *testing.T) {
 	deadAddr := dead.Addr().String()
 	dead.Close()
 	s.Endpoints = []string{deadAddr, srv.Addr}
-	mustUnseal(t, open(t, s, fastKMIP...), "key-dictionary", blob, []byte("secret"))
+	backendtest.MustUnseal(t, open(t, s, fastKMIP...), "key-dictionary", blob, []byte("secret"))
 }
