@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -21,7 +22,7 @@ func TestReplaceMasterKeyRacesClose(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a, b := writeKeyFile(t, root, "a.key", 0x44), writeKeyFile(t, root, "b.key", 0x55)
+	a, b := testenv.FileMasterKey(t, root, "a.key", 0x44), testenv.FileMasterKey(t, root, "b.key", 0x55)
 	ctx := context.Background()
 	for i := range 20 {
 		from, to := a, b

@@ -17,6 +17,7 @@ import (
 
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -86,7 +87,7 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 	}
 	keys := mkKeys(root)
 	for i, k := range keys {
-		writeKeyFile(t, root, filepath.Base(k.Path), byte(0x60+i))
+		testenv.FileMasterKey(t, root, filepath.Base(k.Path), byte(0x60+i))
 	}
 	ctx := context.Background()
 	m, err := dict.Open(ctx, dir, rotationConfig(keys[0], nil))

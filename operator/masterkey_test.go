@@ -16,20 +16,10 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/kmstest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	_ "github.com/atrest/atrest/keyenv/awskms" // the rotation goes through KMS
 )
-
-// writeKeyFile writes a master key file of 32 bytes of b and returns its
-// configuration.
-func writeKeyFile(t testing.TB, dir, name string, b byte) keyenv.MasterKeyConfig {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(strings.Repeat(fmt.Sprintf("%02x", b), 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: path}
-}
 
 // rotationEnv makes a KMS stand-in and a keyring, with the environment
 // the SDK and the keyring's password need, and returns their master-key
@@ -80,8 +70,8 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	first := writeKeyFile(t, root, "first.key", 0x11)
-	last := writeKeyFile(t, root, "last.key", 0x22)
+	first := testenv.FileMasterKey(t, root, "first.key", 0x11)
+	last := testenv.FileMasterKey(t, root, "last.key", 0x22)
 	kms, keyring := rotationEnv(t, root)
 	ctx := context.Background()
 	m, err := dict.Open(ctx, dir, rotationConfig(first, nil), dict.WithKeyenvOptions(fastKMS...))
@@ -210,7 +200,7 @@ func TestRotateMasterKeyRefused(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	key := writeKeyFile(t, root, "master.key", 0x33)
+	key := testenv.FileMasterKey(t, root, "master.key", 0x33)
 	ctx := context.Background()
 	m, err := dict.Open(ctx, dir, rotationConfig(key, nil))
 	if err != nil {

@@ -321,14 +321,14 @@ func TestReencryptAllOlderThan(t *testing.T) {
 	files := []reFile{{"a", 3000}, {"b", 70000}}
 	reWrite(t, m, files)
 	_, k1 := m.DataKeys()
-	env.advance(3 * 24 * time.Hour)
+	env.Advance(3 * 24 * time.Hour)
 	if err := m.RotateDataKey(ctx); err != nil {
 		t.Fatal(err)
 	}
 	_, k2 := m.DataKeys()
 	files = append(files, reFile{"c", 12345})
 	reWrite(t, m, files[2:])
-	env.advance(3 * 24 * time.Hour)
+	env.Advance(3 * 24 * time.Hour)
 	if err := m.RotateDataKey(ctx); err != nil {
 		t.Fatal(err)
 	}

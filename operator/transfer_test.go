@@ -548,7 +548,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 	target.Close() // this test opens the directory with its own failpoint
 	snap := filepath.Join(t.TempDir(), "data")
 	var once sync.Once
-	m, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithClock(env.clock), dict.WithFailpoint(func(name string) {
+	m, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithClock(env.Now), dict.WithFailpoint(func(name string) {
 		if name == "import.after-key-dict" {
 			once.Do(func() { copyDir(t, env.dir, snap) })
 		}
@@ -577,7 +577,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 		t.Fatalf("the key dictionary holds %d keys at the failpoint, want %d", stored, len(ownKeys)+2)
 	}
 	// ...and the open that follows drops them, as keys no file uses.
-	again, err := dict.Open(ctx, snap, env.config(ctr.AES128CTR), dict.WithClock(env.clock))
+	again, err := dict.Open(ctx, snap, env.config(ctr.AES128CTR), dict.WithClock(env.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -653,7 +653,7 @@ func TestImportKeyIDCollision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := l.AddKeys(ctx, []exportdoc.Key{{ID: taken, Method: ctr.SM4CTR, Created: srcEnv.clock(), Bytes: bytes.Repeat([]byte{0x33}, 16)}})
+	ids, err := l.AddKeys(ctx, []exportdoc.Key{{ID: taken, Method: ctr.SM4CTR, Created: srcEnv.Now(), Bytes: bytes.Repeat([]byte{0x33}, 16)}})
 	if err != nil || ids[taken] != taken {
 		l.Unlock()
 		t.Fatalf("AddKeys: %v, id %d", err, ids[taken])
@@ -884,7 +884,7 @@ func TestImportKeyDictionaryFails(t *testing.T) {
 	doc, key := src.export(t)
 	env := transferEnv(t, dstHexKey)
 	b := &failingBackend{Backend: mustKeyFile(t, env.keyPath)}
-	dst, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithMasterKeys(&keyenv.MasterKeys{Current: b}), dict.WithClock(env.clock))
+	dst, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithMasterKeys(&keyenv.MasterKeys{Current: b}), dict.WithClock(env.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

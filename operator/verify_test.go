@@ -13,6 +13,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -23,7 +24,7 @@ func verifyEnv(t *testing.T) (dir string, cfg keyenv.Config) {
 	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg = rotationConfig(writeKeyFile(t, root, "master.key", 0x88), nil)
+	cfg = rotationConfig(testenv.FileMasterKey(t, root, "master.key", 0x88), nil)
 	return dir, cfg
 }
 
