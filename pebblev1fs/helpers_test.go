@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/enginetest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
@@ -29,18 +29,11 @@ type testEnv struct {
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	root := t.TempDir()
-	keyPath := filepath.Join(root, "master.key")
-	if err := os.WriteFile(keyPath, []byte(strings.Repeat("c4", 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &testEnv{dir: filepath.Join(root, "db"), keyPath: keyPath}
+	return &testEnv{dir: filepath.Join(root, "db"), keyPath: testenv.KeyFile(t, root, "master.key", 0xc4)}
 }
 
 func (e *testEnv) config(method ctr.Method) keyenv.Config {
-	c := keyenv.DefaultConfig()
-	c.DataEncryptionMethod = method
-	c.MasterKey = keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: e.keyPath}
-	return c
+	return testenv.Config(method, e.keyPath)
 }
 
 // openFS opens the encrypted FS over base (vfs.Default when nil).
