@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -108,21 +107,7 @@ func TestCrashChild(t *testing.T) {
 				die("delete: %v", err)
 			}
 		case p < 350:
-			seen := map[int]bool{}
-			var ws []enginetest.Write
-			for n := 2 + r.IntN(11); len(ws) < n; {
-				k := pickKey()
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				w := enginetest.Write{K: k, Gen: r.Uint64() | 1}
-				if r.IntN(5) == 0 {
-					w.Gen = 0
-				}
-				ws = append(ws, w)
-			}
-			slices.SortFunc(ws, func(a, b enginetest.Write) int { return a.K - b.K })
+			ws := enginetest.PickWrites(r, 2+r.IntN(11), 5, pickKey)
 			say("begin %d%s", op, enginetest.FormatWrites(ws))
 			b := new(leveldb.Batch)
 			for _, w := range ws {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,27 +197,16 @@ func TestPowerCut(t *testing.T) {
 		seed, cuts, during, restarts, ops, durable, keyChecks, methods)
 }
 
-// pickWrites picks n distinct keys, deleting one in delEvery, sorted.
+// pickWrites picks n distinct keys, half of them hot, deleting one in
+// delEvery, sorted.
 func pickWrites(r *rand.Rand, n, delEvery int) []enginetest.Write {
-	seen := map[int]bool{}
-	var ws []enginetest.Write
-	for len(ws) < n {
+	return enginetest.PickWrites(r, n, delEvery, func() int {
 		k := r.IntN(pcKeys)
 		if r.IntN(2) == 0 {
 			k = r.IntN(pcHotKeys)
 		}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		w := enginetest.Write{K: k, Gen: r.Uint64() | 1}
-		if r.IntN(delEvery) == 0 {
-			w.Gen = 0
-		}
-		ws = append(ws, w)
-	}
-	slices.SortFunc(ws, func(a, b enginetest.Write) int { return a.K - b.K })
-	return ws
+		return k
+	})
 }
 
 // step runs one operation on the live DB and acknowledges it.

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
@@ -119,42 +119,16 @@ func crashConfig(e *testEnv, method ctr.Method) keyenv.Config {
 	return c
 }
 
-// crashWrite is one key an operation writes: gen 0 deletes it
-// (generations are odd, never 0).
-type crashWrite struct {
-	k   int
-	gen uint64
-}
-
-func formatWrites(ws []crashWrite) string {
-	var b strings.Builder
+// parseWrites reads the writes a child reported; each key is in the key
+// space.
+func parseWrites(fields []string) ([]enginetest.Write, error) {
+	ws, err := enginetest.ParseWrites(fields)
 	for _, w := range ws {
-		if w.gen == 0 {
-			fmt.Fprintf(&b, " %d=-", w.k)
-		} else {
-			fmt.Fprintf(&b, " %d=%d", w.k, w.gen)
+		if w.K >= crashKeys {
+			return nil, fmt.Errorf("bad write %d=%d", w.K, w.Gen)
 		}
 	}
-	return b.String()
-}
-
-func parseWrites(fields []string) ([]crashWrite, error) {
-	ws := make([]crashWrite, 0, len(fields))
-	for _, f := range fields {
-		ks, gs, ok := strings.Cut(f, "=")
-		k, err := strconv.Atoi(ks)
-		if !ok || err != nil || k < 0 || k >= crashKeys {
-			return nil, fmt.Errorf("bad write %q", f)
-		}
-		var gen uint64
-		if gs != "-" {
-			if gen, err = strconv.ParseUint(gs, 10, 64); err != nil || gen == 0 {
-				return nil, fmt.Errorf("bad write %q", f)
-			}
-		}
-		ws = append(ws, crashWrite{k, gen})
-	}
-	return ws, nil
+	return ws, err
 }
 
 // TestCrashChild is the child's body; it does nothing unless re-executed
@@ -205,25 +179,6 @@ func TestCrashChild(t *testing.T) {
 		}
 		return r.IntN(crashKeys)
 	}
-	// pickWrites picks n distinct keys in order, deleting one in delEvery.
-	pickWrites := func(n, delEvery int) []crashWrite {
-		seen := map[int]bool{}
-		var ws []crashWrite
-		for len(ws) < n {
-			k := pickKey()
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			w := crashWrite{k: k, gen: r.Uint64() | 1}
-			if r.IntN(delEvery) == 0 {
-				w.gen = 0
-			}
-			ws = append(ws, w)
-		}
-		slices.SortFunc(ws, func(a, b crashWrite) int { return a.k - b.k })
-		return ws
-	}
 	for op := 0; ; op++ {
 		switch p := r.IntN(1000); {
 		case p < 150:
@@ -233,14 +188,14 @@ func TestCrashChild(t *testing.T) {
 				die("delete: %v", err)
 			}
 		case p < 300:
-			ws := pickWrites(2+r.IntN(11), 5)
-			say("begin %d batch%s", op, formatWrites(ws))
+			ws := enginetest.PickWrites(r, 2+r.IntN(11), 5, pickKey)
+			say("begin %d batch%s", op, enginetest.FormatWrites(ws))
 			b := db.NewBatch()
 			for _, w := range ws {
-				if w.gen == 0 {
-					err = b.Delete(key(w.k), nil)
+				if w.Gen == 0 {
+					err = b.Delete(key(w.K), nil)
 				} else {
-					err = b.Set(key(w.k), crashValue(w.k, w.gen), nil)
+					err = b.Set(key(w.K), crashValue(w.K, w.Gen), nil)
 				}
 				if err != nil {
 					die("batch: %v", err)
@@ -253,19 +208,19 @@ func TestCrashChild(t *testing.T) {
 		case p < 340:
 			lo := r.IntN(crashKeys)
 			hi := min(crashKeys, lo+1+r.IntN(30))
-			var ws []crashWrite
+			var ws []enginetest.Write
 			for k := lo; k < hi; k++ {
-				ws = append(ws, crashWrite{k: k})
+				ws = append(ws, enginetest.Write{K: k})
 			}
-			say("begin %d delrange%s", op, formatWrites(ws))
+			say("begin %d delrange%s", op, enginetest.FormatWrites(ws))
 			if err := db.DeleteRange(key(lo), key(hi), pebble.Sync); err != nil {
 				die("delete range: %v", err)
 			}
 		case p < 380:
 			// An SSTable written through pebblefs and ingested: Pebble
 			// links it into the DB and removes this name.
-			ws := pickWrites(1+r.IntN(40), 8)
-			say("begin %d ingest%s", op, formatWrites(ws))
+			ws := enginetest.PickWrites(r, 1+r.IntN(40), 8, pickKey)
+			say("begin %d ingest%s", op, enginetest.FormatWrites(ws))
 			path := filepath.Join(ingestDir, fmt.Sprintf("%d.sst", op))
 			f, err := efs.Create(path, vfs.WriteCategoryUnspecified)
 			if err != nil {
@@ -273,10 +228,10 @@ func TestCrashChild(t *testing.T) {
 			}
 			w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: db.TableFormat()})
 			for _, cw := range ws {
-				if cw.gen == 0 {
-					err = w.Delete(key(cw.k))
+				if cw.Gen == 0 {
+					err = w.Delete(key(cw.K))
 				} else {
-					err = w.Set(key(cw.k), crashValue(cw.k, cw.gen))
+					err = w.Set(key(cw.K), crashValue(cw.K, cw.Gen))
 				}
 				if err != nil {
 					die("write sstable: %v", err)
@@ -322,12 +277,12 @@ type crashModel struct {
 	vals map[int]uint64
 }
 
-func (cm *crashModel) apply(ws []crashWrite) {
+func (cm *crashModel) apply(ws []enginetest.Write) {
 	for _, w := range ws {
-		if w.gen == 0 {
-			delete(cm.vals, w.k)
+		if w.Gen == 0 {
+			delete(cm.vals, w.K)
 		} else {
-			cm.vals[w.k] = w.gen
+			cm.vals[w.K] = w.Gen
 		}
 	}
 }
@@ -362,7 +317,7 @@ type crashStats struct {
 // the in-flight writes allowed to have landed or not, all alike. It
 // adopts what the disk shows for them. fail reports with the run's
 // context.
-func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFlight []crashWrite, st *crashStats, runFail func(string, ...any)) {
+func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFlight []enginetest.Write, st *crashStats, runFail func(string, ...any)) {
 	var mu sync.Mutex
 	var pebbleErrs []string
 	report := func(msg string) {
@@ -407,8 +362,8 @@ func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFl
 	// The in-flight operation's keys whose outcome can be told apart.
 	newGen := map[int]uint64{}
 	for _, w := range inFlight {
-		if old := cm.vals[w.k]; old != w.gen {
-			newGen[w.k] = w.gen
+		if old := cm.vals[w.K]; old != w.Gen {
+			newGen[w.K] = w.Gen
 		}
 	}
 	landed, decided := false, false
@@ -435,7 +390,7 @@ func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFl
 		if matches(k, old, v, ok) {
 			if gen, inflight := newGen[k]; inflight {
 				if decided && landed {
-					fail("key %d: in-flight write %s did not land, but others of its operation did (in flight:%s)", k, describeGen(gen), formatWrites(inFlight))
+					fail("key %d: in-flight write %s did not land, but others of its operation did (in flight:%s)", k, describeGen(gen), enginetest.FormatWrites(inFlight))
 				}
 				decided, landed = true, false
 			}
@@ -443,7 +398,7 @@ func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFl
 		}
 		if gen, inflight := newGen[k]; inflight && matches(k, gen, v, ok) {
 			if decided && !landed {
-				fail("key %d: in-flight write %s landed, but others of its operation did not (in flight:%s)", k, describeGen(gen), formatWrites(inFlight))
+				fail("key %d: in-flight write %s landed, but others of its operation did not (in flight:%s)", k, describeGen(gen), enginetest.FormatWrites(inFlight))
 			}
 			decided, landed = true, true
 			continue
@@ -610,7 +565,7 @@ func TestCrashRecovery(t *testing.T) {
 		// A child that hangs (a deadlock in recovery, say) is killed too,
 		// and reported.
 		c.Watchdog(time.Minute)
-		var inFlight []crashWrite
+		var inFlight []enginetest.Write
 		var inFlightOp string
 		failpoint := ""
 		for line := range c.Lines() {

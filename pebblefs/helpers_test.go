@@ -11,6 +11,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble/v2"
@@ -61,7 +62,7 @@ func testOptions(efs vfs.FS) *pebble.Options {
 	return &pebble.Options{
 		FS:           efs,
 		MemTableSize: 256 << 10,
-		Logger:       quietLogger{},
+		Logger:       enginetest.QuietLogger{},
 	}
 }
 
@@ -115,14 +116,6 @@ func crashOptions(efs vfs.FS, mustExist bool, report func(string)) *pebble.Optio
 	}
 	return o
 }
-
-// quietLogger keeps Pebble's informational lines out of test output and
-// turns its fatal errors into panics the test reports.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)           {}
-func (quietLogger) Errorf(format string, a ...any) {}
-func (quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
 
 // marker is a byte string that must never reach the disk in plaintext
 // under an encrypting method.

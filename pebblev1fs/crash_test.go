@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,24 +91,6 @@ func TestCrashChild(t *testing.T) {
 		}
 		return r.IntN(crashKeys)
 	}
-	pickWrites := func(n int) []enginetest.Write {
-		seen := map[int]bool{}
-		var ws []enginetest.Write
-		for len(ws) < n {
-			k := pickKey()
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			w := enginetest.Write{K: k, Gen: r.Uint64() | 1}
-			if r.IntN(5) == 0 {
-				w.Gen = 0
-			}
-			ws = append(ws, w)
-		}
-		slices.SortFunc(ws, func(a, b enginetest.Write) int { return a.K - b.K })
-		return ws
-	}
 	for op := 0; ; op++ {
 		switch p := r.IntN(1000); {
 		case p < 150:
@@ -119,7 +100,7 @@ func TestCrashChild(t *testing.T) {
 				die("delete: %v", err)
 			}
 		case p < 350:
-			ws := pickWrites(2 + r.IntN(11))
+			ws := enginetest.PickWrites(r, 2+r.IntN(11), 5, pickKey)
 			say("begin %d%s", op, enginetest.FormatWrites(ws))
 			b := db.NewBatch()
 			for _, w := range ws {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
@@ -61,7 +62,7 @@ func testOptions(efs vfs.FS) *pebble.Options {
 	return &pebble.Options{
 		FS:           efs,
 		MemTableSize: 256 << 10,
-		Logger:       quietLogger{},
+		Logger:       enginetest.QuietLogger{},
 	}
 }
 
@@ -78,7 +79,7 @@ func crashOptions(efs vfs.FS, mustExist bool, report func(string)) *pebble.Optio
 	o.MaxManifestFileSize = 64 << 10
 	o.FormatMajorVersion = pebble.FormatNewest
 	o.ErrorIfNotExists = mustExist
-	o.Logger = reportLogger{report}
+	o.Logger = crashtest.PebbleLogger{Report: report}
 	reportErr := func(what string, err error) {
 		if err != nil && !errors.Is(err, pebble.ErrCancelledCompaction) {
 			report(fmt.Sprintf("%s: %v", what, err))
@@ -100,28 +101,6 @@ func crashOptions(efs vfs.FS, mustExist bool, report func(string)) *pebble.Optio
 		WALDeleted:      func(info pebble.WALDeleteInfo) { reportErr("WAL deleted", info.Err) },
 	}
 	return o
-}
-
-// quietLogger keeps Pebble's informational lines out of test output and
-// turns its fatal errors into panics the test reports.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)           {}
-func (quietLogger) Errorf(format string, a ...any) {}
-func (quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
-
-// reportLogger passes Pebble's errors to a report: in the crash tests an
-// error Pebble logs is a finding.
-type reportLogger struct{ report func(string) }
-
-func (reportLogger) Infof(string, ...any) {}
-func (l reportLogger) Errorf(format string, a ...any) {
-	l.report("pebble error: " + fmt.Sprintf(format, a...))
-}
-func (l reportLogger) Fatalf(format string, a ...any) {
-	msg := "pebble fatal: " + fmt.Sprintf(format, a...)
-	l.report(msg)
-	panic(msg)
 }
 
 var key = enginetest.Key
