@@ -122,3 +122,21 @@ func (f FixedSource) SealingKey(context.Context, string) (*keyenv.Secret, []byte
 func (FixedSource) UnsealingKey(context.Context, string, []byte) (*keyenv.Secret, error) {
 	return nil, errors.New("backendtest: a FixedSource does not unseal")
 }
+
+// CheckRotation checks a rotation by configuration from previous to
+// current: a blob previous sealed does not open with current
+// (keyenv.ErrWrongMasterKey), keyenv.MasterKeys with both opens it and
+// reseals it, and current opens the resealed blob.
+func CheckRotation(t testing.TB, previous, current keyenv.Backend) {
+	t.Helper()
+	blob := MustSeal(t, previous, "key-dictionary", []byte("dict"))
+	_, err := current.Unseal(context.Background(), "key-dictionary", blob)
+	WantErr(t, err, keyenv.ErrWrongMasterKey)
+	m := &keyenv.MasterKeys{Current: current, Previous: previous}
+	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
+	if err != nil || resealed == nil {
+		t.Fatalf("fallback: %v", err)
+	}
+	s.Release()
+	MustUnseal(t, current, "key-dictionary", resealed, []byte("dict"))
+}

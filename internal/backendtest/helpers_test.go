@@ -3,8 +3,13 @@ package backendtest
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/atrest/atrest/keyenv"
 )
@@ -49,5 +54,36 @@ func TestHelpers(t *testing.T) {
 	if s, err := env.Unseal(context.Background(), "l", fixed); err == nil {
 		s.Release()
 		t.Error("a FixedSource unsealed its blob")
+	}
+}
+
+// TestRotationAndAddrs: CheckRotation passes between two key files of
+// different keys; nothing answers at ClosedAddr; SilentAddr accepts a
+// connection and says nothing.
+func TestRotationAndAddrs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "other.key")
+	if err := os.WriteFile(path, []byte(strings.Repeat("a5", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other, err := keyenv.OpenKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	CheckRotation(t, NewFileBackend(t), other)
+	CheckRotation(t, other, NewFileBackend(t))
+
+	if c, err := net.DialTimeout("tcp", ClosedAddr(t), 2*time.Second); err == nil {
+		c.Close()
+		t.Error("a connection to ClosedAddr was accepted")
+	}
+	c, err := net.DialTimeout("tcp", SilentAddr(t), 2*time.Second)
+	if err != nil {
+		t.Fatalf("SilentAddr refused a connection: %v", err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("SilentAddr answered: %d bytes, %v", n, err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -226,12 +225,7 @@ func TestKMSCallTimeout(t *testing.T) {
 // back to the previous key, and the error says what happened.
 func TestKMSUnreachable(t *testing.T) {
 	kmsEnv(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + l.Addr().String()
-	l.Close()
+	dead := "http://" + backendtest.ClosedAddr(t)
 	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
 	defer srv.Close()
 	id := srv.CreateKey()

@@ -406,33 +406,9 @@ func TestUnreachable(t *testing.T) {
 	srv.CreateKey("k", azurekvtest.RSA)
 	blob := backendtest.MustSeal(t, openKey(t, srv, "k"), "l", []byte("s"))
 	file := backendtest.NewFileBackend(t)
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() { // accept and hold, never speak
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	for _, addr := range []string{closedAddr, silent.Addr().String()} {
+	closedAddr := backendtest.ClosedAddr(t)
+	silent := backendtest.SilentAddr(t)
+	for _, addr := range []string{closedAddr, silent} {
 		t.Run(addr, func(t *testing.T) {
 			a := secretSettings(srv)
 			a.KeyVaultURL = "https://" + addr
@@ -475,12 +451,7 @@ func TestUnreachable(t *testing.T) {
 func TestTokenEndpointUnreachable(t *testing.T) {
 	srv := newServer(t)
 	srv.CreateKey("k", azurekvtest.RSA)
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
+	closedAddr := backendtest.ClosedAddr(t)
 	c := Config{KeyID: "k", Azure: secretSettings(srv)}
 	pointAt(srv, &c)
 	c.ClientOptions.Cloud.ActiveDirectoryAuthorityHost = "https://" + closedAddr + "/"

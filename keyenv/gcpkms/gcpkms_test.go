@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -243,39 +242,15 @@ func TestEndpoint(t *testing.T) {
 // within the configured bound, and MasterKeys does not take it for a wrong
 // key.
 func TestUnreachable(t *testing.T) {
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() { // accept and hold, never speak
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
+	closedAddr := backendtest.ClosedAddr(t)
+	silent := backendtest.SilentAddr(t)
 	srv := gcpkmstest.New()
 	defer srv.Close()
 	name := srv.CreateKey("k")
 	live := openKey(t, srv, name)
 	blob := backendtest.MustSeal(t, live, "l", []byte("s"))
 	file := backendtest.NewFileBackend(t)
-	for _, addr := range []string{closedAddr, silent.Addr().String()} {
+	for _, addr := range []string{closedAddr, silent} {
 		t.Run(addr, func(t *testing.T) {
 			opts := append(srv.ClientOptions(), option.WithEndpoint(addr)) // the later endpoint wins
 			b, err := Open(context.Background(), Config{KeyName: name, ClientOptions: opts}, fast...)

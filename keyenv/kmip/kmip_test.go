@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,18 +77,7 @@ func TestKMIPRotationByConfiguration(t *testing.T) {
 		{"key file to kmip", file, newKey},
 		{"kmip to key file", oldKey, file},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			blob := backendtest.MustSeal(t, tt.previous, "key-dictionary", []byte("dict"))
-			_, err := tt.current.Unseal(context.Background(), "key-dictionary", blob)
-			backendtest.WantErr(t, err, keyenv.ErrWrongMasterKey)
-			m := &keyenv.MasterKeys{Current: tt.current, Previous: tt.previous}
-			s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
-			if err != nil || resealed == nil {
-				t.Fatalf("fallback: %v", err)
-			}
-			s.Release()
-			backendtest.MustUnseal(t, tt.current, "key-dictionary", resealed, []byte("dict"))
-		})
+		t.Run(tt.name, func(t *testing.T) { backendtest.CheckRotation(t, tt.previous, tt.current) })
 	}
 }
 
@@ -249,26 +237,8 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 	good := settings(t, "atrest", createKey(t, "atrest", true))
 	blob := backendtest.MustSeal(t, open(t, good), "l", []byte("s"))
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.Addr().String()
-	l.Close()
-	hang, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hang.Close()
-	go func() {
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accepted, never answered
-		}
-	}()
+	dead := backendtest.ClosedAddr(t)
+	hang := backendtest.SilentAddr(t)
 
 	short := []keyenv.Option{keyenv.WithKMSAttempts(3), keyenv.WithKMSTimeouts(5*time.Second, 300*time.Millisecond)}
 	for _, tt := range []struct {
@@ -277,8 +247,8 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 		says      string
 	}{
 		{"closed port", []string{dead}, "network error after 3 attempts over 1 endpoints"},
-		{"never answers", []string{hang.Addr().String()}, "after 3 attempts"},
-		{"both", []string{dead, hang.Addr().String()}, "over 2 endpoints"},
+		{"never answers", []string{hang}, "after 3 attempts"},
+		{"both", []string{dead, hang}, "over 2 endpoints"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := good
@@ -301,7 +271,7 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 		})
 	}
 	s := good
-	s.Endpoints = []string{dead, hang.Addr().String(), good.Endpoints[0]}
+	s.Endpoints = []string{dead, hang, good.Endpoints[0]}
 	b := open(t, s, short...)
 	backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
 	backendtest.MustUnseal(t, b, "l", backendtest.MustSeal(t, b, "l", []byte("t")), []byte("t"))
@@ -312,21 +282,8 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 
 // The whole-call timeout bounds a call however many attempts are left.
 func TestKMIPCallTimeout(t *testing.T) {
-	hang, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hang.Close()
-	go func() {
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	b, err := Open(context.Background(), keyenv.KMIPSettings{Endpoints: []string{hang.Addr().String()}, KeyID: "1"},
+	hang := backendtest.SilentAddr(t)
+	b, err := Open(context.Background(), keyenv.KMIPSettings{Endpoints: []string{hang}, KeyID: "1"},
 		keyenv.WithKMSAttempts(10), keyenv.WithKMSTimeouts(400*time.Millisecond, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -367,12 +324,7 @@ func TestKMIPRecordOmitsEndpoints(t *testing.T) {
 		got := string(r.Identity)
 		t.Fatalf("recorded identity %q, want the key id %q", got, s.KeyID)
 	}
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := dead.Addr().String()
-	dead.Close()
+	deadAddr := backendtest.ClosedAddr(t)
 	s.Endpoints = []string{deadAddr, srv.Addr}
 	backendtest.MustUnseal(t, open(t, s, fastKMIP...), "key-dictionary", blob, []byte("secret"))
 }
