@@ -40,17 +40,12 @@ import (
 // The directory is kept from kill to kill, so whatever one recovery leaves
 // behind is what the next child starts from.
 
-const (
-	envCrashChild     = "ATREST_PEBBLE_CRASH_CHILD"
-	envCrashDir       = "ATREST_PEBBLE_CRASH_DIR"
-	envCrashKeyPath   = "ATREST_PEBBLE_CRASH_KEY_PATH"
-	envCrashMethod    = "ATREST_PEBBLE_CRASH_METHOD"
-	envCrashMustExist = "ATREST_PEBBLE_CRASH_MUST_EXIST"
-	envCrashChildSeed = "ATREST_PEBBLE_CRASH_CHILD_SEED"
-	envCrashAt        = "ATREST_PEBBLE_CRASH_AT"    // failpoint name:hit
-	envCrashSeed      = "ATREST_PEBBLE_CRASH_SEED"  // the parent's, to replay its choices
-	envCrashKills     = "ATREST_PEBBLE_CRASH_KILLS" // raise the count for a long run
-)
+// crashVars name the environment variables of the crash test's child;
+// ATREST_PEBBLE_CRASH_KILLS raises the count for a long run.
+const crashVars enginetest.CrashVars = "ATREST_PEBBLE_CRASH"
+
+// envCrashSeed is the parent's seed, to replay its choices.
+const envCrashSeed = "ATREST_PEBBLE_CRASH_SEED"
 
 // crashKeys is the key space: small enough that writes keep overwriting
 // and deleting acknowledged values at every level of the LSM, large
@@ -65,15 +60,6 @@ const crashHotKeys = 100
 // method rotates the data key, and the directory holds files under keys
 // of both.
 var crashMethods = []ctr.Method{ctr.AES128CTR, ctr.SM4CTR}
-
-// crashFailpoints are the dict failpoints the child may die at.
-var crashFailpoints = []string{
-	"create.after-entry", "truncate.after-sync", "remove.after-unlink",
-	"link.after-entry", "rename.after-intent", "rename.after-rename", "rename.after-sync",
-	"rotate.before-save", "rotate.after-save",
-	"append.after-extend", "append.before-write", "append.after-write", "append.after-sync",
-	"rewrite.after-temp-sync", "rewrite.after-rename",
-}
 
 // crashValue is the value of key k at generation gen: derived from both,
 // so the parent checks every byte, and saying which (k, gen) it is, so a
@@ -134,22 +120,14 @@ func parseWrites(fields []string) ([]enginetest.Write, error) {
 // TestCrashChild is the child's body; it does nothing unless re-executed
 // by TestCrashRecovery.
 func TestCrashChild(t *testing.T) {
-	if os.Getenv(envCrashChild) != "1" {
+	child, ok := crashVars.Child()
+	if !ok {
 		t.Skip("the crash test's child process; run by TestCrashRecovery")
 	}
 	// Every ack the parent reads was sent after the operation returned.
 	say, die := crashtest.Say, crashtest.Die
-	seed, _ := strconv.ParseUint(os.Getenv(envCrashChildSeed), 10, 64)
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	method, err := ctr.ParseMethod(os.Getenv(envCrashMethod))
-	if err != nil {
-		die("%v", err)
-	}
-	e := &testEnv{dir: os.Getenv(envCrashDir), keyPath: os.Getenv(envCrashKeyPath)}
-	var opts []dict.Option
-	if fp := crashtest.Failpoint(envCrashAt); fp != nil {
-		opts = append(opts, dict.WithFailpoint(fp))
-	}
+	r, method, opts := child.Rand, child.Method, child.Options
+	e := &testEnv{dir: child.Dir, keyPath: child.KeyPath}
 
 	say("opening")
 	ctx := context.Background()
@@ -157,7 +135,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		die("open fs: %v", err)
 	}
-	db, err := pebble.Open(e.dir, crashOptions(efs, os.Getenv(envCrashMustExist) == "1", func(msg string) { die("%s", msg) }))
+	db, err := pebble.Open(e.dir, crashOptions(efs, child.MustExist, func(msg string) { die("%s", msg) }))
 	if err != nil {
 		die("open pebble: %v", err)
 	}
@@ -512,10 +490,10 @@ func describeInFlight(newGen map[int]uint64, k int) string {
 // on one directory and checks after every kill that no acknowledged write
 // is lost.
 func TestCrashRecovery(t *testing.T) {
-	if os.Getenv(envCrashChild) != "" {
+	if crashVars.InChild() {
 		t.Skip("inside the child")
 	}
-	kills := crashtest.Count(t, envCrashKills, crashDefaultKills, min(crashDefaultKills, 20))
+	kills := crashtest.Count(t, crashVars.Kills(), crashDefaultKills, min(crashDefaultKills, 20))
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv(envCrashSeed); s != "" {
 		var err error
@@ -538,19 +516,12 @@ func TestCrashRecovery(t *testing.T) {
 		mode := "20-300 ms after it opened"
 		switch n := r.IntN(6); {
 		case n < 2:
-			at = fmt.Sprintf("%s:%d", crashFailpoints[r.IntN(len(crashFailpoints))], 1+r.IntN(8))
+			at = fmt.Sprintf("%s:%d", enginetest.CrashFailpoints[r.IntN(len(enginetest.CrashFailpoints))], 1+r.IntN(8))
 			mode = "at failpoint " + at + ", or 200-500 ms after it opened"
 		case n == 2:
 			early, mode = true, "0-30 ms after it began opening"
 		}
-		env := []string{envCrashChild + "=1", envCrashDir + "=" + e.dir, envCrashKeyPath + "=" + e.keyPath,
-			envCrashMethod + "=" + method.String(), envCrashChildSeed + "=" + strconv.FormatUint(r.Uint64(), 10)}
-		if mustExist {
-			env = append(env, envCrashMustExist+"=1")
-		}
-		if at != "" {
-			env = append(env, envCrashAt+"="+at)
-		}
+		env := crashVars.Env(e.dir, e.keyPath)(method.String(), at, mustExist, r.Uint64())
 		c := crashtest.Start(t, "TestCrashChild", env)
 		fail := func(format string, args ...any) {
 			t.Helper()
