@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/internal/crashfs"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
@@ -109,20 +108,11 @@ func (p *pcRun) open(fs *crashfs.FS, mustExist bool) (ctr.Method, *Storage, *lev
 }
 
 func TestPowerCut(t *testing.T) {
-	cuts := 150
-	switch {
-	case testing.Short() && raceEnabled:
-		cuts = 12
-	case testing.Short() || raceEnabled:
-		cuts = 40
+	normal, short := 150, 40
+	if raceEnabled {
+		normal, short = 40, 12
 	}
-	if s := os.Getenv(envPowerCuts); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive count", envPowerCuts, s)
-		}
-		cuts = n
-	}
+	cuts := crashtest.Count(t, envPowerCuts, normal, short)
 	seed := uint64(time.Now().UnixNano())
 	p := &pcRun{t: t, e: newEnv(t), r: rand.New(rand.NewPCG(seed, 0x1d)), mem: crashfs.New(), h: enginetest.NewHistory(nil)}
 	if err := p.mem.MkdirAll(pcDir); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/atrest/atrest/operator"
@@ -277,20 +278,11 @@ func (p *pcRun) checkReports() {
 // TestPowerCut runs the power-cut test; see the comment at the top of this
 // file.
 func TestPowerCut(t *testing.T) {
-	cuts := 300
-	switch {
-	case testing.Short() && raceEnabled:
-		cuts = 12
-	case testing.Short() || raceEnabled:
-		cuts = 60
+	normal, short := 300, 60
+	if raceEnabled {
+		normal, short = 60, 12
 	}
-	if s := os.Getenv(envPowerCuts); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive count", envPowerCuts, s)
-		}
-		cuts = n
-	}
+	cuts := crashtest.Count(t, envPowerCuts, normal, short)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv(envPowerCutSeed); s != "" {
 		var err error

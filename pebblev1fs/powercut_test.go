@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
@@ -105,20 +104,11 @@ func (p *pcRun) open(mustExist bool) {
 }
 
 func TestPowerCut(t *testing.T) {
-	cuts := 150
-	switch {
-	case testing.Short() && raceEnabled:
-		cuts = 12
-	case testing.Short() || raceEnabled:
-		cuts = 40
+	normal, short := 150, 40
+	if raceEnabled {
+		normal, short = 40, 12
 	}
-	if s := os.Getenv(envPowerCuts); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive count", envPowerCuts, s)
-		}
-		cuts = n
-	}
+	cuts := crashtest.Count(t, envPowerCuts, normal, short)
 	seed := uint64(time.Now().UnixNano())
 	p := &pcRun{t: t, e: newEnv(t), r: rand.New(rand.NewPCG(seed, 0x9c)), mem: vfs.NewStrictMem(), h: enginetest.NewHistory(nil)}
 	p.open(false)
