@@ -140,3 +140,37 @@ func CheckRotation(t testing.TB, previous, current keyenv.Backend) {
 	s.Release()
 	MustUnseal(t, current, "key-dictionary", resealed, []byte("dict"))
 }
+
+// OpenConfig parses the configuration doc and opens its master keys with
+// opts, closed when t ends.
+func OpenConfig(t testing.TB, doc string, opts ...keyenv.Option) *keyenv.MasterKeys {
+	t.Helper()
+	c, err := keyenv.ParseConfig([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := keyenv.OpenMasterKeys(context.Background(), c, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// CheckConfigRotation checks a rotation by configuration from the master
+// keys before to after (whose previous master key is before's current
+// one): a blob before sealed opens under after and is resealed, after's
+// current key opens the resealed blob, and before's does not.
+func CheckConfigRotation(t testing.TB, before, after *keyenv.MasterKeys) {
+	t.Helper()
+	blob := MustSeal(t, before.Current, "key-dictionary", []byte("dict"))
+	s, resealed, err := after.Unseal(context.Background(), "key-dictionary", blob)
+	if err != nil || resealed == nil {
+		t.Fatalf("rotation: %v (resealed %v)", err, resealed != nil)
+	}
+	s.Release()
+	MustUnseal(t, after.Current, "key-dictionary", resealed, []byte("dict"))
+	if _, err := before.Current.Unseal(context.Background(), "key-dictionary", resealed); !errors.Is(err, keyenv.ErrWrongMasterKey) {
+		t.Fatalf("the old key opens the resealed blob: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -86,4 +87,25 @@ func TestRotationAndAddrs(t *testing.T) {
 	if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("SilentAddr answered: %d bytes, %v", n, err)
 	}
+}
+
+// TestConfigRotation: OpenConfig opens what a configuration names, and
+// CheckConfigRotation passes from one key file to another named as the
+// previous master key.
+func TestConfigRotation(t *testing.T) {
+	oldPath := KeyFile(t)
+	newPath := filepath.Join(t.TempDir(), "new.key")
+	if err := os.WriteFile(newPath, []byte(strings.Repeat("c3", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	section := func(table, path string) string {
+		return fmt.Sprintf("[security.encryption.%s]\ntype = \"file\"\npath = %q\n", table, path)
+	}
+	const header = "[security.encryption]\ndata-encryption-method = \"aes128-ctr\"\n"
+	before := OpenConfig(t, header+section("master-key", oldPath))
+	after := OpenConfig(t, header+section("master-key", newPath)+section("previous-master-key", oldPath))
+	if after.Previous == nil || after.Previous.ID() != before.Current.ID() {
+		t.Fatalf("previous master key %v, want %s", after.Previous, before.Current.ID())
+	}
+	CheckConfigRotation(t, before, after)
 }

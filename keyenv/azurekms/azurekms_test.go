@@ -26,15 +26,7 @@ import (
 func TestFromConfig(t *testing.T) {
 	srv := newServer(t)
 	srv.CreateKey("tikv-master", azurekvtest.RSA)
-	c, err := keyenv.ParseConfig([]byte("[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n" + azureSection("master-key", "tikv-master", srv)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := backendtest.OpenConfig(t, "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n"+azureSection("master-key", "tikv-master", srv), fast...)
 	if want := "azure-kms:" + srv.URL + "/keys/tikv-master"; m.Current.ID() != want || m.Current.Kind() != keyenv.KindKMS || !m.Current.Secure() {
 		t.Fatalf("id %q, want %q", m.Current.ID(), want)
 	}
@@ -85,29 +77,8 @@ func TestRotation(t *testing.T) {
 		{"azure to file", azureSection("master-key", "k1", srv), fileSection("master-key") + azureSection("previous-master-key", "k1", srv)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			open := func(doc string) *keyenv.MasterKeys {
-				c, err := keyenv.ParseConfig([]byte("[security.encryption]\ndata-encryption-method = \"aes128-ctr\"\n" + doc))
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { m.Close() })
-				return m
-			}
-			before, after := open(tt.old), open(tt.new)
-			blob := backendtest.MustSeal(t, before.Current, "key-dictionary", []byte("dict"))
-			s, resealed, err := after.Unseal(context.Background(), "key-dictionary", blob)
-			if err != nil || resealed == nil {
-				t.Fatalf("rotation: %v (resealed %v)", err, resealed != nil)
-			}
-			s.Release()
-			backendtest.MustUnseal(t, after.Current, "key-dictionary", resealed, []byte("dict"))
-			if _, err := before.Current.Unseal(context.Background(), "key-dictionary", resealed); !errors.Is(err, keyenv.ErrWrongMasterKey) {
-				t.Fatalf("the old key opens the resealed blob: %v", err)
-			}
+			const header = "[security.encryption]\ndata-encryption-method = \"aes128-ctr\"\n"
+			backendtest.CheckConfigRotation(t, backendtest.OpenConfig(t, header+tt.old, fast...), backendtest.OpenConfig(t, header+tt.new, fast...))
 		})
 	}
 	t.Run("new key version", func(t *testing.T) {

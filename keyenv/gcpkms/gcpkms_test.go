@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,15 +29,7 @@ func gcpSection(table, keyName, extra string) string {
 func TestFromConfig(t *testing.T) {
 	srv := newServer(t)
 	name := srv.CreateKey("k1")
-	c, err := keyenv.ParseConfig([]byte("[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n" + gcpSection("master-key", name, "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := backendtest.OpenConfig(t, "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n"+gcpSection("master-key", name, ""), fast...)
 	if m.Current.Kind() != keyenv.KindKMS || !m.Current.Secure() || m.Current.ID() != "gcp-kms:"+name {
 		t.Fatalf("kind %v secure %v id %q", m.Current.Kind(), m.Current.Secure(), m.Current.ID())
 	}
@@ -81,29 +72,8 @@ func TestRotationByConfig(t *testing.T) {
 		{"gcp to file", gcpSection("master-key", k1, ""), fileSection("master-key") + gcpSection("previous-master-key", k1, "")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			open := func(doc string) *keyenv.MasterKeys {
-				c, err := keyenv.ParseConfig([]byte("[security.encryption]\ndata-encryption-method = \"aes128-ctr\"\n" + doc))
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { m.Close() })
-				return m
-			}
-			before, after := open(tt.old), open(tt.new)
-			blob := backendtest.MustSeal(t, before.Current, "key-dictionary", []byte("dict"))
-			s, resealed, err := after.Unseal(context.Background(), "key-dictionary", blob)
-			if err != nil || resealed == nil {
-				t.Fatalf("rotation: %v (resealed %v)", err, resealed != nil)
-			}
-			s.Release()
-			backendtest.MustUnseal(t, after.Current, "key-dictionary", resealed, []byte("dict"))
-			if _, err := before.Current.Unseal(context.Background(), "key-dictionary", resealed); !errors.Is(err, keyenv.ErrWrongMasterKey) {
-				t.Fatalf("the old key opens the resealed blob: %v", err)
-			}
+			const header = "[security.encryption]\ndata-encryption-method = \"aes128-ctr\"\n"
+			backendtest.CheckConfigRotation(t, backendtest.OpenConfig(t, header+tt.old, fast...), backendtest.OpenConfig(t, header+tt.new, fast...))
 		})
 	}
 }
@@ -219,15 +189,7 @@ func TestEndpoint(t *testing.T) {
 	name := srv.CreateKey("k")
 	sectionClientOptions = srv.ClientOptions()[1:] // no endpoint: the section's
 	doc := "[security.encryption]\n" + gcpSection("master-key", name, "endpoint = \""+srv.Addr+"\"\n")
-	c, err := keyenv.ParseConfig([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := backendtest.OpenConfig(t, doc, fast...)
 	if want := "gcp-kms:" + name + " via " + srv.Addr; m.Current.ID() != want {
 		t.Fatalf("id %q, want %q", m.Current.ID(), want)
 	}
