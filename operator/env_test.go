@@ -10,6 +10,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/encfile"
+	"github.com/atrest/atrest/internal/dicttest"
 	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -46,15 +47,6 @@ func (e *testEnv) open(method ctr.Method, opts ...dict.Option) *dict.Manager {
 	return m
 }
 
-func writeFile(t *testing.T, m *dict.Manager, name string, data []byte) {
-	t.Helper()
-	f, err := m.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeAll(t, f, data)
-}
-
 // writeAll writes data to f, syncs and closes it.
 func writeAll(t *testing.T, f *encfile.File, data []byte) {
 	t.Helper()
@@ -71,7 +63,7 @@ func writeAll(t *testing.T, f *encfile.File, data []byte) {
 
 func readFile(t *testing.T, m *dict.Manager, name string) []byte {
 	t.Helper()
-	b, err := readAll(m, name)
+	b, err := dicttest.ReadFile(m, name)
 	if err != nil {
 		t.Fatalf("read %s: %v", name, err)
 	}

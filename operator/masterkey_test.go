@@ -15,6 +15,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/dicttest"
 	"github.com/atrest/atrest/internal/kmstest"
 	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
@@ -126,7 +127,7 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 			if name == "" {
 				continue
 			}
-			if got, err := readAll(m, name); err != nil || !bytes.Equal(got, want) {
+			if got, err := dicttest.ReadFile(m, name); err != nil || !bytes.Equal(got, want) {
 				errs <- fmt.Errorf("read %s during rotation: %v (content equal: %v)", name, err, bytes.Equal(got, want))
 				return
 			}
@@ -168,28 +169,10 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 		t.Fatalf("open with the last master key: %v", err)
 	}
 	for name, want := range written {
-		if got, err := readAll(m, name); err != nil || !bytes.Equal(got, want) {
+		if got, err := dicttest.ReadFile(m, name); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s after reopening: %v", name, err)
 		}
 	}
-}
-
-// readAll reads a whole file through m.
-func readAll(m *dict.Manager, name string) ([]byte, error) {
-	f, err := m.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, st.Size())
-	if _, err := f.ReadAt(b, 0); err != nil && len(b) > 0 {
-		return nil, err
-	}
-	return b, nil
 }
 
 // TestRotateMasterKeyRefused checks a rotation that cannot happen changes
@@ -206,7 +189,7 @@ func TestRotateMasterKeyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, m, "f", []byte("content"))
+	dicttest.WriteFile(t, m, "f", []byte("content"))
 	before, err := os.ReadFile(filepath.Join(dir, dict.KeyDictName))
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +230,7 @@ func TestRotateMasterKeyRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if got, err := readAll(m, "f"); err != nil || string(got) != "content" {
+	if got, err := dicttest.ReadFile(m, "f"); err != nil || string(got) != "content" {
 		t.Errorf("read back %q, %v", got, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/atrest/atrest/dict/exportdoc"
 	"github.com/atrest/atrest/dict/keydict"
 	"github.com/atrest/atrest/fsys"
+	"github.com/atrest/atrest/internal/dicttest"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -71,7 +72,7 @@ func (s *exportSource) write(t *testing.T, m *dict.Manager, name string, data []
 	if err := os.MkdirAll(filepath.Join(s.env.dir, filepath.Dir(filepath.FromSlash(name))), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, m, name, data)
+	dicttest.WriteFile(t, m, name, data)
 	s.files[name] = data
 }
 
@@ -181,7 +182,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 
 	dstEnv := transferEnv(t, dstHexKey)
 	dst := dstEnv.open(ctr.AES128CTR)
-	writeFile(t, dst, "own.sst", content("own.sst", 3000))
+	dicttest.WriteFile(t, dst, "own.sst", content("own.sst", 3000))
 	ownKeys, _ := dst.DataKeys()
 	copyFiles(t, src.env.dir, dstEnv.dir, "", src.names())
 
@@ -290,7 +291,7 @@ func importTarget(t *testing.T, src *exportSource) (*testEnv, *dict.Manager, dir
 	env := transferEnv(t, dstHexKey)
 	m := env.open(ctr.AES128CTR)
 	t.Cleanup(func() { m.Close() })
-	writeFile(t, m, "own.sst", content("own.sst", 3000))
+	dicttest.WriteFile(t, m, "own.sst", content("own.sst", 3000))
 	copyFiles(t, src.env.dir, env.dir, "", src.names())
 	return env, m, stateOf(t, m)
 }
@@ -442,10 +443,10 @@ func TestImportConflicts(t *testing.T) {
 			os.Mkdir(filepath.Join(dir, "empty.sst"), 0o755)
 		}},
 		{"name already recorded", func(t *testing.T, dir string, m *dict.Manager) {
-			writeFile(t, m, "a.sst", content("another", 5000))
+			dicttest.WriteFile(t, m, "a.sst", content("another", 5000))
 		}},
 		{"plaintext name already recorded", func(t *testing.T, dir string, m *dict.Manager) {
-			writeFile(t, m, "plain.txt", content("another", len("written before encryption was turned on")))
+			dicttest.WriteFile(t, m, "plain.txt", content("another", len("written before encryption was turned on")))
 		}},
 	}
 	for _, tc := range tests {
@@ -637,7 +638,7 @@ func TestImportKeyIDCollision(t *testing.T) {
 	dstEnv := transferEnv(t, dstHexKey)
 	dst := dstEnv.open(ctr.AES128CTR)
 	defer dst.Close()
-	writeFile(t, dst, "own.sst", content("own.sst", 3000))
+	dicttest.WriteFile(t, dst, "own.sst", content("own.sst", 3000))
 	_, taken := dst.DataKeys()
 
 	// A source key gets the id of the destination's key (added as an
@@ -1042,7 +1043,7 @@ func TestImportExposure(t *testing.T) {
 	if !exposed {
 		t.Fatal("an imported exposed key is not marked exposed")
 	}
-	writeFile(t, m, "after", []byte("x"))
+	dicttest.WriteFile(t, m, "after", []byte("x"))
 	if _, now := m.DataKeys(); now == current {
 		t.Fatal("the exposed current key was not rotated away from")
 	}
