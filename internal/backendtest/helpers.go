@@ -174,3 +174,17 @@ func CheckConfigRotation(t testing.TB, before, after *keyenv.MasterKeys) {
 		t.Fatalf("the old key opens the resealed blob: %v", err)
 	}
 }
+
+// OpenRegistered opens mk through keyenv.OpenBackend, the registry a
+// backend package joins when it is imported, checks that the backend
+// round-trips a secret, and returns it, closed when t ends.
+func OpenRegistered(t testing.TB, mk keyenv.MasterKeyConfig, opts ...keyenv.Option) keyenv.Backend {
+	t.Helper()
+	b, err := keyenv.OpenBackend(context.Background(), mk, opts...)
+	if err != nil {
+		t.Fatalf("open %s: %v", mk.Type, err)
+	}
+	t.Cleanup(func() { b.Close() })
+	MustUnseal(t, b, "l", MustSeal(t, b, "l", []byte("s")), []byte("s"))
+	return b
+}

@@ -109,3 +109,12 @@ func TestConfigRotation(t *testing.T) {
 	}
 	CheckConfigRotation(t, before, after)
 }
+
+// TestOpenRegistered: a key file opens through the registry and
+// round-trips.
+func TestOpenRegistered(t *testing.T) {
+	b := OpenRegistered(t, keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: KeyFile(t)})
+	if b.Kind() != keyenv.KindFile {
+		t.Fatalf("kind %v", b.Kind())
+	}
+}

@@ -515,12 +515,7 @@ func TestReferences(t *testing.T) {
 func TestRegisteredAndConfig(t *testing.T) {
 	srv := newServer(t)
 	srv.CreateKey("k", azurekvtest.RSA)
-	b, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "azure", KeyID: "k", Azure: secretSettings(srv)}, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backendtest.MustUnseal(t, b, "l", backendtest.MustSeal(t, b, "l", []byte("s")), []byte("s"))
-	b.Close()
+	backendtest.OpenRegistered(t, keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "azure", KeyID: "k", Azure: secretSettings(srv)}, fast...)
 	for _, tt := range []struct {
 		keyID string
 		azure keyenv.AzureSettings

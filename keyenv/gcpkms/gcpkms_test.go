@@ -395,12 +395,7 @@ func TestCredentialFileUsed(t *testing.T) {
 func TestRegisteredAndKeyNames(t *testing.T) {
 	srv := newServer(t)
 	name := srv.CreateKey("k")
-	b, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "gcp", KeyID: name}, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backendtest.MustUnseal(t, b, "l", backendtest.MustSeal(t, b, "l", []byte("s")), []byte("s"))
-	b.Close()
+	backendtest.OpenRegistered(t, keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "gcp", KeyID: name}, fast...)
 	for _, bad := range []string{"", "k", "projects/p/locations/l/keyRings/r", name + "/cryptoKeyVersions/1", "projects//locations/l/keyRings/r/cryptoKeys/k"} {
 		_, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "gcp", KeyID: bad})
 		backendtest.WantOnly(t, err, keyenv.ErrConfig)

@@ -299,15 +299,10 @@ func TestKMIPCallTimeout(t *testing.T) {
 // Importing the package registers it for type "kmip".
 func TestRegistered(t *testing.T) {
 	s := settings(t, "atrest", createKey(t, "atrest", true))
-	b, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMIP, KeyID: s.KeyID, KMIP: s}, fastKMIP...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := backendtest.OpenRegistered(t, keyenv.MasterKeyConfig{Type: keyenv.KindKMIP, KeyID: s.KeyID, KMIP: s}, fastKMIP...)
 	if b.Kind() != keyenv.KindKMIP || !b.Secure() {
 		t.Fatalf("kind %v secure %v", b.Kind(), b.Secure())
 	}
-	backendtest.MustUnseal(t, b, "l", backendtest.MustSeal(t, b, "l", []byte("s")), []byte("s"))
 }
 
 // A blob records the key's unique identifier, not the endpoints: the same
