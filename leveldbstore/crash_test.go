@@ -11,7 +11,6 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
-	"github.com/atrest/atrest/keyenv"
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/util"
@@ -36,15 +35,6 @@ const (
 	crashHotKeys = 100
 )
 
-// crashConfig is the configuration of child and parent alike; dead
-// records in the file dictionary trigger a rewrite often, so the
-// rewrite's failpoints are reached.
-func crashConfig(e *testEnv, method ctr.Method) keyenv.Config {
-	c := e.config(method)
-	c.FileDictionaryRewriteThreshold = 32
-	return c
-}
-
 func crashOptions(mustExist bool) *opt.Options {
 	o := testOptions()
 	o.ErrorIfMissing = mustExist
@@ -63,7 +53,7 @@ func TestCrashChild(t *testing.T) {
 	e := &testEnv{dir: child.Dir, keyPath: child.KeyPath}
 	say("opening")
 	ctx := context.Background()
-	s, err := Open(ctx, e.dir, crashConfig(e, method), nil, opts...)
+	s, err := Open(ctx, e.dir, enginetest.CrashConfig(e.config(method)), nil, opts...)
 	if err != nil {
 		die("open storage: %v", err)
 	}
@@ -143,7 +133,7 @@ func TestCrashRecovery(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			s, err := Open(context.Background(), e.dir, crashConfig(e, m), nil)
+			s, err := Open(context.Background(), e.dir, enginetest.CrashConfig(e.config(m)), nil)
 			if err != nil {
 				return nil, err
 			}

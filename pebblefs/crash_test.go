@@ -21,7 +21,6 @@ import (
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
-	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -96,15 +95,6 @@ func describeValue(v []byte, present bool) string {
 	return fmt.Sprintf("%d unparseable bytes %q", len(v), v[:min(len(v), 32)])
 }
 
-// crashConfig is the configuration of child and parent alike; dead
-// records in the file dictionary trigger a rewrite often, so the
-// rewrite's failpoints are reached.
-func crashConfig(e *testEnv, method ctr.Method) keyenv.Config {
-	c := e.config(method)
-	c.FileDictionaryRewriteThreshold = 32
-	return c
-}
-
 // parseWrites reads the writes a child reported; each key is in the key
 // space.
 func parseWrites(fields []string) ([]enginetest.Write, error) {
@@ -131,7 +121,7 @@ func TestCrashChild(t *testing.T) {
 
 	say("opening")
 	ctx := context.Background()
-	efs, err := Open(ctx, e.dir, crashConfig(e, method), nil, opts...)
+	efs, err := Open(ctx, e.dir, enginetest.CrashConfig(e.config(method)), nil, opts...)
 	if err != nil {
 		die("open fs: %v", err)
 	}
@@ -313,7 +303,7 @@ func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFl
 		mu.Unlock()
 		runFail("%s", msg)
 	}
-	efs, err := Open(context.Background(), e.dir, crashConfig(e, method), nil)
+	efs, err := Open(context.Background(), e.dir, enginetest.CrashConfig(e.config(method)), nil)
 	if err != nil {
 		fail("reopen pebblefs: %v", err)
 	}

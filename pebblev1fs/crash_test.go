@@ -13,7 +13,6 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
-	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble"
 )
 
@@ -36,15 +35,6 @@ const (
 	crashHotKeys = 100
 )
 
-// crashConfig is the configuration of child and parent alike; dead
-// records in the file dictionary trigger a rewrite often, so the
-// rewrite's failpoints are reached.
-func crashConfig(e *testEnv, method ctr.Method) keyenv.Config {
-	c := e.config(method)
-	c.FileDictionaryRewriteThreshold = 32
-	return c
-}
-
 // TestCrashChild is the child's body; it does nothing unless re-executed
 // by TestCrashRecovery.
 func TestCrashChild(t *testing.T) {
@@ -57,7 +47,7 @@ func TestCrashChild(t *testing.T) {
 	e := &testEnv{dir: child.Dir, keyPath: child.KeyPath}
 	say("opening")
 	ctx := context.Background()
-	efs, err := Open(ctx, e.dir, crashConfig(e, method), nil, opts...)
+	efs, err := Open(ctx, e.dir, enginetest.CrashConfig(e.config(method)), nil, opts...)
 	if err != nil {
 		die("open fs: %v", err)
 	}
@@ -160,7 +150,7 @@ func recoverDB(e *testEnv, method ctr.Method, mustExist bool) (map[int]uint64, e
 		defer mu.Unlock()
 		reports = append(reports, msg)
 	}
-	efs, err := Open(context.Background(), e.dir, crashConfig(e, method), nil)
+	efs, err := Open(context.Background(), e.dir, enginetest.CrashConfig(e.config(method)), nil)
 	if err != nil {
 		return nil, err
 	}
