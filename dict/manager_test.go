@@ -41,10 +41,7 @@ func newBenchEnv(b *testing.B) *testEnv {
 }
 
 func newEnvIn(t testing.TB, root string) *testEnv {
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	return &testEnv{Clock: testenv.NewClock(), dir: dir, keyPath: testenv.KeyFile(t, root, "master.key", 0x5c)}
 }
 

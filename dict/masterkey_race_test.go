@@ -3,8 +3,6 @@ package dict
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,10 +16,7 @@ import (
 // file's key.
 func TestReplaceMasterKeyRacesClose(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	a, b := testenv.FileMasterKey(t, root, "a.key", 0x44), testenv.FileMasterKey(t, root, "b.key", 0x55)
 	ctx := context.Background()
 	for i := range 20 {

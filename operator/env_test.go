@@ -3,8 +3,6 @@ package operator
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
@@ -27,10 +25,7 @@ type testEnv struct {
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	return &testEnv{Clock: testenv.NewClock(), t: t, dir: dir, keyPath: testenv.KeyFile(t, root, "master.key", 0x5c)}
 }
 

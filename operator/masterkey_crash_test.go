@@ -63,15 +63,9 @@ func TestMasterKeyCrashChild(t *testing.T) {
 	if err != nil {
 		crashtest.Die("open: %v", err)
 	}
-	for cur := from; ; {
-		next := (cur + 1) % len(keys)
-		crashtest.Say("begin %d", next)
-		if err := RotateMasterKey(context.Background(), m, keys[next]); err != nil {
-			crashtest.Die("rotate: %v", err)
-		}
-		crashtest.Say("ack %d", next)
-		cur = next
-	}
+	dicttest.RotateForever(from, len(keys), func(next int) error {
+		return RotateMasterKey(context.Background(), m, keys[next])
+	})
 }
 
 func TestMasterKeyRotationCrash(t *testing.T) {
@@ -80,10 +74,7 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 	}
 	kills := crashtest.Count(t, envMKKills, 30, 8)
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	keys := mkKeys(root)
 	for i, k := range keys {
 		testenv.FileMasterKey(t, root, filepath.Base(k.Path), byte(0x60+i))

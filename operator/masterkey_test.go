@@ -67,10 +67,7 @@ func rotationConfig(mk keyenv.MasterKeyConfig, prev *keyenv.MasterKeyConfig) key
 // reads back, and only the last master key opens the directory afterwards.
 func TestRotateMasterKeyUnderLoad(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	first := testenv.FileMasterKey(t, root, "first.key", 0x11)
 	last := testenv.FileMasterKey(t, root, "last.key", 0x22)
 	kms, keyring := rotationEnv(t, root)
@@ -179,10 +176,7 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 // nothing: the key dictionary's bytes stay, and the old key still opens it.
 func TestRotateMasterKeyRefused(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	key := testenv.FileMasterKey(t, root, "master.key", 0x33)
 	ctx := context.Background()
 	m, err := dict.Open(ctx, dir, rotationConfig(key, nil))

@@ -5,8 +5,6 @@ package dicttest
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
@@ -20,10 +18,7 @@ import (
 // directory under key 0 with no rotation in flight and returns key 0.
 func TestFilesAndRecovery(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	keys := []keyenv.MasterKeyConfig{testenv.FileMasterKey(t, root, "k0.key", 0x10), testenv.FileMasterKey(t, root, "k1.key", 0x11)}
 	config := func(k int, prev *int) keyenv.Config {
 		c := testenv.Config(ctr.AES256CTR, keys[k].Path)

@@ -88,3 +88,19 @@ func CheckRotationRecovery(t testing.TB, kill int, dir string, config func(k int
 	}
 	return target
 }
+
+// RotateForever is the body of a master-key rotation crash test's child:
+// from key from of n keys it rotates to the next key in turn with rotate,
+// saying "begin N" before and "ack N" after (what FollowRotations reads),
+// until it is killed; a failed rotation ends it (crashtest.Die).
+func RotateForever(from, n int, rotate func(next int) error) {
+	for cur := from; ; {
+		next := (cur + 1) % n
+		crashtest.Say("begin %d", next)
+		if err := rotate(next); err != nil {
+			crashtest.Die("rotate: %v", err)
+		}
+		crashtest.Say("ack %d", next)
+		cur = next
+	}
+}

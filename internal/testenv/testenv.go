@@ -71,3 +71,13 @@ func (c *Clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
 }
+
+// DataDir makes the data directory root/data and returns its path.
+func DataDir(t testing.TB, root string) string {
+	t.Helper()
+	dir := filepath.Join(root, "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

@@ -50,3 +50,12 @@ func TestClock(t *testing.T) {
 		t.Fatalf("after an hour: %v", got)
 	}
 }
+
+// TestDataDir: the data directory is root/data, and it exists.
+func TestDataDir(t *testing.T) {
+	root := t.TempDir()
+	dir := DataDir(t, root)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() || dir != filepath.Join(root, "data") {
+		t.Fatalf("data directory %q: %v", dir, err)
+	}
+}

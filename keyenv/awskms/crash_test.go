@@ -18,6 +18,7 @@ import (
 	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/dicttest"
 	"github.com/atrest/atrest/internal/kmstest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/atrest/atrest/operator"
 )
@@ -70,15 +71,9 @@ func TestCrossVendorCrashChild(t *testing.T) {
 	if err != nil {
 		crashtest.Die("open: %v", err)
 	}
-	for cur := from; ; {
-		next := 1 - cur
-		crashtest.Say("begin %d", next)
-		if err := operator.RotateMasterKey(context.Background(), m, keys[next], fastKMS...); err != nil {
-			crashtest.Die("rotate: %v", err)
-		}
-		crashtest.Say("ack %d", next)
-		cur = next
-	}
+	dicttest.RotateForever(from, len(keys), func(next int) error {
+		return operator.RotateMasterKey(context.Background(), m, keys[next], fastKMS...)
+	})
 }
 
 func TestCrossVendorRotationCrash(t *testing.T) {
@@ -90,10 +85,7 @@ func TestCrossVendorRotationCrash(t *testing.T) {
 	t.Cleanup(srv.Close)
 	keyID := srv.CreateKey()
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	keys := crossVendorKeys(root, srv.URL, keyID)
 	if err := os.WriteFile(keys[0].Path, []byte(strings.Repeat("d1", 32)+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/dicttest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/atrest/atrest/operator"
 )
@@ -54,10 +55,7 @@ func localKeys(t *testing.T, dir string) (file, keyring keyenv.MasterKeyConfig) 
 func TestRotateAcrossVendorsMoto(t *testing.T) {
 	m := motoEnv(t)
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	file, keyring := localKeys(t, root)
 	kmsKey := keyenv.MasterKeyConfig{Type: keyenv.KindKMS, KeyID: m.createKey(t, motoRegion), Region: motoRegion, Endpoint: m.URL}
 	ctx := context.Background()
