@@ -50,7 +50,7 @@ func TestDataDirLock(t *testing.T) {
 				}
 			}
 			before := dirContents(t, env.dir)
-			second, err := Open(context.Background(), env.dir, env.config(tc.second), append([]Option{WithClock(env.clock)}, tc.opts...)...)
+			second, err := Open(context.Background(), env.dir, env.config(tc.second), append([]Option{WithClock(env.Now)}, tc.opts...)...)
 			if tc.locked {
 				if !errors.Is(err, ErrLocked) {
 					t.Fatalf("second Open: %v, want ErrLocked", err)
@@ -59,7 +59,7 @@ func TestDataDirLock(t *testing.T) {
 					t.Fatalf("a refused Open changed the directory:\nbefore %v\nafter  %v", before, after)
 				}
 				first.Close()
-				second, err = Open(context.Background(), env.dir, env.config(tc.second), WithClock(env.clock))
+				second, err = Open(context.Background(), env.dir, env.config(tc.second), WithClock(env.Now))
 				if err != nil {
 					t.Fatalf("Open after the holder closed: %v", err)
 				}

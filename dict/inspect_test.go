@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -24,7 +23,7 @@ func TestInspect(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	key := writeKeyFile(t, root, "master.key", 0x77)
+	key := testenv.FileMasterKey(t, root, "master.key", 0x77)
 	ctx := context.Background()
 	open := func(method ctr.Method) *Manager {
 		c := keyenv.DefaultConfig()
@@ -185,15 +184,4 @@ func TestInspectionLeavesOrphan(t *testing.T) {
 	if _, err := os.Stat(orphan); err != nil {
 		t.Errorf("inspection removed a temporary file: %v", err)
 	}
-}
-
-// writeKeyFile writes a master key file of 32 bytes of b and returns its
-// configuration.
-func writeKeyFile(t testing.TB, dir, name string, b byte) keyenv.MasterKeyConfig {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(strings.Repeat(fmt.Sprintf("%02x", b), 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: path}
 }

@@ -193,7 +193,7 @@ func TestOutdated(t *testing.T) {
 	env := newEnv(t)
 	m := env.open(ctr.AES128CTR)
 	writeFile(t, m, "old", []byte("o"))
-	env.advance(48 * time.Hour)
+	env.Advance(48 * time.Hour)
 	if err := m.RotateDataKey(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestLocked(t *testing.T) {
 		t.Fatalf("a create ran while the Manager was held: %v", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	key := exportdoc.Key{ID: 7, Method: ctr.AES128CTR, Created: env.clock(), Bytes: content("k", 16)}
+	key := exportdoc.Key{ID: 7, Method: ctr.AES128CTR, Created: env.Now(), Bytes: content("k", 16)}
 	ids, err := l.AddKeys(ctx, []exportdoc.Key{key})
 	if err != nil || ids[7] != 7 || !l.SameKey(7, ctr.AES128CTR, key.Bytes) || l.SameKey(7, ctr.AES128CTR, content("x", 16)) {
 		t.Fatalf("AddKeys: %v, %v", ids, err)
@@ -300,7 +300,7 @@ func TestRecordTakesBackKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Unlock()
-	if _, err := l.AddKeys(ctx, []exportdoc.Key{{ID: 7, Method: ctr.AES128CTR, Created: env.clock(), Bytes: content("k", 16)}}); err != nil {
+	if _, err := l.AddKeys(ctx, []exportdoc.Key{{ID: 7, Method: ctr.AES128CTR, Created: env.Now(), Bytes: content("k", 16)}}); err != nil {
 		t.Fatal(err)
 	}
 	good := NamedEntry{Name: "x", Entry: Entry{KeyID: 7, Method: ctr.AES128CTR}}

@@ -16,16 +16,17 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 )
 
-// testEnv is a data directory and a master key file beside it.
+// testEnv is a data directory, a master key file beside it and the
+// clock the Manager reads.
 type testEnv struct {
+	*testenv.Clock
 	t       *testing.T
 	dir     string
 	keyPath string
-	now     time.Time
-	mu      sync.Mutex
 }
 
 func newEnv(t *testing.T) *testEnv {
@@ -40,39 +41,17 @@ func newBenchEnv(b *testing.B) *testEnv {
 }
 
 func newEnvIn(t testing.TB, root string) *testEnv {
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	keyPath := filepath.Join(root, "master.key")
-	if err := os.WriteFile(keyPath, []byte(strings.Repeat("5c", 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &testEnv{dir: dir, keyPath: keyPath, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-}
-
-func (e *testEnv) clock() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now
-}
-
-func (e *testEnv) advance(d time.Duration) {
-	e.mu.Lock()
-	e.now = e.now.Add(d)
-	e.mu.Unlock()
+	dir := testenv.DataDir(t, root)
+	return &testEnv{Clock: testenv.NewClock(), dir: dir, keyPath: testenv.KeyFile(t, root, "master.key", 0x5c)}
 }
 
 func (e *testEnv) config(method ctr.Method) keyenv.Config {
-	c := keyenv.DefaultConfig()
-	c.DataEncryptionMethod = method
-	c.MasterKey = keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: e.keyPath}
-	return c
+	return testenv.Config(method, e.keyPath)
 }
 
 func (e *testEnv) open(method ctr.Method, opts ...Option) *Manager {
 	e.t.Helper()
-	m, err := Open(context.Background(), e.dir, e.config(method), append([]Option{WithClock(e.clock)}, opts...)...)
+	m, err := Open(context.Background(), e.dir, e.config(method), append([]Option{WithClock(e.Now)}, opts...)...)
 	if err != nil {
 		e.t.Fatalf("open with %s: %v", method, err)
 	}
@@ -218,7 +197,7 @@ func TestDataKeyRotation(t *testing.T) {
 	m := env.open(ctr.AES256CTR)
 	writeFile(t, m, "old", content("old", 100))
 	oldEntry, _, _ := m.Lookup("old")
-	env.advance(8 * 24 * time.Hour) // past the 7-day period
+	env.Advance(8 * 24 * time.Hour) // past the 7-day period
 	writeFile(t, m, "new", content("new", 100))
 	newEntry, _, _ := m.Lookup("new")
 	if newEntry.KeyID == oldEntry.KeyID {
@@ -283,7 +262,7 @@ func TestExposedKeyRotated(t *testing.T) {
 	c := env.config(ctr.Plaintext)
 	c.MasterKey = keyenv.MasterKeyConfig{Type: keyenv.KindPlaintext}
 	c.PreviousMasterKey = &keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: env.keyPath}
-	m, err := Open(context.Background(), env.dir, c, WithClock(env.clock))
+	m, err := Open(context.Background(), env.dir, c, WithClock(env.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +270,7 @@ func TestExposedKeyRotated(t *testing.T) {
 	// Back on, with the secure key: the exposed key is no longer current.
 	c = env.config(ctr.AES128CTR)
 	c.PreviousMasterKey = &keyenv.MasterKeyConfig{Type: keyenv.KindPlaintext}
-	m, err = Open(context.Background(), env.dir, c, WithClock(env.clock))
+	m, err = Open(context.Background(), env.dir, c, WithClock(env.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,11 @@ package dict
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -17,11 +16,8 @@ import (
 // file's key.
 func TestReplaceMasterKeyRacesClose(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	a, b := writeKeyFile(t, root, "a.key", 0x44), writeKeyFile(t, root, "b.key", 0x55)
+	dir := testenv.DataDir(t, root)
+	a, b := testenv.FileMasterKey(t, root, "a.key", 0x44), testenv.FileMasterKey(t, root, "b.key", 0x55)
 	ctx := context.Background()
 	for i := range 20 {
 		from, to := a, b

@@ -17,6 +17,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashfs"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/atrest/atrest/operator"
 )
@@ -567,8 +568,8 @@ func powerCuts(t *testing.T) int {
 // TestPowerCuts: see the comment at the top of this file.
 func TestPowerCuts(t *testing.T) {
 	root := t.TempDir()
-	keyA := dict.WriteKeyFile(t, root, "a.key", 0x1a)
-	keyB := dict.WriteKeyFile(t, root, "b.key", 0x2b)
+	keyA := testenv.FileMasterKey(t, root, "a.key", 0x1a)
+	keyB := testenv.FileMasterKey(t, root, "b.key", 0x2b)
 	want := powerCuts(t)
 	methods := append([]ctr.Method{ctr.AES128CTR, ctr.SM4CTR}, ctr.Methods...)
 	var tally pcTally

@@ -127,7 +127,7 @@ func TestStatsCountsPerMethodAndKey(t *testing.T) {
 	if s.Method != ctr.SM4CTR || s.DataKeys != 2 || len(s.Keys) != 2 || s.CurrentKeyID != sm4Key || s.Files != 5 || s.FilesWithoutKey != 0 {
 		t.Errorf("Stats = %+v", s)
 	}
-	if k, ok := s.CurrentKey(); !ok || k.ID != sm4Key || k.Method != ctr.SM4CTR || !k.Created.Equal(env.clock()) || k.Exposed {
+	if k, ok := s.CurrentKey(); !ok || k.ID != sm4Key || k.Method != ctr.SM4CTR || !k.Created.Equal(env.Now()) || k.Exposed {
 		t.Errorf("CurrentKey = %+v, %v", k, ok)
 	}
 	if s.Keys[0].ID > s.Keys[1].ID {
@@ -188,7 +188,7 @@ func TestStatsLogFormatOff(t *testing.T) {
 	env := newEnv(t)
 	cfg := env.config(ctr.AES256CTR)
 	cfg.EnableFileDictionaryLog = false
-	m, err := Open(context.Background(), env.dir, cfg, WithClock(env.clock))
+	m, err := Open(context.Background(), env.dir, cfg, WithClock(env.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestStatsBackendErrors(t *testing.T) {
 	defer mk.Close()
 	var fail atomic.Bool
 	flaky := &keyenv.MasterKeys{Current: statsFlakyBackend{mk.Current, &fail}}
-	m, err := Open(context.Background(), env.dir, cfg, WithMasterKeys(flaky), WithClock(env.clock))
+	m, err := Open(context.Background(), env.dir, cfg, WithMasterKeys(flaky), WithClock(env.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/internal/enginetest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
@@ -30,18 +30,11 @@ type testEnv struct {
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	root := t.TempDir()
-	keyPath := filepath.Join(root, "master.key")
-	if err := os.WriteFile(keyPath, []byte(strings.Repeat("5e", 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &testEnv{dir: filepath.Join(root, "db"), keyPath: keyPath}
+	return &testEnv{dir: filepath.Join(root, "db"), keyPath: testenv.KeyFile(t, root, "master.key", 0x5e)}
 }
 
 func (e *testEnv) config(method ctr.Method) keyenv.Config {
-	c := keyenv.DefaultConfig()
-	c.DataEncryptionMethod = method
-	c.MasterKey = keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: e.keyPath}
-	return c
+	return testenv.Config(method, e.keyPath)
 }
 
 // openStorage opens the encrypted storage over base (the OS when nil).

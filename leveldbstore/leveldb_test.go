@@ -2,13 +2,10 @@ package leveldbstore
 
 import (
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
@@ -105,44 +102,8 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 			defer s.Close()
 			s.Log("a line naming " + enginetest.Marker)
 
-			hits, files := enginetest.ScanFor(t, e.dir, []byte(enginetest.Marker))
-			if method == ctr.Plaintext {
-				if len(hits) == 0 {
-					t.Fatalf("marker not found in %d plaintext files: the scan is broken", files)
-				}
-			} else if len(hits) > 0 {
-				t.Fatalf("plaintext marker on disk in %v", hits)
-			}
-			seen := map[string]bool{}
-			err := filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				rel, _ := filepath.Rel(e.dir, p)
-				if rel == lockName || dict.IsDictionaryFile(rel) {
-					return nil
-				}
-				seen[kind(rel)] = true
-				ent, ok, err := s.Manager().Lookup(rel)
-				if err != nil {
-					return err
-				}
-				switch {
-				case method == ctr.Plaintext && ok && ent.Method != ctr.Plaintext:
-					t.Errorf("%s: entry %s under plaintext", rel, ent.Method)
-				case method != ctr.Plaintext && (!ok || ent.Method != method):
-					t.Errorf("%s: entry %v (found %v), want %s", rel, ent.Method, ok, method)
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range []string{"CURRENT", "MANIFEST", "journal", "table", "LOG", "LOG.old"} {
-				if !seen[k] {
-					t.Errorf("no %s file was checked (saw %v)", k, seen)
-				}
-			}
+			enginetest.CheckNoPlaintext(t, e.dir, method, []byte(enginetest.Marker))
+			enginetest.CheckEntries(t, e.dir, method, s.Manager(), lockName, kind, []string{"CURRENT", "MANIFEST", "journal", "table", "LOG", "LOG.old"})
 		})
 	}
 }

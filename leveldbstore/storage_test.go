@@ -12,11 +12,9 @@ import (
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict"
-	"github.com/atrest/atrest/dict/keydict"
 	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/internal/crashfs"
-	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/syndtr/goleveldb/leveldb/storage"
 )
 
@@ -29,26 +27,10 @@ func pattern(n int) []byte {
 	return b
 }
 
-// dataKey reads a data key from the key dictionary on disk with the
+// dataKey reads data key id from the key dictionary on disk with the
 // master key, independently of the Manager, to check bytes on disk.
 func dataKey(t *testing.T, e *testEnv, id uint64) []byte {
-	t.Helper()
-	ctx := context.Background()
-	mk, err := keyenv.OpenMasterKeys(ctx, e.config(ctr.AES128CTR))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mk.Close()
-	kd, _, err := keydict.Load(ctx, fsys.OS(), filepath.Join(e.dir, dict.KeyDictName), mk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kd.Release()
-	k, ok := kd.Get(id)
-	if !ok {
-		t.Fatalf("data key %d is not in the key dictionary", id)
-	}
-	return slices.Clone(k.Bytes())
+	return enginetest.DataKey(t, e.dir, e.config(ctr.AES128CTR), id)
 }
 
 // onDisk is name's content as the entry's keystream encrypts it.

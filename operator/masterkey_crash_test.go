@@ -5,18 +5,18 @@ package operator
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/dicttest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -63,15 +63,9 @@ func TestMasterKeyCrashChild(t *testing.T) {
 	if err != nil {
 		crashtest.Die("open: %v", err)
 	}
-	for cur := from; ; {
-		next := (cur + 1) % len(keys)
-		crashtest.Say("begin %d", next)
-		if err := RotateMasterKey(context.Background(), m, keys[next]); err != nil {
-			crashtest.Die("rotate: %v", err)
-		}
-		crashtest.Say("ack %d", next)
-		cur = next
-	}
+	dicttest.RotateForever(from, len(keys), func(next int) error {
+		return RotateMasterKey(context.Background(), m, keys[next])
+	})
 }
 
 func TestMasterKeyRotationCrash(t *testing.T) {
@@ -80,13 +74,10 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 	}
 	kills := crashtest.Count(t, envMKKills, 30, 8)
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	keys := mkKeys(root)
 	for i, k := range keys {
-		writeKeyFile(t, root, filepath.Base(k.Path), byte(0x60+i))
+		testenv.FileMasterKey(t, root, filepath.Base(k.Path), byte(0x60+i))
 	}
 	ctx := context.Background()
 	m, err := dict.Open(ctx, dir, rotationConfig(keys[0], nil))
@@ -97,7 +88,7 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 	for i := range 5 {
 		name := fmt.Sprintf("f%d", i)
 		files[name] = bytes.Repeat([]byte{byte(i)}, 1000+i)
-		writeFile(t, m, name, files[name])
+		dicttest.WriteFile(t, m, name, files[name])
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
@@ -117,62 +108,16 @@ func TestMasterKeyRotationCrash(t *testing.T) {
 			delay = time.Second // the failpoint kills it first
 		}
 		c.KillAfter(delay)
-		inFlight := -1
-		for line := range c.Lines() {
-			fields := strings.Fields(line)
-			switch fields[0] {
-			case "begin":
-				inFlight, _ = strconv.Atoi(fields[1])
-			case "ack":
-				cur, _ = strconv.Atoi(fields[1])
-				inFlight = -1
-				rotations++
-			case "error":
-				c.Abort()
-				t.Fatalf("child failed: %s\n%s", line, c.Stderr())
+		var inFlight, n int
+		cur, inFlight, n = dicttest.FollowRotations(t, c, cur)
+		rotations += n
+		cur = dicttest.CheckRotationRecovery(t, kill, dir, func(k int, prev *int) keyenv.Config {
+			if prev == nil {
+				return rotationConfig(keys[k], nil)
 			}
-		}
-		if _, err := c.Wait(); err == nil {
-			t.Fatalf("child exited on its own:\n%s", c.Stderr())
-		}
-
-		// Exactly one of the keys the dictionary may be under opens it.
-		candidates := []int{cur}
-		if inFlight >= 0 {
-			candidates = append(candidates, inFlight)
-		}
-		opened := -1
-		for _, k := range candidates {
-			m, err := dict.Open(ctx, dir, rotationConfig(keys[k], nil))
-			if err == nil {
-				m.Close()
-				if opened >= 0 {
-					t.Fatalf("kill %d: both key %d and key %d open the dictionary", kill, opened, k)
-				}
-				opened = k
-			} else if !errors.Is(err, keyenv.ErrWrongMasterKey) {
-				t.Fatalf("kill %d: open with key %d: %v", kill, k, err)
-			}
-		}
-		if opened < 0 {
-			t.Fatalf("kill %d: neither key %v opens the dictionary", kill, candidates)
-		}
-		// The configuration an operator sets before rotating (the target
-		// as master key, the key in use as previous) always opens it and
-		// finishes the rotation.
-		target := candidates[len(candidates)-1]
-		prev := keys[cur]
-		m, err := dict.Open(ctx, dir, rotationConfig(keys[target], &prev))
-		if err != nil {
-			t.Fatalf("kill %d: open with key %d, previous %d: %v", kill, target, cur, err)
-		}
-		for name, want := range files {
-			if got, err := readAll(m, name); err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("kill %d: %s: %v", kill, name, err)
-			}
-		}
-		m.Close()
-		cur = target
+			p := keys[*prev]
+			return rotationConfig(keys[k], &p)
+		}, nil, cur, inFlight, files)
 	}
 	t.Logf("%d kills, %d acknowledged rotations", kills, rotations)
 	if rotations == 0 {

@@ -15,21 +15,12 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/dicttest"
 	"github.com/atrest/atrest/internal/kmstest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	_ "github.com/atrest/atrest/keyenv/awskms" // the rotation goes through KMS
 )
-
-// writeKeyFile writes a master key file of 32 bytes of b and returns its
-// configuration.
-func writeKeyFile(t testing.TB, dir, name string, b byte) keyenv.MasterKeyConfig {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(strings.Repeat(fmt.Sprintf("%02x", b), 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: path}
-}
 
 // rotationEnv makes a KMS stand-in and a keyring, with the environment
 // the SDK and the keyring's password need, and returns their master-key
@@ -76,12 +67,9 @@ func rotationConfig(mk keyenv.MasterKeyConfig, prev *keyenv.MasterKeyConfig) key
 // reads back, and only the last master key opens the directory afterwards.
 func TestRotateMasterKeyUnderLoad(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	first := writeKeyFile(t, root, "first.key", 0x11)
-	last := writeKeyFile(t, root, "last.key", 0x22)
+	dir := testenv.DataDir(t, root)
+	first := testenv.FileMasterKey(t, root, "first.key", 0x11)
+	last := testenv.FileMasterKey(t, root, "last.key", 0x22)
 	kms, keyring := rotationEnv(t, root)
 	ctx := context.Background()
 	m, err := dict.Open(ctx, dir, rotationConfig(first, nil), dict.WithKeyenvOptions(fastKMS...))
@@ -136,7 +124,7 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 			if name == "" {
 				continue
 			}
-			if got, err := readAll(m, name); err != nil || !bytes.Equal(got, want) {
+			if got, err := dicttest.ReadFile(m, name); err != nil || !bytes.Equal(got, want) {
 				errs <- fmt.Errorf("read %s during rotation: %v (content equal: %v)", name, err, bytes.Equal(got, want))
 				return
 			}
@@ -178,45 +166,24 @@ func TestRotateMasterKeyUnderLoad(t *testing.T) {
 		t.Fatalf("open with the last master key: %v", err)
 	}
 	for name, want := range written {
-		if got, err := readAll(m, name); err != nil || !bytes.Equal(got, want) {
+		if got, err := dicttest.ReadFile(m, name); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s after reopening: %v", name, err)
 		}
 	}
-}
-
-// readAll reads a whole file through m.
-func readAll(m *dict.Manager, name string) ([]byte, error) {
-	f, err := m.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, st.Size())
-	if _, err := f.ReadAt(b, 0); err != nil && len(b) > 0 {
-		return nil, err
-	}
-	return b, nil
 }
 
 // TestRotateMasterKeyRefused checks a rotation that cannot happen changes
 // nothing: the key dictionary's bytes stay, and the old key still opens it.
 func TestRotateMasterKeyRefused(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	key := writeKeyFile(t, root, "master.key", 0x33)
+	dir := testenv.DataDir(t, root)
+	key := testenv.FileMasterKey(t, root, "master.key", 0x33)
 	ctx := context.Background()
 	m, err := dict.Open(ctx, dir, rotationConfig(key, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, m, "f", []byte("content"))
+	dicttest.WriteFile(t, m, "f", []byte("content"))
 	before, err := os.ReadFile(filepath.Join(dir, dict.KeyDictName))
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +224,7 @@ func TestRotateMasterKeyRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if got, err := readAll(m, "f"); err != nil || string(got) != "content" {
+	if got, err := dicttest.ReadFile(m, "f"); err != nil || string(got) != "content" {
 		t.Errorf("read back %q, %v", got, err)
 	}
 }

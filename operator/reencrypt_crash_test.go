@@ -19,6 +19,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/dicttest"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -119,7 +120,7 @@ func reencCrashCheck(t *testing.T, dir string, from, to ctr.Method) (onNew int, 
 	defer m.Close()
 	_, cur := m.DataKeys()
 	for _, f := range reencCrashFiles {
-		data, err := readAll(m, f.name)
+		data, err := dicttest.ReadFile(m, f.name)
 		if err != nil {
 			t.Fatalf("%s: %v", f.name, err)
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/dicttest"
 )
 
 // reContent is name's test content: n pseudo-random bytes seeded by the
@@ -59,7 +60,7 @@ func reWrite(t *testing.T, m *dict.Manager, files []reFile) {
 				t.Fatal(err)
 			}
 		}
-		writeFile(t, m, f.name, reContent(f.name, f.size))
+		dicttest.WriteFile(t, m, f.name, reContent(f.name, f.size))
 	}
 }
 
@@ -219,7 +220,7 @@ func TestReencryptCurrentUntouched(t *testing.T) {
 	env := newEnv(t)
 	m := env.open(ctr.AES256CTR)
 	defer m.Close()
-	writeFile(t, m, "a", reContent("a", 5000))
+	dicttest.WriteFile(t, m, "a", reContent("a", 5000))
 	before, _ := os.Stat(filepath.Join(env.dir, "a"))
 	e0, _ := reLookup(t, m, "a")
 	time.Sleep(10 * time.Millisecond) // a rewrite would show in the time
@@ -240,7 +241,7 @@ func TestReencryptCurrentUntouched(t *testing.T) {
 func TestReencryptErrors(t *testing.T) {
 	env := newEnv(t)
 	m := env.open(ctr.AES128CTR)
-	writeFile(t, m, "a", []byte("x"))
+	dicttest.WriteFile(t, m, "a", []byte("x"))
 	os.Mkdir(filepath.Join(env.dir, "d"), 0o755)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -321,14 +322,14 @@ func TestReencryptAllOlderThan(t *testing.T) {
 	files := []reFile{{"a", 3000}, {"b", 70000}}
 	reWrite(t, m, files)
 	_, k1 := m.DataKeys()
-	env.advance(3 * 24 * time.Hour)
+	env.Advance(3 * 24 * time.Hour)
 	if err := m.RotateDataKey(ctx); err != nil {
 		t.Fatal(err)
 	}
 	_, k2 := m.DataKeys()
 	files = append(files, reFile{"c", 12345})
 	reWrite(t, m, files[2:])
-	env.advance(3 * 24 * time.Hour)
+	env.Advance(3 * 24 * time.Hour)
 	if err := m.RotateDataKey(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -620,7 +621,7 @@ func TestReencryptAllProgress(t *testing.T) {
 func TestReencryptBusy(t *testing.T) {
 	env := newEnv(t)
 	m := env.open(ctr.AES128CTR)
-	writeFile(t, m, "slow", reContent("slow", 1<<20))
+	dicttest.WriteFile(t, m, "slow", reContent("slow", 1<<20))
 	m.Close()
 	m = env.open(ctr.SM4CTR)
 	defer m.Close()
@@ -755,7 +756,7 @@ func TestReencryptChangedMeanwhile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			m := env.open(ctr.AES128CTR)
-			writeFile(t, m, "f", reContent("f", 3<<20))
+			dicttest.WriteFile(t, m, "f", reContent("f", 3<<20))
 			m.Close()
 			var once sync.Once
 			var changeErr error
@@ -805,7 +806,7 @@ func TestReencryptChangedMeanwhile(t *testing.T) {
 func TestReencryptHardLink(t *testing.T) {
 	env := newEnv(t)
 	m := env.open(ctr.AES128CTR)
-	writeFile(t, m, "a", reContent("a", 10000))
+	dicttest.WriteFile(t, m, "a", reContent("a", 10000))
 	if err := m.Link("a", "b"); err != nil {
 		t.Skipf("no hard links here: %v", err)
 	}
@@ -918,7 +919,7 @@ func TestReencryptTempNamesReserved(t *testing.T) {
 	env := newEnv(t)
 	m := env.open(ctr.AES128CTR)
 	defer m.Close()
-	writeFile(t, m, "f", []byte("x"))
+	dicttest.WriteFile(t, m, "f", []byte("x"))
 	temp := "f" + dict.ReencryptTempSuffix
 	for _, tc := range []struct {
 		name string

@@ -21,6 +21,7 @@ import (
 	"github.com/atrest/atrest/dict/exportdoc"
 	"github.com/atrest/atrest/dict/keydict"
 	"github.com/atrest/atrest/fsys"
+	"github.com/atrest/atrest/internal/dicttest"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -71,7 +72,7 @@ func (s *exportSource) write(t *testing.T, m *dict.Manager, name string, data []
 	if err := os.MkdirAll(filepath.Join(s.env.dir, filepath.Dir(filepath.FromSlash(name))), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, m, name, data)
+	dicttest.WriteFile(t, m, name, data)
 	s.files[name] = data
 }
 
@@ -181,7 +182,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 
 	dstEnv := transferEnv(t, dstHexKey)
 	dst := dstEnv.open(ctr.AES128CTR)
-	writeFile(t, dst, "own.sst", content("own.sst", 3000))
+	dicttest.WriteFile(t, dst, "own.sst", content("own.sst", 3000))
 	ownKeys, _ := dst.DataKeys()
 	copyFiles(t, src.env.dir, dstEnv.dir, "", src.names())
 
@@ -290,7 +291,7 @@ func importTarget(t *testing.T, src *exportSource) (*testEnv, *dict.Manager, dir
 	env := transferEnv(t, dstHexKey)
 	m := env.open(ctr.AES128CTR)
 	t.Cleanup(func() { m.Close() })
-	writeFile(t, m, "own.sst", content("own.sst", 3000))
+	dicttest.WriteFile(t, m, "own.sst", content("own.sst", 3000))
 	copyFiles(t, src.env.dir, env.dir, "", src.names())
 	return env, m, stateOf(t, m)
 }
@@ -442,10 +443,10 @@ func TestImportConflicts(t *testing.T) {
 			os.Mkdir(filepath.Join(dir, "empty.sst"), 0o755)
 		}},
 		{"name already recorded", func(t *testing.T, dir string, m *dict.Manager) {
-			writeFile(t, m, "a.sst", content("another", 5000))
+			dicttest.WriteFile(t, m, "a.sst", content("another", 5000))
 		}},
 		{"plaintext name already recorded", func(t *testing.T, dir string, m *dict.Manager) {
-			writeFile(t, m, "plain.txt", content("another", len("written before encryption was turned on")))
+			dicttest.WriteFile(t, m, "plain.txt", content("another", len("written before encryption was turned on")))
 		}},
 	}
 	for _, tc := range tests {
@@ -548,7 +549,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 	target.Close() // this test opens the directory with its own failpoint
 	snap := filepath.Join(t.TempDir(), "data")
 	var once sync.Once
-	m, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithClock(env.clock), dict.WithFailpoint(func(name string) {
+	m, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithClock(env.Now), dict.WithFailpoint(func(name string) {
 		if name == "import.after-key-dict" {
 			once.Do(func() { copyDir(t, env.dir, snap) })
 		}
@@ -577,7 +578,7 @@ func TestImportCrashAfterKeyDictionary(t *testing.T) {
 		t.Fatalf("the key dictionary holds %d keys at the failpoint, want %d", stored, len(ownKeys)+2)
 	}
 	// ...and the open that follows drops them, as keys no file uses.
-	again, err := dict.Open(ctx, snap, env.config(ctr.AES128CTR), dict.WithClock(env.clock))
+	again, err := dict.Open(ctx, snap, env.config(ctr.AES128CTR), dict.WithClock(env.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -637,7 +638,7 @@ func TestImportKeyIDCollision(t *testing.T) {
 	dstEnv := transferEnv(t, dstHexKey)
 	dst := dstEnv.open(ctr.AES128CTR)
 	defer dst.Close()
-	writeFile(t, dst, "own.sst", content("own.sst", 3000))
+	dicttest.WriteFile(t, dst, "own.sst", content("own.sst", 3000))
 	_, taken := dst.DataKeys()
 
 	// A source key gets the id of the destination's key (added as an
@@ -653,7 +654,7 @@ func TestImportKeyIDCollision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := l.AddKeys(ctx, []exportdoc.Key{{ID: taken, Method: ctr.SM4CTR, Created: srcEnv.clock(), Bytes: bytes.Repeat([]byte{0x33}, 16)}})
+	ids, err := l.AddKeys(ctx, []exportdoc.Key{{ID: taken, Method: ctr.SM4CTR, Created: srcEnv.Now(), Bytes: bytes.Repeat([]byte{0x33}, 16)}})
 	if err != nil || ids[taken] != taken {
 		l.Unlock()
 		t.Fatalf("AddKeys: %v, id %d", err, ids[taken])
@@ -884,7 +885,7 @@ func TestImportKeyDictionaryFails(t *testing.T) {
 	doc, key := src.export(t)
 	env := transferEnv(t, dstHexKey)
 	b := &failingBackend{Backend: mustKeyFile(t, env.keyPath)}
-	dst, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithMasterKeys(&keyenv.MasterKeys{Current: b}), dict.WithClock(env.clock))
+	dst, err := dict.Open(ctx, env.dir, env.config(ctr.AES128CTR), dict.WithMasterKeys(&keyenv.MasterKeys{Current: b}), dict.WithClock(env.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1042,7 +1043,7 @@ func TestImportExposure(t *testing.T) {
 	if !exposed {
 		t.Fatal("an imported exposed key is not marked exposed")
 	}
-	writeFile(t, m, "after", []byte("x"))
+	dicttest.WriteFile(t, m, "after", []byte("x"))
 	if _, now := m.DataKeys(); now == current {
 		t.Fatal("the exposed current key was not rotated away from")
 	}

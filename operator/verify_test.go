@@ -13,6 +13,8 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/dicttest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -23,7 +25,7 @@ func verifyEnv(t *testing.T) (dir string, cfg keyenv.Config) {
 	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg = rotationConfig(writeKeyFile(t, root, "master.key", 0x88), nil)
+	cfg = rotationConfig(testenv.FileMasterKey(t, root, "master.key", 0x88), nil)
 	return dir, cfg
 }
 
@@ -39,7 +41,7 @@ func TestVerify(t *testing.T) {
 	}
 	defer func() { m.Close() }()
 	for _, name := range []string{"a.sst", "b.sst", "sub/c.log", "gone1", "sub/gone2"} {
-		writeFile(t, m, name, []byte(strings.Repeat(name, 100)))
+		dicttest.WriteFile(t, m, name, []byte(strings.Repeat(name, 100)))
 	}
 	r, err := Verify(ctx, m)
 	if err != nil || !r.OK() || r.Entries != 5 || len(r.Unrecorded) != 0 {
@@ -148,7 +150,7 @@ func TestVerifyAfterRemove(t *testing.T) {
 	defer m.Close()
 	for i := range 20 {
 		name := fmt.Sprintf("f%d", i)
-		writeFile(t, m, name, content(name, 100))
+		dicttest.WriteFile(t, m, name, content(name, 100))
 		if err := m.Remove(name); err != nil {
 			t.Fatal(err)
 		}

@@ -2,14 +2,12 @@ package pebblefs_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/atrest/atrest/bench/pebblework"
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/internal/testenv"
 )
 
 // BenchmarkPebble runs Pebble's workloads on every method; compare the
@@ -30,11 +28,8 @@ func BenchmarkPebble(b *testing.B) {
 
 func benchWorkload(b *testing.B, w pebblework.Workload, method ctr.Method) {
 	root := b.TempDir()
-	keyPath := filepath.Join(root, "master.key")
-	if err := os.WriteFile(keyPath, []byte(strings.Repeat("3e", 32)+"\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg := pebblework.DefaultConfig(filepath.Join(root, "db"), method, keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: keyPath})
+	mk := testenv.FileMasterKey(b, root, "master.key", 0x3e)
+	cfg := pebblework.DefaultConfig(filepath.Join(root, "db"), method, mk)
 	db, err := pebblework.Open(context.Background(), w, cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -69,13 +64,10 @@ func BenchmarkPebbleVsPlaintext(b *testing.B) {
 	for _, w := range pebblework.Workloads {
 		b.Run("workload="+string(w), func(b *testing.B) {
 			root := b.TempDir()
-			keyPath := filepath.Join(root, "master.key")
-			if err := os.WriteFile(keyPath, []byte(strings.Repeat("3e", 32)+"\n"), 0o600); err != nil {
-				b.Fatal(err)
-			}
+			mk := testenv.FileMasterKey(b, root, "master.key", 0x3e)
 			var cfgs []pebblework.Config
 			for _, m := range ctr.Methods {
-				cfgs = append(cfgs, pebblework.DefaultConfig(filepath.Join(root, m.String()), m, keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: keyPath}))
+				cfgs = append(cfgs, pebblework.DefaultConfig(filepath.Join(root, m.String()), m, mk))
 			}
 			rounds, ops := 9, 100_000
 			if w == pebblework.ReadRandom {

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,7 +20,7 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
-	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -40,17 +39,12 @@ import (
 // The directory is kept from kill to kill, so whatever one recovery leaves
 // behind is what the next child starts from.
 
-const (
-	envCrashChild     = "ATREST_PEBBLE_CRASH_CHILD"
-	envCrashDir       = "ATREST_PEBBLE_CRASH_DIR"
-	envCrashKeyPath   = "ATREST_PEBBLE_CRASH_KEY_PATH"
-	envCrashMethod    = "ATREST_PEBBLE_CRASH_METHOD"
-	envCrashMustExist = "ATREST_PEBBLE_CRASH_MUST_EXIST"
-	envCrashChildSeed = "ATREST_PEBBLE_CRASH_CHILD_SEED"
-	envCrashAt        = "ATREST_PEBBLE_CRASH_AT"    // failpoint name:hit
-	envCrashSeed      = "ATREST_PEBBLE_CRASH_SEED"  // the parent's, to replay its choices
-	envCrashKills     = "ATREST_PEBBLE_CRASH_KILLS" // raise the count for a long run
-)
+// crashVars name the environment variables of the crash test's child;
+// ATREST_PEBBLE_CRASH_KILLS raises the count for a long run.
+const crashVars enginetest.CrashVars = "ATREST_PEBBLE_CRASH"
+
+// envCrashSeed is the parent's seed, to replay its choices.
+const envCrashSeed = "ATREST_PEBBLE_CRASH_SEED"
 
 // crashKeys is the key space: small enough that writes keep overwriting
 // and deleting acknowledged values at every level of the LSM, large
@@ -65,15 +59,6 @@ const crashHotKeys = 100
 // method rotates the data key, and the directory holds files under keys
 // of both.
 var crashMethods = []ctr.Method{ctr.AES128CTR, ctr.SM4CTR}
-
-// crashFailpoints are the dict failpoints the child may die at.
-var crashFailpoints = []string{
-	"create.after-entry", "truncate.after-sync", "remove.after-unlink",
-	"link.after-entry", "rename.after-intent", "rename.after-rename", "rename.after-sync",
-	"rotate.before-save", "rotate.after-save",
-	"append.after-extend", "append.before-write", "append.after-write", "append.after-sync",
-	"rewrite.after-temp-sync", "rewrite.after-rename",
-}
 
 // crashValue is the value of key k at generation gen: derived from both,
 // so the parent checks every byte, and saying which (k, gen) it is, so a
@@ -110,80 +95,37 @@ func describeValue(v []byte, present bool) string {
 	return fmt.Sprintf("%d unparseable bytes %q", len(v), v[:min(len(v), 32)])
 }
 
-// crashConfig is the configuration of child and parent alike; dead
-// records in the file dictionary trigger a rewrite often, so the
-// rewrite's failpoints are reached.
-func crashConfig(e *testEnv, method ctr.Method) keyenv.Config {
-	c := e.config(method)
-	c.FileDictionaryRewriteThreshold = 32
-	return c
-}
-
-// crashWrite is one key an operation writes: gen 0 deletes it
-// (generations are odd, never 0).
-type crashWrite struct {
-	k   int
-	gen uint64
-}
-
-func formatWrites(ws []crashWrite) string {
-	var b strings.Builder
+// parseWrites reads the writes a child reported; each key is in the key
+// space.
+func parseWrites(fields []string) ([]enginetest.Write, error) {
+	ws, err := enginetest.ParseWrites(fields)
 	for _, w := range ws {
-		if w.gen == 0 {
-			fmt.Fprintf(&b, " %d=-", w.k)
-		} else {
-			fmt.Fprintf(&b, " %d=%d", w.k, w.gen)
+		if w.K >= crashKeys {
+			return nil, fmt.Errorf("bad write %d=%d", w.K, w.Gen)
 		}
 	}
-	return b.String()
-}
-
-func parseWrites(fields []string) ([]crashWrite, error) {
-	ws := make([]crashWrite, 0, len(fields))
-	for _, f := range fields {
-		ks, gs, ok := strings.Cut(f, "=")
-		k, err := strconv.Atoi(ks)
-		if !ok || err != nil || k < 0 || k >= crashKeys {
-			return nil, fmt.Errorf("bad write %q", f)
-		}
-		var gen uint64
-		if gs != "-" {
-			if gen, err = strconv.ParseUint(gs, 10, 64); err != nil || gen == 0 {
-				return nil, fmt.Errorf("bad write %q", f)
-			}
-		}
-		ws = append(ws, crashWrite{k, gen})
-	}
-	return ws, nil
+	return ws, err
 }
 
 // TestCrashChild is the child's body; it does nothing unless re-executed
 // by TestCrashRecovery.
 func TestCrashChild(t *testing.T) {
-	if os.Getenv(envCrashChild) != "1" {
+	child, ok := crashVars.Child()
+	if !ok {
 		t.Skip("the crash test's child process; run by TestCrashRecovery")
 	}
 	// Every ack the parent reads was sent after the operation returned.
 	say, die := crashtest.Say, crashtest.Die
-	seed, _ := strconv.ParseUint(os.Getenv(envCrashChildSeed), 10, 64)
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	method, err := ctr.ParseMethod(os.Getenv(envCrashMethod))
-	if err != nil {
-		die("%v", err)
-	}
-	e := &testEnv{dir: os.Getenv(envCrashDir), keyPath: os.Getenv(envCrashKeyPath)}
-	var opts []dict.Option
-	if fp := crashtest.Failpoint(envCrashAt); fp != nil {
-		opts = append(opts, dict.WithFailpoint(fp))
-	}
+	r, method, opts := child.Rand, child.Method, child.Options
+	e := &testEnv{dir: child.Dir, keyPath: child.KeyPath}
 
 	say("opening")
 	ctx := context.Background()
-	efs, err := Open(ctx, e.dir, crashConfig(e, method), nil, opts...)
+	efs, err := Open(ctx, e.dir, enginetest.CrashConfig(e.config(method)), nil, opts...)
 	if err != nil {
 		die("open fs: %v", err)
 	}
-	db, err := pebble.Open(e.dir, crashOptions(efs, os.Getenv(envCrashMustExist) == "1", func(msg string) { die("%s", msg) }))
+	db, err := pebble.Open(e.dir, crashOptions(efs, child.MustExist, func(msg string) { die("%s", msg) }))
 	if err != nil {
 		die("open pebble: %v", err)
 	}
@@ -205,25 +147,6 @@ func TestCrashChild(t *testing.T) {
 		}
 		return r.IntN(crashKeys)
 	}
-	// pickWrites picks n distinct keys in order, deleting one in delEvery.
-	pickWrites := func(n, delEvery int) []crashWrite {
-		seen := map[int]bool{}
-		var ws []crashWrite
-		for len(ws) < n {
-			k := pickKey()
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			w := crashWrite{k: k, gen: r.Uint64() | 1}
-			if r.IntN(delEvery) == 0 {
-				w.gen = 0
-			}
-			ws = append(ws, w)
-		}
-		slices.SortFunc(ws, func(a, b crashWrite) int { return a.k - b.k })
-		return ws
-	}
 	for op := 0; ; op++ {
 		switch p := r.IntN(1000); {
 		case p < 150:
@@ -233,14 +156,14 @@ func TestCrashChild(t *testing.T) {
 				die("delete: %v", err)
 			}
 		case p < 300:
-			ws := pickWrites(2+r.IntN(11), 5)
-			say("begin %d batch%s", op, formatWrites(ws))
+			ws := enginetest.PickWrites(r, 2+r.IntN(11), 5, pickKey)
+			say("begin %d batch%s", op, enginetest.FormatWrites(ws))
 			b := db.NewBatch()
 			for _, w := range ws {
-				if w.gen == 0 {
-					err = b.Delete(key(w.k), nil)
+				if w.Gen == 0 {
+					err = b.Delete(key(w.K), nil)
 				} else {
-					err = b.Set(key(w.k), crashValue(w.k, w.gen), nil)
+					err = b.Set(key(w.K), crashValue(w.K, w.Gen), nil)
 				}
 				if err != nil {
 					die("batch: %v", err)
@@ -253,19 +176,19 @@ func TestCrashChild(t *testing.T) {
 		case p < 340:
 			lo := r.IntN(crashKeys)
 			hi := min(crashKeys, lo+1+r.IntN(30))
-			var ws []crashWrite
+			var ws []enginetest.Write
 			for k := lo; k < hi; k++ {
-				ws = append(ws, crashWrite{k: k})
+				ws = append(ws, enginetest.Write{K: k})
 			}
-			say("begin %d delrange%s", op, formatWrites(ws))
+			say("begin %d delrange%s", op, enginetest.FormatWrites(ws))
 			if err := db.DeleteRange(key(lo), key(hi), pebble.Sync); err != nil {
 				die("delete range: %v", err)
 			}
 		case p < 380:
 			// An SSTable written through pebblefs and ingested: Pebble
 			// links it into the DB and removes this name.
-			ws := pickWrites(1+r.IntN(40), 8)
-			say("begin %d ingest%s", op, formatWrites(ws))
+			ws := enginetest.PickWrites(r, 1+r.IntN(40), 8, pickKey)
+			say("begin %d ingest%s", op, enginetest.FormatWrites(ws))
 			path := filepath.Join(ingestDir, fmt.Sprintf("%d.sst", op))
 			f, err := efs.Create(path, vfs.WriteCategoryUnspecified)
 			if err != nil {
@@ -273,10 +196,10 @@ func TestCrashChild(t *testing.T) {
 			}
 			w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: db.TableFormat()})
 			for _, cw := range ws {
-				if cw.gen == 0 {
-					err = w.Delete(key(cw.k))
+				if cw.Gen == 0 {
+					err = w.Delete(key(cw.K))
 				} else {
-					err = w.Set(key(cw.k), crashValue(cw.k, cw.gen))
+					err = w.Set(key(cw.K), crashValue(cw.K, cw.Gen))
 				}
 				if err != nil {
 					die("write sstable: %v", err)
@@ -322,12 +245,12 @@ type crashModel struct {
 	vals map[int]uint64
 }
 
-func (cm *crashModel) apply(ws []crashWrite) {
+func (cm *crashModel) apply(ws []enginetest.Write) {
 	for _, w := range ws {
-		if w.gen == 0 {
-			delete(cm.vals, w.k)
+		if w.Gen == 0 {
+			delete(cm.vals, w.K)
 		} else {
-			cm.vals[w.k] = w.gen
+			cm.vals[w.K] = w.Gen
 		}
 	}
 }
@@ -362,7 +285,7 @@ type crashStats struct {
 // the in-flight writes allowed to have landed or not, all alike. It
 // adopts what the disk shows for them. fail reports with the run's
 // context.
-func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFlight []crashWrite, st *crashStats, runFail func(string, ...any)) {
+func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFlight []enginetest.Write, st *crashStats, runFail func(string, ...any)) {
 	var mu sync.Mutex
 	var pebbleErrs []string
 	report := func(msg string) {
@@ -380,7 +303,7 @@ func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFl
 		mu.Unlock()
 		runFail("%s", msg)
 	}
-	efs, err := Open(context.Background(), e.dir, crashConfig(e, method), nil)
+	efs, err := Open(context.Background(), e.dir, enginetest.CrashConfig(e.config(method)), nil)
 	if err != nil {
 		fail("reopen pebblefs: %v", err)
 	}
@@ -407,8 +330,8 @@ func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFl
 	// The in-flight operation's keys whose outcome can be told apart.
 	newGen := map[int]uint64{}
 	for _, w := range inFlight {
-		if old := cm.vals[w.k]; old != w.gen {
-			newGen[w.k] = w.gen
+		if old := cm.vals[w.K]; old != w.Gen {
+			newGen[w.K] = w.Gen
 		}
 	}
 	landed, decided := false, false
@@ -435,7 +358,7 @@ func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFl
 		if matches(k, old, v, ok) {
 			if gen, inflight := newGen[k]; inflight {
 				if decided && landed {
-					fail("key %d: in-flight write %s did not land, but others of its operation did (in flight:%s)", k, describeGen(gen), formatWrites(inFlight))
+					fail("key %d: in-flight write %s did not land, but others of its operation did (in flight:%s)", k, describeGen(gen), enginetest.FormatWrites(inFlight))
 				}
 				decided, landed = true, false
 			}
@@ -443,7 +366,7 @@ func (cm *crashModel) verify(e *testEnv, method ctr.Method, mustExist bool, inFl
 		}
 		if gen, inflight := newGen[k]; inflight && matches(k, gen, v, ok) {
 			if decided && !landed {
-				fail("key %d: in-flight write %s landed, but others of its operation did not (in flight:%s)", k, describeGen(gen), formatWrites(inFlight))
+				fail("key %d: in-flight write %s landed, but others of its operation did not (in flight:%s)", k, describeGen(gen), enginetest.FormatWrites(inFlight))
 			}
 			decided, landed = true, true
 			continue
@@ -557,10 +480,10 @@ func describeInFlight(newGen map[int]uint64, k int) string {
 // on one directory and checks after every kill that no acknowledged write
 // is lost.
 func TestCrashRecovery(t *testing.T) {
-	if os.Getenv(envCrashChild) != "" {
+	if crashVars.InChild() {
 		t.Skip("inside the child")
 	}
-	kills := crashtest.Count(t, envCrashKills, crashDefaultKills, min(crashDefaultKills, 20))
+	kills := crashtest.Count(t, crashVars.Kills(), crashDefaultKills, min(crashDefaultKills, 20))
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv(envCrashSeed); s != "" {
 		var err error
@@ -583,19 +506,12 @@ func TestCrashRecovery(t *testing.T) {
 		mode := "20-300 ms after it opened"
 		switch n := r.IntN(6); {
 		case n < 2:
-			at = fmt.Sprintf("%s:%d", crashFailpoints[r.IntN(len(crashFailpoints))], 1+r.IntN(8))
+			at = fmt.Sprintf("%s:%d", enginetest.CrashFailpoints[r.IntN(len(enginetest.CrashFailpoints))], 1+r.IntN(8))
 			mode = "at failpoint " + at + ", or 200-500 ms after it opened"
 		case n == 2:
 			early, mode = true, "0-30 ms after it began opening"
 		}
-		env := []string{envCrashChild + "=1", envCrashDir + "=" + e.dir, envCrashKeyPath + "=" + e.keyPath,
-			envCrashMethod + "=" + method.String(), envCrashChildSeed + "=" + strconv.FormatUint(r.Uint64(), 10)}
-		if mustExist {
-			env = append(env, envCrashMustExist+"=1")
-		}
-		if at != "" {
-			env = append(env, envCrashAt+"="+at)
-		}
+		env := crashVars.Env(e.dir, e.keyPath)(method.String(), at, mustExist, r.Uint64())
 		c := crashtest.Start(t, "TestCrashChild", env)
 		fail := func(format string, args ...any) {
 			t.Helper()
@@ -610,7 +526,7 @@ func TestCrashRecovery(t *testing.T) {
 		// A child that hangs (a deadlock in recovery, say) is killed too,
 		// and reported.
 		c.Watchdog(time.Minute)
-		var inFlight []crashWrite
+		var inFlight []enginetest.Write
 		var inFlightOp string
 		failpoint := ""
 		for line := range c.Lines() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/enginetest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -29,18 +30,11 @@ type testEnv struct {
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	root := t.TempDir()
-	keyPath := filepath.Join(root, "master.key")
-	if err := os.WriteFile(keyPath, []byte(strings.Repeat("a7", 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &testEnv{dir: filepath.Join(root, "db"), keyPath: keyPath}
+	return &testEnv{dir: filepath.Join(root, "db"), keyPath: testenv.KeyFile(t, root, "master.key", 0xa7)}
 }
 
 func (e *testEnv) config(method ctr.Method) keyenv.Config {
-	c := keyenv.DefaultConfig()
-	c.DataEncryptionMethod = method
-	c.MasterKey = keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: e.keyPath}
-	return c
+	return testenv.Config(method, e.keyPath)
 }
 
 // openFS opens the encrypted FS over base (vfs.Default when nil).
@@ -68,7 +62,7 @@ func testOptions(efs vfs.FS) *pebble.Options {
 	return &pebble.Options{
 		FS:           efs,
 		MemTableSize: 256 << 10,
-		Logger:       quietLogger{},
+		Logger:       enginetest.QuietLogger{},
 	}
 }
 
@@ -122,14 +116,6 @@ func crashOptions(efs vfs.FS, mustExist bool, report func(string)) *pebble.Optio
 	}
 	return o
 }
-
-// quietLogger keeps Pebble's informational lines out of test output and
-// turns its fatal errors into panics the test reports.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)           {}
-func (quietLogger) Errorf(format string, a ...any) {}
-func (quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
 
 // marker is a byte string that must never reach the disk in plaintext
 // under an encrypting method.

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -153,46 +151,8 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			hits, files := scanFor(t, e.dir, []byte(marker))
-			if method == ctr.Plaintext {
-				if len(hits) == 0 {
-					t.Fatalf("marker not found in %d plaintext files: the scan is broken", files)
-				}
-			} else if len(hits) > 0 {
-				t.Fatalf("plaintext marker on disk in %v", hits)
-			}
-
-			seen := map[string]bool{}
-			err := filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				rel, _ := filepath.Rel(e.dir, p)
-				rel = filepath.ToSlash(rel)
-				if rel == "LOCK" || dict.IsDictionaryFile(rel) {
-					return nil
-				}
-				seen[kind(rel)] = true
-				ent, ok, err := efs.Manager().Lookup(rel)
-				if err != nil {
-					return err
-				}
-				switch {
-				case method == ctr.Plaintext && ok && ent.Method != ctr.Plaintext:
-					t.Errorf("%s: entry %s under plaintext", rel, ent.Method)
-				case method != ctr.Plaintext && (!ok || ent.Method != method):
-					t.Errorf("%s: entry %v (found %v), want %s", rel, ent.Method, ok, method)
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range []string{"CURRENT or marker", "OPTIONS", "MANIFEST", "WAL", "table"} {
-				if !seen[k] {
-					t.Errorf("no %s file was checked (saw %v)", k, seen)
-				}
-			}
+			enginetest.CheckNoPlaintext(t, e.dir, method, []byte(marker))
+			enginetest.CheckEntries(t, e.dir, method, efs.Manager(), "LOCK", kind, []string{"CURRENT or marker", "OPTIONS", "MANIFEST", "WAL", "table"})
 			efs.Close()
 		})
 	}
@@ -214,29 +174,6 @@ func kind(rel string) string {
 		return "table"
 	}
 	return "other"
-}
-
-// scanFor returns the files under dir that contain needle.
-func scanFor(t *testing.T, dir string, needle []byte) (hits []string, files int) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		files++
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(b, needle) {
-			hits = append(hits, p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hits, files
 }
 
 // TestMethodSwitching changes the method across restarts; everything

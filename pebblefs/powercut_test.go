@@ -18,6 +18,8 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/atrest/atrest/operator"
 	"github.com/cockroachdb/pebble/v2"
@@ -65,17 +67,11 @@ const (
 	pcDir      = "/atrest/powercut/db"
 )
 
-// pcWrite is one key a lane operation writes: gen 0 deletes it.
-type pcWrite struct {
-	k   int
-	gen uint64
-}
-
 // pcOp is one operation of a lane, with the keys it writes (a range
 // delete lists every key of its range).
 type pcOp struct {
 	what   string
-	writes []pcWrite
+	writes []enginetest.Write
 }
 
 // pcLane is one writer's history: the state it starts from (what the last
@@ -142,12 +138,12 @@ func (l *pcLane) reset(state map[int]uint64) {
 	l.base, l.ops, l.durable, l.acked = state, nil, 0, 0
 }
 
-func applyWrites(state map[int]uint64, ws []pcWrite) {
+func applyWrites(state map[int]uint64, ws []enginetest.Write) {
 	for _, w := range ws {
-		if w.gen == 0 {
-			delete(state, w.k)
+		if w.Gen == 0 {
+			delete(state, w.K)
 		} else {
-			state[w.k] = w.gen
+			state[w.K] = w.Gen
 		}
 	}
 }
@@ -282,20 +278,11 @@ func (p *pcRun) checkReports() {
 // TestPowerCut runs the power-cut test; see the comment at the top of this
 // file.
 func TestPowerCut(t *testing.T) {
-	cuts := 300
-	switch {
-	case testing.Short() && raceEnabled:
-		cuts = 12
-	case testing.Short() || raceEnabled:
-		cuts = 60
+	normal, short := 300, 60
+	if raceEnabled {
+		normal, short = 60, 12
 	}
-	if s := os.Getenv(envPowerCuts); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive count", envPowerCuts, s)
-		}
-		cuts = n
-	}
+	cuts := crashtest.Count(t, envPowerCuts, normal, short)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv(envPowerCutSeed); s != "" {
 		var err error
@@ -377,26 +364,14 @@ func (p *pcRun) closeLive() {
 
 // pickWrites picks n distinct keys of a lane, deleting one in delEvery,
 // sorted (an SSTable needs them sorted).
-func pickWrites(r *rand.Rand, n, delEvery int) []pcWrite {
-	seen := map[int]bool{}
-	var ws []pcWrite
-	for len(ws) < n {
+func pickWrites(r *rand.Rand, n, delEvery int) []enginetest.Write {
+	return enginetest.PickWrites(r, n, delEvery, func() int {
 		k := r.IntN(pcLaneKeys)
 		if r.IntN(2) == 0 {
 			k = r.IntN(pcHotKeys)
 		}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		w := pcWrite{k: k, gen: r.Uint64() | 1}
-		if r.IntN(delEvery) == 0 {
-			w.gen = 0
-		}
-		ws = append(ws, w)
-	}
-	slices.SortFunc(ws, func(a, b pcWrite) int { return a.k - b.k })
-	return ws
+		return k
+	})
 }
 
 // write issues one write operation of lane l, a set, a delete or a batch,
@@ -407,7 +382,7 @@ func write(db *pebble.DB, l *pcLane, r *rand.Rand) error {
 	if synced {
 		opt = pebble.Sync
 	}
-	var ws []pcWrite
+	var ws []enginetest.Write
 	switch n := r.IntN(10); {
 	case n < 5:
 		ws = pickWrites(r, 1, 1000)
@@ -424,10 +399,10 @@ func write(db *pebble.DB, l *pcLane, r *rand.Rand) error {
 	b := db.NewBatch()
 	for _, w := range ws {
 		var err error
-		if w.gen == 0 {
-			err = b.Delete(l.key(w.k), nil)
+		if w.Gen == 0 {
+			err = b.Delete(l.key(w.K), nil)
 		} else {
-			err = b.Set(l.key(w.k), pcValue(l.name, w.k, w.gen), nil)
+			err = b.Set(l.key(w.K), pcValue(l.name, w.K, w.Gen), nil)
 		}
 		if err != nil {
 			return err
@@ -505,9 +480,9 @@ func (p *pcRun) step() {
 		// A range delete, synced or not.
 		lo := p.r.IntN(pcLaneKeys)
 		hi := min(pcLaneKeys, lo+1+p.r.IntN(40))
-		var ws []pcWrite
+		var ws []enginetest.Write
 		for k := lo; k < hi; k++ {
-			ws = append(ws, pcWrite{k: k})
+			ws = append(ws, enginetest.Write{K: k})
 		}
 		synced := p.r.IntN(2) == 0
 		opt := pebble.NoSync
@@ -567,10 +542,10 @@ func (p *pcRun) ingest() error {
 	barrier := pickWrites(p.r, 1, 2)
 	i := l.begin(pcOp{what: "write synced (before an ingest)", writes: barrier})
 	b := p.db.NewBatch()
-	if barrier[0].gen == 0 {
-		b.Delete(l.key(barrier[0].k), nil)
+	if barrier[0].Gen == 0 {
+		b.Delete(l.key(barrier[0].K), nil)
 	} else {
-		b.Set(l.key(barrier[0].k), pcValue(l.name, barrier[0].k, barrier[0].gen), nil)
+		b.Set(l.key(barrier[0].K), pcValue(l.name, barrier[0].K, barrier[0].Gen), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
@@ -587,10 +562,10 @@ func (p *pcRun) ingest() error {
 	}
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: p.db.TableFormat()})
 	for _, cw := range ws {
-		if cw.gen == 0 {
-			err = w.Delete(l.key(cw.k))
+		if cw.Gen == 0 {
+			err = w.Delete(l.key(cw.K))
 		} else {
-			err = w.Set(l.key(cw.k), pcValue(l.name, cw.k, cw.gen))
+			err = w.Set(l.key(cw.K), pcValue(l.name, cw.K, cw.Gen))
 		}
 		if err != nil {
 			return err
@@ -850,13 +825,13 @@ func pcMatch(base map[int]uint64, ops []pcOp, s, n int, got map[int]uint64) (int
 			break
 		}
 		for _, w := range ops[i].writes {
-			before := cur[w.k] == got[w.k]
-			if w.gen == 0 {
-				delete(cur, w.k)
+			before := cur[w.K] == got[w.K]
+			if w.Gen == 0 {
+				delete(cur, w.K)
 			} else {
-				cur[w.k] = w.gen
+				cur[w.K] = w.Gen
 			}
-			after := cur[w.k] == got[w.k]
+			after := cur[w.K] == got[w.K]
 			switch {
 			case before && !after:
 				diff++
@@ -882,7 +857,7 @@ func pcMatch(base map[int]uint64, ops []pcOp, s, n int, got map[int]uint64) (int
 	}
 	for _, op := range ops[s:n] {
 		for _, w := range op.writes {
-			allowed[w.k] = append(allowed[w.k], w.gen)
+			allowed[w.K] = append(allowed[w.K], w.Gen)
 		}
 	}
 	var lines []string
@@ -976,11 +951,11 @@ func TestOpenMakesDirDurable(t *testing.T) {
 func TestPowerCutMatch(t *testing.T) {
 	base := map[int]uint64{1: 11, 2: 21}
 	ops := []pcOp{
-		{writes: []pcWrite{{1, 13}}},         // 0
-		{writes: []pcWrite{{2, 0}, {3, 31}}}, // 1
-		{what: "flush"},                      // 2
-		{writes: []pcWrite{{1, 15}}},         // 3
-		{writes: []pcWrite{{4, 41}}},         // 4
+		{writes: []enginetest.Write{{K: 1, Gen: 13}}},                 // 0
+		{writes: []enginetest.Write{{K: 2, Gen: 0}, {K: 3, Gen: 31}}}, // 1
+		{what: "flush"}, // 2
+		{writes: []enginetest.Write{{K: 1, Gen: 15}}}, // 3
+		{writes: []enginetest.Write{{K: 4, Gen: 41}}}, // 4
 	}
 	for _, tc := range []struct {
 		name       string

@@ -34,7 +34,7 @@ const (
 func benchOpen(b *testing.B, e *testEnv, dir string, m ctr.Method) *DB {
 	cache := pebble.NewCache(benchCache)
 	defer cache.Unref()
-	db, err := OpenDB(context.Background(), dir, e.config(m), nil, &pebble.Options{Cache: cache, MemTableSize: benchMemTable, Logger: quietLogger{}})
+	db, err := OpenDB(context.Background(), dir, e.config(m), nil, &pebble.Options{Cache: cache, MemTableSize: benchMemTable, Logger: enginetest.QuietLogger{}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,20 +5,14 @@ package pebblev1fs
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
-	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble"
 )
 
@@ -32,56 +26,32 @@ import (
 // from kill to kill, and the method alternates between AES and SM4, so
 // every open rotates the data key.
 
-const (
-	envCrashChild     = "ATREST_PEBBLEV1_CRASH_CHILD"
-	envCrashDir       = "ATREST_PEBBLEV1_CRASH_DIR"
-	envCrashKeyPath   = "ATREST_PEBBLEV1_CRASH_KEY_PATH"
-	envCrashMethod    = "ATREST_PEBBLEV1_CRASH_METHOD"
-	envCrashMustExist = "ATREST_PEBBLEV1_CRASH_MUST_EXIST"
-	envCrashChildSeed = "ATREST_PEBBLEV1_CRASH_CHILD_SEED"
-	envCrashAt        = "ATREST_PEBBLEV1_CRASH_AT"
-	envCrashKills     = "ATREST_PEBBLEV1_CRASH_KILLS"
-)
+// crashVars name the environment variables of the crash test's child;
+// ATREST_PEBBLEV1_CRASH_KILLS raises the count for a long run.
+const crashVars enginetest.CrashVars = "ATREST_PEBBLEV1_CRASH"
 
 const (
 	crashKeys    = 2000
 	crashHotKeys = 100
 )
 
-// crashConfig is the configuration of child and parent alike; dead
-// records in the file dictionary trigger a rewrite often, so the
-// rewrite's failpoints are reached.
-func crashConfig(e *testEnv, method ctr.Method) keyenv.Config {
-	c := e.config(method)
-	c.FileDictionaryRewriteThreshold = 32
-	return c
-}
-
 // TestCrashChild is the child's body; it does nothing unless re-executed
 // by TestCrashRecovery.
 func TestCrashChild(t *testing.T) {
-	if os.Getenv(envCrashChild) != "1" {
+	child, ok := crashVars.Child()
+	if !ok {
 		t.Skip("the crash test's child process; run by TestCrashRecovery")
 	}
 	say, die := crashtest.Say, crashtest.Die
-	seed, _ := strconv.ParseUint(os.Getenv(envCrashChildSeed), 10, 64)
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	method, err := ctr.ParseMethod(os.Getenv(envCrashMethod))
-	if err != nil {
-		die("%v", err)
-	}
-	e := &testEnv{dir: os.Getenv(envCrashDir), keyPath: os.Getenv(envCrashKeyPath)}
-	var opts []dict.Option
-	if fp := crashtest.Failpoint(envCrashAt); fp != nil {
-		opts = append(opts, dict.WithFailpoint(fp))
-	}
+	r, method, opts := child.Rand, child.Method, child.Options
+	e := &testEnv{dir: child.Dir, keyPath: child.KeyPath}
 	say("opening")
 	ctx := context.Background()
-	efs, err := Open(ctx, e.dir, crashConfig(e, method), nil, opts...)
+	efs, err := Open(ctx, e.dir, enginetest.CrashConfig(e.config(method)), nil, opts...)
 	if err != nil {
 		die("open fs: %v", err)
 	}
-	db, err := pebble.Open(e.dir, crashOptions(efs, os.Getenv(envCrashMustExist) == "1", func(msg string) { die("%s", msg) }))
+	db, err := pebble.Open(e.dir, crashOptions(efs, child.MustExist, func(msg string) { die("%s", msg) }))
 	if err != nil {
 		die("open pebble: %v", err)
 	}
@@ -92,24 +62,6 @@ func TestCrashChild(t *testing.T) {
 		}
 		return r.IntN(crashKeys)
 	}
-	pickWrites := func(n int) []enginetest.Write {
-		seen := map[int]bool{}
-		var ws []enginetest.Write
-		for len(ws) < n {
-			k := pickKey()
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			w := enginetest.Write{K: k, Gen: r.Uint64() | 1}
-			if r.IntN(5) == 0 {
-				w.Gen = 0
-			}
-			ws = append(ws, w)
-		}
-		slices.SortFunc(ws, func(a, b enginetest.Write) int { return a.K - b.K })
-		return ws
-	}
 	for op := 0; ; op++ {
 		switch p := r.IntN(1000); {
 		case p < 150:
@@ -119,7 +71,7 @@ func TestCrashChild(t *testing.T) {
 				die("delete: %v", err)
 			}
 		case p < 350:
-			ws := pickWrites(2 + r.IntN(11))
+			ws := enginetest.PickWrites(r, 2+r.IntN(11), 5, pickKey)
 			say("begin %d%s", op, enginetest.FormatWrites(ws))
 			b := db.NewBatch()
 			for _, w := range ws {
@@ -164,27 +116,17 @@ func TestCrashChild(t *testing.T) {
 // and over on one directory and checks after every kill that no
 // acknowledged write is lost.
 func TestCrashRecovery(t *testing.T) {
-	if os.Getenv(envCrashChild) != "" {
+	if crashVars.InChild() {
 		t.Skip("inside the child")
 	}
-	kills := crashtest.Count(t, envCrashKills, crashDefaultKills, 6)
+	kills := crashtest.Count(t, crashVars.Kills(), crashDefaultKills, 6)
 	seed := uint64(time.Now().UnixNano())
 	e := newEnv(t)
 	spec := enginetest.CrashSpec{
 		Test:    "TestCrashChild",
 		Methods: []string{ctr.AES128CTR.String(), ctr.SM4CTR.String()},
 		Keys:    crashKeys,
-		Env: func(method, at string, mustExist bool, seed uint64) []string {
-			env := []string{envCrashChild + "=1", envCrashDir + "=" + e.dir, envCrashKeyPath + "=" + e.keyPath,
-				envCrashMethod + "=" + method, envCrashChildSeed + "=" + strconv.FormatUint(seed, 10)}
-			if mustExist {
-				env = append(env, envCrashMustExist+"=1")
-			}
-			if at != "" {
-				env = append(env, envCrashAt+"="+at)
-			}
-			return env
-		},
+		Env:     crashVars.Env(e.dir, e.keyPath),
 		Recover: func(method string, mustExist bool) (map[int]uint64, error) {
 			m, err := ctr.ParseMethod(method)
 			if err != nil {
@@ -208,7 +150,7 @@ func recoverDB(e *testEnv, method ctr.Method, mustExist bool) (map[int]uint64, e
 		defer mu.Unlock()
 		reports = append(reports, msg)
 	}
-	efs, err := Open(context.Background(), e.dir, crashConfig(e, method), nil)
+	efs, err := Open(context.Background(), e.dir, enginetest.CrashConfig(e.config(method)), nil)
 	if err != nil {
 		return nil, err
 	}

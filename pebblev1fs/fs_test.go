@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/atrest/atrest/fsys"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,8 +12,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
-	"github.com/atrest/atrest/dict/keydict"
-	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/cockroachdb/pebble/vfs"
 )
 
@@ -142,27 +140,10 @@ func TestFileIO(t *testing.T) {
 	}
 }
 
-// dataKey reads a data key from the key dictionary on disk with the
-// master key, independently of the Manager, to check the bytes on disk
-// from outside.
+// dataKey reads data key id from the key dictionary on disk with the
+// master key, independently of the Manager, to check bytes on disk.
 func dataKey(t *testing.T, e *testEnv, id uint64) []byte {
-	t.Helper()
-	ctx := context.Background()
-	mk, err := keyenv.OpenMasterKeys(ctx, e.config(ctr.AES128CTR))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mk.Close()
-	kd, _, err := keydict.Load(ctx, fsys.OS(), filepath.Join(e.dir, dict.KeyDictName), mk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kd.Release()
-	k, ok := kd.Get(id)
-	if !ok {
-		t.Fatalf("data key %d is not in the key dictionary", id)
-	}
-	return slices.Clone(k.Bytes())
+	return enginetest.DataKey(t, e.dir, e.config(ctr.AES128CTR), id)
 }
 
 // TestPlaintextFilesAreNotWrapped: a plaintext file is the base file

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
@@ -29,18 +30,11 @@ type testEnv struct {
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	root := t.TempDir()
-	keyPath := filepath.Join(root, "master.key")
-	if err := os.WriteFile(keyPath, []byte(strings.Repeat("c4", 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &testEnv{dir: filepath.Join(root, "db"), keyPath: keyPath}
+	return &testEnv{dir: filepath.Join(root, "db"), keyPath: testenv.KeyFile(t, root, "master.key", 0xc4)}
 }
 
 func (e *testEnv) config(method ctr.Method) keyenv.Config {
-	c := keyenv.DefaultConfig()
-	c.DataEncryptionMethod = method
-	c.MasterKey = keyenv.MasterKeyConfig{Type: keyenv.KindFile, Path: e.keyPath}
-	return c
+	return testenv.Config(method, e.keyPath)
 }
 
 // openFS opens the encrypted FS over base (vfs.Default when nil).
@@ -68,7 +62,7 @@ func testOptions(efs vfs.FS) *pebble.Options {
 	return &pebble.Options{
 		FS:           efs,
 		MemTableSize: 256 << 10,
-		Logger:       quietLogger{},
+		Logger:       enginetest.QuietLogger{},
 	}
 }
 
@@ -85,7 +79,7 @@ func crashOptions(efs vfs.FS, mustExist bool, report func(string)) *pebble.Optio
 	o.MaxManifestFileSize = 64 << 10
 	o.FormatMajorVersion = pebble.FormatNewest
 	o.ErrorIfNotExists = mustExist
-	o.Logger = reportLogger{report}
+	o.Logger = crashtest.PebbleLogger{Report: report}
 	reportErr := func(what string, err error) {
 		if err != nil && !errors.Is(err, pebble.ErrCancelledCompaction) {
 			report(fmt.Sprintf("%s: %v", what, err))
@@ -107,28 +101,6 @@ func crashOptions(efs vfs.FS, mustExist bool, report func(string)) *pebble.Optio
 		WALDeleted:      func(info pebble.WALDeleteInfo) { reportErr("WAL deleted", info.Err) },
 	}
 	return o
-}
-
-// quietLogger keeps Pebble's informational lines out of test output and
-// turns its fatal errors into panics the test reports.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)           {}
-func (quietLogger) Errorf(format string, a ...any) {}
-func (quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
-
-// reportLogger passes Pebble's errors to a report: in the crash tests an
-// error Pebble logs is a finding.
-type reportLogger struct{ report func(string) }
-
-func (reportLogger) Infof(string, ...any) {}
-func (l reportLogger) Errorf(format string, a ...any) {
-	l.report("pebble error: " + fmt.Sprintf(format, a...))
-}
-func (l reportLogger) Fatalf(format string, a ...any) {
-	msg := "pebble fatal: " + fmt.Sprintf(format, a...)
-	l.report(msg)
-	panic(msg)
 }
 
 var key = enginetest.Key

@@ -3,12 +3,10 @@ package pebblev1fs
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"testing"
 
 	"github.com/atrest/atrest/ctr"
-	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/objstorage/objstorageprovider"
@@ -152,46 +150,8 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			hits, files := enginetest.ScanFor(t, e.dir, []byte(enginetest.Marker))
-			if method == ctr.Plaintext {
-				if len(hits) == 0 {
-					t.Fatalf("marker not found in %d plaintext files: the scan is broken", files)
-				}
-			} else if len(hits) > 0 {
-				t.Fatalf("plaintext marker on disk in %v", hits)
-			}
-
-			seen := map[string]bool{}
-			err := filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				rel, _ := filepath.Rel(e.dir, p)
-				rel = filepath.ToSlash(rel)
-				if rel == "LOCK" || dict.IsDictionaryFile(rel) {
-					return nil
-				}
-				seen[kind(rel)] = true
-				ent, ok, err := efs.Manager().Lookup(rel)
-				if err != nil {
-					return err
-				}
-				switch {
-				case method == ctr.Plaintext && ok && ent.Method != ctr.Plaintext:
-					t.Errorf("%s: entry %s under plaintext", rel, ent.Method)
-				case method != ctr.Plaintext && (!ok || ent.Method != method):
-					t.Errorf("%s: entry %v (found %v), want %s", rel, ent.Method, ok, method)
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range []string{"CURRENT or marker", "OPTIONS", "MANIFEST", "WAL", "table"} {
-				if !seen[k] {
-					t.Errorf("no %s file was checked (saw %v)", k, seen)
-				}
-			}
+			enginetest.CheckNoPlaintext(t, e.dir, method, []byte(enginetest.Marker))
+			enginetest.CheckEntries(t, e.dir, method, efs.Manager(), "LOCK", kind, []string{"CURRENT or marker", "OPTIONS", "MANIFEST", "WAL", "table"})
 			efs.Close()
 		})
 	}

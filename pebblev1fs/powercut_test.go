@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/atrest/atrest/ctr"
+	"github.com/atrest/atrest/internal/crashtest"
 	"github.com/atrest/atrest/internal/enginetest"
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
@@ -106,20 +104,11 @@ func (p *pcRun) open(mustExist bool) {
 }
 
 func TestPowerCut(t *testing.T) {
-	cuts := 150
-	switch {
-	case testing.Short() && raceEnabled:
-		cuts = 12
-	case testing.Short() || raceEnabled:
-		cuts = 40
+	normal, short := 150, 40
+	if raceEnabled {
+		normal, short = 40, 12
 	}
-	if s := os.Getenv(envPowerCuts); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive count", envPowerCuts, s)
-		}
-		cuts = n
-	}
+	cuts := crashtest.Count(t, envPowerCuts, normal, short)
 	seed := uint64(time.Now().UnixNano())
 	p := &pcRun{t: t, e: newEnv(t), r: rand.New(rand.NewPCG(seed, 0x9c)), mem: vfs.NewStrictMem(), h: enginetest.NewHistory(nil)}
 	p.open(false)
@@ -175,27 +164,16 @@ func TestPowerCut(t *testing.T) {
 		seed, cuts, during, ops, durable, keyChecks, methods)
 }
 
-// pickWrites picks n distinct keys, deleting one in delEvery, sorted.
+// pickWrites picks n distinct keys, half of them hot, deleting one in
+// delEvery, sorted.
 func pickWrites(r *rand.Rand, n, delEvery int) []enginetest.Write {
-	seen := map[int]bool{}
-	var ws []enginetest.Write
-	for len(ws) < n {
+	return enginetest.PickWrites(r, n, delEvery, func() int {
 		k := r.IntN(pcKeys)
 		if r.IntN(2) == 0 {
 			k = r.IntN(pcHotKeys)
 		}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		w := enginetest.Write{K: k, Gen: r.Uint64() | 1}
-		if r.IntN(delEvery) == 0 {
-			w.Gen = 0
-		}
-		ws = append(ws, w)
-	}
-	slices.SortFunc(ws, func(a, b enginetest.Write) int { return a.K - b.K })
-	return ws
+		return k
+	})
 }
 
 // step runs one operation and acknowledges it.

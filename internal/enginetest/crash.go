@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/keyenv"
 )
 
 // CrashFailpoints are the dict failpoints a crash test's child may die
@@ -153,4 +154,12 @@ func RunCrash(t *testing.T, kills int, seed uint64, spec CrashSpec) CrashStats {
 		mustExist = true
 	}
 	return st
+}
+
+// CrashConfig is c as a crash test's child and parent alike open the
+// engine with: dead records in the file dictionary trigger a rewrite
+// often, so the rewrite's failpoints are reached.
+func CrashConfig(c keyenv.Config) keyenv.Config {
+	c.FileDictionaryRewriteThreshold = 32
+	return c
 }

@@ -1,5 +1,8 @@
-// Package enginetest is what the engine adapters' crash and power-cut
-// tests share; it is a normal package, used only by tests.
+// Package enginetest is what the engine adapters' tests share (pebblefs,
+// pebblev1fs, leveldbstore): above all their crash and power-cut tests,
+// and also the checks of what reaches the disk (CheckNoPlaintext,
+// CheckEntries, DataKey) and a quiet Pebble logger. It is a normal
+// package, used only by tests.
 //
 // Keys are integers; a value is derived from its key and a generation
 // (Value), so every byte read back is checked and a wrong value can be

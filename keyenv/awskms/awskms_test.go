@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/smithy-go"
 
+	"github.com/atrest/atrest/internal/backendtest"
 	"github.com/atrest/atrest/internal/kmstest"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -62,8 +62,8 @@ func TestKMSRoundTrip(t *testing.T) {
 			t.Fatalf("kind %v secure %v id %q", b.Kind(), b.Secure(), b.ID())
 		}
 		gen, dec := srv.Calls("GenerateDataKey"), srv.Calls("Decrypt")
-		blob := mustSeal(t, b, "key-dictionary", secret)
-		mustUnseal(t, b, "key-dictionary", blob, secret)
+		blob := backendtest.MustSeal(t, b, "key-dictionary", secret)
+		backendtest.MustUnseal(t, b, "key-dictionary", blob, secret)
 		if srv.Calls("GenerateDataKey") != gen+1 || srv.Calls("Decrypt") != dec+1 {
 			t.Fatalf("%s: %d GenerateDataKey and %d Decrypt calls for one seal and one unseal",
 				ref, srv.Calls("GenerateDataKey")-gen, srv.Calls("Decrypt")-dec)
@@ -83,11 +83,11 @@ func TestKMSWrongKeyFallsBackToPrevious(t *testing.T) {
 	srv := kmsEnv(t)
 	oldKey := openKMS(t, srv, srv.CreateKey(), testRegion)
 	newKey := openKMS(t, srv, srv.CreateKey(), testRegion)
-	blob := mustSeal(t, oldKey, "key-dictionary", []byte("dict"))
+	blob := backendtest.MustSeal(t, oldKey, "key-dictionary", []byte("dict"))
 
 	decrypts := srv.Calls("Decrypt")
 	_, err := newKey.Unseal(context.Background(), "key-dictionary", blob)
-	wantErr(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantErr(t, err, keyenv.ErrWrongMasterKey)
 	if srv.Calls("Decrypt") != decrypts {
 		t.Fatal("KMS was asked to decrypt a blob that records another key")
 	}
@@ -98,19 +98,19 @@ func TestKMSWrongKeyFallsBackToPrevious(t *testing.T) {
 		t.Fatalf("fallback: %v", err)
 	}
 	s.Release()
-	mustUnseal(t, newKey, "key-dictionary", resealed, []byte("dict"))
+	backendtest.MustUnseal(t, newKey, "key-dictionary", resealed, []byte("dict"))
 
 	// Both wrong: another stranger key.
 	stranger := openKMS(t, srv, srv.CreateKey(), testRegion)
 	m = &keyenv.MasterKeys{Current: stranger, Previous: oldKey}
 	_, _, err = m.Unseal(context.Background(), "key-dictionary", resealed)
-	wantErr(t, err, keyenv.ErrBothMasterKeysFailed, keyenv.ErrWrongMasterKey)
+	backendtest.WantErr(t, err, keyenv.ErrBothMasterKeysFailed, keyenv.ErrWrongMasterKey)
 }
 
 func TestKMSTamperedBlob(t *testing.T) {
 	srv := kmsEnv(t)
 	b := openKMS(t, srv, srv.CreateKey(), testRegion)
-	blob := mustSeal(t, b, "key-dictionary", []byte("dict"))
+	blob := backendtest.MustSeal(t, b, "key-dictionary", []byte("dict"))
 	sb, _ := keyenv.ParseSealedBlob(blob)
 	refStart := bytes.Index(blob, sb.KeyRef)
 	// A flip in the KMS ciphertext: KMS cannot decrypt it, which looks to
@@ -118,16 +118,16 @@ func TestKMSTamperedBlob(t *testing.T) {
 	bad := bytes.Clone(blob)
 	bad[refStart+len(sb.KeyRef)/2] ^= 0x10
 	_, err := b.Unseal(context.Background(), "key-dictionary", bad)
-	wantErr(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantErr(t, err, keyenv.ErrWrongMasterKey)
 	// A flip in the sealed body: the data key opens, authentication fails.
 	bad = bytes.Clone(blob)
 	bad[len(bad)-3] ^= 0x01
 	_, err = b.Unseal(context.Background(), "key-dictionary", bad)
-	wantErr(t, err, keyenv.ErrCorruptBlob)
+	backendtest.WantErr(t, err, keyenv.ErrCorruptBlob)
 	// Moved to another label: refused before KMS is asked.
 	calls := srv.Calls("Decrypt")
 	_, err = b.Unseal(context.Background(), "transfer-key", blob)
-	wantErr(t, err, keyenv.ErrWrongLabel)
+	backendtest.WantErr(t, err, keyenv.ErrWrongLabel)
 	if srv.Calls("Decrypt") != calls {
 		t.Fatal("asked KMS to decrypt a blob of another label")
 	}
@@ -135,14 +135,14 @@ func TestKMSTamperedBlob(t *testing.T) {
 	// does not get the data key out of KMS.
 	forged := bytes.Replace(blob, []byte("key-dictionary"), []byte("key-dictionarz"), 1)
 	_, err = b.Unseal(context.Background(), "key-dictionarz", forged)
-	wantErr(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantErr(t, err, keyenv.ErrWrongMasterKey)
 }
 
 func TestKMSUnknownKey(t *testing.T) {
 	srv := kmsEnv(t)
 	b := openKMS(t, srv, "00000000-1111-2222-3333-444444444444", testRegion)
 	_, err := b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSKeyNotFound)
+	backendtest.WantErr(t, err, keyenv.ErrKMSKeyNotFound)
 	if !strings.Contains(err.Error(), "00000000-1111-2222-3333-444444444444") {
 		t.Errorf("error %q does not name the key", err)
 	}
@@ -188,10 +188,10 @@ func TestKMSFaults(t *testing.T) {
 					t.Fatalf("not retried: %v", err)
 				}
 				srv.InjectFaults(kmstest.FaultNone, 0)
-				mustUnseal(t, b, "l", blob, []byte("s"))
+				backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
 				return
 			}
-			wantErr(t, err, keyenv.ErrKMSUnreachable)
+			backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 			if errors.Is(err, keyenv.ErrWrongMasterKey) {
 				t.Fatal("an unreachable KMS reported as a wrong master key")
 			}
@@ -215,7 +215,7 @@ func TestKMSCallTimeout(t *testing.T) {
 	defer srv.InjectFaults(kmstest.FaultNone, 0)
 	start := time.Now()
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("a 400 ms call took %v", took)
 	}
@@ -225,12 +225,7 @@ func TestKMSCallTimeout(t *testing.T) {
 // back to the previous key, and the error says what happened.
 func TestKMSUnreachable(t *testing.T) {
 	kmsEnv(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + l.Addr().String()
-	l.Close()
+	dead := "http://" + backendtest.ClosedAddr(t)
 	srv := kmstest.New(kmstest.Options{Region: testRegion, AccessKeyID: testAKID, SecretAccessKey: testSecret})
 	defer srv.Close()
 	id := srv.CreateKey()
@@ -239,22 +234,22 @@ func TestKMSUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := newFileBackend(t)
-	blob := mustSeal(t, file, "l", []byte("s"))
+	file := backendtest.NewFileBackend(t)
+	blob := backendtest.MustSeal(t, file, "l", []byte("s"))
 	// The blob is a file blob, so KMS is not even asked: wrong master key.
 	_, err = b.Unseal(context.Background(), "l", blob)
-	wantErr(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantErr(t, err, keyenv.ErrWrongMasterKey)
 	// A blob of this KMS key with KMS down: unreachable, and no fallback.
 	live := openKMS(t, srv, id, testRegion)
-	kmsBlob := mustSeal(t, live, "l", []byte("s"))
+	kmsBlob := backendtest.MustSeal(t, live, "l", []byte("s"))
 	m := &keyenv.MasterKeys{Current: b, Previous: file}
 	_, _, err = m.Unseal(context.Background(), "l", kmsBlob)
-	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 	if errors.Is(err, keyenv.ErrBothMasterKeysFailed) {
 		t.Fatal("fell back to the previous key because KMS was down")
 	}
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 }
 
 // Requests are SigV4-signed for the configured region: a backend
@@ -265,14 +260,14 @@ func TestKMSSignatureAndRegion(t *testing.T) {
 	id := srv.CreateKey()
 	other := openKMS(t, srv, id, "eu-central-1")
 	_, err := other.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSAccessDenied)
+	backendtest.WantErr(t, err, keyenv.ErrKMSAccessDenied)
 	if srv.SignatureFailures() == 0 {
 		t.Fatal("the server did not see a bad signature")
 	}
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
 	wrong := openKMS(t, srv, id, testRegion)
 	_, err = wrong.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSAccessDenied)
+	backendtest.WantErr(t, err, keyenv.ErrKMSAccessDenied)
 }
 
 // The reseal failing: the previous master key opens the blob but KMS, the
@@ -280,13 +275,13 @@ func TestKMSSignatureAndRegion(t *testing.T) {
 func TestKMSResealFails(t *testing.T) {
 	srv := kmsEnv(t)
 	current := openKMS(t, srv, srv.CreateKey(), testRegion)
-	previous := newFileBackend(t)
-	blob := mustSeal(t, previous, "key-dictionary", []byte("dict"))
+	previous := backendtest.NewFileBackend(t)
+	blob := backendtest.MustSeal(t, previous, "key-dictionary", []byte("dict"))
 	srv.InjectFaults(kmstest.FaultInternal, -1)
 	defer srv.InjectFaults(kmstest.FaultNone, 0)
 	m := &keyenv.MasterKeys{Current: current, Previous: previous}
 	_, _, err := m.Unseal(context.Background(), "key-dictionary", blob)
-	wantErr(t, err, keyenv.ErrResealFailed, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrResealFailed, keyenv.ErrKMSUnreachable)
 }
 
 func TestKMSFromConfig(t *testing.T) {
@@ -308,7 +303,7 @@ endpoint = "` + srv.URL + `"
 		t.Fatal(err)
 	}
 	defer m.Close()
-	blob := mustSeal(t, m.Current, "key-dictionary", []byte("dict"))
+	blob := backendtest.MustSeal(t, m.Current, "key-dictionary", []byte("dict"))
 	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
 	if err != nil || resealed != nil {
 		t.Fatal(err)
@@ -328,26 +323,21 @@ func TestRegistered(t *testing.T) {
 	id := srv.CreateKey()
 	for _, vendor := range []string{"", "aws"} {
 		mk := keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: vendor, KeyID: id, Region: testRegion, Endpoint: srv.URL}
-		b, err := keyenv.OpenBackend(context.Background(), mk, fastKMS...)
-		if err != nil {
-			t.Fatalf("vendor %q: %v", vendor, err)
-		}
+		b := backendtest.OpenRegistered(t, mk, fastKMS...)
 		if b.Kind() != keyenv.KindKMS || !strings.HasPrefix(b.ID(), "kms:"+id) {
 			t.Fatalf("vendor %q: kind %v id %q", vendor, b.Kind(), b.ID())
 		}
-		mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
-		b.Close()
 	}
 	_, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "oracle", KeyID: id, Region: testRegion})
-	wantErr(t, err, keyenv.ErrConfig)
+	backendtest.WantErr(t, err, keyenv.ErrConfig)
 }
 
 // KMS errors passed up through keyenv say "keyenv:" and the key once.
 func TestKMSErrorsReadOnce(t *testing.T) {
 	srv := kmsEnv(t)
 	current := openKMS(t, srv, srv.CreateKey(), testRegion)
-	previous := newFileBackend(t)
-	blob := mustSeal(t, previous, "key-dictionary", []byte("dict"))
+	previous := backendtest.NewFileBackend(t)
+	blob := backendtest.MustSeal(t, previous, "key-dictionary", []byte("dict"))
 	srv.InjectFaults(kmstest.FaultInternal, -1)
 	defer srv.InjectFaults(kmstest.FaultNone, 0)
 	_, _, resealErr := (&keyenv.MasterKeys{Current: current, Previous: previous}).Unseal(context.Background(), "key-dictionary", blob)
@@ -366,9 +356,9 @@ func TestKMSErrorsReadOnce(t *testing.T) {
 			t.Errorf("%q names the key %d times", err, n)
 		}
 	}
-	wantErr(t, resealErr, keyenv.ErrResealFailed, keyenv.ErrKMSUnreachable)
-	wantErr(t, rotateErr, keyenv.ErrKMSUnreachable)
-	wantErr(t, openErr, keyenv.ErrConfig)
+	backendtest.WantErr(t, resealErr, keyenv.ErrResealFailed, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, rotateErr, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, openErr, keyenv.ErrConfig)
 }
 
 // Each AWS error code maps to its sentinel, and only to it.
@@ -413,7 +403,7 @@ func TestKMSOldBlobOpensByTrial(t *testing.T) {
 	}
 	old := sealV1(t, src, "key-dictionary", []byte("dict v1"))
 	key1, key2 := openKMS(t, srv, id1, testRegion), openKMS(t, srv, id2, testRegion)
-	mustUnseal(t, key1, "key-dictionary", old, []byte("dict v1"))
+	backendtest.MustUnseal(t, key1, "key-dictionary", old, []byte("dict v1"))
 	s, resealed, err := (&keyenv.MasterKeys{Current: key2, Previous: key1}).Unseal(ctx, "key-dictionary", old)
 	if err != nil || resealed == nil {
 		t.Fatalf("trial: resealed %v, %v", resealed != nil, err)
@@ -426,5 +416,5 @@ func TestKMSOldBlobOpensByTrial(t *testing.T) {
 	if rec, named := sb.Record(); !named || !key2.Holds(rec) || key1.Holds(rec) {
 		t.Fatalf("the resealed blob records %v", rec)
 	}
-	mustUnseal(t, key2, "key-dictionary", resealed, []byte("dict v1"))
+	backendtest.MustUnseal(t, key2, "key-dictionary", resealed, []byte("dict v1"))
 }

@@ -5,7 +5,6 @@ package awskms
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -17,7 +16,9 @@ import (
 
 	"github.com/atrest/atrest/dict"
 	"github.com/atrest/atrest/internal/crashtest"
+	"github.com/atrest/atrest/internal/dicttest"
 	"github.com/atrest/atrest/internal/kmstest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/atrest/atrest/operator"
 )
@@ -70,15 +71,9 @@ func TestCrossVendorCrashChild(t *testing.T) {
 	if err != nil {
 		crashtest.Die("open: %v", err)
 	}
-	for cur := from; ; {
-		next := 1 - cur
-		crashtest.Say("begin %d", next)
-		if err := operator.RotateMasterKey(context.Background(), m, keys[next], fastKMS...); err != nil {
-			crashtest.Die("rotate: %v", err)
-		}
-		crashtest.Say("ack %d", next)
-		cur = next
-	}
+	dicttest.RotateForever(from, len(keys), func(next int) error {
+		return operator.RotateMasterKey(context.Background(), m, keys[next], fastKMS...)
+	})
 }
 
 func TestCrossVendorRotationCrash(t *testing.T) {
@@ -90,10 +85,7 @@ func TestCrossVendorRotationCrash(t *testing.T) {
 	t.Cleanup(srv.Close)
 	keyID := srv.CreateKey()
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	keys := crossVendorKeys(root, srv.URL, keyID)
 	if err := os.WriteFile(keys[0].Path, []byte(strings.Repeat("d1", 32)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -108,7 +100,7 @@ func TestCrossVendorRotationCrash(t *testing.T) {
 	for i := range 5 {
 		name := fmt.Sprintf("f%d", i)
 		files[name] = bytes.Repeat([]byte{byte(i)}, 1000+i)
-		managerFile(t, m, name, files[name])
+		dicttest.WriteFile(t, m, name, files[name])
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
@@ -130,60 +122,17 @@ func TestCrossVendorRotationCrash(t *testing.T) {
 			delay = 5 * time.Second // the failpoint kills it first
 		}
 		c.KillAfter(delay)
-		inFlight := -1
-		for line := range c.Lines() {
-			fields := strings.Fields(line)
-			switch fields[0] {
-			case "begin":
-				inFlight, _ = strconv.Atoi(fields[1])
-			case "ack":
-				cur, _ = strconv.Atoi(fields[1])
-				inFlight = -1
-				rotations++
-			case "error":
-				c.Abort()
-				t.Fatalf("child failed: %s\n%s", line, c.Stderr())
+		var inFlight, n int
+		cur, inFlight, n = dicttest.FollowRotations(t, c, cur)
+		rotations += n
+		cur = dicttest.CheckRotationRecovery(t, kill, dir, func(k int, prev *int) keyenv.Config {
+			c := managerConfig(keys[k])
+			if prev != nil {
+				p := keys[*prev]
+				c.PreviousMasterKey = &p
 			}
-		}
-		if _, err := c.Wait(); err == nil {
-			t.Fatalf("child exited on its own:\n%s", c.Stderr())
-		}
-
-		candidates := []int{cur}
-		if inFlight >= 0 {
-			candidates = append(candidates, inFlight)
-		}
-		opened := -1
-		for _, k := range candidates {
-			m, err := dict.Open(ctx, dir, managerConfig(keys[k]), opts...)
-			if err == nil {
-				m.Close()
-				if opened >= 0 {
-					t.Fatalf("kill %d: both key %d and key %d open the dictionary", kill, opened, k)
-				}
-				opened = k
-			} else if !errors.Is(err, keyenv.ErrWrongMasterKey) {
-				t.Fatalf("kill %d: open with key %d: %v", kill, k, err)
-			}
-		}
-		if opened < 0 {
-			t.Fatalf("kill %d: neither key %v opens the dictionary", kill, candidates)
-		}
-		target := candidates[len(candidates)-1]
-		cfg := managerConfig(keys[target])
-		prev := keys[cur]
-		cfg.PreviousMasterKey = &prev
-		m, err := dict.Open(ctx, dir, cfg, opts...)
-		if err != nil {
-			t.Fatalf("kill %d: open with key %d, previous %d: %v", kill, target, cur, err)
-		}
-		for name, want := range files {
-			if got, err := readManagerFile(m, name); err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("kill %d: %s: %v", kill, name, err)
-			}
-		}
-		m.Close()
-		cur = target
+			return c
+		}, opts, cur, inFlight, files)
 	}
 	t.Logf("%d kills, %d acknowledged rotations between a key file and AWS KMS", kills, rotations)
 	if rotations == 0 {

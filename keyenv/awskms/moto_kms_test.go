@@ -137,7 +137,7 @@ func TestMotoRotationByConfiguration(t *testing.T) {
 	}
 	s.Release()
 	after := open(parse(section("master-key", key2)))
-	mustUnseal(t, after.Current, "key-dictionary", resealed, []byte("the dictionary"))
+	backendtest.MustUnseal(t, after.Current, "key-dictionary", resealed, []byte("the dictionary"))
 	if _, err := before.Current.Unseal(ctx, "key-dictionary", resealed); !errors.Is(err, keyenv.ErrWrongMasterKey) {
 		t.Fatalf("the old key opening the resealed blob: %v", err)
 	}
@@ -148,9 +148,9 @@ func TestMotoRotationByConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := sealV1(t, src, "key-dictionary", []byte("the dictionary"))
-	mustUnseal(t, before.Current, "key-dictionary", old, []byte("the dictionary"))
+	backendtest.MustUnseal(t, before.Current, "key-dictionary", old, []byte("the dictionary"))
 	_, _, err = rotating.Unseal(ctx, "key-dictionary", old)
-	wantErr(t, err, keyenv.ErrKMSAccessDenied)
+	backendtest.WantErr(t, err, keyenv.ErrKMSAccessDenied)
 	t.Logf("a version 1 blob under rotation by configuration on moto: %v", err)
 }
 
@@ -162,7 +162,7 @@ func TestMotoErrors(t *testing.T) {
 	other := m.createKey(t, motoRegion)
 	elsewhere := m.createKey(t, "eu-central-1")
 	good := openMoto(t, m, Config{KeyID: key, Region: motoRegion})
-	blob := mustSeal(t, good, "key-dictionary", []byte("dict"))
+	blob := backendtest.MustSeal(t, good, "key-dictionary", []byte("dict"))
 
 	for _, tt := range []struct {
 		name string
@@ -187,7 +187,7 @@ func TestMotoErrors(t *testing.T) {
 			defer b.Close()
 			start := time.Now()
 			_, err = b.Seal(ctx, "key-dictionary", []byte("dict"))
-			wantErr(t, err, tt.want)
+			backendtest.WantErr(t, err, tt.want)
 			if !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("%q does not say %q", err, tt.says)
 			}
@@ -199,12 +199,12 @@ func TestMotoErrors(t *testing.T) {
 
 	// The key in its own region works.
 	there := openMoto(t, m, Config{KeyID: elsewhere, Region: "eu-central-1"})
-	mustUnseal(t, there, "key-dictionary", mustSeal(t, there, "key-dictionary", []byte("eu")), []byte("eu"))
+	backendtest.MustUnseal(t, there, "key-dictionary", backendtest.MustSeal(t, there, "key-dictionary", []byte("eu")), []byte("eu"))
 
 	// Another key: refused by the blob's record, before moto is asked...
 	wrong := openMoto(t, m, Config{KeyID: other, Region: motoRegion})
 	_, err := wrong.Unseal(ctx, "key-dictionary", blob)
-	wantErr(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantErr(t, err, keyenv.ErrWrongMasterKey)
 	// ...while moto, asked, says access denied (which is what it is told
 	// apart from: a caller without permission).
 	src, err := newKMSKey(ctx, Config{KeyID: other, Region: motoRegion, Endpoint: m.URL}, fastKMS...)
@@ -213,7 +213,7 @@ func TestMotoErrors(t *testing.T) {
 	}
 	sb, _ := keyenv.ParseSealedBlob(blob)
 	_, err = src.UnsealingKey(ctx, "key-dictionary", sb.KeyRef)
-	wantErr(t, err, keyenv.ErrKMSAccessDenied)
+	backendtest.WantErr(t, err, keyenv.ErrKMSAccessDenied)
 }
 
 // moto accepts DisableKey but goes on serving the key (moto 5); should a
@@ -223,7 +223,7 @@ func TestMotoDisabledKey(t *testing.T) {
 	m := motoEnv(t)
 	key := m.createKey(t, motoRegion)
 	b := openMoto(t, m, Config{KeyID: key, Region: motoRegion})
-	blob := mustSeal(t, b, "key-dictionary", []byte("dict"))
+	blob := backendtest.MustSeal(t, b, "key-dictionary", []byte("dict"))
 	m.disableKey(t, motoRegion, key)
 	_, sealErr := b.Seal(context.Background(), "key-dictionary", []byte("dict"))
 	_, unsealErr := b.Unseal(context.Background(), "key-dictionary", blob)
@@ -266,7 +266,7 @@ func TestMotoCredentials(t *testing.T) {
 			b := openMoto(t, m, c)
 			blob, err := b.Seal(ctx, "key-dictionary", []byte("dict"))
 			if tt.wantAccessDeny {
-				wantErr(t, err, keyenv.ErrKMSAccessDenied)
+				backendtest.WantErr(t, err, keyenv.ErrKMSAccessDenied)
 				if strings.Contains(err.Error(), okSecret) || strings.Contains(err.Error(), "wrong-secret") {
 					t.Fatalf("a secret in %q", err)
 				}
@@ -275,7 +275,7 @@ func TestMotoCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustUnseal(t, b, "key-dictionary", blob, []byte("dict"))
+			backendtest.MustUnseal(t, b, "key-dictionary", blob, []byte("dict"))
 		})
 	}
 	// Open from a TOML file's sub-table.
@@ -291,7 +291,7 @@ func TestMotoCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mk.Close()
-	mustUnseal(t, mk.Current, "key-dictionary", mustSeal(t, mk.Current, "key-dictionary", []byte("toml")), []byte("toml"))
+	backendtest.MustUnseal(t, mk.Current, "key-dictionary", backendtest.MustSeal(t, mk.Current, "key-dictionary", []byte("toml")), []byte("toml"))
 }
 
 // A key named by id, ARN or alias seals and unseals against moto, and its
@@ -306,8 +306,8 @@ func TestMotoKeyNames(t *testing.T) {
 	var backends []keyenv.Backend
 	for _, name := range names {
 		b := openMoto(t, m, Config{KeyID: name, Region: motoRegion})
-		blob := mustSeal(t, b, "key-dictionary", []byte("named"))
-		mustUnseal(t, b, "key-dictionary", blob, []byte("named"))
+		blob := backendtest.MustSeal(t, b, "key-dictionary", []byte("named"))
+		backendtest.MustUnseal(t, b, "key-dictionary", blob, []byte("named"))
 		sb, err := keyenv.ParseSealedBlob(blob)
 		if err != nil {
 			t.Fatal(err)
@@ -317,7 +317,7 @@ func TestMotoKeyNames(t *testing.T) {
 		}
 		backends = append(backends, b)
 	}
-	blob := mustSeal(t, backends[0], "key-dictionary", []byte("named"))
+	blob := backendtest.MustSeal(t, backends[0], "key-dictionary", []byte("named"))
 	_, err := backends[2].Unseal(context.Background(), "key-dictionary", blob)
-	wantErr(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantErr(t, err, keyenv.ErrWrongMasterKey)
 }

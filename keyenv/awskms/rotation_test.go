@@ -12,45 +12,11 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/internal/dicttest"
+	"github.com/atrest/atrest/internal/testenv"
 	"github.com/atrest/atrest/keyenv"
 	"github.com/atrest/atrest/operator"
 )
-
-// managerFile writes a file through m.
-func managerFile(t *testing.T, m *dict.Manager, name string, data []byte) {
-	t.Helper()
-	f, err := m.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readManagerFile reads a whole file through m.
-func readManagerFile(m *dict.Manager, name string) ([]byte, error) {
-	f, err := m.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, st.Size())
-	if _, err := f.ReadAt(b, 0); err != nil && len(b) > 0 {
-		return nil, err
-	}
-	return b, nil
-}
 
 func managerConfig(mk keyenv.MasterKeyConfig) keyenv.Config {
 	c := keyenv.DefaultConfig()
@@ -89,10 +55,7 @@ func localKeys(t *testing.T, dir string) (file, keyring keyenv.MasterKeyConfig) 
 func TestRotateAcrossVendorsMoto(t *testing.T) {
 	m := motoEnv(t)
 	root := t.TempDir()
-	dir := filepath.Join(root, "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.DataDir(t, root)
 	file, keyring := localKeys(t, root)
 	kmsKey := keyenv.MasterKeyConfig{Type: keyenv.KindKMS, KeyID: m.createKey(t, motoRegion), Region: motoRegion, Endpoint: m.URL}
 	ctx := context.Background()
@@ -105,7 +68,7 @@ func TestRotateAcrossVendorsMoto(t *testing.T) {
 	files := map[string][]byte{}
 	write := func(mgr *dict.Manager, name string) {
 		files[name] = bytes.Repeat([]byte(name), 100)
-		managerFile(t, mgr, name, files[name])
+		dicttest.WriteFile(t, mgr, name, files[name])
 	}
 	write(mgr, "under-file")
 	cur := file
@@ -139,7 +102,7 @@ func TestRotateAcrossVendorsMoto(t *testing.T) {
 			t.Fatalf("%s: reopen with the new key alone: %v", step, err)
 		}
 		for name, want := range files {
-			if got, err := readManagerFile(mgr, name); err != nil || !bytes.Equal(got, want) {
+			if got, err := dicttest.ReadFile(mgr, name); err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("%s: %s: %v", step, name, err)
 			}
 		}

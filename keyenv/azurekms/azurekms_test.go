@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/atrest/atrest/internal/azurekvtest"
+	"github.com/atrest/atrest/internal/backendtest"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -25,22 +26,14 @@ import (
 func TestFromConfig(t *testing.T) {
 	srv := newServer(t)
 	srv.CreateKey("tikv-master", azurekvtest.RSA)
-	c, err := keyenv.ParseConfig([]byte("[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n" + azureSection("master-key", "tikv-master", srv)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := backendtest.OpenConfig(t, "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n"+azureSection("master-key", "tikv-master", srv), fast...)
 	if want := "azure-kms:" + srv.URL + "/keys/tikv-master"; m.Current.ID() != want || m.Current.Kind() != keyenv.KindKMS || !m.Current.Secure() {
 		t.Fatalf("id %q, want %q", m.Current.ID(), want)
 	}
 	secret := []byte("key dictionary under Key Vault")
 	var blobs [][]byte
 	for range 2 {
-		blob := mustSeal(t, m.Current, "key-dictionary", secret)
+		blob := backendtest.MustSeal(t, m.Current, "key-dictionary", secret)
 		s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
 		if err != nil || resealed != nil {
 			t.Fatalf("unseal: %v", err)
@@ -74,7 +67,7 @@ func TestRotation(t *testing.T) {
 	srv := newServer(t)
 	srv.CreateKey("k1", azurekvtest.RSA)
 	srv.CreateKey("k2", azurekvtest.RSAHSM)
-	_, filePath := newFileBackend(t)
+	filePath := backendtest.KeyFile(t)
 	fileSection := func(table string) string {
 		return fmt.Sprintf("[security.encryption.%s]\ntype = \"file\"\npath = %q\n", table, filePath)
 	}
@@ -84,43 +77,22 @@ func TestRotation(t *testing.T) {
 		{"azure to file", azureSection("master-key", "k1", srv), fileSection("master-key") + azureSection("previous-master-key", "k1", srv)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			open := func(doc string) *keyenv.MasterKeys {
-				c, err := keyenv.ParseConfig([]byte("[security.encryption]\ndata-encryption-method = \"aes128-ctr\"\n" + doc))
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { m.Close() })
-				return m
-			}
-			before, after := open(tt.old), open(tt.new)
-			blob := mustSeal(t, before.Current, "key-dictionary", []byte("dict"))
-			s, resealed, err := after.Unseal(context.Background(), "key-dictionary", blob)
-			if err != nil || resealed == nil {
-				t.Fatalf("rotation: %v (resealed %v)", err, resealed != nil)
-			}
-			s.Release()
-			mustUnseal(t, after.Current, "key-dictionary", resealed, []byte("dict"))
-			if _, err := before.Current.Unseal(context.Background(), "key-dictionary", resealed); !errors.Is(err, keyenv.ErrWrongMasterKey) {
-				t.Fatalf("the old key opens the resealed blob: %v", err)
-			}
+			const header = "[security.encryption]\ndata-encryption-method = \"aes128-ctr\"\n"
+			backendtest.CheckConfigRotation(t, backendtest.OpenConfig(t, header+tt.old, fast...), backendtest.OpenConfig(t, header+tt.new, fast...))
 		})
 	}
 	t.Run("new key version", func(t *testing.T) {
 		b := openKey(t, srv, "k1")
-		old := mustSeal(t, b, "l", []byte("s"))
+		old := backendtest.MustSeal(t, b, "l", []byte("s"))
 		v2 := srv.RotateKey("k1")
-		fresh := mustSeal(t, b, "l", []byte("s"))
+		fresh := backendtest.MustSeal(t, b, "l", []byte("s"))
 		if !bytes.Contains(fresh, []byte("/keys/k1/"+v2)) || bytes.Contains(old, []byte(v2)) {
 			t.Fatal("a new blob does not record the new version")
 		}
-		mustUnseal(t, b, "l", old, []byte("s"))
-		mustUnseal(t, b, "l", fresh, []byte("s"))
+		backendtest.MustUnseal(t, b, "l", old, []byte("s"))
+		backendtest.MustUnseal(t, b, "l", fresh, []byte("s"))
 		pinned := openKey(t, srv, "k1/"+v2)
-		mustUnseal(t, pinned, "l", old, []byte("s"))
+		backendtest.MustUnseal(t, pinned, "l", old, []byte("s"))
 		sb, err := keyenv.ParseSealedBlob(old)
 		if err != nil {
 			t.Fatal(err)
@@ -129,7 +101,7 @@ func TestRotation(t *testing.T) {
 		_, _, v1, _ := parseKID(kid)
 		srv.RotateKey("k1")
 		pinnedOld := openKey(t, srv, "k1/"+v1)
-		if blob := mustSeal(t, pinnedOld, "l", []byte("s")); !bytes.Contains(blob, []byte("/keys/k1/"+v1)) {
+		if blob := backendtest.MustSeal(t, pinnedOld, "l", []byte("s")); !bytes.Contains(blob, []byte("/keys/k1/"+v1)) {
 			t.Fatal("a key pinned to a version seals under another")
 		}
 	})
@@ -147,8 +119,8 @@ func TestManagedHSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	blob := mustSeal(t, b, "l", []byte("under the HSM"))
-	mustUnseal(t, b, "l", blob, []byte("under the HSM"))
+	blob := backendtest.MustSeal(t, b, "l", []byte("under the HSM"))
+	backendtest.MustUnseal(t, b, "l", blob, []byte("under the HSM"))
 	sb, err := keyenv.ParseSealedBlob(blob)
 	if err != nil {
 		t.Fatal(err)
@@ -173,8 +145,8 @@ func TestErrorMatrix(t *testing.T) {
 	srv.CreateKey("matrix", azurekvtest.RSA)
 	srv.CreateKey("other", azurekvtest.RSA)
 	b := openKey(t, srv, "matrix")
-	ownBlob := mustSeal(t, b, "l", []byte("s"))
-	otherBlob := mustSeal(t, openKey(t, srv, "other"), "l", []byte("s"))
+	ownBlob := backendtest.MustSeal(t, b, "l", []byte("s"))
+	otherBlob := backendtest.MustSeal(t, openKey(t, srv, "other"), "l", []byte("s"))
 	// A wrapped key the key cannot unwrap: the last byte of the blob's
 	// wrapped data key flipped.
 	sb, err := keyenv.ParseSealedBlob(ownBlob)
@@ -217,7 +189,7 @@ func TestErrorMatrix(t *testing.T) {
 			}
 			if tt.fresh {
 				bk = openKey(t, srv, "matrix")
-				mustSeal(t, bk, "l", []byte("s"))
+				backendtest.MustSeal(t, bk, "l", []byte("s"))
 			}
 			if tt.setup != nil {
 				tt.setup()
@@ -256,7 +228,7 @@ func TestErrorMatrix(t *testing.T) {
 				}
 				return
 			}
-			wantOnly(t, err, tt.want)
+			backendtest.WantOnly(t, err, tt.want)
 			if !strings.Contains(err.Error(), tt.says) || !strings.Contains(err.Error(), "azure-kms:") {
 				t.Errorf("error %q does not name the key or say %q", err, tt.says)
 			}
@@ -378,7 +350,7 @@ func TestCredentials(t *testing.T) {
 				defer b.Close()
 				var blob []byte
 				if blob, err = b.Seal(context.Background(), "l", []byte("s")); err == nil {
-					mustUnseal(t, b, "l", blob, []byte("s"))
+					backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
 				}
 			}
 			if tt.want == nil {
@@ -387,7 +359,7 @@ func TestCredentials(t *testing.T) {
 				}
 				return
 			}
-			wantOnly(t, err, tt.want)
+			backendtest.WantOnly(t, err, tt.want)
 			if !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("error %q does not say %q", err, tt.says)
 			}
@@ -403,35 +375,11 @@ func TestCredentials(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	srv := newServer(t)
 	srv.CreateKey("k", azurekvtest.RSA)
-	blob := mustSeal(t, openKey(t, srv, "k"), "l", []byte("s"))
-	file, _ := newFileBackend(t)
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() { // accept and hold, never speak
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	for _, addr := range []string{closedAddr, silent.Addr().String()} {
+	blob := backendtest.MustSeal(t, openKey(t, srv, "k"), "l", []byte("s"))
+	file := backendtest.NewFileBackend(t)
+	closedAddr := backendtest.ClosedAddr(t)
+	silent := backendtest.SilentAddr(t)
+	for _, addr := range []string{closedAddr, silent} {
 		t.Run(addr, func(t *testing.T) {
 			a := secretSettings(srv)
 			a.KeyVaultURL = "https://" + addr
@@ -444,7 +392,7 @@ func TestUnreachable(t *testing.T) {
 			defer b.Close()
 			start := time.Now()
 			_, err = b.Seal(context.Background(), "l", []byte("s"))
-			wantOnly(t, err, keyenv.ErrKMSUnreachable)
+			backendtest.WantOnly(t, err, keyenv.ErrKMSUnreachable)
 			if took := time.Since(start); took > callTimeout+slack {
 				t.Fatalf("a seal took %v", took)
 			}
@@ -461,7 +409,7 @@ func TestUnreachable(t *testing.T) {
 			start = time.Now()
 			m := &keyenv.MasterKeys{Current: dead, Previous: file}
 			_, _, err = m.Unseal(context.Background(), "l", blob)
-			wantOnly(t, err, keyenv.ErrKMSUnreachable)
+			backendtest.WantOnly(t, err, keyenv.ErrKMSUnreachable)
 			if took := time.Since(start); took > callTimeout+slack {
 				t.Fatalf("an unseal took %v", took)
 			}
@@ -474,12 +422,7 @@ func TestUnreachable(t *testing.T) {
 func TestTokenEndpointUnreachable(t *testing.T) {
 	srv := newServer(t)
 	srv.CreateKey("k", azurekvtest.RSA)
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
+	closedAddr := backendtest.ClosedAddr(t)
 	c := Config{KeyID: "k", Azure: secretSettings(srv)}
 	pointAt(srv, &c)
 	c.ClientOptions.Cloud.ActiveDirectoryAuthorityHost = "https://" + closedAddr + "/"
@@ -489,7 +432,7 @@ func TestTokenEndpointUnreachable(t *testing.T) {
 	}
 	defer b.Close()
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantOnly(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantOnly(t, err, keyenv.ErrKMSUnreachable)
 	noSecrets(t, srv, err.Error())
 	t.Log(err)
 
@@ -498,7 +441,7 @@ func TestTokenEndpointUnreachable(t *testing.T) {
 		srv.FailTokens(status, -1)
 		before := srv.Calls("Token")
 		_, err = openKey(t, srv, "k").Seal(context.Background(), "l", []byte("s"))
-		wantOnly(t, err, keyenv.ErrKMSUnreachable)
+		backendtest.WantOnly(t, err, keyenv.ErrKMSUnreachable)
 		if n := srv.Calls("Token") - before; n != 3 {
 			t.Errorf("%d token requests, want 3 (the attempts)", n)
 		}
@@ -509,7 +452,7 @@ func TestTokenEndpointUnreachable(t *testing.T) {
 		t.Log(err)
 	}
 	srv.FailTokens(0, 0)
-	mustSeal(t, openKey(t, srv, "k"), "l", []byte("s"))
+	backendtest.MustSeal(t, openKey(t, srv, "k"), "l", []byte("s"))
 }
 
 // The whole-call timeout bounds a call however many attempts are left.
@@ -527,7 +470,7 @@ func TestCallTimeout(t *testing.T) {
 	defer srv.Fail(0, 0)
 	start := time.Now()
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantOnly(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantOnly(t, err, keyenv.ErrKMSUnreachable)
 	if took := time.Since(start); took > 500*time.Millisecond+slack {
 		t.Fatalf("a 500 ms call took %v (10 attempts of 5 s were allowed)", took)
 	}
@@ -539,24 +482,24 @@ func TestReferences(t *testing.T) {
 	srv := newServer(t)
 	srv.CreateKey("k", azurekvtest.RSA)
 	b := openKey(t, srv, "k")
-	mustSeal(t, b, "l", []byte("s")) // reads the key type
+	backendtest.MustSeal(t, b, "l", []byte("s")) // reads the key type
 	calls := srv.Calls("UnwrapKey")
-	foreign := mustSeal(t, keyenv.NewEnvelope(fixedSource{ref: []byte("gcp1\x01ciphertext"), id: "projects/p/locations/l/keyRings/r/cryptoKeys/k"}), "l", []byte("s"))
+	foreign := backendtest.MustSeal(t, keyenv.NewEnvelope(backendtest.FixedSource{Ref: []byte("gcp1\x01ciphertext"), KeyID: "projects/p/locations/l/keyRings/r/cryptoKeys/k"}), "l", []byte("s"))
 	_, err := b.Unseal(context.Background(), "l", foreign)
-	wantOnly(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantOnly(t, err, keyenv.ErrWrongMasterKey)
 	// References that record this key but are not its own.
 	self := strings.TrimPrefix(b.ID(), "azure-kms:")
 	// The same key name in another vault.
 	kid := "https://other-vault.vault.azure.net/keys/k/0123456789abcdef"
-	otherVault := mustSeal(t, keyenv.NewEnvelope(fixedSource{ref: append(append([]byte(refTag), 0, byte(len(kid))), kid+"\x01wrapped"...), id: self}), "l", []byte("s"))
+	otherVault := backendtest.MustSeal(t, keyenv.NewEnvelope(backendtest.FixedSource{Ref: append(append([]byte(refTag), 0, byte(len(kid))), kid+"\x01wrapped"...), KeyID: self}), "l", []byte("s"))
 	_, err = b.Unseal(context.Background(), "l", otherVault)
-	wantOnly(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantOnly(t, err, keyenv.ErrWrongMasterKey)
 	if !strings.Contains(err.Error(), "other-vault") {
 		t.Errorf("error %q does not say which key wrapped the blob", err)
 	}
 	for _, ref := range []string{refTag, refTag + "\x00\x05https", refTag + "\x00\x03abc\x09xx", refTag + "\x00\x03abc\x01xx",
 		refTag + "\x00\x1ehttps://h/keys/k/v1/extra/more\x01xx"} {
-		bad := mustSeal(t, keyenv.NewEnvelope(fixedSource{ref: []byte(ref), id: self}), "l", []byte("s"))
+		bad := backendtest.MustSeal(t, keyenv.NewEnvelope(backendtest.FixedSource{Ref: []byte(ref), KeyID: self}), "l", []byte("s"))
 		_, err := b.Unseal(context.Background(), "l", bad)
 		if !errors.Is(err, keyenv.ErrCorruptBlob) {
 			t.Errorf("reference %q: %v", ref, err)
@@ -572,12 +515,7 @@ func TestReferences(t *testing.T) {
 func TestRegisteredAndConfig(t *testing.T) {
 	srv := newServer(t)
 	srv.CreateKey("k", azurekvtest.RSA)
-	b, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "azure", KeyID: "k", Azure: secretSettings(srv)}, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
-	b.Close()
+	backendtest.OpenRegistered(t, keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "azure", KeyID: "k", Azure: secretSettings(srv)}, fast...)
 	for _, tt := range []struct {
 		keyID string
 		azure keyenv.AzureSettings
@@ -592,7 +530,7 @@ func TestRegisteredAndConfig(t *testing.T) {
 		{"k", keyenv.AzureSettings{HSMURL: "https://user:" + testSecret + "@h.managedhsm.azure.net"}},
 	} {
 		_, err := Open(context.Background(), Config{KeyID: tt.keyID, Azure: tt.azure})
-		wantOnly(t, err, keyenv.ErrConfig)
+		backendtest.WantOnly(t, err, keyenv.ErrConfig)
 		noSecrets(t, nil, err.Error())
 	}
 }

@@ -2,7 +2,6 @@ package azurekms
 
 import (
 	"context"
-	"net"
 	"testing"
 
 	"github.com/atrest/atrest/internal/azurekvtest"
@@ -22,12 +21,7 @@ func TestConformance(t *testing.T) {
 	k1, k2, off := srv.CreateKey("conform-1", azurekvtest.RSA), srv.CreateKey("conform-2", azurekvtest.OctHSM), srv.CreateKey("conform-off", azurekvtest.RSA)
 	srv.SetEnabled(off, false)
 
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "https://" + closed.Addr().String()
-	closed.Close()
+	dead := "https://" + backendtest.ClosedAddr(t)
 
 	open := func(keyID string, mod func(*keyenv.AzureSettings)) backendtest.Opener {
 		return func(*testing.T) (keyenv.Backend, error) {

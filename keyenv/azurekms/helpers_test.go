@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -146,62 +145,6 @@ func azureSection(table, keyID string, srv *azurekvtest.Server) string {
 		table, keyID, table, testTenant, testClient, srv.URL, testSecret)
 }
 
-// newFileBackend returns a key-file backend and the path of its file.
-func newFileBackend(t *testing.T) (keyenv.Backend, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "master.key")
-	if err := os.WriteFile(path, []byte(strings.Repeat("5a", 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b, err := keyenv.OpenKeyFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b, path
-}
-
-func mustSeal(t *testing.T, b keyenv.Backend, label string, secret []byte) []byte {
-	t.Helper()
-	blob, err := b.Seal(context.Background(), label, secret)
-	if err != nil {
-		t.Fatalf("%s: seal: %v", b.ID(), err)
-	}
-	return blob
-}
-
-func mustUnseal(t *testing.T, b keyenv.Backend, label string, blob, want []byte) {
-	t.Helper()
-	s, err := b.Unseal(context.Background(), label, blob)
-	if err != nil {
-		t.Fatalf("%s: unseal: %v", b.ID(), err)
-	}
-	defer s.Release()
-	if !bytes.Equal(s.Bytes(), want) {
-		t.Fatalf("%s: unsealed %x, want %x", b.ID(), s.Bytes(), want)
-	}
-}
-
-// sentinels are the key-service errors; an error of the matrix wraps
-// exactly the one it is about.
-var sentinels = []error{keyenv.ErrWrongMasterKey, keyenv.ErrKMSUnreachable, keyenv.ErrKMSKeyNotFound,
-	keyenv.ErrKMSKeyDisabled, keyenv.ErrKMSAccessDenied, keyenv.ErrConfig}
-
-func wantOnly(t *testing.T, err error, target error) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want %v", target)
-	}
-	if !errors.Is(err, target) {
-		t.Fatalf("error %q does not wrap %q", err, target)
-	}
-	for _, s := range sentinels {
-		if s != target && errors.Is(err, s) {
-			t.Fatalf("error %q wraps %q besides %q", err, s, target)
-		}
-	}
-}
-
 // noSecrets fails if msg shows a credential, a token or a data key.
 func noSecrets(t *testing.T, srv *azurekvtest.Server, msg string) {
 	t.Helper()
@@ -219,23 +162,4 @@ func noSecrets(t *testing.T, srv *azurekvtest.Server, msg string) {
 			}
 		}
 	}
-}
-
-// fixedSource is a KeySource of the kms kind that makes a given reference
-// and records id as its key: another vendor's key, or an Azure key whose
-// reference is made up.
-type fixedSource struct {
-	ref []byte
-	id  string
-}
-
-func (fixedSource) Kind() keyenv.Kind { return keyenv.KindKMS }
-func (f fixedSource) ID() string      { return f.id }
-func (fixedSource) Close() error      { return nil }
-func (f fixedSource) SealingKey(context.Context, string) (*keyenv.Secret, []byte, error) {
-	k, err := keyenv.RandomSecret(keyenv.SealingKeyBytes)
-	return k, f.ref, err
-}
-func (fixedSource) UnsealingKey(context.Context, string, []byte) (*keyenv.Secret, error) {
-	return nil, errors.New("not used")
 }

@@ -3,7 +3,6 @@ package gcpkms
 import (
 	"context"
 	"encoding/pem"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,12 +43,7 @@ func TestConformance(t *testing.T) {
 	good, secret := credentials("sa", der)
 	other, _ := credentials("other-sa", otherDER)
 
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := closed.Addr().String()
-	closed.Close()
+	dead := backendtest.ClosedAddr(t)
 
 	open := func(name, creds, endpoint string) backendtest.Opener {
 		return func(*testing.T) (keyenv.Backend, error) {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 
+	"github.com/atrest/atrest/internal/backendtest"
 	"github.com/atrest/atrest/internal/gcpkmstest"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -30,20 +29,12 @@ func gcpSection(table, keyName, extra string) string {
 func TestFromConfig(t *testing.T) {
 	srv := newServer(t)
 	name := srv.CreateKey("k1")
-	c, err := keyenv.ParseConfig([]byte("[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n" + gcpSection("master-key", name, "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := backendtest.OpenConfig(t, "[security.encryption]\ndata-encryption-method = \"aes256-ctr\"\n"+gcpSection("master-key", name, ""), fast...)
 	if m.Current.Kind() != keyenv.KindKMS || !m.Current.Secure() || m.Current.ID() != "gcp-kms:"+name {
 		t.Fatalf("kind %v secure %v id %q", m.Current.Kind(), m.Current.Secure(), m.Current.ID())
 	}
 	secret := []byte("key dictionary under Cloud KMS")
-	blob := mustSeal(t, m.Current, "key-dictionary", secret)
+	blob := backendtest.MustSeal(t, m.Current, "key-dictionary", secret)
 	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
 	if err != nil || resealed != nil {
 		t.Fatalf("unseal: %v (resealed %v)", err, resealed != nil)
@@ -71,7 +62,7 @@ func TestFromConfig(t *testing.T) {
 func TestRotationByConfig(t *testing.T) {
 	srv := newServer(t)
 	k1, k2 := srv.CreateKey("k1"), srv.CreateKey("k2")
-	_, filePath := newFileBackend(t)
+	filePath := backendtest.KeyFile(t)
 	fileSection := func(table string) string {
 		return fmt.Sprintf("[security.encryption.%s]\ntype = \"file\"\npath = %q\n", table, filePath)
 	}
@@ -81,29 +72,8 @@ func TestRotationByConfig(t *testing.T) {
 		{"gcp to file", gcpSection("master-key", k1, ""), fileSection("master-key") + gcpSection("previous-master-key", k1, "")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			open := func(doc string) *keyenv.MasterKeys {
-				c, err := keyenv.ParseConfig([]byte("[security.encryption]\ndata-encryption-method = \"aes128-ctr\"\n" + doc))
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { m.Close() })
-				return m
-			}
-			before, after := open(tt.old), open(tt.new)
-			blob := mustSeal(t, before.Current, "key-dictionary", []byte("dict"))
-			s, resealed, err := after.Unseal(context.Background(), "key-dictionary", blob)
-			if err != nil || resealed == nil {
-				t.Fatalf("rotation: %v (resealed %v)", err, resealed != nil)
-			}
-			s.Release()
-			mustUnseal(t, after.Current, "key-dictionary", resealed, []byte("dict"))
-			if _, err := before.Current.Unseal(context.Background(), "key-dictionary", resealed); !errors.Is(err, keyenv.ErrWrongMasterKey) {
-				t.Fatalf("the old key opens the resealed blob: %v", err)
-			}
+			const header = "[security.encryption]\ndata-encryption-method = \"aes128-ctr\"\n"
+			backendtest.CheckConfigRotation(t, backendtest.OpenConfig(t, header+tt.old, fast...), backendtest.OpenConfig(t, header+tt.new, fast...))
 		})
 	}
 }
@@ -116,15 +86,15 @@ func TestErrorMatrix(t *testing.T) {
 	name := srv.CreateKey("matrix")
 	other := srv.CreateKey("other")
 	b := openKey(t, srv, name)
-	otherBlob := mustSeal(t, openKey(t, srv, other), "l", []byte("s"))
-	ownBlob := mustSeal(t, b, "l", []byte("s"))
+	otherBlob := backendtest.MustSeal(t, openKey(t, srv, other), "l", []byte("s"))
+	ownBlob := backendtest.MustSeal(t, b, "l", []byte("s"))
 	// A blob that records this key but holds another key's ciphertext:
 	// only Cloud KMS can tell.
 	otherRef, err := keyenv.ParseSealedBlob(otherBlob)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mislabelled := mustSeal(t, keyenv.NewEnvelope(fixedSource{ref: otherRef.KeyRef, id: name}), "l", []byte("s"))
+	mislabelled := backendtest.MustSeal(t, keyenv.NewEnvelope(backendtest.FixedSource{Ref: otherRef.KeyRef, KeyID: name}), "l", []byte("s"))
 	for _, tt := range []struct {
 		name   string
 		setup  func()
@@ -193,7 +163,7 @@ func TestErrorMatrix(t *testing.T) {
 				}
 				return
 			}
-			wantOnly(t, err, tt.want)
+			backendtest.WantOnly(t, err, tt.want)
 			if !strings.Contains(err.Error(), tt.says) || !strings.Contains(err.Error(), "gcp-kms:") {
 				t.Errorf("error %q does not name the key or say %q", err, tt.says)
 			}
@@ -219,19 +189,11 @@ func TestEndpoint(t *testing.T) {
 	name := srv.CreateKey("k")
 	sectionClientOptions = srv.ClientOptions()[1:] // no endpoint: the section's
 	doc := "[security.encryption]\n" + gcpSection("master-key", name, "endpoint = \""+srv.Addr+"\"\n")
-	c, err := keyenv.ParseConfig([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := keyenv.OpenMasterKeys(context.Background(), c, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := backendtest.OpenConfig(t, doc, fast...)
 	if want := "gcp-kms:" + name + " via " + srv.Addr; m.Current.ID() != want {
 		t.Fatalf("id %q, want %q", m.Current.ID(), want)
 	}
-	mustUnseal(t, m.Current, "l", mustSeal(t, m.Current, "l", []byte("s")), []byte("s"))
+	backendtest.MustUnseal(t, m.Current, "l", backendtest.MustSeal(t, m.Current, "l", []byte("s")), []byte("s"))
 	if srv.Calls("Encrypt") != 1 {
 		t.Fatal("the call did not reach the endpoint")
 	}
@@ -242,39 +204,15 @@ func TestEndpoint(t *testing.T) {
 // within the configured bound, and MasterKeys does not take it for a wrong
 // key.
 func TestUnreachable(t *testing.T) {
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() { // accept and hold, never speak
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
+	closedAddr := backendtest.ClosedAddr(t)
+	silent := backendtest.SilentAddr(t)
 	srv := gcpkmstest.New()
 	defer srv.Close()
 	name := srv.CreateKey("k")
 	live := openKey(t, srv, name)
-	blob := mustSeal(t, live, "l", []byte("s"))
-	file, _ := newFileBackend(t)
-	for _, addr := range []string{closedAddr, silent.Addr().String()} {
+	blob := backendtest.MustSeal(t, live, "l", []byte("s"))
+	file := backendtest.NewFileBackend(t)
+	for _, addr := range []string{closedAddr, silent} {
 		t.Run(addr, func(t *testing.T) {
 			opts := append(srv.ClientOptions(), option.WithEndpoint(addr)) // the later endpoint wins
 			b, err := Open(context.Background(), Config{KeyName: name, ClientOptions: opts}, fast...)
@@ -284,14 +222,14 @@ func TestUnreachable(t *testing.T) {
 			defer b.Close()
 			start := time.Now()
 			_, err = b.Seal(context.Background(), "l", []byte("s"))
-			wantOnly(t, err, keyenv.ErrKMSUnreachable)
+			backendtest.WantOnly(t, err, keyenv.ErrKMSUnreachable)
 			if took := time.Since(start); took > callTimeout+slack {
 				t.Fatalf("a seal took %v", took)
 			}
 			start = time.Now()
 			m := &keyenv.MasterKeys{Current: b, Previous: file}
 			_, _, err = m.Unseal(context.Background(), "l", blob)
-			wantOnly(t, err, keyenv.ErrKMSUnreachable)
+			backendtest.WantOnly(t, err, keyenv.ErrKMSUnreachable)
 			if took := time.Since(start); took > callTimeout+slack {
 				t.Fatalf("an unseal took %v", took)
 			}
@@ -312,7 +250,7 @@ func TestCallTimeout(t *testing.T) {
 	srv.Hang(-1)
 	start := time.Now()
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantOnly(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantOnly(t, err, keyenv.ErrKMSUnreachable)
 	if took := time.Since(start); took > 400*time.Millisecond+slack {
 		t.Fatalf("a 400 ms call took %v (10 attempts of 5 s were allowed)", took)
 	}
@@ -325,22 +263,22 @@ func TestCallTimeout(t *testing.T) {
 func TestBindingAndForeignRefs(t *testing.T) {
 	srv := newServer(t)
 	b := openKey(t, srv, srv.CreateKey("k"))
-	blob := mustSeal(t, b, "key-dictionary", []byte("dict"))
+	blob := backendtest.MustSeal(t, b, "key-dictionary", []byte("dict"))
 	forged := bytes.Replace(blob, []byte("key-dictionary"), []byte("key-dictionarz"), 1)
 	_, err := b.Unseal(context.Background(), "key-dictionarz", forged)
-	wantOnly(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantOnly(t, err, keyenv.ErrWrongMasterKey)
 
-	foreign := mustSeal(t, keyenv.NewEnvelope(fixedSource{ref: []byte("\x01\x02\x02\x00aws-ciphertext"), id: "alias/tikv in us-west-2"}), "l", []byte("s"))
+	foreign := backendtest.MustSeal(t, keyenv.NewEnvelope(backendtest.FixedSource{Ref: []byte("\x01\x02\x02\x00aws-ciphertext"), KeyID: "alias/tikv in us-west-2"}), "l", []byte("s"))
 	calls := srv.Calls("Decrypt")
 	_, err = b.Unseal(context.Background(), "l", foreign)
-	wantOnly(t, err, keyenv.ErrWrongMasterKey)
+	backendtest.WantOnly(t, err, keyenv.ErrWrongMasterKey)
 	if srv.Calls("Decrypt") != calls {
 		t.Fatal("asked Cloud KMS to decrypt another vendor's reference")
 	}
 	for _, ref := range []string{refTag, refTag + "\x00ct", refTag + "\xffct"} {
-		bad := mustSeal(t, keyenv.NewEnvelope(fixedSource{ref: []byte(ref), id: gcpkmstest.KeyName("k")}), "l", []byte("s"))
+		bad := backendtest.MustSeal(t, keyenv.NewEnvelope(backendtest.FixedSource{Ref: []byte(ref), KeyID: gcpkmstest.KeyName("k")}), "l", []byte("s"))
 		_, err = b.Unseal(context.Background(), "l", bad)
-		wantErr(t, err, keyenv.ErrCorruptBlob)
+		backendtest.WantErr(t, err, keyenv.ErrCorruptBlob)
 	}
 }
 
@@ -379,7 +317,7 @@ func TestCredentialFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = keyenv.OpenMasterKeys(context.Background(), c, fast...)
-			wantOnly(t, err, keyenv.ErrConfig)
+			backendtest.WantOnly(t, err, keyenv.ErrConfig)
 			t.Log(err)
 			if !strings.Contains(err.Error(), tt.path) || !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("error %q does not name the file or say %q", err, tt.says)
@@ -393,7 +331,7 @@ func TestCredentialFile(t *testing.T) {
 		p := write("locked.json", `{}`)
 		os.Chmod(p, 0)
 		_, err := Open(context.Background(), Config{KeyName: name, CredentialFilePath: p})
-		wantOnly(t, err, keyenv.ErrConfig)
+		backendtest.WantOnly(t, err, keyenv.ErrConfig)
 		if !strings.Contains(err.Error(), "may not be read") {
 			t.Errorf("error %q", err)
 		}
@@ -437,10 +375,10 @@ func TestCredentialFileUsed(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				mustUnseal(t, b, "l", blob, []byte("s"))
+				backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
 				return
 			}
-			wantOnly(t, err, tt.want)
+			backendtest.WantOnly(t, err, tt.want)
 			keyLine := strings.Split(keyPEM, "\n")[1]
 			if strings.Contains(err.Error(), keyLine) || strings.Contains(err.Error(), "PRIVATE KEY") {
 				t.Fatalf("error %q shows the credentials", err)
@@ -457,15 +395,10 @@ func TestCredentialFileUsed(t *testing.T) {
 func TestRegisteredAndKeyNames(t *testing.T) {
 	srv := newServer(t)
 	name := srv.CreateKey("k")
-	b, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "gcp", KeyID: name}, fast...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
-	b.Close()
+	backendtest.OpenRegistered(t, keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "gcp", KeyID: name}, fast...)
 	for _, bad := range []string{"", "k", "projects/p/locations/l/keyRings/r", name + "/cryptoKeyVersions/1", "projects//locations/l/keyRings/r/cryptoKeys/k"} {
 		_, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMS, Vendor: "gcp", KeyID: bad})
-		wantOnly(t, err, keyenv.ErrConfig)
+		backendtest.WantOnly(t, err, keyenv.ErrConfig)
 		if strings.Contains(bad, "cryptoKeyVersions") && !strings.Contains(err.Error(), "not one of its versions") {
 			t.Errorf("error %q gives no hint", err)
 		}

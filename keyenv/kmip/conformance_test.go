@@ -2,7 +2,6 @@ package kmip
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -24,12 +23,7 @@ func TestConformance(t *testing.T) {
 	_, clientKey := clientCert(t, "atrest")
 	secret := pemBody(t, clientKey)[1]
 
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := closed.Addr().String()
-	closed.Close()
+	dead := backendtest.ClosedAddr(t)
 
 	open := func(owner, id string, mod func(*keyenv.KMIPSettings)) backendtest.Opener {
 		s := settings(t, owner, id)

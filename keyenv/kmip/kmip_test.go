@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	kmipgo "github.com/ovh/kmip-go"
 
+	"github.com/atrest/atrest/internal/backendtest"
 	"github.com/atrest/atrest/internal/kmiptest"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -45,7 +45,7 @@ server-name = "` + srv.ServerName + `"
 		t.Fatalf("kind %v id %q", m.Current.Kind(), m.Current.ID())
 	}
 	secret := []byte("key dictionary under KMIP")
-	blob := mustSeal(t, m.Current, "key-dictionary", secret)
+	blob := backendtest.MustSeal(t, m.Current, "key-dictionary", secret)
 	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
 	if err != nil || resealed != nil {
 		t.Fatalf("unseal: %v", err)
@@ -56,7 +56,7 @@ server-name = "` + srv.ServerName + `"
 	}
 	// Two seals draw two data keys: the references differ.
 	sb1, _ := keyenv.ParseSealedBlob(blob)
-	sb2, _ := keyenv.ParseSealedBlob(mustSeal(t, m.Current, "key-dictionary", secret))
+	sb2, _ := keyenv.ParseSealedBlob(backendtest.MustSeal(t, m.Current, "key-dictionary", secret))
 	r1, err1 := parseRef(sb1.KeyRef)
 	r2, err2 := parseRef(sb2.KeyRef)
 	if err1 != nil || err2 != nil || r1.keyID != id || bytes.Equal(r1.ciphertext, r2.ciphertext) || bytes.Equal(r1.nonce, r2.nonce) {
@@ -68,7 +68,7 @@ server-name = "` + srv.ServerName + `"
 func TestKMIPRotationByConfiguration(t *testing.T) {
 	oldKey := open(t, settings(t, "atrest", createKey(t, "atrest", true)))
 	newKey := open(t, settings(t, "atrest", createKey(t, "atrest", true)))
-	file := newFileBackend(t)
+	file := backendtest.NewFileBackend(t)
 	for _, tt := range []struct {
 		name              string
 		previous, current keyenv.Backend
@@ -77,18 +77,7 @@ func TestKMIPRotationByConfiguration(t *testing.T) {
 		{"key file to kmip", file, newKey},
 		{"kmip to key file", oldKey, file},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			blob := mustSeal(t, tt.previous, "key-dictionary", []byte("dict"))
-			_, err := tt.current.Unseal(context.Background(), "key-dictionary", blob)
-			wantErr(t, err, keyenv.ErrWrongMasterKey)
-			m := &keyenv.MasterKeys{Current: tt.current, Previous: tt.previous}
-			s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
-			if err != nil || resealed == nil {
-				t.Fatalf("fallback: %v", err)
-			}
-			s.Release()
-			mustUnseal(t, tt.current, "key-dictionary", resealed, []byte("dict"))
-		})
+		t.Run(tt.name, func(t *testing.T) { backendtest.CheckRotation(t, tt.previous, tt.current) })
 	}
 }
 
@@ -115,7 +104,7 @@ func TestKMIPErrorMatrix(t *testing.T) {
 	srv := needServer(t)
 	good := settings(t, "atrest", createKey(t, "atrest", true))
 	b := open(t, good)
-	blob := mustSeal(t, b, "key-dictionary", []byte("dict"))
+	blob := backendtest.MustSeal(t, b, "key-dictionary", []byte("dict"))
 	sb, _ := keyenv.ParseSealedBlob(blob)
 	other := open(t, settings(t, "atrest", createKey(t, "atrest", true)))
 
@@ -129,13 +118,13 @@ func TestKMIPErrorMatrix(t *testing.T) {
 
 	revokedID := createKey(t, "atrest", true)
 	revoked := open(t, settings(t, "atrest", revokedID))
-	revokedBlob := mustSeal(t, revoked, "key-dictionary", []byte("dict"))
+	revokedBlob := backendtest.MustSeal(t, revoked, "key-dictionary", []byte("dict"))
 	if _, err := admin(t, "atrest").Revoke(revokedID).WithRevocationReasonCode(kmipgo.RevocationReasonCodeCessationOfOperation).Exec(); err != nil {
 		t.Fatal(err)
 	}
 	destroyedID := createKey(t, "atrest", true)
 	destroyed := open(t, settings(t, "atrest", destroyedID))
-	destroyedBlob := mustSeal(t, destroyed, "key-dictionary", []byte("dict"))
+	destroyedBlob := backendtest.MustSeal(t, destroyed, "key-dictionary", []byte("dict"))
 	a := admin(t, "atrest")
 	if _, err := a.Revoke(destroyedID).WithRevocationReasonCode(kmipgo.RevocationReasonCodeCessationOfOperation).Exec(); err != nil {
 		t.Fatal(err)
@@ -193,7 +182,7 @@ func TestKMIPErrorMatrix(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Log(tt.err)
-			wantErr(t, tt.err, tt.sentinel)
+			backendtest.WantErr(t, tt.err, tt.sentinel)
 			for _, s := range []string{tt.says, "kmip:" + srv.Addr + " key "} {
 				if !strings.Contains(tt.err.Error(), s) {
 					t.Errorf("error %q does not say %q", tt.err, s)
@@ -246,28 +235,10 @@ func TestKMIPBadSettings(t *testing.T) {
 // endpoint later in the list is used.
 func TestKMIPUnreachableAndFailover(t *testing.T) {
 	good := settings(t, "atrest", createKey(t, "atrest", true))
-	blob := mustSeal(t, open(t, good), "l", []byte("s"))
+	blob := backendtest.MustSeal(t, open(t, good), "l", []byte("s"))
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.Addr().String()
-	l.Close()
-	hang, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hang.Close()
-	go func() {
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accepted, never answered
-		}
-	}()
+	dead := backendtest.ClosedAddr(t)
+	hang := backendtest.SilentAddr(t)
 
 	short := []keyenv.Option{keyenv.WithKMSAttempts(3), keyenv.WithKMSTimeouts(5*time.Second, 300*time.Millisecond)}
 	for _, tt := range []struct {
@@ -276,18 +247,18 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 		says      string
 	}{
 		{"closed port", []string{dead}, "network error after 3 attempts over 1 endpoints"},
-		{"never answers", []string{hang.Addr().String()}, "after 3 attempts"},
-		{"both", []string{dead, hang.Addr().String()}, "over 2 endpoints"},
+		{"never answers", []string{hang}, "after 3 attempts"},
+		{"both", []string{dead, hang}, "over 2 endpoints"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := good
 			s.Endpoints = tt.endpoints
 			b := open(t, s, short...)
-			m := &keyenv.MasterKeys{Current: b, Previous: newFileBackend(t)}
+			m := &keyenv.MasterKeys{Current: b, Previous: backendtest.NewFileBackend(t)}
 			start := time.Now()
 			_, _, err := m.Unseal(context.Background(), "l", blob)
 			t.Log(err)
-			wantErr(t, err, keyenv.ErrKMSUnreachable)
+			backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 			if errors.Is(err, keyenv.ErrBothMasterKeysFailed) {
 				t.Fatal("fell back to the previous key because the server was down")
 			}
@@ -300,10 +271,10 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 		})
 	}
 	s := good
-	s.Endpoints = []string{dead, hang.Addr().String(), good.Endpoints[0]}
+	s.Endpoints = []string{dead, hang, good.Endpoints[0]}
 	b := open(t, s, short...)
-	mustUnseal(t, b, "l", blob, []byte("s"))
-	mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("t")), []byte("t"))
+	backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
+	backendtest.MustUnseal(t, b, "l", backendtest.MustSeal(t, b, "l", []byte("t")), []byte("t"))
 	if !strings.HasPrefix(b.ID(), "kmip:"+dead+" key ") {
 		t.Errorf("id %q does not name the first endpoint", b.ID())
 	}
@@ -311,28 +282,15 @@ func TestKMIPUnreachableAndFailover(t *testing.T) {
 
 // The whole-call timeout bounds a call however many attempts are left.
 func TestKMIPCallTimeout(t *testing.T) {
-	hang, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hang.Close()
-	go func() {
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	b, err := Open(context.Background(), keyenv.KMIPSettings{Endpoints: []string{hang.Addr().String()}, KeyID: "1"},
+	hang := backendtest.SilentAddr(t)
+	b, err := Open(context.Background(), keyenv.KMIPSettings{Endpoints: []string{hang}, KeyID: "1"},
 		keyenv.WithKMSAttempts(10), keyenv.WithKMSTimeouts(400*time.Millisecond, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("a 400 ms call took %v", took)
 	}
@@ -341,15 +299,10 @@ func TestKMIPCallTimeout(t *testing.T) {
 // Importing the package registers it for type "kmip".
 func TestRegistered(t *testing.T) {
 	s := settings(t, "atrest", createKey(t, "atrest", true))
-	b, err := keyenv.OpenBackend(context.Background(), keyenv.MasterKeyConfig{Type: keyenv.KindKMIP, KeyID: s.KeyID, KMIP: s}, fastKMIP...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := backendtest.OpenRegistered(t, keyenv.MasterKeyConfig{Type: keyenv.KindKMIP, KeyID: s.KeyID, KMIP: s}, fastKMIP...)
 	if b.Kind() != keyenv.KindKMIP || !b.Secure() {
 		t.Fatalf("kind %v secure %v", b.Kind(), b.Secure())
 	}
-	mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
 }
 
 // A blob records the key's unique identifier, not the endpoints: the same
@@ -357,7 +310,7 @@ func TestRegistered(t *testing.T) {
 func TestKMIPRecordOmitsEndpoints(t *testing.T) {
 	srv := needServer(t)
 	s := settings(t, "atrest", createKey(t, "atrest", true))
-	blob := mustSeal(t, open(t, s, fastKMIP...), "key-dictionary", []byte("secret"))
+	blob := backendtest.MustSeal(t, open(t, s, fastKMIP...), "key-dictionary", []byte("secret"))
 	sb, err := keyenv.ParseSealedBlob(blob)
 	if err != nil {
 		t.Fatal(err)
@@ -366,12 +319,7 @@ func TestKMIPRecordOmitsEndpoints(t *testing.T) {
 		got := string(r.Identity)
 		t.Fatalf("recorded identity %q, want the key id %q", got, s.KeyID)
 	}
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := dead.Addr().String()
-	dead.Close()
+	deadAddr := backendtest.ClosedAddr(t)
 	s.Endpoints = []string{deadAddr, srv.Addr}
-	mustUnseal(t, open(t, s, fastKMIP...), "key-dictionary", blob, []byte("secret"))
+	backendtest.MustUnseal(t, open(t, s, fastKMIP...), "key-dictionary", blob, []byte("secret"))
 }

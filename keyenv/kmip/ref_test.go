@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/atrest/atrest/internal/backendtest"
 	"github.com/atrest/atrest/keyenv"
 )
 
@@ -40,7 +41,7 @@ func TestMalformedRefs(t *testing.T) {
 			}
 			src := &kmipKey{s: keyenv.KMIPSettings{Endpoints: []string{"127.0.0.1:1"}, KeyID: "1"}}
 			_, err := src.UnsealingKey(context.Background(), "l", tt.ref)
-			wantErr(t, err, keyenv.ErrCorruptBlob)
+			backendtest.WantErr(t, err, keyenv.ErrCorruptBlob)
 			if !strings.Contains(err.Error(), "kmip:127.0.0.1:1 key 1") {
 				t.Errorf("error %q does not name the key", err)
 			}

@@ -2,7 +2,6 @@ package vaulttransit
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -31,12 +30,7 @@ func TestConformance(t *testing.T) {
 	limitedFile := writeFile(t, "limited", srv.NewToken("conform-2"))
 	ca := writeFile(t, "ca.pem", string(srv.CertificatePEM()))
 
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "https://" + closed.Addr().String()
-	closed.Close()
+	dead := "https://" + backendtest.ClosedAddr(t)
 
 	open := func(key string, mod func(*keyenv.VaultSettings)) backendtest.Opener {
 		return func(*testing.T) (keyenv.Backend, error) {

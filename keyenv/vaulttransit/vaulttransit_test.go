@@ -12,6 +12,7 @@ import (
 
 	vault "github.com/hashicorp/vault/api"
 
+	"github.com/atrest/atrest/internal/backendtest"
 	"github.com/atrest/atrest/internal/vaulttest"
 	"github.com/atrest/atrest/keyenv"
 )
@@ -38,7 +39,7 @@ token-file = "` + tokenFile + `"
 		t.Fatalf("kind %v id %q", m.Current.Kind(), m.Current.ID())
 	}
 	secret := []byte("key dictionary under Vault")
-	blob := mustSeal(t, m.Current, "key-dictionary", secret)
+	blob := backendtest.MustSeal(t, m.Current, "key-dictionary", secret)
 	s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
 	if err != nil || resealed != nil {
 		t.Fatalf("unseal: %v (resealed %v)", err, resealed != nil)
@@ -64,7 +65,7 @@ func TestVaultRotationByConfiguration(t *testing.T) {
 	srv.CreateKey("atrest-2026", true)
 	oldKey := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile})
 	newKey := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest-2026", TokenFile: tokenFile})
-	file := newFileBackend(t)
+	file := backendtest.NewFileBackend(t)
 	for _, tt := range []struct {
 		name              string
 		previous, current keyenv.Backend
@@ -73,18 +74,7 @@ func TestVaultRotationByConfiguration(t *testing.T) {
 		{"key file to vault", file, newKey},
 		{"vault to key file", oldKey, file},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			blob := mustSeal(t, tt.previous, "key-dictionary", []byte("dict"))
-			_, err := tt.current.Unseal(context.Background(), "key-dictionary", blob)
-			wantErr(t, err, keyenv.ErrWrongMasterKey)
-			m := &keyenv.MasterKeys{Current: tt.current, Previous: tt.previous}
-			s, resealed, err := m.Unseal(context.Background(), "key-dictionary", blob)
-			if err != nil || resealed == nil {
-				t.Fatalf("fallback: %v", err)
-			}
-			s.Release()
-			mustUnseal(t, tt.current, "key-dictionary", resealed, []byte("dict"))
-		})
+		t.Run(tt.name, func(t *testing.T) { backendtest.CheckRotation(t, tt.previous, tt.current) })
 	}
 }
 
@@ -93,14 +83,14 @@ func TestVaultLogins(t *testing.T) {
 	roleID, secretID := srv.NewAppRole("atrest")
 	t.Run("token file, read at every call", func(t *testing.T) {
 		b := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile, Namespace: "team-a"})
-		blob := mustSeal(t, b, "l", []byte("s"))
+		blob := backendtest.MustSeal(t, b, "l", []byte("s"))
 		// A Vault Agent sink replaces the token: the next call uses the new one.
 		old, _ := os.ReadFile(tokenFile)
 		srv.RevokeToken(strings.TrimSpace(string(old)))
 		if err := os.WriteFile(tokenFile, []byte(srv.NewToken("atrest")), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		mustUnseal(t, b, "l", blob, []byte("s"))
+		backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
 	})
 	t.Run("token env", func(t *testing.T) {
 		tok := srv.NewToken()
@@ -112,20 +102,20 @@ func TestVaultLogins(t *testing.T) {
 		}
 		b := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenEnv: "ATREST_VAULT_TOKEN", Namespace: "team-a"},
 			keyenv.WithGetenv(getenv))
-		mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
+		backendtest.MustUnseal(t, b, "l", backendtest.MustSeal(t, b, "l", []byte("s")), []byte("s"))
 	})
 	t.Run("approle, logging in again when the token is refused", func(t *testing.T) {
 		b := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", RoleID: roleID, Namespace: "/team-a/",
 			SecretIDFile: writeFile(t, "secret-id", secretID), AppRoleMount: "approle-atrest"})
 		before := srv.Calls("login")
-		blob := mustSeal(t, b, "l", []byte("s"))
-		mustUnseal(t, b, "l", blob, []byte("s"))
+		blob := backendtest.MustSeal(t, b, "l", []byte("s"))
+		backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
 		if n := srv.Calls("login") - before; n != 1 {
 			t.Fatalf("%d logins for two calls, want 1", n)
 		}
 		// Every token revoked (the login's expired): the next call logs in again.
 		srv.RevokeAllTokens()
-		mustUnseal(t, b, "l", blob, []byte("s"))
+		backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
 		if n := srv.Calls("login") - before; n != 2 {
 			t.Fatalf("%d logins after the token was revoked, want 2", n)
 		}
@@ -178,13 +168,13 @@ func TestVaultErrorMatrix(t *testing.T) {
 
 	good := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile})
 	other := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "other", TokenFile: tokenFile})
-	blob := mustSeal(t, good, "key-dictionary", []byte("dict"))
+	blob := backendtest.MustSeal(t, good, "key-dictionary", []byte("dict"))
 	rotated := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "rotated", TokenFile: tokenFile})
-	rotatedBlob := mustSeal(t, rotated, "key-dictionary", []byte("dict"))
+	rotatedBlob := backendtest.MustSeal(t, rotated, "key-dictionary", []byte("dict"))
 	admin(t, srv, "rotated/rotate", nil)
 	admin(t, srv, "rotated/config", map[string]any{"min_decryption_version": 2})
 	doomed := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "doomed", TokenFile: tokenFile})
-	doomedBlob := mustSeal(t, doomed, "key-dictionary", []byte("dict"))
+	doomedBlob := backendtest.MustSeal(t, doomed, "key-dictionary", []byte("dict"))
 	admin(t, srv, "doomed/config", map[string]any{"deletion_allowed": true})
 	admin(t, srv, "doomed", nil)
 	forged := bytes.Replace(blob, []byte("key-dictionary"), []byte("key-dictionarz"), 1)
@@ -234,7 +224,7 @@ func TestVaultErrorMatrix(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Log(tt.err)
-			wantErr(t, tt.err, tt.sentinel)
+			backendtest.WantErr(t, tt.err, tt.sentinel)
 			for _, s := range []string{tt.says, "/keys/", "vault:" + srv.URL} {
 				if !strings.Contains(tt.err.Error(), s) {
 					t.Errorf("error %q does not say %q", tt.err, s)
@@ -291,11 +281,11 @@ func TestVaultFaults(t *testing.T) {
 					t.Fatalf("not retried: %v", err)
 				}
 				srv.InjectFaults(vaulttest.FaultNone, 0)
-				mustUnseal(t, b, "l", blob, []byte("s"))
+				backendtest.MustUnseal(t, b, "l", blob, []byte("s"))
 				return
 			}
 			t.Log(err)
-			wantErr(t, err, keyenv.ErrKMSUnreachable)
+			backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 			if !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("error %q does not say %q", err, tt.says)
 			}
@@ -315,7 +305,7 @@ func TestVaultCallTimeout(t *testing.T) {
 	defer srv.InjectFaults(vaulttest.FaultNone, 0)
 	start := time.Now()
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("a 400 ms call took %v", took)
 	}
@@ -326,24 +316,19 @@ func TestVaultCallTimeout(t *testing.T) {
 func TestVaultUnreachable(t *testing.T) {
 	srv, tokenFile := newVault(t, vaulttest.Options{})
 	live := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile})
-	blob := mustSeal(t, live, "l", []byte("s"))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + l.Addr().String()
-	l.Close()
+	blob := backendtest.MustSeal(t, live, "l", []byte("s"))
+	dead := "http://" + backendtest.ClosedAddr(t)
 	b := open(t, keyenv.VaultSettings{Address: dead, KeyName: "atrest", TokenFile: tokenFile})
-	m := &keyenv.MasterKeys{Current: b, Previous: newFileBackend(t)}
+	m := &keyenv.MasterKeys{Current: b, Previous: backendtest.NewFileBackend(t)}
 	start := time.Now()
-	_, _, err = m.Unseal(context.Background(), "l", blob)
+	_, _, err := m.Unseal(context.Background(), "l", blob)
 	t.Log(err)
-	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 	if errors.Is(err, keyenv.ErrBothMasterKeysFailed) {
 		t.Fatal("fell back to the previous key because Vault was down")
 	}
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 	if !strings.Contains(err.Error(), "network error after 3 attempts") {
 		t.Errorf("error %q does not say how many attempts", err)
 	}
@@ -370,7 +355,7 @@ func TestVaultUnreachable(t *testing.T) {
 	}()
 	b = open(t, keyenv.VaultSettings{Address: "http://" + hangUp.Addr().String(), KeyName: "atrest", TokenFile: tokenFile})
 	_, err = b.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSUnreachable)
+	backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 	if n := len(accepted); n != 3 {
 		t.Errorf("%d connections for 3 attempts", n)
 	}
@@ -385,9 +370,9 @@ func TestVaultTLS(t *testing.T) {
 	t.Setenv("VAULT_CACERT", ca)
 	t.Setenv("VAULT_SKIP_VERIFY", "true")
 	ok := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile, CAFile: ca})
-	mustUnseal(t, ok, "l", mustSeal(t, ok, "l", []byte("s")), []byte("s"))
+	backendtest.MustUnseal(t, ok, "l", backendtest.MustSeal(t, ok, "l", []byte("s")), []byte("s"))
 	named := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile, CAFile: ca, TLSServerName: "example.com"})
-	mustUnseal(t, named, "l", mustSeal(t, named, "l", []byte("s")), []byte("s"))
+	backendtest.MustUnseal(t, named, "l", backendtest.MustSeal(t, named, "l", []byte("s")), []byte("s"))
 
 	for _, tt := range []struct {
 		name string
@@ -399,14 +384,14 @@ func TestVaultTLS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := srv.Calls("datakey")
 			_, err := open(t, tt.s).Seal(context.Background(), "l", []byte("s"))
-			wantErr(t, err, keyenv.ErrKMSUnreachable)
+			backendtest.WantErr(t, err, keyenv.ErrKMSUnreachable)
 			if !strings.Contains(err.Error(), "not trusted") || srv.Calls("datakey") != before {
 				t.Fatalf("error %q, %d requests served", err, srv.Calls("datakey")-before)
 			}
 		})
 	}
 	_, err := Open(context.Background(), keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile, CAFile: tokenFile})
-	wantErr(t, err, keyenv.ErrConfig)
+	backendtest.WantErr(t, err, keyenv.ErrConfig)
 }
 
 func TestVaultBadSettings(t *testing.T) {
@@ -429,15 +414,10 @@ func TestVaultBadSettings(t *testing.T) {
 func TestRegistered(t *testing.T) {
 	srv, tokenFile := newVault(t, vaulttest.Options{})
 	mk := keyenv.MasterKeyConfig{Type: keyenv.KindVault, Vault: keyenv.VaultSettings{Address: srv.URL, Mount: "transit", KeyName: "atrest", TokenFile: tokenFile}}
-	b, err := keyenv.OpenBackend(context.Background(), mk, fastVault...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := backendtest.OpenRegistered(t, mk, fastVault...)
 	if b.Kind() != keyenv.KindVault || !b.Secure() {
 		t.Fatalf("kind %v secure %v", b.Kind(), b.Secure())
 	}
-	mustUnseal(t, b, "l", mustSeal(t, b, "l", []byte("s")), []byte("s"))
 }
 
 // Vault's own key rotation is transparent (new blobs use the new version,
@@ -447,26 +427,26 @@ func TestVaultKeyVersionsAndEnvironment(t *testing.T) {
 	srv, tokenFile := newVault(t, vaulttest.Options{})
 	srv.CreateKey("plain", false)
 	b := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile})
-	v1 := mustSeal(t, b, "l", []byte("one"))
+	v1 := backendtest.MustSeal(t, b, "l", []byte("one"))
 	admin(t, srv, "atrest/rotate", nil)
-	v2 := mustSeal(t, b, "l", []byte("two"))
-	mustUnseal(t, b, "l", v1, []byte("one"))
-	mustUnseal(t, b, "l", v2, []byte("two"))
+	v2 := backendtest.MustSeal(t, b, "l", []byte("two"))
+	backendtest.MustUnseal(t, b, "l", v1, []byte("one"))
+	backendtest.MustUnseal(t, b, "l", v2, []byte("two"))
 	if sb, _ := keyenv.ParseSealedBlob(v2); !strings.HasPrefix(string(sb.KeyRef), "vault:v2:") {
 		t.Fatalf("a blob sealed after the rotation names %q", sb.KeyRef[:9])
 	}
 
 	plain := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "plain", TokenFile: tokenFile})
-	mustUnseal(t, plain, "l", mustSeal(t, plain, "l", []byte("s")), []byte("s"))
+	backendtest.MustUnseal(t, plain, "l", backendtest.MustSeal(t, plain, "l", []byte("s")), []byte("s"))
 
 	t.Setenv("VAULT_TOKEN", srv.NewToken())
 	t.Setenv("VAULT_NAMESPACE", "elsewhere")
 	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1")
 	env := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: tokenFile})
-	mustUnseal(t, env, "l", mustSeal(t, env, "l", []byte("s")), []byte("s"))
+	backendtest.MustUnseal(t, env, "l", backendtest.MustSeal(t, env, "l", []byte("s")), []byte("s"))
 	revoked := open(t, keyenv.VaultSettings{Address: srv.URL, KeyName: "atrest", TokenFile: writeFile(t, "revoked", "hvs.revoked")})
 	_, err := revoked.Seal(context.Background(), "l", []byte("s"))
-	wantErr(t, err, keyenv.ErrKMSAccessDenied)
+	backendtest.WantErr(t, err, keyenv.ErrKMSAccessDenied)
 }
 
 // An answer that says no is not retried.
@@ -492,7 +472,7 @@ func TestVaultRefusalsNotRetried(t *testing.T) {
 func TestVaultRecordOmitsAddress(t *testing.T) {
 	srv, tokenFile := newVault(t, vaulttest.Options{})
 	s := keyenv.VaultSettings{Address: srv.URL, Mount: "transit", KeyName: "atrest", TokenFile: tokenFile, AppRoleMount: "approle"}
-	blob := mustSeal(t, open(t, s), "key-dictionary", []byte("secret"))
+	blob := backendtest.MustSeal(t, open(t, s), "key-dictionary", []byte("secret"))
 	sb, err := keyenv.ParseSealedBlob(blob)
 	if err != nil {
 		t.Fatal(err)
@@ -502,5 +482,5 @@ func TestVaultRecordOmitsAddress(t *testing.T) {
 		t.Fatalf("recorded identity %q", got)
 	}
 	s.Address = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
-	mustUnseal(t, open(t, s), "key-dictionary", blob, []byte("secret"))
+	backendtest.MustUnseal(t, open(t, s), "key-dictionary", blob, []byte("secret"))
 }
