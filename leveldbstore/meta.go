@@ -62,7 +62,13 @@ func (s *Storage) setMeta(fd storage.FileDesc) (err error) {
 	if err != nil {
 		return err
 	}
-	return s.m.Rename(tmp, currentName)
+	if err = s.m.Rename(tmp, currentName); err != nil {
+		return err
+	}
+	// The new CURRENT is durable only once its directory is synced: the
+	// Manager does so for an encrypted directory, not for a plaintext one
+	// (a plain rename, like os.Rename), and goleveldb never syncs it.
+	return s.fs.SyncDir(s.dir)
 }
 
 // GetMeta returns the manifest CURRENT names. Where CURRENT is missing or
