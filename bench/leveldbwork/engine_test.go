@@ -236,3 +236,17 @@ func TestCompactionDue(t *testing.T) {
 		}
 	}
 }
+
+// TestOptions: the block cache is the workloads' cache size, all of it
+// (goleveldb charges nothing else to it), and Quiesce's triggers are
+// goleveldb's defaults.
+func TestOptions(t *testing.T) {
+	o := options(engine.Options{CacheSize: 8 << 20})
+	if o.BlockCacheCapacity != 8<<20 {
+		t.Errorf("block cache %d, want 8 MiB", o.BlockCacheCapacity)
+	}
+	var defaults opt.Options
+	if o.GetCompactionL0Trigger() != defaults.GetCompactionL0Trigger() || o.GetCompactionTotalSize(2) != defaults.GetCompactionTotalSize(2) || o.GetWriteBuffer() != defaults.GetWriteBuffer() {
+		t.Error("the options change goleveldb's compaction triggers or write buffer")
+	}
+}
