@@ -10,6 +10,8 @@ import (
 
 	"github.com/atrest/atrest/bench/engine"
 	"github.com/atrest/atrest/bench/interleave"
+	"github.com/atrest/atrest/bench/leveldbwork"
+	"github.com/atrest/atrest/bench/pebblev1work"
 	"github.com/atrest/atrest/bench/pebblework"
 	"github.com/atrest/atrest/bench/peer"
 	"github.com/atrest/atrest/ctr"
@@ -20,7 +22,7 @@ import (
 // on plaintext, on atrest and on the peer with every method. Adding an
 // engine is writing its engine.Engine (see bench/pebblework/engine.go)
 // and listing it here.
-var Engines = []engine.Engine{pebblework.Engine}
+var Engines = []engine.Engine{pebblework.Engine, pebblev1work.Engine, leveldbwork.Engine}
 
 // engineWorkloadNames are the names of every engine workload, engine by
 // engine.

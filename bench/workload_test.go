@@ -9,6 +9,13 @@ import (
 	"github.com/atrest/atrest/bench"
 )
 
+// reversed is a reversed copy of s.
+func reversed(s []string) []string {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
+}
+
 func TestParseWorkloads(t *testing.T) {
 	tests := []struct {
 		name string
@@ -22,7 +29,8 @@ func TestParseWorkloads(t *testing.T) {
 		{"repeats dropped", "parallel,parallel,stream,parallel", []string{bench.Stream, bench.Parallel}},
 		{"order normalised", "file-read,random-read,stream", []string{bench.Stream, bench.RandomRead, bench.FileRead}},
 		{"whitespace trimmed", " file-write , stream\t,\npebble-fillseq ", []string{bench.Stream, bench.FileWrite, bench.PebbleFillSeq}},
-		{"every one reversed", "pebble-readrandom,pebble-fillrandom,pebble-fillseq,file-read,file-write,parallel,random-read,stream", bench.Workloads},
+		{"every one reversed", strings.Join(reversed(bench.Workloads), ","), bench.Workloads},
+		{"every engine's", "leveldb-readrandom,pebblev1-fillseq,pebble-fillrandom", []string{bench.PebbleFillRandom, "pebblev1-fillseq", "leveldb-readrandom"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

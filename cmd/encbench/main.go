@@ -16,11 +16,11 @@
 //
 // Flags:
 //
-//	--quick           a short run: under a minute on two cores
+//	--quick           a short run: about three minutes on two cores
 //	--full            the long run committed to results/
 //	--methods LIST    methods to measure (default all): plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr
 //	--sizes LIST      stream buffer sizes, e.g. 64,4KiB,1MiB (KB = 1000 bytes, KiB = 1024)
-//	--workloads LIST  workloads (default all): stream, random-read, parallel, file-write, file-read, pebble-fillseq, pebble-fillrandom, pebble-readrandom
+//	--workloads LIST  workloads (default all): stream, random-read, parallel, file-write, file-read, pebble-fillseq, pebble-fillrandom, pebble-readrandom, and the same three of pebblev1- (Pebble v1) and leveldb- (goleveldb)
 //	--duration D      time per round of each figure, e.g. 100ms
 //	--rounds N        rounds per figure of the cipher workloads (6 or more for a 95% interval)
 //	--slice D         one arm's slice in the file and engine workloads, e.g. 20ms
@@ -137,7 +137,7 @@ type settings struct {
 
 // define defines a run's flags on fs.
 func (s *settings) define(fs *pflag.FlagSet) {
-	fs.BoolVar(&s.quick, "quick", false, "a short run (under a minute on two cores)")
+	fs.BoolVar(&s.quick, "quick", false, "a short run (about three minutes on two cores)")
 	fs.BoolVar(&s.full, "full", false, "the long run committed to results/")
 	fs.StringVar(&s.methods, "methods", "all", "comma-separated methods: plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr, or all")
 	fs.StringVar(&s.sizes, "sizes", "", "comma-separated stream buffer sizes in bytes or with a unit, e.g. 64,4KiB,1MiB; KB = 1000 bytes, KiB = 1024 (default: the preset's)")

@@ -1,0 +1,126 @@
+// Package pebblev1work plugs Pebble v1 (github.com/cockroachdb/pebble
+// v1.1.x, the version go-ethereum pins) into encbench's engine workloads
+// (package bench/engine): plaintext on vfs.Default, atrest on pebblev1fs,
+// and the peer on PeerFS, each over CountFS when the storage counts.
+package pebblev1work
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/atrest/atrest/bench/engine"
+	"github.com/atrest/atrest/keyenv"
+	"github.com/atrest/atrest/pebblev1fs"
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
+)
+
+// Engine is Pebble v1 for the engine workloads: its workloads are
+// pebblev1-fillseq, pebblev1-fillrandom and pebblev1-readrandom.
+var Engine = engine.Engine{Name: "pebblev1", Title: "Pebble v1 on pebblev1fs", Open: openEngine}
+
+// memTableSize is Pebble v1's default memtable size, set explicitly
+// because the cache is sized from it: Pebble charges its memtables to the
+// block cache, the one in use and one kept for reuse, so Open makes the
+// cache memTableReserve larger than Options.CacheSize, which is then what
+// blocks get (with the cache alone, a read would decrypt index blocks
+// too).
+const (
+	memTableSize    = 4 << 20
+	memTableReserve = 2 * memTableSize
+)
+
+// engineDB is a Pebble v1 DB for the engine workloads.
+type engineDB struct {
+	db    *pebble.DB
+	cache interface{ Unref() }
+	close func() error // the storage's, after the DB's
+}
+
+func openEngine(ctx context.Context, dir string, st engine.Storage, opts engine.Options) (engine.DB, error) {
+	var base vfs.FS = vfs.Default
+	if st.Counts != nil {
+		base = NewCountFS(base, st.Counts)
+	}
+	fs, closeFS := base, func() error { return nil }
+	switch st.Kind {
+	case engine.Plaintext:
+		if err := base.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	case engine.Atrest:
+		kcfg := keyenv.DefaultConfig()
+		kcfg.DataEncryptionMethod = st.Method
+		kcfg.MasterKey = st.MasterKey
+		efs, err := pebblev1fs.Open(ctx, dir, kcfg, base)
+		if err != nil {
+			return nil, err
+		}
+		fs, closeFS = efs, efs.Close
+	case engine.Peer:
+		if st.Peer == nil {
+			return nil, fmt.Errorf("pebblev1work: peer storage without a cipher: %w", engine.ErrKind)
+		}
+		if err := base.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		fs = NewPeerFS(base, st.Peer, rand.Reader)
+	default:
+		return nil, fmt.Errorf("pebblev1work: %w %q", engine.ErrKind, st.Kind)
+	}
+	cache := pebble.NewCache(opts.CacheSize + memTableReserve)
+	db, err := pebble.Open(dir, &pebble.Options{FS: fs, Cache: cache, Logger: quiet{}, MemTableSize: memTableSize})
+	if err != nil {
+		cache.Unref()
+		return nil, errors.Join(err, closeFS())
+	}
+	return &engineDB{db: db, cache: cache, close: closeFS}, nil
+}
+
+func (d *engineDB) Set(key, value []byte) error { return d.db.Set(key, value, pebble.NoSync) }
+
+func (d *engineDB) Get(key []byte) ([]byte, func(), error) {
+	v, closer, err := d.db.Get(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, func() { closer.Close() }, nil
+}
+
+func (d *engineDB) Flush() error { return d.db.Flush() }
+
+// Compact compacts lo to hi (Pebble v1 takes no context).
+func (d *engineDB) Compact(_ context.Context, lo, hi []byte) error {
+	return d.db.Compact(lo, hi, true)
+}
+
+// Quiesce polls Pebble's metrics until no flush or compaction has been in
+// progress for two readings in a row (a flush's end schedules the
+// compactions it makes due, so one idle reading can fall between them).
+func (d *engineDB) Quiesce() error {
+	for idle := 0; idle < 2; {
+		m := d.db.Metrics()
+		if m.Flush.NumInProgress == 0 && m.Compact.NumInProgress == 0 {
+			idle++
+		} else {
+			idle = 0
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return nil
+}
+
+func (d *engineDB) Close() error {
+	err := errors.Join(d.db.Close(), d.close())
+	d.cache.Unref()
+	return err
+}
+
+// quiet drops Pebble's informational logging.
+type quiet struct{}
+
+func (quiet) Infof(string, ...any)           {}
+func (quiet) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
