@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,5 +167,21 @@ func TestPooledRatio(t *testing.T) {
 	}
 	if few := pooledRatio(num[:5], den[:5], 0.95, 10); !few.Noisy {
 		t.Errorf("five rounds: %+v, want noisy", few)
+	}
+}
+
+// The quick preset measures Pebble v2 but no other engine, and every
+// workload that is not an engine's.
+func TestQuickWorkloads(t *testing.T) {
+	q := QuickWorkloads()
+	for _, w := range Workloads {
+		_, _, isEngine := engineWorkload(w)
+		other := isEngine && !strings.HasPrefix(w, "pebble-")
+		if slices.Contains(q, w) == other {
+			t.Errorf("%s in the quick workloads: %v", w, slices.Contains(q, w))
+		}
+	}
+	if QuickConfig().Workloads == nil || !slices.Equal(QuickConfig().Workloads, q) {
+		t.Errorf("QuickConfig's workloads %v", QuickConfig().Workloads)
 	}
 }

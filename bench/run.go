@@ -94,6 +94,7 @@ func DefaultConfig() Config {
 func QuickConfig() Config {
 	c := DefaultConfig()
 	c.Preset = PresetQuick
+	c.Workloads = QuickWorkloads()
 	c.Sizes = []int{64, 4 << 10, 1 << 20}
 	c.Duration = 30 * time.Millisecond
 	c.FileSize = 32 << 20

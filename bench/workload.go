@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/atrest/atrest/bench/pebblework"
 )
 
 // ErrUnknownWorkload is returned (wrapped) by ParseWorkloads for a name that
@@ -45,6 +47,19 @@ const (
 // Workloads lists every workload in the order a run measures them: the
 // cipher's, the files', then each engine's (Engines).
 var Workloads = append([]string{Stream, RandomRead, Parallel, FileWrite, FileRead}, engineWorkloadNames()...)
+
+// QuickWorkloads are the workloads of the quick preset: every workload but
+// the engine workloads of engines other than Pebble v2, which a quick run
+// measures only when asked for them (each engine adds about a minute).
+func QuickWorkloads() []string {
+	var out []string
+	for _, w := range Workloads {
+		if e, _, ok := engineWorkload(w); !ok || e.Name == pebblework.Engine.Name {
+			out = append(out, w)
+		}
+	}
+	return out
+}
 
 // ParseWorkloads parses a comma-separated list of workload names ("all" for
 // every one), keeping the order of Workloads and dropping repeats.

@@ -76,12 +76,16 @@ func TestQuickEndToEnd(t *testing.T) {
 	if res.Options.Preset != bench.PresetQuick {
 		t.Errorf("preset %q, want quick", res.Options.Preset)
 	}
-	// Every workload measured every method it applies to.
+	// Every quick workload measured every method it applies to, and no
+	// other workload ran.
 	seen := map[string]bool{}
 	for _, f := range res.Figures {
 		seen[f.Workload+" "+f.Method] = true
+		if !slices.Contains(bench.QuickWorkloads(), f.Workload) {
+			t.Errorf("a quick run measured %s", f.Workload)
+		}
 	}
-	for _, w := range bench.Workloads {
+	for _, w := range bench.QuickWorkloads() {
 		for _, m := range ctr.Methods {
 			raw := w == bench.RandomRead || w == bench.Parallel
 			if raw && m == ctr.Plaintext {
@@ -218,6 +222,12 @@ func TestFlagsOverridePreset(t *testing.T) {
 	}
 	if cfg.Duration != q.Duration || cfg.Preset != bench.PresetQuick || cfg.PebbleKeys != q.PebbleKeys {
 		t.Errorf("preset not kept: %+v", cfg)
+	}
+	if !slices.Equal(cfg.Workloads, bench.QuickWorkloads()) {
+		t.Errorf("quick workloads %v, want %v", cfg.Workloads, bench.QuickWorkloads())
+	}
+	if cfg, _, err = parse(t, "--quick", "--workloads", "all"); err != nil || !slices.Equal(cfg.Workloads, bench.Workloads) {
+		t.Errorf("--quick --workloads all: %v, %v", cfg.Workloads, err)
 	}
 	cfg, _, err = parse(t)
 	if err != nil || cfg.Preset != "" || !slices.Equal(cfg.Workloads, bench.Workloads) || !slices.Equal(cfg.Methods, ctr.Methods) {
