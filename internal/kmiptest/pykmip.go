@@ -137,12 +137,14 @@ database_path=%s
 }
 
 // Close kills the server and the helpers it forked (its process group,
-// whose id is the server's process id) and waits for the server to exit.
+// whose id is the server's process id) and returns once the server has
+// exited and no process of the group is alive (or after ten seconds).
 func (s *Server) Close() {
 	s.stop.Do(func() {
 		if s.cmd.Process != nil {
 			syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 			<-s.exited
+			killGroup(s.cmd.Process.Pid, 10*time.Second)
 		}
 	})
 }
