@@ -27,18 +27,34 @@ type armSpec struct {
 	impl   string
 }
 
-// sliceArms runs, in r.cfg.SliceRounds rounds after a warm-up round, the
-// arms specs[1:] each paired with its baseline (bases[i-1] for specs[i];
-// the bases may be one shared arm where its work changes nothing), and
-// returns the pairs' samples, reporting each pair's slices to the
-// progress bar under workload's name.
-func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interleave.Arm) ([]interleave.PairSamples, error) {
+// sliceArms runs the arms specs[1:], each paired with its baseline
+// (bases[i-1] for specs[i]; the bases may be one shared arm where its
+// work changes nothing): r.cfg.SliceRounds rounds after a warm-up round,
+// then, up to r.cfg.SliceRoundsMax rounds and within the workload's share
+// of r.cfg.SliceBudget, the pairs whose figures are still noisy
+// (pairSettled). It returns the
+// pairs' samples, reporting each pair's slices to the progress bar under
+// workload's name. pooled says the figures will be pooled (a fill's).
+func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interleave.Arm, pooled bool) ([]interleave.PairSamples, error) {
 	pairs := make([]interleave.Pair, len(arms))
 	for i := range arms {
 		pairs[i] = interleave.Pair{Base: bases[i], Arm: arms[i]}
 	}
+	maxRounds := r.cfg.maxSliceRounds()
+	settled := make([]bool, len(pairs))
+	budget, spent := r.sliceBudget()
+	defer spent()
+	opts := interleave.Options{
+		Rounds: r.cfg.SliceRounds, Warmup: 1, MaxRounds: maxRounds, Budget: budget,
+		Settled: func(i int, s interleave.PairSamples) bool {
+			if settled[i] = r.pairSettled(s, pooled); settled[i] {
+				r.total -= maxRounds - len(s.Arm) // the rounds it will not run
+			}
+			return settled[i]
+		},
+	}
 	var stepErr error
-	samples, err := interleave.Run(r.ctx, pairs, interleave.Options{Rounds: r.cfg.SliceRounds, Warmup: 1}, func(i int) {
+	samples, err := interleave.Run(r.ctx, pairs, opts, func(i int) {
 		s := specs[i+1]
 		if err := r.step(fmt.Sprintf("%s %s %s", workload, s.method, s.impl)); err != nil && stepErr == nil {
 			stepErr = err
@@ -47,7 +63,27 @@ func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interlea
 	if err == nil {
 		err = stepErr
 	}
+	for i, s := range samples {
+		if !settled[i] {
+			r.total -= maxRounds - len(s.Arm) // cut short by the budget
+		}
+	}
 	return samples, err
+}
+
+// pairSettled reports whether a pair's overhead is already precise
+// enough to quote: not noisy by the metric the reports lead with, CPU
+// time (wall time where the process's CPU time cannot be read). The wall
+// figure goes on being reported with its own mark.
+func (r *run) pairSettled(s interleave.PairSamples, pooled bool) bool {
+	perOp := interleave.Sample.WallPerOp
+	if _, err := interleave.CPUTime(); err == nil {
+		perOp = interleave.Sample.CPUPerOp
+	}
+	arm, base := perOps(s.Arm, perOp), perOps(s.Base, perOp)
+	f := &Figure{Samples: arm, Pooled: pooled, Versus: &Versus{Relation: Overhead, Speed: speed(base, arm), Base: base}}
+	r.summarize(f)
+	return !f.Versus.Summary.Noisy
 }
 
 // armFigures turns the samples of the pairs (specs[0] naming the
@@ -79,7 +115,13 @@ func armMetric(workload string, size int, specs []armSpec, res []interleave.Pair
 			figs[i].Kernel = ctr.KernelName(s.method)
 		}
 	}
-	pooled := make([]interleave.Sample, len(res[0].Base))
+	// Pairs that settled early have fewer rounds: round r pools the
+	// baseline slices of the pairs that ran it.
+	rounds := 0
+	for _, p := range res {
+		rounds = max(rounds, len(p.Base))
+	}
+	pooled := make([]interleave.Sample, rounds)
 	for _, p := range res {
 		for r, x := range p.Base {
 			pooled[r] = pooled[r].Add(x)

@@ -148,7 +148,7 @@ func (r *run) engineRun(name string) error {
 			}
 		}
 	}
-	samples, err := r.sliceArms(name, specs, bases, iarms)
+	samples, err := r.sliceArms(name, specs, bases, iarms, w != engine.ReadRandom)
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,7 @@ func (r *run) fileRun(name string, size int, slice func(m *dict.Manager, chunk [
 	for i := range bases {
 		bases[i] = arms[0]
 	}
-	samples, err := r.sliceArms(name, specs, bases, arms[1:])
+	samples, err := r.sliceArms(name, specs, bases, arms[1:], false)
 	if err != nil {
 		return err
 	}

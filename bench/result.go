@@ -75,6 +75,12 @@ type Options struct {
 	Duration time.Duration `json:"duration_ns"`
 	// Threads is the largest thread count of the parallel scaling.
 	Threads int `json:"threads"`
+	// Slice, SliceRounds, SliceRoundsMax and SliceBudget are how the
+	// file and engine workloads were measured (see Config).
+	Slice          time.Duration `json:"slice_ns,omitempty"`
+	SliceRounds    int           `json:"slice_rounds,omitempty"`
+	SliceRoundsMax int           `json:"slice_rounds_max,omitempty"`
+	SliceBudget    time.Duration `json:"slice_budget_ns,omitempty"`
 	// Preset is "quick", "full" or "" (the defaults or flags alone).
 	Preset string `json:"preset,omitempty"`
 	// Confidence and MaxSpread are what Summarize was given.

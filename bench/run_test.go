@@ -25,6 +25,7 @@ func tinyConfig(t *testing.T) bench.Config {
 	c.FileSize = 1 << 20
 	c.PebbleKeys = 500
 	c.SliceRounds, c.Slice = 3, 5*time.Millisecond
+	c.SliceRoundsMax, c.SliceBudget = 0, 0 // every figure exactly SliceRounds
 	c.Dir = t.TempDir()
 	return c
 }
@@ -286,6 +287,8 @@ func TestRunRejects(t *testing.T) {
 		{"zero duration", func(c *bench.Config) { c.Duration = 0 }},
 		{"zero slice", func(c *bench.Config) { c.Slice = 0 }},
 		{"zero slice rounds", func(c *bench.Config) { c.SliceRounds = 0 }},
+		{"negative slice rounds max", func(c *bench.Config) { c.SliceRoundsMax = -1 }},
+		{"negative slice budget", func(c *bench.Config) { c.SliceBudget = -time.Second }},
 		{"zero threads", func(c *bench.Config) { c.Threads = 0 }},
 		{"tiny file", func(c *bench.Config) { c.FileSize = 4096 }},
 		{"no Pebble keys", func(c *bench.Config) { c.PebbleKeys = 0 }},
@@ -334,5 +337,78 @@ func TestRunCancel(t *testing.T) {
 				t.Errorf("%d rounds after cancelling", calls)
 			}
 		})
+	}
+}
+
+// TestRunSettlesNoisyPairs: past SliceRounds, a pair goes on only while
+// its overhead is noisy, so every overhead measured in fewer than
+// SliceRoundsMax rounds is one that can be quoted, and the baseline's
+// figure pools the rounds of the pairs that ran them.
+func TestRunSettlesNoisyPairs(t *testing.T) {
+	cfg := tinyConfig(t)
+	cfg.Workloads = []string{bench.FileRead}
+	cfg.SliceRounds, cfg.SliceRoundsMax = 6, 40
+	var calls, lastTotal int
+	cfg.Progress = func(done, total int, _ string) {
+		calls++
+		if done != calls || total < done {
+			t.Errorf("progress %d of %d at call %d", done, total, calls)
+		}
+		lastTotal = total
+	}
+	res, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	for _, f := range res.Figures {
+		if f.Versus == nil || f.Metric != bench.MetricCPU {
+			continue // settling goes by CPU time, the reports' lead
+		}
+		n := len(f.Samples)
+		most = max(most, n)
+		if n < cfg.SliceRounds || n > cfg.SliceRoundsMax || len(f.Versus.Base) != n {
+			t.Errorf("%s: %d rounds (%d of the baseline), want %d to %d", f.Key(), n, len(f.Versus.Base), cfg.SliceRounds, cfg.SliceRoundsMax)
+		}
+		if n < cfg.SliceRoundsMax && f.Versus.Summary.Noisy {
+			t.Errorf("%s stopped after %d rounds, yet its overhead is noisy: %+v", f.Key(), n, f.Versus.Summary)
+		}
+	}
+	for _, f := range res.Figures {
+		if f.Versus == nil && f.Workload == bench.FileRead && len(f.Samples) != most {
+			t.Errorf("baseline %s: %d rounds, want the most any pair ran (%d)", f.Key(), len(f.Samples), most)
+		}
+	}
+	// The rounds the settled pairs did not run were taken off the total
+	// before the last one was reported.
+	if lastTotal < calls {
+		t.Errorf("progress total %d below the %d rounds run", lastTotal, calls)
+	}
+}
+
+// TestRunSharesSliceBudget: with pairs that never settle, the rounds past
+// SliceRounds stop when the budget is spent, and each workload, the last
+// one included, gets a share of it.
+func TestRunSharesSliceBudget(t *testing.T) {
+	cfg := tinyConfig(t)
+	cfg.Workloads = []string{bench.FileRead, "pebble-readrandom"}
+	cfg.SliceRounds, cfg.SliceRoundsMax, cfg.SliceBudget = 3, 100_000, 1500*time.Millisecond
+	cfg.MaxSpread = 1e-12 // nothing settles
+	res, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rounds := map[string]int{}
+	for _, f := range res.Figures {
+		if f.Versus != nil {
+			rounds[f.Workload] = len(f.Samples)
+		}
+	}
+	for _, w := range cfg.Workloads {
+		// 100,000 rounds of 5 ms slices would take hours: reaching it
+		// means the budget was not kept.
+		if n := rounds[w]; n <= cfg.SliceRounds || n >= cfg.SliceRoundsMax {
+			t.Errorf("%s: %d rounds, want more than %d (a share of the budget) and far fewer than %d", w, n, cfg.SliceRounds, cfg.SliceRoundsMax)
+		}
 	}
 }

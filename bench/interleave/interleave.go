@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -48,11 +49,23 @@ func (s Sample) CPUPerOp() float64 { return float64(s.CPU) / float64(s.Ops) }
 
 // Options say how long Run measures.
 type Options struct {
-	// Rounds is the number of measured rounds.
+	// Rounds is the number of measured rounds every pair runs.
 	Rounds int
 	// Warmup is the number of rounds run first and not recorded (caches,
 	// the page cache, an engine's first flushes).
 	Warmup int
+	// MaxRounds, if more than Rounds, lets Run go on past Rounds with
+	// the pairs that Settled does not yet call settled, up to MaxRounds
+	// measured rounds: on a noisy machine the pairs whose figures are
+	// still wide get the time, the settled ones sit out.
+	MaxRounds int
+	// Settled reports whether pair's samples so far are precise enough.
+	// Run asks after every measured round from the Rounds-th on; nil
+	// means never, so every pair runs MaxRounds rounds.
+	Settled func(pair int, s PairSamples) bool
+	// Budget, if not 0, bounds the rounds past Rounds: none starts once
+	// Budget has passed since Run started.
+	Budget time.Duration
 }
 
 // Pair is an arm and the baseline it is compared with. Pairs may share
@@ -85,13 +98,19 @@ func Order(n, r int) []int {
 func BaseFirst(r int) bool { return r%2 == 0 }
 
 // Run measures pairs in opts.Rounds rounds after opts.Warmup unrecorded
-// ones. A round runs every pair, in the order of Order, each pair as two
-// slices back to back: its baseline's and its arm's, in the order of
-// BaseFirst. The two slices of a pair are as close in time as slices can
-// be, so the machine's drift cancels out of their ratio. progress, if not
-// nil, is called with a pair's index after each recorded pair of slices.
-// A cancelled ctx stops Run before the next slice with ctx's error.
+// ones, then, if opts.MaxRounds asks for more, in further rounds of the
+// pairs not yet settled (see Options). A round runs every pair taking
+// part, in the order of Order, each pair as two slices back to back: its
+// baseline's and its arm's, in the order of BaseFirst. The two slices of
+// a pair are as close in time as slices can be, so the machine's drift
+// cancels out of their ratio. progress, if not nil, is called with a
+// pair's index after each recorded pair of slices. A cancelled ctx stops
+// Run before the next slice with ctx's error.
+//
+// Pairs that settle early have fewer samples than the others: a pair's
+// samples are its own rounds, in order.
 func Run(ctx context.Context, pairs []Pair, opts Options, progress func(pair int)) ([]PairSamples, error) {
+	start := time.Now()
 	out := make([]PairSamples, len(pairs))
 	run := func(a Arm) (Sample, error) {
 		if err := ctx.Err(); err != nil {
@@ -99,8 +118,18 @@ func Run(ctx context.Context, pairs []Pair, opts Options, progress func(pair int
 		}
 		return slice(ctx, a)
 	}
-	for r := range opts.Warmup + opts.Rounds {
-		for _, i := range Order(len(pairs), r) {
+	active := make([]int, len(pairs))
+	for i := range active {
+		active[i] = i
+	}
+	last := opts.Warmup + max(opts.Rounds, opts.MaxRounds)
+	for r := 0; r < last && len(active) > 0; r++ {
+		extra := r >= opts.Warmup+opts.Rounds
+		if extra && opts.Budget > 0 && time.Since(start) >= opts.Budget {
+			break
+		}
+		for _, k := range Order(len(active), r) {
+			i := active[k]
 			first, second := pairs[i].Base, pairs[i].Arm
 			if !BaseFirst(r) {
 				first, second = second, first
@@ -124,6 +153,9 @@ func Run(ctx context.Context, pairs []Pair, opts Options, progress func(pair int
 			if progress != nil {
 				progress(i)
 			}
+		}
+		if r+1 >= opts.Warmup+opts.Rounds && opts.Settled != nil {
+			active = slices.DeleteFunc(active, func(i int) bool { return opts.Settled(i, out[i]) })
 		}
 	}
 	return out, nil

@@ -175,3 +175,73 @@ func TestSampleAdd(t *testing.T) {
 		t.Errorf("%+v + %+v = %+v", a, b, got)
 	}
 }
+
+// TestRunSettles: past Rounds, a pair that Settled calls settled sits out
+// the rounds left, the others go on to MaxRounds, and the pairs still
+// running keep taking turns.
+func TestRunSettles(t *testing.T) {
+	var log []string
+	base := &fakeArm{name: "B", log: &log, ops: 1}
+	x := &fakeArm{name: "X", log: &log, ops: 1}
+	y := &fakeArm{name: "Y", log: &log, ops: 1}
+	z := &fakeArm{name: "Z", log: &log, ops: 1}
+	var asked []int
+	opts := Options{Rounds: 2, MaxRounds: 5, Settled: func(i int, s PairSamples) bool {
+		asked = append(asked, len(s.Arm))
+		switch i {
+		case 0:
+			return true // settles as soon as it is asked
+		case 1:
+			return len(s.Arm) >= 3
+		}
+		return false
+	}}
+	res, err := Run(context.Background(), []Pair{{base, x}, {base, y}, {base, z}}, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{2, 3, 5} {
+		if len(res[i].Arm) != want || len(res[i].Base) != want {
+			t.Errorf("pair %d: %d and %d samples, want %d each", i, len(res[i].Base), len(res[i].Arm), want)
+		}
+	}
+	count := map[string]int{}
+	for _, name := range log {
+		count[name]++
+	}
+	if count["X"] != 2 || count["Y"] != 3 || count["Z"] != 5 || count["B"] != 10 {
+		t.Errorf("slices run: %v", count)
+	}
+	// Not asked before the Rounds-th round; each pair asked until it
+	// settles: pair 0 once, pair 1 twice, pair 2 after rounds 2 to 5.
+	if len(asked) != 1+2+4 || slices.Min(asked) != 2 {
+		t.Errorf("Settled asked with %v samples", asked)
+	}
+	// Round 3 (r = 2) has pairs 1 and 2 left; Order(2, 2) puts pair 1
+	// first, base first in even rounds.
+	if got := log[12:16]; !slices.Equal(got, []string{"B", "Y", "B", "Z"}) {
+		t.Errorf("round 3 ran %v", got)
+	}
+}
+
+// TestRunBudget: once Budget has passed, no round past Rounds starts;
+// the first Rounds always run.
+func TestRunBudget(t *testing.T) {
+	var log []string
+	slow := &fakeArm{name: "S", log: &log, ops: 1, work: func() { time.Sleep(20 * time.Millisecond) }}
+	never := func(int, PairSamples) bool { return false }
+	res, err := Run(context.Background(), []Pair{{slow, slow}}, Options{Rounds: 3, MaxRounds: 1000, Budget: time.Millisecond, Settled: never}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res[0].Arm) != 3 {
+		t.Errorf("%d rounds, want the 3 the budget cannot cut", len(res[0].Arm))
+	}
+	res, err = Run(context.Background(), []Pair{{slow, slow}}, Options{Rounds: 1, MaxRounds: 4, Settled: never}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res[0].Arm) != 4 {
+		t.Errorf("%d rounds without a budget, want MaxRounds (4)", len(res[0].Arm))
+	}
+}

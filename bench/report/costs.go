@@ -86,17 +86,20 @@ func formatOverhead(f *bench.Figure) string {
 }
 
 // versusPeer is the buyer's sentence: "atrest +X%, typical Go +Y%:
-// atrest costs Z of it".
+// atrest costs Z of it". The share is given only when both overheads are
+// told from nothing, their intervals above 0: a share of a peer overhead
+// that may be 0 could be any number.
 func versusPeer(own, peer *bench.Figure) string {
 	s := fmt.Sprintf("atrest %s, %s %s", formatOverhead(own), bench.ImplPeer, formatOverhead(peer))
-	x, y := own.Versus.Value(), peer.Versus.Value()
+	ownLo, _ := own.Versus.Interval()
+	peerLo, _ := peer.Versus.Interval()
 	switch {
-	case y <= 0:
+	case peerLo <= 0:
 		return s + ": the typical way costs nothing measurable here"
-	case x <= 0:
+	case ownLo <= 0:
 		return s + ": atrest costs nothing measurable of it"
 	}
-	return s + fmt.Sprintf(": atrest costs %s of it", shareOf(x, y))
+	return s + fmt.Sprintf(": atrest costs %s of it", shareOf(own.Versus.Value(), peer.Versus.Value()))
 }
 
 // shareOf writes x/y, the share of the peer's overhead y that atrest's

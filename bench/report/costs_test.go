@@ -7,6 +7,7 @@ import (
 
 	"github.com/atrest/atrest/bench"
 	"github.com/atrest/atrest/bench/report"
+	"github.com/atrest/atrest/bench/stats"
 )
 
 // armsResult is an engine workload as bench.Run writes it: CPU and wall
@@ -79,6 +80,30 @@ func TestShareOf(t *testing.T) {
 	}{{10, 50, "0.2"}, {11, 100, "0.11"}, {12.5, 50, "0.25"}, {50, 50, "1"}, {60, 50, "1.2"}} {
 		if got := report.ShareOf(tt.x, tt.y); got != tt.want {
 			t.Errorf("ShareOf(%v, %v) = %q, want %q", tt.x, tt.y, got, tt.want)
+		}
+	}
+}
+
+// TestVersusPeer: the share of the peer's overhead is given only when
+// both overheads' intervals lie above 0.
+func TestVersusPeer(t *testing.T) {
+	overhead := func(lo, mid, hi float64) *bench.Figure {
+		// Overhead o is a speed of 1/(1+o); the interval's ends swap.
+		s := stats.Summary{N: 30, Median: 1 / (1 + mid/100), Lo: 1 / (1 + hi/100), Hi: 1 / (1 + lo/100), Confidence: 0.95}
+		return &bench.Figure{Versus: &bench.Versus{Relation: bench.Overhead, Summary: s}}
+	}
+	for _, tt := range []struct {
+		name      string
+		own, peer *bench.Figure
+		want      string
+	}{
+		{"both measurable", overhead(8, 10, 12), overhead(45, 50, 55), ": atrest costs 0.2 of it"},
+		{"peer's interval holds 0", overhead(30, 36, 77), overhead(-17, 0.01, 25), ": the typical way costs nothing measurable here"},
+		{"peer below 0", overhead(1, 2, 3), overhead(-9, -5, -1), ": the typical way costs nothing measurable here"},
+		{"own interval holds 0", overhead(-3, 1, 5), overhead(40, 50, 60), ": atrest costs nothing measurable of it"},
+	} {
+		if got := report.VersusPeer(tt.own, tt.peer); !strings.HasSuffix(got, tt.want) {
+			t.Errorf("%s: %q, want it to end %q", tt.name, got, tt.want)
 		}
 	}
 }

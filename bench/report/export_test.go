@@ -6,4 +6,5 @@ var (
 	FormatMedian = formatMedian
 	FormatVersus = formatVersus
 	ShareOf      = shareOf
+	VersusPeer   = versusPeer
 )

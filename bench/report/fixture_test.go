@@ -69,6 +69,7 @@ func fixture() *bench.Result {
 			Sizes:     []int{64, 65536},
 			Workloads: bench.Workloads,
 			Rounds:    6, Duration: 200 * time.Millisecond, Threads: 2, Preset: "quick",
+			Slice: 20 * time.Millisecond, SliceRounds: 20, SliceRoundsMax: 400, SliceBudget: 70 * time.Second,
 			Confidence: stats.DefaultConfidence, MaxSpread: stats.DefaultMaxSpread,
 		},
 	}

@@ -329,6 +329,15 @@ func formatRounds(o bench.Options) string {
 	if o.Preset != "" {
 		s += ", preset " + o.Preset
 	}
+	if o.SliceRounds > 0 {
+		s += fmt.Sprintf("; file and engine workloads: %d rounds of %s slices", o.SliceRounds, o.Slice)
+		if o.SliceRoundsMax > o.SliceRounds {
+			s += fmt.Sprintf(", up to %d for the figures still noisy", o.SliceRoundsMax)
+			if o.SliceBudget > 0 {
+				s += fmt.Sprintf(" within %s in all", o.SliceBudget)
+			}
+		}
+	}
 	return s
 }
 

@@ -16,16 +16,20 @@
 //
 // Flags:
 //
-//	--quick           a short run, about a minute on two cores: the cipher, file and
-//	                  Pebble v2 workloads unless --workloads names others
+//	--quick           a short run, about a minute and a half on two cores: plaintext,
+//	                  aes128-ctr and sm4-ctr unless --methods names others, the
+//	                  cipher, file and Pebble v2 workloads unless --workloads does
 //	--full            the long run committed to results/
-//	--methods LIST    methods to measure (default all): plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr
+//	--methods LIST    methods to measure (default all; --quick's three): plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr
 //	--sizes LIST      stream buffer sizes, e.g. 64,4KiB,1MiB (KB = 1000 bytes, KiB = 1024)
 //	--workloads LIST  workloads (default all): stream, random-read, parallel, file-write, file-read, pebble-fillseq, pebble-fillrandom, pebble-readrandom, and the same three of pebblev1- (Pebble v1) and leveldb- (goleveldb)
 //	--duration D      time per round of each figure, e.g. 100ms
 //	--rounds N        rounds per figure of the cipher workloads (6 or more for a 95% interval)
 //	--slice D         one arm's slice in the file and engine workloads, e.g. 20ms
 //	--slice-rounds N  rounds of slices in the file and engine workloads
+//	--slice-rounds-max N, --slice-budget D
+//	                  rounds past --slice-rounds for the figures still noisy, and
+//	                  the time they may take per workload
 //	--threads N       the parallel workload's largest thread count
 //	--out DIR         where the reports go
 //	--dir DIR         scratch directory for the file and Pebble workloads
@@ -132,21 +136,25 @@ type settings struct {
 	methods, sizes, workloads string
 	duration, slice           time.Duration
 	rounds, sliceRounds       int
+	sliceRoundsMax            int
+	sliceBudget               time.Duration
 	threads                   int
 	out, scratch              string
 }
 
 // define defines a run's flags on fs.
 func (s *settings) define(fs *pflag.FlagSet) {
-	fs.BoolVar(&s.quick, "quick", false, "a short run, about a minute on two cores: the cipher, file and Pebble v2 workloads unless --workloads names others")
+	fs.BoolVar(&s.quick, "quick", false, "a short run, about a minute and a half on two cores: plaintext, aes128-ctr and sm4-ctr unless --methods names others; the cipher, file and Pebble v2 workloads unless --workloads does")
 	fs.BoolVar(&s.full, "full", false, "the long run committed to results/")
-	fs.StringVar(&s.methods, "methods", "all", "comma-separated methods: plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr, or all")
+	fs.StringVar(&s.methods, "methods", "all", "comma-separated methods: plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr, or all (--quick: plaintext, aes128-ctr, sm4-ctr unless given)")
 	fs.StringVar(&s.sizes, "sizes", "", "comma-separated stream buffer sizes in bytes or with a unit, e.g. 64,4KiB,1MiB; KB = 1000 bytes, KiB = 1024 (default: the preset's)")
 	fs.StringVar(&s.workloads, "workloads", "all", "comma-separated workloads: "+strings.Join(bench.Workloads, ", ")+", or all")
 	fs.DurationVar(&s.duration, "duration", 0, "time per round of each figure, e.g. 100ms (default: the preset's)")
 	fs.IntVar(&s.rounds, "rounds", 0, "rounds per figure of the cipher workloads; 6 or more give a 95% interval (default: the preset's)")
 	fs.DurationVar(&s.slice, "slice", 0, "length of one arm's slice in the file and engine workloads, e.g. 20ms (default: the preset's)")
 	fs.IntVar(&s.sliceRounds, "slice-rounds", 0, "rounds of slices in the file and engine workloads (default: the preset's)")
+	fs.IntVar(&s.sliceRoundsMax, "slice-rounds-max", 0, "most rounds of slices for a file or engine figure still noisy after --slice-rounds (default: the preset's)")
+	fs.DurationVar(&s.sliceBudget, "slice-budget", 0, "time each file or engine workload may spend past --slice-rounds on figures still noisy, e.g. 10s; 0 for no limit but --slice-rounds-max (default: the preset's)")
 	fs.IntVar(&s.threads, "threads", 0, "largest thread count of the parallel workload (default: the number of CPUs)")
 	fs.StringVar(&s.out, "out", "", "directory for the reports (default results/<host>-<date>)")
 	fs.StringVar(&s.scratch, "dir", "", "scratch directory for the file and Pebble workloads (default: a temporary directory)")
@@ -166,8 +174,10 @@ func (s *settings) config(fs *pflag.FlagSet) (bench.Config, string, error) {
 		cfg = bench.FullConfig()
 	}
 	var err error
-	if cfg.Methods, err = bench.ParseMethods(s.methods); err != nil {
-		return cfg, "", fmt.Errorf("%w: --methods: %w", errUsage, err)
+	if fs.Changed("methods") || !s.quick {
+		if cfg.Methods, err = bench.ParseMethods(s.methods); err != nil {
+			return cfg, "", fmt.Errorf("%w: --methods: %w", errUsage, err)
+		}
 	}
 	if fs.Changed("workloads") || !s.quick {
 		if cfg.Workloads, err = bench.ParseWorkloads(s.workloads); err != nil {
@@ -202,6 +212,18 @@ func (s *settings) config(fs *pflag.FlagSet) (bench.Config, string, error) {
 			return cfg, "", fmt.Errorf("%w: --slice-rounds %d: must be at least 1", errUsage, s.sliceRounds)
 		}
 		cfg.SliceRounds = s.sliceRounds
+	}
+	if fs.Changed("slice-rounds-max") {
+		if s.sliceRoundsMax < 0 {
+			return cfg, "", fmt.Errorf("%w: --slice-rounds-max %d: must not be negative", errUsage, s.sliceRoundsMax)
+		}
+		cfg.SliceRoundsMax = s.sliceRoundsMax
+	}
+	if fs.Changed("slice-budget") {
+		if s.sliceBudget < 0 {
+			return cfg, "", fmt.Errorf("%w: --slice-budget %v: must not be negative", errUsage, s.sliceBudget)
+		}
+		cfg.SliceBudget = s.sliceBudget
 	}
 	if fs.Changed("threads") {
 		if s.threads < 1 {

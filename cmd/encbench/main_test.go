@@ -47,7 +47,7 @@ func TestQuickEndToEnd(t *testing.T) {
 	out := filepath.Join(dir, "report")
 	args := []string{"--quick", "--out", out, "--dir", filepath.Join(dir, "scratch")}
 	if testing.Short() {
-		args = append(args, "--rounds", "3", "--duration", "3ms", "--sizes", "64,4KiB", "--slice-rounds", "3", "--slice", "3ms")
+		args = append(args, "--rounds", "3", "--duration", "3ms", "--sizes", "64,4KiB", "--slice-rounds", "3", "--slice", "3ms", "--slice-rounds-max", "5", "--slice-budget", "200ms")
 	}
 	cmd := exec.Command(bin, args...)
 	var stdout, stderr bytes.Buffer
@@ -86,7 +86,7 @@ func TestQuickEndToEnd(t *testing.T) {
 		}
 	}
 	for _, w := range bench.QuickWorkloads() {
-		for _, m := range ctr.Methods {
+		for _, m := range bench.QuickMethods() {
 			raw := w == bench.RandomRead || w == bench.Parallel
 			if raw && m == ctr.Plaintext {
 				continue
@@ -169,6 +169,8 @@ func TestBadFlags(t *testing.T) {
 		{"zero rounds", []string{"--rounds", "0"}, exitUsage, []string{"--rounds"}},
 		{"zero slice", []string{"--slice", "0s"}, exitUsage, []string{"--slice"}},
 		{"zero slice rounds", []string{"--slice-rounds", "0"}, exitUsage, []string{"--slice-rounds"}},
+		{"negative slice rounds max", []string{"--slice-rounds-max", "-1"}, exitUsage, []string{"--slice-rounds-max"}},
+		{"negative slice budget", []string{"--slice-budget", "-1s"}, exitUsage, []string{"--slice-budget"}},
 		{"zero threads", []string{"--threads", "0"}, exitUsage, []string{"--threads"}},
 		{"unknown flag", []string{"--fast"}, exitUsage, []string{"fast"}},
 		{"stray argument", []string{"run"}, exitUsage, []string{`"run"`}},
@@ -211,13 +213,13 @@ func parse(t *testing.T, args ...string) (bench.Config, string, error) {
 // TestFlagsOverridePreset checks explicit flags win over the preset and
 // the preset fills in the rest.
 func TestFlagsOverridePreset(t *testing.T) {
-	cfg, out, err := parse(t, "--quick", "--methods", "sm4-ctr", "--sizes", "4KiB", "--rounds", "7", "--threads", "3", "--slice", "7ms", "--slice-rounds", "9", "--out", "x")
+	cfg, out, err := parse(t, "--quick", "--methods", "sm4-ctr", "--sizes", "4KiB", "--rounds", "7", "--threads", "3", "--slice", "7ms", "--slice-rounds", "9", "--slice-rounds-max", "11", "--slice-budget", "3s", "--out", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := bench.QuickConfig()
 	if !slices.Equal(cfg.Methods, []ctr.Method{ctr.SM4CTR}) || !slices.Equal(cfg.Sizes, []int{4096}) || cfg.Rounds != 7 || cfg.Threads != 3 ||
-		cfg.Slice != 7*time.Millisecond || cfg.SliceRounds != 9 || out != "x" {
+		cfg.Slice != 7*time.Millisecond || cfg.SliceRounds != 9 || cfg.SliceRoundsMax != 11 || cfg.SliceBudget != 3*time.Second || out != "x" {
 		t.Errorf("flags not applied: %+v, out %q", cfg, out)
 	}
 	if cfg.Duration != q.Duration || cfg.Preset != bench.PresetQuick || cfg.PebbleKeys != q.PebbleKeys {
@@ -228,6 +230,12 @@ func TestFlagsOverridePreset(t *testing.T) {
 	}
 	if cfg, _, err = parse(t, "--quick", "--workloads", "all"); err != nil || !slices.Equal(cfg.Workloads, bench.Workloads) {
 		t.Errorf("--quick --workloads all: %v, %v", cfg.Workloads, err)
+	}
+	if cfg, _, err = parse(t, "--quick"); err != nil || !slices.Equal(cfg.Methods, bench.QuickMethods()) || cfg.SliceRoundsMax != q.SliceRoundsMax || cfg.SliceBudget != q.SliceBudget {
+		t.Errorf("--quick alone: methods %v, at most %d rounds within %v (%v)", cfg.Methods, cfg.SliceRoundsMax, cfg.SliceBudget, err)
+	}
+	if cfg, _, err = parse(t, "--quick", "--methods", "all"); err != nil || !slices.Equal(cfg.Methods, ctr.Methods) {
+		t.Errorf("--quick --methods all: %v, %v", cfg.Methods, err)
 	}
 	cfg, _, err = parse(t)
 	if err != nil || cfg.Preset != "" || !slices.Equal(cfg.Workloads, bench.Workloads) || !slices.Equal(cfg.Methods, ctr.Methods) {
