@@ -6,6 +6,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/atrest/atrest/bench"
@@ -42,6 +43,8 @@ func costSections(r *bench.Result) []costSection {
 			continue
 		}
 		s := costSection{workload: w}
+		_, spread := thresholds(r.Options)
+		formatOverhead := func(f *bench.Figure) string { return formatOverhead(f, spread) }
 		find := func(method, impl string) *bench.Figure {
 			for _, f := range arms {
 				if f.Method == method && f.Impl == impl {
@@ -59,7 +62,7 @@ func costSections(r *bench.Result) []costSection {
 				continue
 			}
 			if peer != nil {
-				s.lines = append(s.lines, m+": "+versusPeer(own, peer))
+				s.lines = append(s.lines, m+": "+versusPeer(own, peer, spread))
 			} else {
 				s.lines = append(s.lines, fmt.Sprintf("%s: atrest %s", m, formatOverhead(own)))
 			}
@@ -74,23 +77,43 @@ func costSections(r *bench.Result) []costSection {
 	return out
 }
 
-// formatOverhead writes an overhead with its interval, marked when noisy:
-// "+4.9% [1.3, 9.5]".
-func formatOverhead(f *bench.Figure) string {
+// formatOverhead writes an overhead with its interval, marked when noisy
+// and then followed by the rounds that would settle it on this machine:
+// "+4.9% [1.3, 9.5]", "~+12.0% [2.0, 22.0] (30 rounds; about 120 would
+// settle it)". spread is the run's MaxSpread.
+func formatOverhead(f *bench.Figure, spread float64) string {
 	lo, hi := f.Versus.Interval()
 	s := fmt.Sprintf("%+.1f%% [%.1f, %.1f]", f.Versus.Value(), lo, hi)
 	if f.Noisy() {
 		s = noisyMark + s
+		if n, ok := roundsToSettle(f.Versus, spread); ok {
+			s += fmt.Sprintf(" (%d rounds; about %d would settle it)", f.Versus.Summary.N, n)
+		}
 	}
 	return s
+}
+
+// roundsToSettle estimates the rounds an overhead's interval needs to
+// narrow to ±spread·50 points (±5 at the default 10%), from its width
+// after the rounds it had: an interval narrows as one over the square root
+// of the rounds. ok is false where the width says nothing (too few rounds
+// for the confidence asked, or no width).
+func roundsToSettle(v *bench.Versus, spread float64) (rounds int, ok bool) {
+	lo, hi := v.Interval()
+	half, limit := (hi-lo)/2, spread*50
+	n := v.Summary.N
+	if n < 6 || !(half > 0) || math.IsInf(half, 0) || limit <= 0 {
+		return 0, false
+	}
+	return int(math.Ceil(float64(n) * (half / limit) * (half / limit))), true
 }
 
 // versusPeer is the buyer's sentence: "atrest +X%, typical Go +Y%:
 // atrest costs Z of it". The share is given only when both overheads are
 // told from nothing, their intervals above 0: a share of a peer overhead
 // that may be 0 could be any number.
-func versusPeer(own, peer *bench.Figure) string {
-	s := fmt.Sprintf("atrest %s, %s %s", formatOverhead(own), bench.ImplPeer, formatOverhead(peer))
+func versusPeer(own, peer *bench.Figure, spread float64) string {
+	s := fmt.Sprintf("atrest %s, %s %s", formatOverhead(own, spread), bench.ImplPeer, formatOverhead(peer, spread))
 	ownLo, _ := own.Versus.Interval()
 	peerLo, _ := peer.Versus.Interval()
 	switch {

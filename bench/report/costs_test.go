@@ -102,8 +102,40 @@ func TestVersusPeer(t *testing.T) {
 		{"peer below 0", overhead(1, 2, 3), overhead(-9, -5, -1), ": the typical way costs nothing measurable here"},
 		{"own interval holds 0", overhead(-3, 1, 5), overhead(40, 50, 60), ": atrest costs nothing measurable of it"},
 	} {
-		if got := report.VersusPeer(tt.own, tt.peer); !strings.HasSuffix(got, tt.want) {
+		if got := report.VersusPeer(tt.own, tt.peer, 0.10); !strings.HasSuffix(got, tt.want) {
 			t.Errorf("%s: %q, want it to end %q", tt.name, got, tt.want)
+		}
+	}
+	// A noisy overhead says how many rounds would settle it.
+	noisy := overhead(2, 12, 22)
+	noisy.Versus.Summary.Noisy = true
+	if got, want := report.VersusPeer(overhead(8, 10, 12), noisy, 0.10), "typical-go ~+12.0% [2.0, 22.0] (30 rounds; about 120 would settle it)"; !strings.Contains(got, want) {
+		t.Errorf("%q lacks %q", got, want)
+	}
+}
+
+// TestRoundsToSettle: an interval twice as wide as ±5 points needs four
+// times the rounds; a settled one needs no more; too few rounds say
+// nothing.
+func TestRoundsToSettle(t *testing.T) {
+	speedOf := func(overhead float64) float64 { return 1 / (1 + overhead/100) }
+	for _, tt := range []struct {
+		name      string
+		n         int
+		lo, hi    float64 // overhead interval, points
+		want      int
+		wantKnown bool
+	}{
+		{"twice too wide", 30, 0, 20, 120, true},
+		{"just settled", 30, 5, 15, 30, true},
+		{"three times too wide", 20, -15, 15, 180, true},
+		{"too few rounds", 5, 0, 40, 0, false},
+		{"no width", 30, 10, 10, 0, false},
+	} {
+		v := &bench.Versus{Relation: bench.Overhead, Summary: stats.Summary{N: tt.n, Median: speedOf((tt.lo + tt.hi) / 2), Lo: speedOf(tt.hi), Hi: speedOf(tt.lo), Confidence: 0.95}}
+		got, known := report.RoundsToSettle(v, 0.10)
+		if known != tt.wantKnown || (known && (got < tt.want-1 || got > tt.want+1)) {
+			t.Errorf("%s: %d rounds (%v), want %d (%v)", tt.name, got, known, tt.want, tt.wantKnown)
 		}
 	}
 }
