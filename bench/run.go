@@ -79,22 +79,25 @@ type Config struct {
 }
 
 // DefaultConfig measures every method and workload at moderate length:
-// about five minutes on a two-core machine.
+// about five minutes on a two-core machine, and up to two more for the
+// file and engine figures still noisy after thirty rounds.
 func DefaultConfig() Config {
 	return Config{
-		Methods:      slices.Clone(ctr.Methods),
-		Sizes:        []int{64, 512, 4 << 10, 16 << 10, 64 << 10, 1 << 20},
-		Workloads:    slices.Clone(Workloads),
-		Rounds:       10,
-		Duration:     100 * time.Millisecond,
-		SliceRounds:  30,
-		Slice:        20 * time.Millisecond,
-		Threads:      runtime.NumCPU(),
-		ParallelSize: 4 << 20,
-		FileSize:     64 << 20,
-		PebbleKeys:   100_000,
-		Confidence:   stats.DefaultConfidence,
-		MaxSpread:    stats.DefaultMaxSpread,
+		Methods:        slices.Clone(ctr.Methods),
+		Sizes:          []int{64, 512, 4 << 10, 16 << 10, 64 << 10, 1 << 20},
+		Workloads:      slices.Clone(Workloads),
+		Rounds:         10,
+		Duration:       100 * time.Millisecond,
+		SliceRounds:    30,
+		SliceRoundsMax: 300,
+		SliceBudget:    2 * time.Minute,
+		Slice:          20 * time.Millisecond,
+		Threads:        runtime.NumCPU(),
+		ParallelSize:   4 << 20,
+		FileSize:       64 << 20,
+		PebbleKeys:     100_000,
+		Confidence:     stats.DefaultConfidence,
+		MaxSpread:      stats.DefaultMaxSpread,
 	}
 }
 
@@ -130,7 +133,8 @@ func QuickMethods() []ctr.Method {
 
 // FullConfig is the run committed to results/: sizes from 16 bytes to
 // 4 MiB, twenty rounds, and sixty rounds of slices with Pebble at the
-// size of its Go benchmarks.
+// size of its Go benchmarks, then up to a thousand for the figures still
+// noisy, within ten minutes in all.
 func FullConfig() Config {
 	c := DefaultConfig()
 	c.Preset = PresetFull
@@ -139,6 +143,8 @@ func FullConfig() Config {
 	c.FileSize = 128 << 20
 	c.PebbleKeys = 200_000
 	c.SliceRounds = 60
+	c.SliceRoundsMax = 1000
+	c.SliceBudget = 10 * time.Minute
 	return c
 }
 
