@@ -151,7 +151,11 @@ func CleanTemps(fsys FS, path string) error {
 // lexical order within each directory, with the entry's path and Lstat
 // description; symbolic links are not followed. An error from fn or from
 // reading a directory stops the walk and is returned; fs.SkipDir from fn
-// for a directory skips its contents.
+// for a directory skips its contents. Entries removed while the walk runs
+// are skipped: a name gone between its directory's listing and its Lstat
+// is not passed to fn, and a directory gone between its Lstat and its
+// listing has no contents (beside a live storage engine, removals race
+// with the walk). Only root must exist when Walk starts.
 func Walk(fsys FS, root string, fn func(path string, info fs.FileInfo) error) error {
 	info, err := fsys.Lstat(root)
 	if err != nil {
@@ -171,6 +175,9 @@ func walk(fsys FS, path string, info fs.FileInfo, fn func(string, fs.FileInfo) e
 		return nil
 	}
 	names, err := fsys.List(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // removed since its Lstat
+	}
 	if err != nil {
 		return err
 	}

@@ -142,3 +142,102 @@ func TestReadOnlyRefusesEveryChange(t *testing.T) {
 		t.Fatalf("directory changed: %v, %q", names, got)
 	}
 }
+
+// TestWalkToleratesRemovals: what is removed while Walk runs is skipped,
+// whether it goes before its Lstat or between its Lstat and its listing;
+// other errors still stop the walk.
+func TestWalkToleratesRemovals(t *testing.T) {
+	all := []string{".", "a", "b", "b/c", "b/c/x", "b/y", "d", "d/z", "e"}
+	for _, tc := range []struct {
+		name string
+		// at is the entry during whose fn call act runs.
+		at   string
+		act  func(root string) error
+		want []string
+		// wantErr: the walk fails, with an error other than fs.ErrNotExist.
+		wantErr bool
+	}{
+		{name: "nothing removed", want: all},
+		{
+			name: "sibling directory removed before its Lstat", at: "a",
+			act:  func(root string) error { return os.RemoveAll(filepath.Join(root, "b")) },
+			want: []string{".", "a", "d", "d/z", "e"},
+		},
+		{
+			name: "directory removed between its Lstat and its listing", at: "b",
+			act:  func(root string) error { return os.RemoveAll(filepath.Join(root, "b")) },
+			want: []string{".", "a", "b", "d", "d/z", "e"},
+		},
+		{
+			name: "nested directory removed between its Lstat and its listing", at: "b/c",
+			act:  func(root string) error { return os.RemoveAll(filepath.Join(root, "b", "c")) },
+			want: []string{".", "a", "b", "b/c", "b/y", "d", "d/z", "e"},
+		},
+		{
+			name: "file removed before its Lstat", at: "d/z",
+			act:  func(root string) error { return os.Remove(filepath.Join(root, "e")) },
+			want: all[:len(all)-1],
+		},
+		{
+			// Only a vanished directory is forgiven: one replaced by a
+			// file cannot be listed, and that is an error.
+			name: "directory replaced by a file", at: "d",
+			act: func(root string) error {
+				p := filepath.Join(root, "d")
+				if err := os.RemoveAll(p); err != nil {
+					return err
+				}
+				return os.WriteFile(p, []byte("x"), 0o600)
+			},
+			want:    []string{".", "a", "b", "b/c", "b/c/x", "b/y", "d"},
+			wantErr: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			for _, d := range []string{"b/c", "d"} {
+				if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, f := range []string{"a", "b/c/x", "b/y", "d/z", "e"} {
+				if err := os.WriteFile(filepath.Join(root, f), []byte(f), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			err := fsys.Walk(fsys.OS(), root, func(p string, info fs.FileInfo) error {
+				rel, err := filepath.Rel(root, p)
+				if err != nil {
+					return err
+				}
+				rel = filepath.ToSlash(rel)
+				got = append(got, rel)
+				if want := rel == "." || rel == "b" || rel == "b/c" || rel == "d"; info.IsDir() != want {
+					t.Errorf("%s: IsDir %v", rel, info.IsDir())
+				}
+				if rel == tc.at {
+					return tc.act(root)
+				}
+				return nil
+			})
+			if failed := err != nil && !errors.Is(err, fs.ErrNotExist); failed != tc.wantErr || (err != nil) != tc.wantErr {
+				t.Fatalf("Walk: %v, want an error other than fs.ErrNotExist: %v", err, tc.wantErr)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("visited %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWalkMissingRoot: the root must exist when Walk starts.
+func TestWalkMissingRoot(t *testing.T) {
+	err := fsys.Walk(fsys.OS(), filepath.Join(t.TempDir(), "none"), func(string, fs.FileInfo) error {
+		t.Error("fn called for a missing root")
+		return nil
+	})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Walk of a missing root: %v, want fs.ErrNotExist", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/fsys"
 )
 
 // What ReencryptAll re-encrypts: the files whose entry differs from what
@@ -25,23 +26,19 @@ type reencryptCandidate struct {
 // reencryptSelect removes leftover temporary files (and entries of
 // temporary files that were never created) and lists, sorted by name, the
 // files that need re-encrypting. It walks the directory rather than the
-// file dictionary: plaintext files have no entry.
+// file dictionary: plaintext files have no entry. It walks the Manager's
+// file system (fsys.Walk skips what is removed while it runs: beside a
+// live engine, files and directories go at any moment).
 func reencryptSelect(ctx context.Context, m *dict.Manager, opt ReencryptOptions) ([]reencryptCandidate, error) {
 	mt := m.Maintenance()
 	dir := m.Dir()
 	var sel []reencryptCandidate
 	var temps []string
-	walkErr := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // removed while we walked
-			}
-			return err
-		}
+	walkErr := fsys.Walk(mt.FS(), dir, func(p string, info fs.FileInfo) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if !info.Mode().IsRegular() {
 			return nil
 		}
 		r, err := filepath.Rel(dir, p)
@@ -64,13 +61,6 @@ func reencryptSelect(ctx context.Context, m *dict.Manager, opt ReencryptOptions)
 		}
 		if !mt.Outdated(e, ok, opt.OlderThan) {
 			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
 		}
 		sel = append(sel, reencryptCandidate{rel: r, size: info.Size()})
 		return nil

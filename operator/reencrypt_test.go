@@ -20,6 +20,7 @@ import (
 
 	"github.com/atrest/atrest/ctr"
 	"github.com/atrest/atrest/dict"
+	"github.com/atrest/atrest/fsys"
 	"github.com/atrest/atrest/internal/dicttest"
 )
 
@@ -76,12 +77,7 @@ func reCheckContent(t *testing.T, m *dict.Manager, files []reFile) {
 // reNoTemps fails if a re-encryption temporary file is left in dir.
 func reNoTemps(t *testing.T, dir string) {
 	t.Helper()
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && dict.IsReencryptTemp(filepath.ToSlash(p)) {
-			t.Errorf("temporary file left: %s", p)
-		}
-		return nil
-	})
+	reNoTempsOn(t, fsys.OS(), dir)
 }
 
 func reLookup(t *testing.T, m *dict.Manager, name string) (dict.Entry, bool) {
@@ -897,9 +893,7 @@ func writeLeftover(t *testing.T, m *dict.Manager, rel string, data []byte) {
 		t.Fatal(err)
 	}
 	if data != nil {
-		if err := os.WriteFile(filepath.Join(m.Dir(), filepath.FromSlash(rel)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeRaw(t, m.Maintenance().FS(), filepath.Join(m.Dir(), filepath.FromSlash(rel)), data)
 	}
 }
 
