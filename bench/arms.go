@@ -32,9 +32,9 @@ type armSpec struct {
 // work changes nothing): r.cfg.SliceRounds rounds after a warm-up round,
 // then, up to r.cfg.SliceRoundsMax rounds and within the workload's share
 // of r.cfg.SliceBudget, the pairs whose figures are still noisy
-// (pairSettled). It returns the
-// pairs' samples, reporting each pair's slices to the progress bar under
-// workload's name. pooled says the figures will be pooled (a fill's).
+// (pairSettled). It returns the pairs' samples, reporting each pair's
+// slices to the progress bar under workload's name. pooled says the
+// figures will be pooled (a fill's).
 func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interleave.Arm, pooled bool) ([]interleave.PairSamples, error) {
 	pairs := make([]interleave.Pair, len(arms))
 	for i := range arms {
