@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -255,6 +256,21 @@ func (v *Versus) Value() float64 { return v.relate(v.Summary.Median) }
 func (v *Versus) Interval() (lo, hi float64) {
 	a, b := v.relate(v.Summary.Lo), v.relate(v.Summary.Hi)
 	return min(a, b), max(a, b)
+}
+
+// RoundsToSettle estimates the rounds an Overhead comparison needs for
+// its interval to narrow to ±maxSpread·50 points (±5 at the default 10%),
+// from its width after the rounds it had: an interval narrows as one over
+// the square root of the rounds. ok is false where the width says nothing
+// (too few rounds for an interval, no width, another relation).
+func (v *Versus) RoundsToSettle(maxSpread float64) (rounds int, ok bool) {
+	lo, hi := v.Interval()
+	half, limit := (hi-lo)/2, maxSpread*50
+	n := v.Summary.N
+	if v.Relation != Overhead || n < 6 || !(half > 0) || math.IsInf(half, 0) || !(limit > 0) {
+		return 0, false
+	}
+	return int(math.Ceil(float64(n) * (half / limit) * (half / limit))), true
 }
 
 func (v *Versus) relate(speed float64) float64 {

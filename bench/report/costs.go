@@ -6,7 +6,6 @@ package report
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/atrest/atrest/bench"
@@ -86,26 +85,11 @@ func formatOverhead(f *bench.Figure, spread float64) string {
 	s := fmt.Sprintf("%+.1f%% [%.1f, %.1f]", f.Versus.Value(), lo, hi)
 	if f.Noisy() {
 		s = noisyMark + s
-		if n, ok := roundsToSettle(f.Versus, spread); ok {
+		if n, ok := f.Versus.RoundsToSettle(spread); ok {
 			s += fmt.Sprintf(" (%d rounds; about %d would settle it)", f.Versus.Summary.N, n)
 		}
 	}
 	return s
-}
-
-// roundsToSettle estimates the rounds an overhead's interval needs to
-// narrow to ±spread·50 points (±5 at the default 10%), from its width
-// after the rounds it had: an interval narrows as one over the square root
-// of the rounds. ok is false where the width says nothing (too few rounds
-// for the confidence asked, or no width).
-func roundsToSettle(v *bench.Versus, spread float64) (rounds int, ok bool) {
-	lo, hi := v.Interval()
-	half, limit := (hi-lo)/2, spread*50
-	n := v.Summary.N
-	if n < 6 || !(half > 0) || math.IsInf(half, 0) || limit <= 0 {
-		return 0, false
-	}
-	return int(math.Ceil(float64(n) * (half / limit) * (half / limit))), true
 }
 
 // versusPeer is the buyer's sentence: "atrest +X%, typical Go +Y%:

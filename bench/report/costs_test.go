@@ -114,28 +114,3 @@ func TestVersusPeer(t *testing.T) {
 	}
 }
 
-// TestRoundsToSettle: an interval twice as wide as ±5 points needs four
-// times the rounds; a settled one needs no more; too few rounds say
-// nothing.
-func TestRoundsToSettle(t *testing.T) {
-	speedOf := func(overhead float64) float64 { return 1 / (1 + overhead/100) }
-	for _, tt := range []struct {
-		name      string
-		n         int
-		lo, hi    float64 // overhead interval, points
-		want      int
-		wantKnown bool
-	}{
-		{"twice too wide", 30, 0, 20, 120, true},
-		{"just settled", 30, 5, 15, 30, true},
-		{"three times too wide", 20, -15, 15, 180, true},
-		{"too few rounds", 5, 0, 40, 0, false},
-		{"no width", 30, 10, 10, 0, false},
-	} {
-		v := &bench.Versus{Relation: bench.Overhead, Summary: stats.Summary{N: tt.n, Median: speedOf((tt.lo + tt.hi) / 2), Lo: speedOf(tt.hi), Hi: speedOf(tt.lo), Confidence: 0.95}}
-		got, known := report.RoundsToSettle(v, 0.10)
-		if known != tt.wantKnown || (known && (got < tt.want-1 || got > tt.want+1)) {
-			t.Errorf("%s: %d rounds (%v), want %d (%v)", tt.name, got, known, tt.want, tt.wantKnown)
-		}
-	}
-}
