@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/atrest/atrest/bench/interleave"
 	"github.com/atrest/atrest/bench/stats"
@@ -31,26 +32,39 @@ type armSpec struct {
 // (bases[i-1] for specs[i]; the bases may be one shared arm where its
 // work changes nothing): r.cfg.SliceRounds rounds after a warm-up round,
 // then, up to r.cfg.SliceRoundsMax rounds and within the workload's share
-// of r.cfg.SliceBudget, the pairs whose figures are still noisy
-// (pairSettled). It returns the pairs' samples, reporting each pair's
-// slices to the progress bar under workload's name. pooled says the
-// figures will be pooled (a fill's).
+// of r.cfg.SliceBudget, the pairs whose figures are still noisy and can
+// still settle in the time left (pairDone). It returns the pairs'
+// samples, reporting each pair's slices to the progress bar under
+// workload's name. pooled says the figures will be pooled (a fill's).
 func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interleave.Arm, pooled bool) ([]interleave.PairSamples, error) {
 	pairs := make([]interleave.Pair, len(arms))
 	for i := range arms {
 		pairs[i] = interleave.Pair{Base: bases[i], Arm: arms[i]}
 	}
 	maxRounds := r.cfg.maxSliceRounds()
-	settled := make([]bool, len(pairs))
 	budget, spent := r.sliceBudget()
 	defer spent()
+	start := time.Now()
+	done := make([]bool, len(pairs))
+	roundCost := make([]time.Duration, len(pairs)) // a round of each pair still running
 	opts := interleave.Options{
 		Rounds: r.cfg.SliceRounds, Warmup: 1, MaxRounds: maxRounds, Budget: budget,
 		Settled: func(i int, s interleave.PairSamples) bool {
-			if settled[i] = r.pairSettled(s, pooled); settled[i] {
+			roundCost[i] = meanRoundWall(s)
+			var perRound time.Duration
+			for j, c := range roundCost {
+				if !done[j] {
+					perRound += c
+				}
+			}
+			left := time.Duration(math.MaxInt64)
+			if budget > 0 {
+				left = budget - time.Since(start)
+			}
+			if done[i] = r.pairDone(s, pooled, min(left, perRound*time.Duration(maxRounds-len(s.Arm))), perRound); done[i] {
 				r.total -= maxRounds - len(s.Arm) // the rounds it will not run
 			}
-			return settled[i]
+			return done[i]
 		},
 	}
 	var stepErr error
@@ -64,18 +78,22 @@ func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interlea
 		err = stepErr
 	}
 	for i, s := range samples {
-		if !settled[i] {
+		if !done[i] {
 			r.total -= maxRounds - len(s.Arm) // cut short by the budget
 		}
 	}
 	return samples, err
 }
 
-// pairSettled reports whether a pair's overhead is already precise
-// enough to quote: not noisy by the metric the reports lead with, CPU
-// time (wall time where the process's CPU time cannot be read). The wall
-// figure goes on being reported with its own mark.
-func (r *run) pairSettled(s interleave.PairSamples, pooled bool) bool {
+// pairDone reports whether a pair needs no more rounds: its overhead is
+// precise enough to quote (not noisy by the metric the reports lead
+// with, CPU time, or wall time where the process's CPU time cannot be
+// read), or it is out of reach, needing far more rounds than the time
+// left could give it (left, at perRound a round of every pair still
+// running; the caller caps left at the rounds the pair may still run),
+// so that the time goes to the pairs that can still settle.
+// The wall figure goes on being reported with its own mark.
+func (r *run) pairDone(s interleave.PairSamples, pooled bool, left, perRound time.Duration) bool {
 	perOp := interleave.Sample.WallPerOp
 	if _, err := interleave.CPUTime(); err == nil {
 		perOp = interleave.Sample.CPUPerOp
@@ -83,7 +101,35 @@ func (r *run) pairSettled(s interleave.PairSamples, pooled bool) bool {
 	arm, base := perOps(s.Arm, perOp), perOps(s.Base, perOp)
 	f := &Figure{Samples: arm, Pooled: pooled, Versus: &Versus{Relation: Overhead, Speed: speed(base, arm), Base: base}}
 	r.summarize(f)
-	return !f.Versus.Summary.Noisy
+	if !f.Versus.Summary.Noisy {
+		return true
+	}
+	need, ok := f.Versus.RoundsToSettle(r.cfg.MaxSpread)
+	return ok && outOfReach(need-len(s.Arm), left, perRound)
+}
+
+// outOfReach reports whether a pair needing more rounds is out of reach
+// of the time left, at perRound a round: it needs more than twice the
+// rounds that time holds (twice, because the pairs that settle meanwhile
+// leave their time to the others).
+func outOfReach(more int, left, perRound time.Duration) bool {
+	if more <= 0 || perRound <= 0 {
+		return false
+	}
+	if left <= 0 {
+		return true
+	}
+	return float64(more) > 2*float64(left)/float64(perRound)
+}
+
+// meanRoundWall is the mean wall time of a round of a pair: its two
+// slices.
+func meanRoundWall(s interleave.PairSamples) time.Duration {
+	var sum time.Duration
+	for k := range s.Arm {
+		sum += s.Arm[k].Wall + s.Base[k].Wall
+	}
+	return sum / time.Duration(max(len(s.Arm), 1))
 }
 
 // armFigures turns the samples of the pairs (specs[0] naming the

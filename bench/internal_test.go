@@ -185,3 +185,56 @@ func TestQuickWorkloads(t *testing.T) {
 		t.Errorf("QuickConfig's workloads %v", QuickConfig().Workloads)
 	}
 }
+
+// TestOutOfReach: a pair is given up only when it needs more than twice
+// the rounds the time left holds.
+func TestOutOfReach(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		more           int
+		left, perRound time.Duration
+		want           bool
+	}{
+		{10, 100 * ms, 10 * ms, false}, // needs 10 of 10
+		{20, 100 * ms, 10 * ms, false}, // needs twice what is left: still tried
+		{21, 100 * ms, 10 * ms, true},
+		{0, 0, 10 * ms, false}, // settled already
+		{-5, 10 * ms, 10 * ms, false},
+		{1, 0, 10 * ms, true}, // no time left at all
+		{1, -ms, 10 * ms, true},
+		{1000, 100 * ms, 0, false}, // no round measured yet: nothing known
+	} {
+		if got := outOfReach(tt.more, tt.left, tt.perRound); got != tt.want {
+			t.Errorf("outOfReach(%d more, %v left, %v a round) = %v, want %v", tt.more, tt.left, tt.perRound, got, tt.want)
+		}
+	}
+}
+
+// TestSliceBudgetShares: each file or engine workload gets an equal share
+// of what is left of the budget when it starts, so time one leaves goes
+// to those after it; no budget means no limit.
+func TestSliceBudgetShares(t *testing.T) {
+	r := &run{cfg: Config{SliceBudget: 3 * time.Second}, budgetLeft: 3 * time.Second, sliceLeft: 3}
+	share, spent := r.sliceBudget()
+	if share != time.Second {
+		t.Fatalf("first share %v, want 1s", share)
+	}
+	start := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	spent()
+	used := time.Since(start)
+	share, spent = r.sliceBudget()
+	// What is left (3s less what the first used) over the two left.
+	if hi, lo := (3*time.Second-20*time.Millisecond)/2, (3*time.Second-used)/2; share > hi || share < lo {
+		t.Errorf("second share %v, want between %v and %v", share, lo, hi)
+	}
+	spent()
+	r.budgetLeft = 0
+	if share, _ = r.sliceBudget(); share <= 0 {
+		t.Errorf("a spent budget gave share %v: 0 would mean no limit to interleave.Run", share)
+	}
+	r = &run{cfg: Config{}, sliceLeft: 2}
+	if share, _ = r.sliceBudget(); share != 0 {
+		t.Errorf("no budget: share %v, want 0 (no limit)", share)
+	}
+}
