@@ -88,10 +88,11 @@ func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interlea
 // pairDone reports whether a pair needs no more rounds: its overhead is
 // precise enough to quote (not noisy by the metric the reports lead
 // with, CPU time, or wall time where the process's CPU time cannot be
-// read), or it is out of reach, needing far more rounds than the time
-// left could give it (left, at perRound a round of every pair still
-// running; the caller caps left at the rounds the pair may still run),
-// so that the time goes to the pairs that can still settle.
+// read), or, after twice SliceRounds rounds, it is out of reach, needing
+// far more rounds than the time left could give it (left, at perRound a
+// round of every pair still running; the caller caps left at the rounds
+// the pair may still run), so that the time goes to the pairs that can
+// still settle.
 // The wall figure goes on being reported with its own mark.
 func (r *run) pairDone(s interleave.PairSamples, pooled bool, left, perRound time.Duration) bool {
 	perOp := interleave.Sample.WallPerOp
@@ -103,6 +104,11 @@ func (r *run) pairDone(s interleave.PairSamples, pooled bool, left, perRound tim
 	r.summarize(f)
 	if !f.Versus.Summary.Noisy {
 		return true
+	}
+	if len(s.Arm) < 2*r.cfg.SliceRounds {
+		// An interval from few rounds is too rough to project from: one
+		// unlucky round can double its width.
+		return false
 	}
 	need, ok := f.Versus.RoundsToSettle(r.cfg.MaxSpread)
 	return ok && outOfReach(need-len(s.Arm), left, perRound)

@@ -215,11 +215,11 @@ func TestOutOfReach(t *testing.T) {
 // to those after it; no budget means no limit.
 func TestSliceBudgetShares(t *testing.T) {
 	r := &run{cfg: Config{SliceBudget: 3 * time.Second}, budgetLeft: 3 * time.Second, sliceLeft: 3}
+	start := time.Now() // before the share's own clock starts
 	share, spent := r.sliceBudget()
 	if share != time.Second {
 		t.Fatalf("first share %v, want 1s", share)
 	}
-	start := time.Now()
 	time.Sleep(20 * time.Millisecond)
 	spent()
 	used := time.Since(start)

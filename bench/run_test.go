@@ -372,7 +372,7 @@ func TestRunSettlesNoisyPairs(t *testing.T) {
 			t.Errorf("%s: %d rounds (%d of the baseline), want %d to %d", f.Key(), n, len(f.Versus.Base), cfg.SliceRounds, cfg.SliceRoundsMax)
 		}
 		// Stopped early: settled, or out of reach of the rounds left.
-		if need, ok := f.Versus.RoundsToSettle(res.Options.MaxSpread); n < cfg.SliceRoundsMax && f.Versus.Summary.Noisy && !(ok && need-n > 2*(cfg.SliceRoundsMax-n)) {
+		if need, ok := f.Versus.RoundsToSettle(res.Options.MaxSpread); n < cfg.SliceRoundsMax && f.Versus.Summary.Noisy && !(n >= 2*cfg.SliceRounds && ok && need-n > 2*(cfg.SliceRoundsMax-n)) {
 			t.Errorf("%s stopped after %d rounds, noisy yet in reach (%d rounds would settle it): %+v", f.Key(), n, need, f.Versus.Summary)
 		}
 	}
@@ -389,8 +389,9 @@ func TestRunSettlesNoisyPairs(t *testing.T) {
 }
 
 // TestRunGivesUpOutOfReach: a pair whose interval would need far more
-// rounds than it may still run stops after SliceRounds, leaving the time
-// to the others; its figure keeps its noisy mark.
+// rounds than it may still run stops once it has twice SliceRounds (from
+// fewer, the projection is too rough), leaving the time to the others;
+// its figure keeps its noisy mark.
 func TestRunGivesUpOutOfReach(t *testing.T) {
 	cfg := tinyConfig(t)
 	cfg.Workloads = []string{bench.FileRead, "pebble-readrandom"}
@@ -404,8 +405,8 @@ func TestRunGivesUpOutOfReach(t *testing.T) {
 		if f.Versus == nil || f.Metric != bench.MetricCPU {
 			continue
 		}
-		if n := len(f.Samples); n != cfg.SliceRounds || !f.Versus.Summary.Noisy {
-			t.Errorf("%s: %d rounds, noisy %v; want the first %d and the mark kept", f.Key(), n, f.Versus.Summary.Noisy, cfg.SliceRounds)
+		if n := len(f.Samples); n != 2*cfg.SliceRounds || !f.Versus.Summary.Noisy {
+			t.Errorf("%s: %d rounds, noisy %v; want twice the first %d and the mark kept", f.Key(), n, f.Versus.Summary.Noisy, cfg.SliceRounds)
 		}
 	}
 }
