@@ -1,11 +1,11 @@
 package bench
 
 import (
-	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/atrest/atrest/bench/peer"

@@ -180,6 +180,7 @@ func TestNoisyCostPerOp(t *testing.T) {
 		}
 	}
 }
+
 // TestRoundsToSettle: an interval twice as wide as ±5 points needs four
 // times the rounds; a settled one needs no more; too few rounds say
 // nothing.

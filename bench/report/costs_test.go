@@ -113,4 +113,3 @@ func TestVersusPeer(t *testing.T) {
 		t.Errorf("%q lacks %q", got, want)
 	}
 }
-
