@@ -170,6 +170,62 @@ func TestPooledRatio(t *testing.T) {
 	}
 }
 
+// TestPooledRatioShiftedCompaction: when one DB of a pair runs a
+// compaction a round later than the other, the two rounds' ratios stray
+// far to either side while their sum is true; drawing the two together
+// keeps the interval near what the other rounds say, where drawing them
+// apart would make it many times wider. Rounds that merely stray stay
+// apart.
+func TestPooledRatioShiftedCompaction(t *testing.T) {
+	var num, den []float64
+	for i := range 40 {
+		c := 1.0 + 0.02*float64(i%3) // a little noise
+		num = append(num, c)
+		den = append(den, c)
+	}
+	// Rounds 18 and 19: the arm's compaction (cost 8) in 18, the
+	// baseline's in 19.
+	num[18], den[18] = 9, 1
+	num[19], den[19] = 1, 9
+	s := pooledRatio(num, den, 0.95, 0.10)
+	if math.Abs(s.Median-1) > 1e-9 {
+		t.Errorf("pooled ratio %v, want 1", s.Median)
+	}
+	// Drawn apart, resamples hold round 18 without 19 (or the reverse)
+	// about as often as not, straying by 8/56 or more.
+	if s.Hi-s.Lo > 0.05 {
+		t.Errorf("interval [%v, %v]: the shifted rounds were drawn apart", s.Lo, s.Hi)
+	}
+	for _, tt := range []struct {
+		name     string
+		num, den []float64
+		units    int
+	}{
+		{"shifted pair", []float64{1, 1, 9, 1, 1}, []float64{1, 1, 1, 9, 1}, 4},
+		{"shifted the other way", []float64{1, 1, 1, 9, 1}, []float64{1, 9, 1, 1, 1}, 5}, // not neighbours
+		{"both high", []float64{1, 9, 9, 1, 1}, []float64{1, 1, 1, 1, 1}, 5},
+		{"stray within the factor", []float64{1, 1.8, 0.6, 1, 1}, []float64{1, 1, 1, 1, 1}, 5},
+		{"two pairs", []float64{1, 1, 9, 1, 1, 1, 9, 1}, []float64{1, 1, 1, 9, 1, 9, 1, 1}, 6},
+	} {
+		jn, jd := joinShifted(tt.num, tt.den)
+		var sn, sd float64
+		for i := range jn {
+			sn += jn[i]
+			sd += jd[i]
+		}
+		if len(jn) != tt.units || len(jd) != tt.units || sn != sumOf(tt.num) || sd != sumOf(tt.den) {
+			t.Errorf("%s: %d units (%v / %v), want %d with the same sums", tt.name, len(jn), jn, jd, tt.units)
+		}
+	}
+}
+
+func sumOf(xs []float64) (s float64) {
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
 // The quick preset measures Pebble v2 but no other engine, and every
 // workload that is not an engine's.
 func TestQuickWorkloads(t *testing.T) {
