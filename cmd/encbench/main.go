@@ -189,47 +189,21 @@ func (s *settings) config(fs *pflag.FlagSet) (bench.Config, string, error) {
 			return cfg, "", fmt.Errorf("%w: --sizes: %w", errUsage, err)
 		}
 	}
-	if fs.Changed("duration") {
-		if s.duration <= 0 {
-			return cfg, "", fmt.Errorf("%w: --duration %v: must be more than 0", errUsage, s.duration)
+	positive := func(d time.Duration) bool { return d > 0 }
+	notNegative := func(d time.Duration) bool { return d >= 0 }
+	atLeastOne := func(n int) bool { return n >= 1 }
+	for _, err := range []error{
+		override(fs, "duration", s.duration, positive, "be more than 0", &cfg.Duration),
+		override(fs, "rounds", s.rounds, atLeastOne, "be at least 1", &cfg.Rounds),
+		override(fs, "slice", s.slice, positive, "be more than 0", &cfg.Slice),
+		override(fs, "slice-rounds", s.sliceRounds, atLeastOne, "be at least 1", &cfg.SliceRounds),
+		override(fs, "slice-rounds-max", s.sliceRoundsMax, func(n int) bool { return n >= 0 }, "not be negative", &cfg.SliceRoundsMax),
+		override(fs, "slice-budget", s.sliceBudget, notNegative, "not be negative", &cfg.SliceBudget),
+		override(fs, "threads", s.threads, atLeastOne, "be at least 1", &cfg.Threads),
+	} {
+		if err != nil {
+			return cfg, "", err
 		}
-		cfg.Duration = s.duration
-	}
-	if fs.Changed("rounds") {
-		if s.rounds < 1 {
-			return cfg, "", fmt.Errorf("%w: --rounds %d: must be at least 1", errUsage, s.rounds)
-		}
-		cfg.Rounds = s.rounds
-	}
-	if fs.Changed("slice") {
-		if s.slice <= 0 {
-			return cfg, "", fmt.Errorf("%w: --slice %v: must be more than 0", errUsage, s.slice)
-		}
-		cfg.Slice = s.slice
-	}
-	if fs.Changed("slice-rounds") {
-		if s.sliceRounds < 1 {
-			return cfg, "", fmt.Errorf("%w: --slice-rounds %d: must be at least 1", errUsage, s.sliceRounds)
-		}
-		cfg.SliceRounds = s.sliceRounds
-	}
-	if fs.Changed("slice-rounds-max") {
-		if s.sliceRoundsMax < 0 {
-			return cfg, "", fmt.Errorf("%w: --slice-rounds-max %d: must not be negative", errUsage, s.sliceRoundsMax)
-		}
-		cfg.SliceRoundsMax = s.sliceRoundsMax
-	}
-	if fs.Changed("slice-budget") {
-		if s.sliceBudget < 0 {
-			return cfg, "", fmt.Errorf("%w: --slice-budget %v: must not be negative", errUsage, s.sliceBudget)
-		}
-		cfg.SliceBudget = s.sliceBudget
-	}
-	if fs.Changed("threads") {
-		if s.threads < 1 {
-			return cfg, "", fmt.Errorf("%w: --threads %d: must be at least 1", errUsage, s.threads)
-		}
-		cfg.Threads = s.threads
 	}
 	cfg.Dir = s.scratch
 	return cfg, s.out, nil
@@ -360,4 +334,17 @@ func compare(oldPath, newPath string, alpha float64, stdout io.Writer) error {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// override sets *dst to v if the flag name was given, once valid accepts
+// it; otherwise it says the flag must obey rule.
+func override[T any](fs *pflag.FlagSet, name string, v T, valid func(T) bool, rule string, dst *T) error {
+	if !fs.Changed(name) {
+		return nil
+	}
+	if !valid(v) {
+		return fmt.Errorf("%w: --%s %v: must %s", errUsage, name, v, rule)
+	}
+	*dst = v
+	return nil
 }
