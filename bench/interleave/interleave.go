@@ -59,9 +59,11 @@ type Options struct {
 	// measured rounds: on a noisy machine the pairs whose figures are
 	// still wide get the time, the settled ones sit out.
 	MaxRounds int
-	// Settled reports whether pair's samples so far are precise enough.
-	// Run asks after every measured round from the Rounds-th on; nil
-	// means never, so every pair runs MaxRounds rounds.
+	// Settled reports whether a pair needs no more rounds: its samples
+	// so far are precise enough (or, the caller's choice, more rounds
+	// would not make them so in time). Run asks after every measured
+	// round from the Rounds-th on; nil means never, so every pair runs
+	// MaxRounds rounds.
 	Settled func(pair int, s PairSamples) bool
 	// Budget, if not 0, bounds the rounds past Rounds: none starts once
 	// Budget has passed since Run started.
