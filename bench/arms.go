@@ -86,23 +86,34 @@ func (r *run) sliceArms(workload string, specs []armSpec, bases, arms []interlea
 }
 
 // pairDone reports whether a pair needs no more rounds: its overhead is
-// precise enough to quote (not noisy by the metric the reports lead
-// with, CPU time, or wall time where the process's CPU time cannot be
-// read), or, after twice SliceRounds rounds, it is out of reach, needing
-// far more rounds than the time left could give it (left, at perRound a
-// round of every pair still running; the caller caps left at the rounds
-// the pair may still run), so that the time goes to the pairs that can
-// still settle.
-// The wall figure goes on being reported with its own mark.
+// precise enough to quote by every metric the reports show (CPU time and
+// wall time; wall alone where the process's CPU time cannot be read), or,
+// after twice SliceRounds rounds, it is out of reach, needing far more
+// rounds than the time left could give it (left, at perRound a round of
+// every pair still running; the caller caps left at the rounds the pair
+// may still run), so that the time goes to the pairs that can still
+// settle.
 func (r *run) pairDone(s interleave.PairSamples, pooled bool, left, perRound time.Duration) bool {
-	perOp := interleave.Sample.WallPerOp
+	metrics := []func(interleave.Sample) float64{interleave.Sample.WallPerOp}
 	if _, err := interleave.CPUTime(); err == nil {
-		perOp = interleave.Sample.CPUPerOp
+		metrics = append(metrics, interleave.Sample.CPUPerOp)
 	}
-	arm, base := perOps(s.Arm, perOp), perOps(s.Base, perOp)
-	f := &Figure{Samples: arm, Pooled: pooled, Versus: &Versus{Relation: Overhead, Speed: speed(base, arm), Base: base}}
-	r.summarize(f)
-	if !f.Versus.Summary.Noisy {
+	need, settled := 0, true
+	for _, perOp := range metrics {
+		arm, base := perOps(s.Arm, perOp), perOps(s.Base, perOp)
+		f := &Figure{Samples: arm, Pooled: pooled, Versus: &Versus{Relation: Overhead, Speed: speed(base, arm), Base: base}}
+		r.summarize(f)
+		if !f.Versus.Summary.Noisy {
+			continue
+		}
+		settled = false
+		n, ok := f.Versus.RoundsToSettle(r.cfg.MaxSpread)
+		if !ok {
+			return false
+		}
+		need = max(need, n)
+	}
+	if settled {
 		return true
 	}
 	if len(s.Arm) < 2*r.cfg.SliceRounds {
@@ -110,8 +121,7 @@ func (r *run) pairDone(s interleave.PairSamples, pooled bool, left, perRound tim
 		// unlucky round can double its width.
 		return false
 	}
-	need, ok := f.Versus.RoundsToSettle(r.cfg.MaxSpread)
-	return ok && outOfReach(need-len(s.Arm), left, perRound)
+	return outOfReach(need-len(s.Arm), left, perRound)
 }
 
 // outOfReach reports whether a pair needing more rounds is out of reach

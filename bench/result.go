@@ -270,7 +270,11 @@ func (v *Versus) RoundsToSettle(maxSpread float64) (rounds int, ok bool) {
 	if v.Relation != Overhead || n < 6 || !(half > 0) || math.IsInf(half, 0) || !(limit > 0) {
 		return 0, false
 	}
-	return int(math.Ceil(float64(n) * (half / limit) * (half / limit))), true
+	need := math.Ceil(float64(n) * (half / limit) * (half / limit))
+	if need >= math.MaxInt32 {
+		return math.MaxInt32, true // as good as never, and no overflow for the caller
+	}
+	return int(need), true
 }
 
 func (v *Versus) relate(speed float64) float64 {

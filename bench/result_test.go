@@ -183,7 +183,7 @@ func TestNoisyCostPerOp(t *testing.T) {
 
 // TestRoundsToSettle: an interval twice as wide as ±5 points needs four
 // times the rounds; a settled one needs no more; too few rounds say
-// nothing.
+// nothing; a need beyond counting is capped rather than overflowing.
 func TestRoundsToSettle(t *testing.T) {
 	speedOf := func(overhead float64) float64 { return 1 / (1 + overhead/100) }
 	for _, tt := range []struct {
@@ -197,6 +197,7 @@ func TestRoundsToSettle(t *testing.T) {
 		{"just settled", 30, 5, 15, 30, true},
 		{"three times too wide", 20, -15, 15, 180, true},
 		{"too few rounds", 5, 0, 40, 0, false},
+		{"beyond any count, capped", 30, 0, 1e9, math.MaxInt32, true},
 		{"no width", 30, 10, 10, 0, false},
 		{"not an overhead", 30, 0, 20, 0, false},
 	} {

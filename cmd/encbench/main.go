@@ -16,7 +16,7 @@
 //
 // Flags:
 //
-//	--quick           a short run, about a minute and a half on two cores: plaintext,
+//	--quick           a short run, about two minutes on two cores: plaintext,
 //	                  aes128-ctr and sm4-ctr unless --methods names others, the
 //	                  cipher, file and Pebble v2 workloads unless --workloads does
 //	--full            the long run committed to results/
@@ -144,7 +144,7 @@ type settings struct {
 
 // define defines a run's flags on fs.
 func (s *settings) define(fs *pflag.FlagSet) {
-	fs.BoolVar(&s.quick, "quick", false, "a short run, about a minute and a half on two cores: plaintext, aes128-ctr and sm4-ctr unless --methods names others; the cipher, file and Pebble v2 workloads unless --workloads does")
+	fs.BoolVar(&s.quick, "quick", false, "a short run, about two minutes on two cores: plaintext, aes128-ctr and sm4-ctr unless --methods names others; the cipher, file and Pebble v2 workloads unless --workloads does")
 	fs.BoolVar(&s.full, "full", false, "the long run committed to results/")
 	fs.StringVar(&s.methods, "methods", "all", "comma-separated methods: plaintext, aes128-ctr, aes192-ctr, aes256-ctr, sm4-ctr, or all (--quick: plaintext, aes128-ctr, sm4-ctr unless given)")
 	fs.StringVar(&s.sizes, "sizes", "", "comma-separated stream buffer sizes in bytes or with a unit, e.g. 64,4KiB,1MiB; KB = 1000 bytes, KiB = 1024 (default: the preset's)")
