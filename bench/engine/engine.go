@@ -129,4 +129,14 @@ type Engine struct {
 	Title string
 	// Open opens a DB in dir (made if missing) on st.
 	Open func(ctx context.Context, dir string, st Storage, opts Options) (DB, error)
+	// FlushEachSlice ends every fill slice with a Flush, timed, for an
+	// engine whose Flush writes out the memtable alone (Pebble's; not
+	// goleveldb's, which compacts the whole key range). A flush the
+	// memtable's filling up starts runs beside the writes and beside a
+	// compaction still running, and which of them ends first decides the
+	// next compaction: two DBs given the same writes then drift apart,
+	// one compacting in a round where the other does not. Flushed at the
+	// end of every slice, with nothing else running, they make the same
+	// flushes and the same compactions in the same rounds.
+	FlushEachSlice bool
 }

@@ -93,6 +93,8 @@ type Arm struct {
 	key  [16]byte
 	pool []byte
 	next int
+	// flush ends every fill slice with a Flush (Engine.FlushEachSlice).
+	flush bool
 	// IO is what the slices read and wrote (Storage.Counts), and Ops
 	// the operations they did: IO over Ops is the I/O per operation.
 	IO  IO
@@ -106,7 +108,7 @@ func NewArm(ctx context.Context, e Engine, w Workload, dir string, st Storage, c
 	if err != nil {
 		return nil, err
 	}
-	a := &Arm{w: w, cfg: cfg, db: db, st: st, rng: rand.New(rand.NewPCG(cfg.Seed, 0)), pool: make([]byte, valuePool+cfg.ValueSize)}
+	a := &Arm{w: w, cfg: cfg, db: db, st: st, flush: e.FlushEachSlice, rng: rand.New(rand.NewPCG(cfg.Seed, 0)), pool: make([]byte, valuePool+cfg.ValueSize)}
 	pr := rand.New(rand.NewPCG(cfg.Seed, 1))
 	for i := range a.pool {
 		a.pool[i] = byte(pr.Uint32())
@@ -188,10 +190,14 @@ func (a *Arm) Slice(ctx context.Context) (int, error) {
 	}
 	if a.w != ReadRandom {
 		// The flushes and compactions this slice's writes started are
-		// part of its cost: wait for them, timed. The memtable is not
-		// flushed by force: Pebble flushes when it is full, as it would
-		// in a real fill, and two DBs given the same writes flush at the
-		// same points.
+		// part of its cost: wait for them, timed; where the engine's
+		// flushes would otherwise race its compactions, flush first
+		// (Engine.FlushEachSlice).
+		if a.flush {
+			if err := a.db.Flush(); err != nil {
+				return ops, err
+			}
+		}
 		if err := a.db.Quiesce(); err != nil {
 			return ops, err
 		}

@@ -20,7 +20,7 @@ import (
 
 // Engine is Pebble v1 for the engine workloads: its workloads are
 // pebblev1-fillseq, pebblev1-fillrandom and pebblev1-readrandom.
-var Engine = engine.Engine{Name: "pebblev1", Title: "Pebble v1 on pebblev1fs", Open: openEngine}
+var Engine = engine.Engine{Name: "pebblev1", Title: "Pebble v1 on pebblev1fs", Open: openEngine, FlushEachSlice: true}
 
 // memTableSize is Pebble v1's default memtable size, set explicitly
 // because the cache is sized from it: Pebble charges its memtables to the

@@ -111,3 +111,9 @@ func readAll(t *testing.T, fs vfs.FS, path string) []byte {
 func TestEngineArms(t *testing.T) {
 	enginetest.CheckArms(t, Engine)
 }
+
+// TestEngineLockstep: two DBs given the same fill slices flush and
+// compact alike in every slice (Engine.FlushEachSlice).
+func TestEngineLockstep(t *testing.T) {
+	enginetest.CheckLockstep(t, Engine, 60)
+}

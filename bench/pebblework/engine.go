@@ -16,7 +16,7 @@ import (
 
 // Engine is Pebble v2 for the engine workloads (package bench/engine):
 // plaintext on vfs.Default, atrest on pebblefs, the peer on PeerFS.
-var Engine = engine.Engine{Name: "pebble", Title: "Pebble v2 on pebblefs", Open: openEngine}
+var Engine = engine.Engine{Name: "pebble", Title: "Pebble v2 on pebblefs", Open: openEngine, FlushEachSlice: true}
 
 // engineDB is a Pebble DB for the engine workloads.
 type engineDB struct {
