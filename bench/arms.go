@@ -100,9 +100,9 @@ func (r *run) pairDone(s interleave.PairSamples, pooled bool, left, perRound tim
 	}
 	need, settled := 0, true
 	for _, perOp := range metrics {
-		arm, base := perOps(s.Arm, perOp), perOps(s.Base, perOp)
-		f := &Figure{Samples: arm, Pooled: pooled, Versus: &Versus{Relation: Overhead, Speed: speed(base, arm), Base: base}}
-		r.summarize(f)
+		arm := perOps(s.Arm, perOp)
+		f := &Figure{Samples: arm, Pooled: pooled, Versus: overheadVersus(perOps(s.Base, perOp), arm)}
+		r.summarizeVersus(f)
 		if !f.Versus.Summary.Noisy {
 			continue
 		}
@@ -193,11 +193,16 @@ func armMetric(workload string, size int, specs []armSpec, res []interleave.Pair
 	for i, p := range res {
 		f := figs[i+1]
 		f.Samples = perOps(p.Arm, perOp)
-		// Costs: the baseline's over this one's is the speed.
-		base := perOps(p.Base, perOp)
-		f.Versus = &Versus{Relation: Overhead, Baseline: ctr.Plaintext.String(), Speed: speed(base, f.Samples), Base: base}
+		f.Versus = overheadVersus(perOps(p.Base, perOp), f.Samples)
 	}
 	return figs
+}
+
+// overheadVersus compares an arm's cost per operation with its plaintext
+// baseline's, round by round: the baseline's cost over the arm's is the
+// speed.
+func overheadVersus(base, arm []float64) *Versus {
+	return &Versus{Relation: Overhead, Baseline: ctr.Plaintext.String(), Speed: speed(base, arm), Base: base}
 }
 
 // perOps is the cost per operation of each sample.
